@@ -1,0 +1,26 @@
+// The communication contract the engines see. Implemented by src/collectives over src/transport;
+// in the browser the worker holds a Comlink proxy of it (tensors cross with transfer).
+
+/** Collective operations over one explicit group of ranks. Every member calls them in the same order. */
+export interface Comm {
+  readonly rank: number; // this member's index in the group, 0..size-1
+  readonly size: number;
+  /** Element-wise sum across the group; every member gets the result. */
+  allReduce(data: Float32Array): Promise<Float32Array>;
+  /** Concatenation of every member's `data` in rank order (sizes may differ per rank). */
+  allGather(data: Float32Array): Promise<Float32Array[]>;
+  /** `root`'s bytes to every member. */
+  broadcast(data: Uint8Array | null, root: number): Promise<Uint8Array>;
+}
+
+/** tp=1: no communication at all. */
+export const soloComm: Comm = {
+  rank: 0,
+  size: 1,
+  allReduce: async (d) => d,
+  allGather: async (d) => [d],
+  broadcast: async (d) => {
+    if (!d) throw new Error('broadcast: root 0 has no data');
+    return d;
+  },
+};
