@@ -1,0 +1,106 @@
+// The WGSL LLM engine of one peer: its shard on the GPU, the tensor-parallel plan's all-reduce
+// hook, the vocab-parallel output head, and the generation loop. Runs inside the GPU worker.
+import type { Comm } from '../collectives/types';
+import type { Gpu } from '../gpu/gpu';
+import { loadGgufIndex, type GgufIndex } from '../model/gguf';
+import { LlamaGpu } from '../model/llama';
+import { LlamaTokenizer } from '../model/tokenizer';
+import { makeShard, validateTp } from '../parallel/tp';
+import { generate, type GenerateResult } from './generate';
+import { parseSamplingParams } from '../model/sampling';
+import { cachedRangeReader } from './range-cache';
+import type { CommTimer } from './remote-comm';
+
+export interface LoadRequest {
+  url: string;
+  rank: number;
+  tp: number;
+  maxSeqLen: number;
+}
+
+export interface LoadInfo {
+  rank: number;
+  tp: number;
+  weightBytes: number;
+  kvBytes: number;
+  maxSeqLen: number;
+  downloadedBytes: number;
+  config: GgufIndex['config'];
+}
+
+export class LlmEngine {
+  private constructor(
+    private readonly model: LlamaGpu,
+    private readonly tokenizer: LlamaTokenizer,
+    private readonly comm: Comm,
+    private readonly timer: CommTimer,
+    readonly info: LoadInfo,
+  ) {}
+
+  static async load(gpu: Gpu, req: LoadRequest, comm: Comm, timer: CommTimer, onProgress: (loaded: number, total: number) => void): Promise<LlmEngine> {
+    const index = await loadGgufIndex(req.url);
+    validateTp(index.config, req.tp);
+    let loaded = 0;
+    const read = cachedRangeReader(req.url, (n) => {
+      loaded += n;
+      onProgress(loaded, Math.max(loaded, total));
+    });
+    const total = estimateShardBytes(index, req.tp);
+    const shard = await makeShard(index, read, req.rank, req.tp);
+    // Memory budget (as vLLM's gpu_memory_utilization): the KV cache gets what the adapter's
+    // largest binding allows after weights, capped by the model's context and the request.
+    const kvPerToken = 2 * shard.config.nLayers * shard.nKvHeadsLocal * shard.config.headDim * 4; // bytes per position
+    const bindingCap = Math.floor(gpu.report.limits.maxStorageBufferBindingSize / (kvPerToken / 2 / shard.config.nLayers) );
+    const maxSeqLen = Math.max(16, Math.min(req.maxSeqLen, shard.config.contextLength, bindingCap));
+    const model = await LlamaGpu.load(gpu, shard, { maxSeqLen });
+    onProgress(loaded, loaded);
+    const tokenizer = new LlamaTokenizer(index.tokenizer);
+    return new LlmEngine(model, tokenizer, comm, timer, {
+      rank: req.rank, tp: req.tp, weightBytes: model.weightBytes(), kvBytes: model.kvBytes(), maxSeqLen, downloadedBytes: loaded, config: index.config,
+    });
+  }
+
+  /** Full-vocabulary logits of the last token: this rank's vocab slice, gathered from every rank. */
+  private async forward(tokens: Int32Array, pos: number): Promise<Float32Array> {
+    const tp = this.comm.size;
+    const local = await this.model.forward(tokens, pos, tp > 1 ? (p) => this.comm.allReduce(p) : undefined); // [vocabLocal]
+    if (tp === 1) return local;
+    // Gathered logits over a distributed top-k: with vocabularies up to ~128k the gather is one
+    // message of <= 512 KiB per token, and sampling on full logits is exactly what tp=1 does, so the
+    // same seed gives the same text whatever the tp.
+    const parts = await this.comm.allGather(local); // tp x [vocabLocal_r]
+    const full = new Float32Array(parts.reduce((n, p) => n + p.length, 0)); // [vocab]
+    let o = 0;
+    for (const p of parts) {
+      full.set(p, o);
+      o += p.length;
+    }
+    return full;
+  }
+
+  async generate(prompt: string, sampling: Record<string, unknown>, signal: AbortSignal, onToken: (ev: { index: number; tokenId: number; text: string }) => void): Promise<GenerateResult & { stats: { computeMs: number; commMs: number } }> {
+    const params = parseSamplingParams(sampling);
+    this.timer.commMs = 0;
+    this.timer.calls = 0;
+    const t0 = performance.now();
+    const res = await generate((t, p) => this.forward(t, p), this.tokenizer, prompt, params, {
+      onToken: this.info.rank === 0 ? onToken : undefined,
+      signal,
+      reset: () => this.model.reset(),
+      maxSeqLen: this.info.maxSeqLen,
+    });
+    const wall = performance.now() - t0;
+    return { ...res, stats: { computeMs: wall - this.timer.commMs, commMs: this.timer.commMs } };
+  }
+
+  destroy(): void {
+    this.model.destroy();
+  }
+}
+
+/** Bytes this rank will fetch, for the progress bar: replicated tensors plus 1/tp of the sharded ones. */
+function estimateShardBytes(index: GgufIndex, tp: number): number {
+  let n = 0;
+  for (const [name, t] of index.tensors) n += /norm|token_embd/.test(name) ? t.bytes : t.bytes / tp;
+  return Math.ceil(n);
+}

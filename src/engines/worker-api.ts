@@ -1,0 +1,55 @@
+// What the GPU worker exposes to its page through Comlink. One instance per worker.
+import type { Remote } from 'comlink';
+import type { Comm } from '../collectives/types';
+import { Gpu } from '../gpu/gpu';
+import type { JobEvent, PeerReport } from '../session/protocol';
+import { LlmEngine, type LoadInfo, type LoadRequest } from './llm-engine';
+import { remoteComm, type CommTimer } from './remote-comm';
+
+export class GpuWorkerApi {
+  private gpu: Gpu | null = null;
+  private llm: LlmEngine | null = null;
+  private abort: AbortController | null = null;
+  private lostCallbacks: ((reason: string) => void)[] = [];
+
+  async init(): Promise<Omit<PeerReport, 'id' | 'userAgent'>> {
+    this.gpu = await Gpu.create();
+    this.gpu.onLost((reason) => this.lostCallbacks.forEach((cb) => cb(reason)));
+    const r = this.gpu.report;
+    return {
+      adapter: { vendor: r.vendor, architecture: r.architecture, description: r.description, isFallback: r.isFallback },
+      features: { shaderF16: r.hasF16, subgroups: r.hasSubgroups },
+      limits: r.limits,
+      gflops: await this.gpu.matmulGflops(),
+    };
+  }
+
+  onLost(cb: (reason: string) => void): void {
+    this.lostCallbacks.push(cb);
+  }
+
+  async loadLlm(req: LoadRequest, comm: Remote<Comm>, onProgress: (loaded: number, total: number) => void): Promise<LoadInfo> {
+    const gpu = this.requireGpu();
+    this.llm?.destroy();
+    this.llm = null; // nothing half-loaded stays behind: the old model is gone before the new one loads
+    const timer: CommTimer = { commMs: 0, calls: 0 };
+    this.llm = await LlmEngine.load(gpu, req, remoteComm(comm, req.rank, req.tp, timer), timer, onProgress);
+    return this.llm.info;
+  }
+
+  async generate(req: { prompt: string; sampling: Record<string, unknown> }, onEvent: (ev: JobEvent) => void): Promise<unknown> {
+    if (!this.llm) throw new Error('no model is loaded on this peer');
+    this.abort = new AbortController();
+    const res = await this.llm.generate(req.prompt, req.sampling, this.abort.signal, (t) => onEvent({ kind: 'token', ...t }));
+    return res;
+  }
+
+  cancel(): void {
+    this.abort?.abort();
+  }
+
+  private requireGpu(): Gpu {
+    if (!this.gpu) throw new Error('GPU not initialised');
+    return this.gpu;
+  }
+}

@@ -1,0 +1,377 @@
+// The small GPU contract every kernel uses. One Gpu wraps one GPUDevice and owns:
+//  - a size-bucketed buffer pool (alloc/free reuse storage buffers instead of creating new ones per step),
+//  - a pipeline cache keyed by shader code + entry point + override constants,
+//  - one pending command encoder that run()/copy() append to; flush() submits it, read() flushes first,
+//  - a uniform arena: every run() gets its own 256-byte-aligned slice, written once per flush.
+// Runs in the browser (navigator.gpu) and in Node (npm `webgpu`, passed as opts.gpu).
+
+import matmulWgsl from '../../shaders/llm/matmul.wgsl?raw';
+
+export interface AdapterReport {
+  vendor: string;
+  architecture: string;
+  description: string;
+  isFallback: boolean;
+  features: string[];
+  hasF16: boolean;
+  hasSubgroups: boolean;
+  limits: {
+    maxStorageBufferBindingSize: number;
+    maxBufferSize: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+  };
+}
+
+/** A compute shader: WGSL text, the file it came from (for error messages), entry point, override constants. */
+export interface Kernel {
+  code: string;
+  file: string;
+  entryPoint?: string;
+  constants?: Record<string, number>;
+}
+
+export class GpuUnavailableError extends Error {
+  constructor(what: string) {
+    super(
+      `WebGPU unavailable: ${what}. WebGPU works in Chrome/Edge 113+, Safari 26, and Firefox 141+ on Windows, ` +
+        'and only in secure contexts (https:// or http://localhost).',
+    );
+    this.name = 'GpuUnavailableError';
+  }
+}
+
+// Limits we ask for at the adapter's maximum, since model weights and KV caches want big bindings.
+const WANTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+const USAGE_STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage may not be global yet)
+const USAGE_UNIFORM = 0x40 | 0x08; // UNIFORM | COPY_DST
+const USAGE_READBACK = 0x01 | 0x08; // MAP_READ | COPY_DST
+const MAP_READ = 0x01;
+const UNIFORM_ARENA_BYTES = 64 * 1024;
+const POOL_MAX_PER_BUCKET = 8; // more idle buffers of one size than this are destroyed on free()
+
+/** Pool bucket for a request: 16-byte aligned below 4 KiB, then 2^k * {1, 1.25, 1.5, 1.75} (<= 25% waste). */
+function bucketSize(bytes: number): number {
+  const b = Math.max(16, Math.ceil(bytes / 16) * 16);
+  if (b <= 4096) return b;
+  const top = 2 ** Math.floor(Math.log2(b));
+  const step = top / 4;
+  return Math.ceil(b / step) * step;
+}
+
+export class Gpu {
+  readonly device: GPUDevice;
+  readonly report: AdapterReport;
+  private pool = new Map<number, GPUBuffer[]>(); // bucket size -> idle buffers
+  private pipelines = new Map<string, Map<string, GPUComputePipeline>>(); // code -> (entry|constants) -> pipeline
+  private compileChecks: Promise<void>[] = []; // getCompilationInfo() of new modules, awaited by read()
+  private encoder: GPUCommandEncoder | null = null;
+  private pendingDispatches = 0;
+  private arenas: GPUBuffer[] = []; // uniform arenas; arena i covers staged bytes [i*64K, (i+1)*64K)
+  private staged = new Uint8Array(UNIFORM_ARENA_BYTES); // uniform bytes of the pending encoder
+  private stagedLen = 0;
+  private uniformAlign: number;
+  private readbacks = new Map<number, GPUBuffer[]>();
+  private lostCbs: ((reason: string) => void)[] = [];
+  private destroyed = false;
+
+  private constructor(device: GPUDevice, report: AdapterReport) {
+    this.device = device;
+    this.report = report;
+    this.uniformAlign = device.limits.minUniformBufferOffsetAlignment || 256;
+    void device.lost.then((info) => {
+      const reason = this.destroyed ? 'destroyed' : `${info.reason}: ${info.message}`;
+      for (const cb of this.lostCbs) cb(reason);
+    });
+  }
+
+  static async create(opts: { gpu?: GPU } = {}): Promise<Gpu> {
+    const nav = typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }) : undefined;
+    const gpu = opts.gpu ?? nav?.gpu;
+    if (!gpu) throw new GpuUnavailableError('navigator.gpu is missing');
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) throw new GpuUnavailableError('no GPU adapter was returned');
+    const requiredLimits: Record<string, number> = {};
+    for (const k of WANTED_LIMITS) {
+      const v = (adapter.limits as unknown as Record<string, number>)[k];
+      if (typeof v === 'number') requiredLimits[k] = v;
+    }
+    const requiredFeatures: GPUFeatureName[] = [];
+    for (const f of ['shader-f16', 'subgroups'] as GPUFeatureName[]) if (adapter.features.has(f)) requiredFeatures.push(f);
+    const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+    const info = adapter.info ?? ({} as GPUAdapterInfo);
+    const report: AdapterReport = {
+      vendor: info.vendor ?? '',
+      architecture: info.architecture ?? '',
+      description: info.description ?? '',
+      // isFallbackAdapter moved from the adapter to adapter.info; read whichever exists.
+      isFallback: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+        (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+      features: [...device.features].map(String).sort(),
+      hasF16: device.features.has('shader-f16'),
+      hasSubgroups: device.features.has('subgroups'),
+      limits: {
+        maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+        maxBufferSize: device.limits.maxBufferSize,
+        maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
+      },
+    };
+    return new Gpu(device, report);
+  }
+
+  // ---------------------------------------------------------------- buffers
+
+  /** A STORAGE|COPY_SRC|COPY_DST buffer of at least `bytes` (contents undefined), from the pool. */
+  alloc(bytes: number, label?: string): GPUBuffer {
+    const size = bucketSize(bytes);
+    const idle = this.pool.get(size);
+    const buf = idle?.pop();
+    if (buf) return buf;
+    if (size > this.device.limits.maxBufferSize) {
+      throw new Error(`alloc(${label ?? ''}): ${bytes} bytes exceeds maxBufferSize ${this.device.limits.maxBufferSize}`);
+    }
+    return this.device.createBuffer({ size, usage: USAGE_STORAGE, label });
+  }
+
+  /** A new buffer holding `data` (sized exactly, 16-byte rounded: weights are long-lived, no bucket waste). */
+  upload(data: ArrayBufferView, label?: string): GPUBuffer {
+    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    if (size > this.device.limits.maxBufferSize) {
+      throw new Error(`upload(${label ?? ''}): ${size} bytes exceeds maxBufferSize ${this.device.limits.maxBufferSize}`);
+    }
+    const buf = this.device.createBuffer({ size, usage: USAGE_STORAGE, label, mappedAtCreation: true });
+    new Uint8Array(buf.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    buf.unmap();
+    return buf;
+  }
+
+  /** Writes `data` at byteOffset. Submits pending work first so the write lands after earlier run()s. */
+  write(buf: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    if (this.pendingDispatches > 0 || this.encoder) this.flush();
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const n4 = bytes.byteLength & ~3; // writeBuffer needs a multiple of 4 bytes
+    if (n4 > 0) this.device.queue.writeBuffer(buf, byteOffset, bytes, 0, n4);
+    if (n4 < bytes.byteLength) {
+      const tail = new Uint8Array(4);
+      tail.set(bytes.subarray(n4));
+      this.device.queue.writeBuffer(buf, byteOffset + n4, tail);
+    }
+  }
+
+  /** Copies GPU-side within the pending encoder (ordered with run()). Offsets and size multiples of 4. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Reads `bytes` (default: the whole buffer) at byteOffset, after all pending work. */
+  async read(buf: GPUBuffer, bytes?: number, byteOffset = 0): Promise<ArrayBuffer> {
+    await this.checkCompiles();
+    const n = bytes ?? buf.size - byteOffset;
+    const size = Math.max(16, Math.ceil(n / 16) * 16);
+    const idle = this.readbacks.get(size);
+    const rb = idle?.pop() ?? this.device.createBuffer({ size, usage: USAGE_READBACK, label: 'readback' });
+    // Copy size must be a multiple of 4 and stay inside the source buffer.
+    const copyBytes = Math.min(Math.ceil(n / 4) * 4, buf.size - byteOffset);
+    this.enc().copyBufferToBuffer(buf, byteOffset, rb, 0, copyBytes);
+    this.flush();
+    await rb.mapAsync(MAP_READ);
+    const out = rb.getMappedRange(0, size).slice(0, n);
+    rb.unmap();
+    if (!this.readbacks.has(size)) this.readbacks.set(size, []);
+    const list = this.readbacks.get(size)!;
+    if (list.length < 4) list.push(rb);
+    else rb.destroy();
+    return out;
+  }
+
+  /** Returns a buffer to the pool (pool-bucket sizes only; others, e.g. uploads, are destroyed). */
+  free(buf: GPUBuffer): void {
+    if (bucketSize(buf.size) !== buf.size) {
+      // Destroy after pending work that may still use it has been submitted.
+      this.flush();
+      buf.destroy();
+      return;
+    }
+    const list = this.pool.get(buf.size) ?? [];
+    if (list.length >= POOL_MAX_PER_BUCKET) {
+      this.flush();
+      buf.destroy();
+      return;
+    }
+    list.push(buf); // reuse inside the same encoder is safe: commands run in encoding order
+    this.pool.set(buf.size, list);
+  }
+
+  // ---------------------------------------------------------------- kernels
+
+  private pipeline(kernel: Kernel): GPUComputePipeline {
+    const entry = kernel.entryPoint ?? 'main';
+    const sub = entry + '|' + (kernel.constants ? JSON.stringify(kernel.constants) : '');
+    let byCode = this.pipelines.get(kernel.code);
+    if (!byCode) this.pipelines.set(kernel.code, (byCode = new Map()));
+    let pipe = byCode.get(sub);
+    if (pipe) return pipe;
+    const module = this.device.createShaderModule({ code: kernel.code, label: kernel.file });
+    this.compileChecks.push(
+      module.getCompilationInfo().then((info) => {
+        const errs = info.messages.filter((m) => m.type === 'error');
+        if (errs.length) {
+          throw new Error(
+            `WGSL compile error in ${kernel.file}:\n` +
+              errs.map((m) => `  ${kernel.file}:${m.lineNum}:${m.linePos}: ${m.message}`).join('\n'),
+          );
+        }
+      }),
+    );
+    pipe = this.device.createComputePipeline({
+      label: `${kernel.file}:${entry}`,
+      layout: 'auto',
+      compute: { module, entryPoint: entry, constants: kernel.constants },
+    });
+    byCode.set(sub, pipe);
+    return pipe;
+  }
+
+  /** Resolves once every shader compiled so far is known good; throws the WGSL errors (with file) otherwise. */
+  async checkCompiles(): Promise<void> {
+    const checks = this.compileChecks;
+    this.compileChecks = [];
+    await Promise.all(checks);
+  }
+
+  /** Compiles `kernel` now and throws its WGSL errors, if any (run() only reports them at the next read()). */
+  async compile(kernel: Kernel): Promise<void> {
+    this.pipeline(kernel);
+    await this.checkCompiles();
+  }
+
+  private enc(): GPUCommandEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  /** A slice of the uniform arena holding `params` for one dispatch of the pending encoder. */
+  private uniform(params: ArrayBufferView): GPUBufferBinding {
+    const len = Math.ceil(params.byteLength / 16) * 16;
+    if (len > UNIFORM_ARENA_BYTES) throw new Error('run(): params larger than 64 KiB');
+    let off = Math.ceil(this.stagedLen / this.uniformAlign) * this.uniformAlign;
+    // A slice never straddles two arenas.
+    if (Math.floor(off / UNIFORM_ARENA_BYTES) !== Math.floor((off + len - 1) / UNIFORM_ARENA_BYTES)) {
+      off = Math.ceil(off / UNIFORM_ARENA_BYTES) * UNIFORM_ARENA_BYTES;
+    }
+    if (off + len > this.staged.byteLength) {
+      const grown = new Uint8Array(Math.max(this.staged.byteLength * 2, off + len));
+      grown.set(this.staged.subarray(0, this.stagedLen));
+      this.staged = grown;
+    }
+    this.staged.fill(0, off, off + len);
+    this.staged.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), off);
+    this.stagedLen = off + len;
+    const arena = Math.floor(off / UNIFORM_ARENA_BYTES);
+    while (this.arenas.length <= arena) {
+      this.arenas.push(this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: USAGE_UNIFORM, label: 'params' }));
+    }
+    return { buffer: this.arenas[arena], offset: off - arena * UNIFORM_ARENA_BYTES, size: len };
+  }
+
+  /** Encodes one dispatch: params at binding 0 (if any), then `buffers` in order. */
+  run(kernel: Kernel, params: ArrayBufferView | null, buffers: GPUBuffer[], workgroups: [number, number?, number?]): void {
+    const [x, y = 1, z = 1] = workgroups;
+    const maxWg = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxWg || y > maxWg || z > maxWg) {
+      throw new Error(`run(${kernel.file}): workgroups [${x},${y},${z}] exceed ${maxWg} per dimension`);
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    const pipe = this.pipeline(kernel);
+    const entries: GPUBindGroupEntry[] = [];
+    if (params) entries.push({ binding: 0, resource: this.uniform(params) });
+    const base = params ? 1 : 0;
+    buffers.forEach((b, i) => entries.push({ binding: base + i, resource: { buffer: b } }));
+    const bind = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+    const pass = this.enc().beginComputePass();
+    pass.setPipeline(pipe);
+    pass.setBindGroup(0, bind);
+    pass.dispatchWorkgroups(x, y, z);
+    pass.end();
+    this.pendingDispatches++;
+  }
+
+  /** Submits the pending encoder (uniform arena slices are written just before, in queue order). */
+  flush(): void {
+    if (!this.encoder) return;
+    for (let a = 0; a * UNIFORM_ARENA_BYTES < this.stagedLen; a++) {
+      const start = a * UNIFORM_ARENA_BYTES;
+      const end = Math.min(this.stagedLen, start + UNIFORM_ARENA_BYTES);
+      this.device.queue.writeBuffer(this.arenas[a], 0, this.staged, start, Math.ceil((end - start) / 4) * 4);
+    }
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.stagedLen = 0;
+    this.pendingDispatches = 0;
+  }
+
+  /** Waits until the GPU has finished everything submitted (flushes first). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  onLost(cb: (reason: string) => void): void {
+    this.lostCbs.push(cb);
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.encoder = null;
+    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    for (const list of this.readbacks.values()) for (const b of list) b.destroy();
+    for (const b of this.arenas) b.destroy();
+    this.pool.clear();
+    this.readbacks.clear();
+    this.pipelines.clear();
+    this.device.destroy();
+  }
+
+  /** Measured f32 GFLOPS of the tiled matmul kernel at 256^3 (compile and warm-up excluded). */
+  async matmulGflops(): Promise<number> {
+    const n = 256;
+    const a = this.alloc(n * n * 4, 'bench.a');
+    const b = this.alloc(n * n * 4, 'bench.b');
+    const c = this.alloc(n * n * 4, 'bench.c');
+    const fill = new Float32Array(n * n).map((_, i) => ((i * 7919) % 13) / 13 - 0.5);
+    this.write(a, fill);
+    this.write(b, fill);
+    const kernel: Kernel = { code: matmulWgsl, file: 'shaders/llm/matmul.wgsl', constants: { WTYPE: 0 } };
+    const params = new Uint32Array([n, n, n, 0]);
+    const wg: [number, number] = [Math.ceil(n / 64), Math.ceil(n / 64)];
+    this.run(kernel, params, [a, b, c], wg); // warm-up: compiles the pipeline
+    await this.checkCompiles();
+    await this.sync();
+    let reps = 2;
+    let secs = 0;
+    // Grow the rep count until the timed batch is long enough to measure (>= 50 ms) or reps get large.
+    for (;;) {
+      const t0 = performance.now();
+      for (let r = 0; r < reps; r++) this.run(kernel, params, [a, b, c], wg);
+      await this.sync();
+      secs = (performance.now() - t0) / 1000;
+      if (secs >= 0.05 || reps >= 256) break;
+      reps *= 4;
+    }
+    this.free(a);
+    this.free(b);
+    this.free(c);
+    return (2 * n * n * n * reps) / secs / 1e9;
+  }
+}

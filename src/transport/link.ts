@@ -1,0 +1,370 @@
+// One Link per remote peer: chunked, back-pressured, validated messaging over a ChannelLike, with receive
+// queues keyed by (tag, stream, seq) so a message may arrive before (or after) anyone asks for it.
+import type { ChannelLike, ChannelMessageEvent } from './channel';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  HEADER_BYTES,
+  TARGET_FRAME_BYTES,
+  Tag,
+  decodeFrame,
+  encodeFrame,
+  keyString,
+  type DropReason,
+  type MsgKey,
+} from './frame';
+
+/** Pause sending above this much buffered data. Chromium closes/throws once ~16 MiB are queued, so stay far
+ *  below; at ~45 MiB/s 1 MiB is ~22 ms of transmission, far more than the ~0.5 ms RTT, so the pipe never
+ *  runs dry while we hold back, and queued latency-critical frames wait at most that long. */
+export const HIGH_WATER_BYTES = 1024 * 1024;
+/** Resume (on 'bufferedamountlow') when this much is left: ~5 ms of transmission at ~45 MiB/s, ample time
+ *  for the event to be dispatched and the next frames to be queued before the buffer empties. */
+export const LOW_WATER_BYTES = 256 * 1024;
+/** While paused, recheck bufferedAmount this often even without the event: cheap insurance against a lost
+ *  or never-dispatched 'bufferedamountlow' (so a quirk of some browser cannot stall a collective). */
+export const BACKPRESSURE_POLL_MS = 50;
+/** Bytes we buffer from one peer that nobody has asked for yet (plus partially received messages). Early
+ *  arrival is normal (a fast peer runs a collective ahead), but a runaway sender must not take the tab's
+ *  memory: beyond this, messages are dropped and counted (the waiting collective then times out). */
+export const DEFAULT_MAX_QUEUED_BYTES = 2 * DEFAULT_MAX_MESSAGE_BYTES;
+
+export interface LinkOptions {
+  /** Largest frame this channel accepts (pc.sctp.maxMessageSize). Default: channel.maxMessageSize, else
+   *  262144. Also the largest frame accepted on receive. */
+  maxMessageSize?: number;
+  /** Target frame size (header included), capped by maxMessageSize. Default TARGET_FRAME_BYTES. */
+  frameBytes?: number;
+  /** Largest declared message length accepted on receive. Default DEFAULT_MAX_MESSAGE_BYTES. */
+  maxMessageBytes?: number;
+  highWaterBytes?: number;
+  lowWaterBytes?: number;
+  maxQueuedBytes?: number;
+}
+
+export class LinkClosedError extends Error {
+  constructor(readonly peer: string) {
+    super(`link to ${peer} closed`);
+    this.name = 'LinkClosedError';
+  }
+}
+
+export interface LinkStats {
+  framesOut: number;
+  framesIn: number;
+  bytesOut: number; // frame bytes, headers included
+  bytesIn: number;
+  messagesOut: number;
+  messagesIn: number;
+  pauses: number; // times sending paused on the high-water mark
+  maxBufferedAmount: number; // highest bufferedAmount seen right after a send
+  dropped: Record<DropReason, number>;
+}
+
+function newStats(): LinkStats {
+  return {
+    framesOut: 0, framesIn: 0, bytesOut: 0, bytesIn: 0, messagesOut: 0, messagesIn: 0, pauses: 0,
+    maxBufferedAmount: 0,
+    dropped: {
+      nonBinary: 0, oversizedFrame: 0, truncated: 0, badMagic: 0, badVersion: 0, unknownTag: 0,
+      oversizedMessage: 0, badChunk: 0, queueOverflow: 0,
+    },
+  };
+}
+
+interface SendJob {
+  key: MsgKey;
+  data: Uint8Array; // [totalLength] bytes, read lazily one chunk at a time
+  next: number; // next chunk index
+  count: number; // chunk count
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+interface Partial {
+  count: number;
+  total: number;
+  next: number; // expected chunk index
+  got: number; // bytes so far
+  parts: Uint8Array[]; // views into the received frames, concatenated on completion
+}
+
+interface Waiter {
+  resolve: (d: Uint8Array) => void;
+  reject: (e: unknown) => void;
+}
+
+export class Link {
+  readonly stats: LinkStats = newStats();
+  private readonly maxFrame: number;
+  private readonly payloadBytes: number; // payload per frame
+  private readonly maxMessageBytes: number;
+  private readonly highWater: number;
+  private readonly lowWater: number;
+  private readonly maxQueued: number;
+  private readonly jobs: SendJob[] = [];
+  private readonly partials = new Map<string, Partial>();
+  private readonly queues = new Map<string, Uint8Array[]>();
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly closeListeners = new Set<(e: LinkClosedError) => void>();
+  private queuedBytes = 0;
+  private pumping = false;
+  private paused = false;
+  private pollTimer: ReturnType<typeof setTimeout> | null = null;
+  private closedError: LinkClosedError | null = null;
+
+  constructor(
+    readonly peerId: string,
+    private readonly channel: ChannelLike,
+    opts: LinkOptions = {},
+  ) {
+    this.maxFrame = opts.maxMessageSize ?? channel.maxMessageSize ?? DEFAULT_MAX_FRAME_BYTES;
+    const frame = Math.min(opts.frameBytes ?? TARGET_FRAME_BYTES, this.maxFrame);
+    if (frame <= HEADER_BYTES) throw new Error(`Link ${peerId}: frame size ${frame} leaves no payload`);
+    this.payloadBytes = frame - HEADER_BYTES;
+    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.highWater = opts.highWaterBytes ?? HIGH_WATER_BYTES;
+    this.lowWater = Math.min(opts.lowWaterBytes ?? LOW_WATER_BYTES, this.highWater);
+    this.maxQueued = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    if ('binaryType' in channel) channel.binaryType = 'arraybuffer';
+    channel.bufferedAmountLowThreshold = this.lowWater;
+    channel.addEventListener('message', this.onMessage);
+    channel.addEventListener('bufferedamountlow', this.onLow);
+    channel.addEventListener('open', this.onOpen);
+    channel.addEventListener('close', this.onClose);
+    if (channel.readyState === 'closed' || channel.readyState === 'closing') this.shutdown();
+  }
+
+  get isClosed(): boolean {
+    return this.closedError !== null;
+  }
+
+  /** Queues `data` as one message. Resolves once its last frame is handed to the channel: until then the
+   *  caller must not modify `data` (frames are copied from it lazily, one at a time). */
+  send(key: MsgKey, data: Uint8Array): Promise<void> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    if (data.byteLength > 0xffffffff) return Promise.reject(new Error('message longer than 4 GiB'));
+    const count = Math.max(1, Math.ceil(data.byteLength / this.payloadBytes));
+    return new Promise<void>((resolve, reject) => {
+      this.jobs.push({ key, data, next: 0, count, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Next message with this key; waits for it unless already queued. Rejects with LinkClosedError once the
+   *  link is closed and none is queued, or with signal.reason on abort. */
+  recv(key: MsgKey, signal?: AbortSignal): Promise<Uint8Array> {
+    const k = keyString(key);
+    const q = this.queues.get(k);
+    if (q && q.length > 0) {
+      const d = q.shift()!; // [message bytes]
+      if (q.length === 0) this.queues.delete(k);
+      this.queuedBytes -= d.byteLength;
+      return Promise.resolve(d);
+    }
+    if (this.closedError) return Promise.reject(this.closedError);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const list = this.waiters.get(k) ?? [];
+      const onAbort = () => {
+        const i = list.indexOf(w);
+        if (i >= 0) list.splice(i, 1);
+        if (list.length === 0 && this.waiters.get(k) === list) this.waiters.delete(k);
+        reject(signal!.reason);
+      };
+      const w: Waiter = {
+        resolve: (d) => { signal?.removeEventListener('abort', onAbort); resolve(d); },
+        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e); },
+      };
+      list.push(w);
+      this.waiters.set(k, list);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Called once when the link closes (immediately if it already has). Returns an unsubscribe function. */
+  onClosed(cb: (e: LinkClosedError) => void): () => void {
+    if (this.closedError) {
+      const e = this.closedError;
+      queueMicrotask(() => cb(e));
+      return () => {};
+    }
+    this.closeListeners.add(cb);
+    return () => this.closeListeners.delete(cb);
+  }
+
+  /** Closes the channel; pending sends and receives fail with LinkClosedError. */
+  close(): void {
+    if (this.closedError) return;
+    try {
+      this.channel.close();
+    } catch {
+      // already closing: the shutdown below is what matters
+    }
+    this.shutdown();
+  }
+
+  /** Bytes currently buffered for nobody (early arrivals + partial messages). */
+  get unclaimedBytes(): number {
+    return this.queuedBytes;
+  }
+
+  // ---- sending ----
+
+  private pump(): void {
+    if (this.pumping) return; // re-entered from a send() inside a resolve chain: the running loop continues
+    this.pumping = true;
+    try {
+      while (this.jobs.length > 0 && !this.closedError) {
+        const rs = this.channel.readyState;
+        if (rs === 'connecting') return; // onOpen pumps
+        if (rs !== 'open') return this.shutdown();
+        if (this.channel.bufferedAmount > this.highWater) {
+          if (!this.paused) this.stats.pauses++;
+          this.paused = true;
+          this.armPoll();
+          return; // onLow / the poll pumps
+        }
+        this.paused = false;
+        // Round-robin one frame per message so a small message queued behind a large one is not
+        // delayed by the whole large transfer (the receiver reassembles interleaved messages by key).
+        const job = this.jobs.shift()!;
+        const start = job.next * this.payloadBytes;
+        const end = Math.min(start + this.payloadBytes, job.data.byteLength);
+        const frame = encodeFrame(
+          { ...job.key, chunkIndex: job.next, chunkCount: job.count, totalLength: job.data.byteLength },
+          job.data.subarray(start, end), // [chunk bytes]
+        );
+        try {
+          this.channel.send(frame);
+        } catch (e) {
+          // Closed underneath us, or the browser refused: the link is unusable, fail everything pending.
+          job.reject(e instanceof Error ? e : new Error(String(e)));
+          return this.shutdown();
+        }
+        this.stats.framesOut++;
+        this.stats.bytesOut += frame.byteLength;
+        this.stats.maxBufferedAmount = Math.max(this.stats.maxBufferedAmount, this.channel.bufferedAmount);
+        job.next++;
+        if (job.next === job.count) {
+          this.stats.messagesOut++;
+          job.resolve();
+        } else {
+          this.jobs.push(job);
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private armPoll(): void {
+    if (this.pollTimer !== null) return;
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = null;
+      if (this.paused) this.pump();
+    }, BACKPRESSURE_POLL_MS);
+  }
+
+  private readonly onLow = (): void => {
+    if (this.paused) this.pump();
+  };
+
+  private readonly onOpen = (): void => this.pump();
+
+  private readonly onClose = (): void => this.shutdown();
+
+  private shutdown(): void {
+    if (this.closedError) return;
+    const err = new LinkClosedError(this.peerId);
+    this.closedError = err;
+    if (this.pollTimer !== null) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    for (const j of this.jobs.splice(0)) j.reject(err);
+    for (const p of this.partials.values()) this.queuedBytes -= p.got;
+    this.partials.clear();
+    for (const list of this.waiters.values()) for (const w of list) w.reject(err);
+    this.waiters.clear();
+    this.channel.removeEventListener('message', this.onMessage);
+    this.channel.removeEventListener('bufferedamountlow', this.onLow);
+    this.channel.removeEventListener('open', this.onOpen);
+    this.channel.removeEventListener('close', this.onClose);
+    for (const cb of this.closeListeners) cb(err);
+    this.closeListeners.clear();
+  }
+
+  // ---- receiving ----
+
+  private drop(reason: DropReason): void {
+    this.stats.dropped[reason]++;
+  }
+
+  private readonly onMessage = (ev: ChannelMessageEvent): void => {
+    const d = ev.data;
+    let frame: Uint8Array; // [frame bytes]
+    if (d instanceof ArrayBuffer) frame = new Uint8Array(d);
+    else if (ArrayBuffer.isView(d)) frame = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    else return this.drop('nonBinary');
+    this.stats.framesIn++;
+    this.stats.bytesIn += frame.byteLength;
+    const r = decodeFrame(frame, this.maxFrame, this.maxMessageBytes);
+    if (!r.ok) return this.drop(r.reason);
+    const { header: h, payload } = r;
+    const k = keyString(h);
+    if (h.chunkCount === 1) return this.deliver(h, k, payload);
+    let p = this.partials.get(k);
+    if (h.chunkIndex === 0) {
+      if (p) return this.drop('badChunk'); // a second start for a message already in progress
+      p = { count: h.chunkCount, total: h.totalLength, next: 0, got: 0, parts: [] };
+    } else if (!p || p.count !== h.chunkCount || p.total !== h.totalLength || p.next !== h.chunkIndex) {
+      return this.drop('badChunk'); // out of order, or contradicts the chunks before it
+    }
+    if (p.got + payload.byteLength > p.total) return this.drop('badChunk');
+    if (this.queuedBytes + payload.byteLength > this.maxQueued) {
+      if (h.chunkIndex > 0) {
+        this.partials.delete(k);
+        this.queuedBytes -= p.got;
+      }
+      return this.drop('queueOverflow');
+    }
+    if (h.chunkIndex === 0) this.partials.set(k, p);
+    p.parts.push(payload);
+    p.got += payload.byteLength;
+    this.queuedBytes += payload.byteLength;
+    p.next++;
+    if (p.next < p.count) return;
+    this.partials.delete(k);
+    this.queuedBytes -= p.got;
+    if (p.got !== p.total) return this.drop('badChunk'); // last chunk came but the lengths do not add up
+    const msg = new Uint8Array(p.total); // [totalLength]
+    let off = 0;
+    for (const part of p.parts) {
+      msg.set(part, off);
+      off += part.byteLength;
+    }
+    this.deliver(h, k, msg);
+  };
+
+  private deliver(key: MsgKey, k: string, data: Uint8Array): void {
+    this.stats.messagesIn++;
+    // Link-level measurement requests are answered here, so a bench needs no code on the remote side.
+    if (key.tag === Tag.Ping || key.tag === Tag.Probe) {
+      const reply = key.tag === Tag.Ping ? data : new Uint8Array(0);
+      const tag = key.tag === Tag.Ping ? Tag.Pong : Tag.Ack;
+      this.send({ tag, stream: key.stream, seq: key.seq }, reply).catch(() => {});
+      return;
+    }
+    const list = this.waiters.get(k);
+    if (list && list.length > 0) {
+      const w = list.shift()!;
+      if (list.length === 0) this.waiters.delete(k);
+      w.resolve(data);
+      return;
+    }
+    if (this.queuedBytes + data.byteLength > this.maxQueued) return this.drop('queueOverflow');
+    const q = this.queues.get(k) ?? [];
+    q.push(data);
+    this.queues.set(k, q);
+    this.queuedBytes += data.byteLength;
+  }
+}

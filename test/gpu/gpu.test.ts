@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { Gpu, GpuUnavailableError } from '../../src/gpu/gpu';
+import { testGpu } from '../helpers/gpu';
+
+const ADD_WGSL = /* wgsl */ `
+struct Params { n: u32, k: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  if (g.x < p.n) { x[g.x] = x[g.x] + p.k; }
+}`;
+
+function params(n: number, k: number): Uint8Array {
+  const b = new ArrayBuffer(8);
+  new DataView(b).setUint32(0, n, true);
+  new DataView(b).setFloat32(4, k, true);
+  return new Uint8Array(b);
+}
+
+describe('Gpu', () => {
+  it('reports the adapter and requested features', async () => {
+    const gpu = await testGpu();
+    expect(gpu.report.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
+    expect(gpu.report.hasF16).toBe(gpu.device.features.has('shader-f16'));
+    expect(gpu.report.hasSubgroups).toBe(gpu.device.features.has('subgroups'));
+    expect(gpu.report.features.length).toBeGreaterThan(0);
+  });
+
+  it('round-trips data through upload/write/read, including odd sizes and offsets', async () => {
+    const gpu = await testGpu();
+    const data = new Float32Array([1, 2, 3, 4, 5, 6, 7]); // [7]
+    const buf = gpu.upload(data);
+    expect(buf.size).toBe(32);
+    expect([...new Float32Array(await gpu.read(buf, 28))]).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    gpu.write(buf, new Float32Array([9, 8]), 8);
+    expect([...new Float32Array(await gpu.read(buf, 12, 4))]).toEqual([2, 9, 8]);
+    const odd = gpu.upload(new Uint8Array([1, 2, 3, 4, 5]));
+    gpu.write(odd, new Uint8Array([7, 7, 7, 7, 9]));
+    expect([...new Uint8Array(await gpu.read(odd, 5))]).toEqual([7, 7, 7, 7, 9]);
+  });
+
+  it('orders many dispatches with distinct uniforms in one encoder, and writes after runs', async () => {
+    const gpu = await testGpu();
+    const kernel = { code: ADD_WGSL, file: 'test-add.wgsl' };
+    const n = 100;
+    const buf = gpu.alloc(n * 4); // [100]
+    gpu.write(buf, new Float32Array(n));
+    // 300 dispatches: more than one 64 KiB uniform arena at 256-byte slices.
+    for (let i = 1; i <= 300; i++) gpu.run(kernel, params(n, i), [buf], [Math.ceil(n / 64)]);
+    const got = new Float32Array(await gpu.read(buf, n * 4));
+    expect(got[0]).toBe((300 * 301) / 2);
+    expect(got[99]).toBe((300 * 301) / 2);
+    gpu.run(kernel, params(n, 1), [buf], [2]);
+    gpu.write(buf, new Float32Array(n).fill(5)); // must land after the pending run
+    gpu.run(kernel, params(n, 1), [buf], [2]);
+    expect(new Float32Array(await gpu.read(buf, n * 4))[50]).toBe(6);
+    gpu.free(buf);
+  });
+
+  it('pools buffers by size bucket', async () => {
+    const gpu = await testGpu();
+    const a = gpu.alloc(10000);
+    expect(a.size).toBeGreaterThanOrEqual(10000);
+    gpu.free(a);
+    const b = gpu.alloc(9990);
+    expect(b).toBe(a);
+    gpu.free(b);
+  });
+
+  it('throws WGSL compile errors naming the file', async () => {
+    const gpu = await testGpu();
+    const bad = { code: '@compute @workgroup_size(1) fn main() { let x: u32 = 1.5; }', file: 'bad.wgsl' };
+    await expect(gpu.compile(bad)).rejects.toThrow(/bad\.wgsl/);
+  });
+
+  it('measures matmul GFLOPS', async () => {
+    const gpu = await testGpu();
+    const g = await gpu.matmulGflops();
+    expect(g).toBeGreaterThan(0);
+    expect(Number.isFinite(g)).toBe(true);
+  });
+
+  it('says which browsers work when WebGPU is missing', async () => {
+    const fake = { requestAdapter: async () => null } as unknown as GPU;
+    await expect(Gpu.create({ gpu: fake })).rejects.toThrow(GpuUnavailableError);
+    await expect(Gpu.create({ gpu: fake })).rejects.toThrow(/Chrome\/Edge 113\+/);
+  });
+});
