@@ -150,11 +150,13 @@ var Gpu = class _Gpu {
       for (const cb of this.lostCbs) cb(reason);
     });
   }
+  // powerPreference is opt-in: Dawn in Node crashes (SIGSEGV at the first submit) with 'high-performance'
+  // on Mesa lavapipe, and browsers mostly ignore it.
   static async create(opts = {}) {
     const nav = typeof navigator !== "undefined" ? navigator : void 0;
     const gpu2 = opts.gpu ?? nav?.gpu;
     if (!gpu2) throw new GpuUnavailableError("navigator.gpu is missing");
-    const adapter = await gpu2.requestAdapter({ powerPreference: "high-performance" });
+    const adapter = await gpu2.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : void 0);
     if (!adapter) throw new GpuUnavailableError("no GPU adapter was returned");
     const requiredLimits = {};
     for (const k of WANTED_LIMITS) {
@@ -196,20 +198,20 @@ var Gpu = class _Gpu {
     return this.device.createBuffer({ size, usage: USAGE_STORAGE, label });
   }
   /** A new buffer holding `data` (sized exactly, 16-byte rounded: weights are long-lived, no bucket waste). */
-  upload(data2, label) {
-    const size = Math.max(16, Math.ceil(data2.byteLength / 16) * 16);
+  upload(data, label) {
+    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
     if (size > this.device.limits.maxBufferSize) {
       throw new Error(`upload(${label ?? ""}): ${size} bytes exceeds maxBufferSize ${this.device.limits.maxBufferSize}`);
     }
     const buf2 = this.device.createBuffer({ size, usage: USAGE_STORAGE, label, mappedAtCreation: true });
-    new Uint8Array(buf2.getMappedRange()).set(new Uint8Array(data2.buffer, data2.byteOffset, data2.byteLength));
+    new Uint8Array(buf2.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     buf2.unmap();
     return buf2;
   }
   /** Writes `data` at byteOffset. Submits pending work first so the write lands after earlier run()s. */
-  write(buf2, data2, byteOffset = 0) {
+  write(buf2, data, byteOffset = 0) {
     if (this.pendingDispatches > 0 || this.encoder) this.flush();
-    const bytes = new Uint8Array(data2.buffer, data2.byteOffset, data2.byteLength);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const n4 = bytes.byteLength & ~3;
     if (n4 > 0) this.device.queue.writeBuffer(buf2, byteOffset, bytes, 0, n4);
     if (n4 < bytes.byteLength) {
@@ -224,16 +226,21 @@ var Gpu = class _Gpu {
   }
   /** Reads `bytes` (default: the whole buffer) at byteOffset, after all pending work. */
   async read(buf2, bytes, byteOffset = 0) {
+    console.error("r0");
     await this.checkCompiles();
-    const n = bytes ?? buf2.size - byteOffset;
-    const size = Math.max(16, Math.ceil(n / 16) * 16);
+    console.error("r1");
+    const n2 = bytes ?? buf2.size - byteOffset;
+    const size = Math.max(16, Math.ceil(n2 / 16) * 16);
     const idle = this.readbacks.get(size);
     const rb = idle?.pop() ?? this.device.createBuffer({ size, usage: USAGE_READBACK, label: "readback" });
-    const copyBytes = Math.min(Math.ceil(n / 4) * 4, buf2.size - byteOffset);
+    const copyBytes = Math.min(Math.ceil(n2 / 4) * 4, buf2.size - byteOffset);
     this.enc().copyBufferToBuffer(buf2, byteOffset, rb, 0, copyBytes);
+    console.error("r2");
     this.flush();
+    console.error("r3");
     await rb.mapAsync(MAP_READ);
-    const out = rb.getMappedRange(0, size).slice(0, n);
+    console.error("r4");
+    const out = rb.getMappedRange(0, size).slice(0, n2);
     rb.unmap();
     if (!this.readbacks.has(size)) this.readbacks.set(size, []);
     const list = this.readbacks.get(size);
@@ -258,29 +265,29 @@ var Gpu = class _Gpu {
     this.pool.set(buf2.size, list);
   }
   // ---------------------------------------------------------------- kernels
-  pipeline(kernel) {
-    const entry = kernel.entryPoint ?? "main";
-    const sub = entry + "|" + (kernel.constants ? JSON.stringify(kernel.constants) : "");
-    let byCode = this.pipelines.get(kernel.code);
-    if (!byCode) this.pipelines.set(kernel.code, byCode = /* @__PURE__ */ new Map());
+  pipeline(kernel2) {
+    const entry = kernel2.entryPoint ?? "main";
+    const sub = entry + "|" + (kernel2.constants ? JSON.stringify(kernel2.constants) : "");
+    let byCode = this.pipelines.get(kernel2.code);
+    if (!byCode) this.pipelines.set(kernel2.code, byCode = /* @__PURE__ */ new Map());
     let pipe = byCode.get(sub);
     if (pipe) return pipe;
-    const module = this.device.createShaderModule({ code: kernel.code, label: kernel.file });
+    const module = this.device.createShaderModule({ code: kernel2.code, label: kernel2.file });
     this.compileChecks.push(
       module.getCompilationInfo().then((info) => {
         const errs = info.messages.filter((m) => m.type === "error");
         if (errs.length) {
           throw new Error(
-            `WGSL compile error in ${kernel.file}:
-` + errs.map((m) => `  ${kernel.file}:${m.lineNum}:${m.linePos}: ${m.message}`).join("\n")
+            `WGSL compile error in ${kernel2.file}:
+` + errs.map((m) => `  ${kernel2.file}:${m.lineNum}:${m.linePos}: ${m.message}`).join("\n")
           );
         }
       })
     );
     pipe = this.device.createComputePipeline({
-      label: `${kernel.file}:${entry}`,
+      label: `${kernel2.file}:${entry}`,
       layout: "auto",
-      compute: { module, entryPoint: entry, constants: kernel.constants }
+      compute: { module, entryPoint: entry, constants: kernel2.constants }
     });
     byCode.set(sub, pipe);
     return pipe;
@@ -292,8 +299,8 @@ var Gpu = class _Gpu {
     await Promise.all(checks);
   }
   /** Compiles `kernel` now and throws its WGSL errors, if any (run() only reports them at the next read()). */
-  async compile(kernel) {
-    this.pipeline(kernel);
+  async compile(kernel2) {
+    this.pipeline(kernel2);
     await this.checkCompiles();
   }
   enc() {
@@ -323,14 +330,14 @@ var Gpu = class _Gpu {
     return { buffer: this.arenas[arena], offset: off - arena * UNIFORM_ARENA_BYTES, size: len };
   }
   /** Encodes one dispatch: params at binding 0 (if any), then `buffers` in order. */
-  run(kernel, params, buffers, workgroups) {
+  run(kernel2, params, buffers, workgroups) {
     const [x, y = 1, z = 1] = workgroups;
     const maxWg = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxWg || y > maxWg || z > maxWg) {
-      throw new Error(`run(${kernel.file}): workgroups [${x},${y},${z}] exceed ${maxWg} per dimension`);
+      throw new Error(`run(${kernel2.file}): workgroups [${x},${y},${z}] exceed ${maxWg} per dimension`);
     }
     if (x === 0 || y === 0 || z === 0) return;
-    const pipe = this.pipeline(kernel);
+    const pipe = this.pipeline(kernel2);
     const entries = [];
     if (params) entries.push({ binding: 0, resource: this.uniform(params) });
     const base = params ? 1 : 0;
@@ -378,24 +385,24 @@ var Gpu = class _Gpu {
   }
   /** Measured f32 GFLOPS of the tiled matmul kernel at 256^3 (compile and warm-up excluded). */
   async matmulGflops() {
-    const n = 256;
-    const a = this.alloc(n * n * 4, "bench.a");
-    const b = this.alloc(n * n * 4, "bench.b");
-    const c = this.alloc(n * n * 4, "bench.c");
-    const fill = new Float32Array(n * n).map((_, i) => i * 7919 % 13 / 13 - 0.5);
+    const n2 = 256;
+    const a = this.alloc(n2 * n2 * 4, "bench.a");
+    const b = this.alloc(n2 * n2 * 4, "bench.b");
+    const c = this.alloc(n2 * n2 * 4, "bench.c");
+    const fill = new Float32Array(n2 * n2).map((_, i) => i * 7919 % 13 / 13 - 0.5);
     this.write(a, fill);
     this.write(b, fill);
-    const kernel = { code: matmul_default, file: "shaders/llm/matmul.wgsl", constants: { WTYPE: 0 } };
-    const params = new Uint32Array([n, n, n, 0]);
-    const wg = [Math.ceil(n / 64), Math.ceil(n / 64)];
-    this.run(kernel, params, [a, b, c], wg);
+    const kernel2 = { code: matmul_default, file: "shaders/llm/matmul.wgsl", constants: { WTYPE: 0 } };
+    const params = new Uint32Array([n2, n2, n2, 0]);
+    const wg = [Math.ceil(n2 / 64), Math.ceil(n2 / 64)];
+    this.run(kernel2, params, [a, b, c], wg);
     await this.checkCompiles();
     await this.sync();
     let reps = 2;
     let secs = 0;
     for (; ; ) {
       const t0 = performance.now();
-      for (let r2 = 0; r2 < reps; r2++) this.run(kernel, params, [a, b, c], wg);
+      for (let r = 0; r < reps; r++) this.run(kernel2, params, [a, b, c], wg);
       await this.sync();
       secs = (performance.now() - t0) / 1e3;
       if (secs >= 0.05 || reps >= 256) break;
@@ -404,21 +411,33 @@ var Gpu = class _Gpu {
     this.free(a);
     this.free(b);
     this.free(c);
-    return 2 * n * n * n * reps / secs / 1e9;
+    return 2 * n2 * n2 * n2 * reps / secs / 1e9;
   }
 };
 
 // ../../tmp/dbg/a.ts
 Object.assign(globalThis, globals);
 var gpu = await Gpu.create({ gpu: create([]) });
-console.log("created");
-var data = new Float32Array([1, 2, 3, 4, 5, 6, 7]);
-var buf = gpu.upload(data);
-console.log("uploaded", buf.size);
-var r = await gpu.read(buf, 28);
-console.log("read", new Float32Array(r));
-gpu.write(buf, new Float32Array([9, 8]), 8);
-console.log("w", new Float32Array(await gpu.read(buf, 12, 4)));
-var odd = gpu.upload(new Uint8Array([1, 2, 3, 4, 5]));
-gpu.write(odd, new Uint8Array([7, 7, 7, 7, 9]));
-console.log([...new Uint8Array(await gpu.read(odd, 5))]);
+var ADD_WGSL = (
+  /* wgsl */
+  `
+struct Params { n: u32, k: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  if (g.x < p.n) { x[g.x] = x[g.x] + p.k; }
+}`
+);
+var kernel = { code: ADD_WGSL, file: "test-add.wgsl" };
+var n = 100;
+var buf = gpu.alloc(n * 4);
+gpu.write(buf, new Float32Array(n));
+console.log(1);
+for (let i = 1; i <= 3; i++) gpu.run(kernel, new Float32Array([n, i]), [buf], [Math.ceil(n / 64)]);
+console.log(2);
+gpu.flush();
+console.log(3);
+var got = new Float32Array(await gpu.read(buf, n * 4));
+console.log(got[0]);
+console.log(await gpu.matmulGflops());

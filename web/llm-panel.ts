@@ -4,6 +4,7 @@ import type { Job, JobEvent } from '../src/session/protocol';
 import type { Roster } from '../src/scheduler/roster';
 import type { JobHandle } from '../src/scheduler/jobs';
 import { loadGgufIndex } from '../src/model/gguf';
+import { randomSeed } from '../src/model/sampling';
 import { el, fmtBytes, showAlert } from './ui';
 
 export interface GenerateRequest {
@@ -115,9 +116,12 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
     }
     const tLoad = performance.now() - t0;
     for (const p of group) ctx.roster.setState(p, 'busy');
+    // Every rank samples on its own from identical logits: they must share one seed, so an unseeded
+    // request gets its seed here, once, and the same value goes to every rank.
+    const sampling = { ...req.sampling, seed: req.sampling?.seed ?? randomSeed() };
     let text = '';
     output.textContent = '';
-    const h = ctx.runJob<GenerateResponse & { stats: { computeMs: number; commMs: number } }>({ kind: 'llm-generate', group, model: { name: req.model, url }, prompt: req.prompt, sampling: req.sampling ?? {} }, (peer, ev) => {
+    const h = ctx.runJob<GenerateResponse & { stats: { computeMs: number; commMs: number } }>({ kind: 'llm-generate', group, model: { name: req.model, url }, prompt: req.prompt, sampling }, (peer, ev) => {
       if (ev.kind !== 'token' || peer !== group[0]) return;
       text += ev.text;
       output.textContent = text;

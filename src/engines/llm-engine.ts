@@ -60,28 +60,49 @@ export class LlmEngine {
     });
   }
 
-  /** Full-vocabulary logits of the last token: this rank's vocab slice, gathered from every rank. */
+  /**
+   * Full-vocabulary logits of the last token: this rank's vocab slice, gathered from every rank.
+   * Each rank appends one flag element (1 = cancel requested here) to its slice, so every rank
+   * learns of a cancel at the same step and they stop together instead of one rank waiting
+   * forever in an all-reduce the others have left.
+   */
   private async forward(tokens: Int32Array, pos: number): Promise<Float32Array> {
     const tp = this.comm.size;
-    const local = await this.model.forward(tokens, pos, tp > 1 ? (p) => this.comm.allReduce(p) : undefined); // [vocabLocal]
+    const local = await this.model.forward(tokens, pos, tp > 1 ? (p: Float32Array) => this.comm.allReduce(p) : undefined); // [vocabLocal]
     if (tp === 1) return local;
-    // Gathered logits over a distributed top-k: with vocabularies up to ~128k the gather is one
-    // message of <= 512 KiB per token, and sampling on full logits is exactly what tp=1 does, so the
-    // same seed gives the same text whatever the tp.
-    const parts = await this.comm.allGather(local); // tp x [vocabLocal_r]
-    const full = new Float32Array(parts.reduce((n, p) => n + p.length, 0)); // [vocab]
+    // Gathered logits rather than a distributed top-k: with vocabularies up to ~128k the gather is
+    // one message of <= 512 KiB per token, and sampling from full logits is exactly what tp=1 does,
+    // so the same seed gives the same text whatever the tp.
+    const flagged = new Float32Array(local.length + 1); // [vocabLocal + 1]
+    flagged.set(local);
+    flagged[local.length] = this.cancelRequested ? 1 : 0;
+    const parts = await this.comm.allGather(flagged); // tp x [vocabLocal_r + 1]
+    const full = new Float32Array(parts.reduce((n, p) => n + p.length - 1, 0)); // [vocab]
     let o = 0;
     for (const p of parts) {
-      full.set(p, o);
-      o += p.length;
+      full.set(p.subarray(0, p.length - 1), o);
+      o += p.length - 1;
+      if (p[p.length - 1] !== 0) this.stepAbort?.abort();
     }
     return full;
   }
 
-  async generate(prompt: string, sampling: Record<string, unknown>, signal: AbortSignal, onToken: (ev: { index: number; tokenId: number; text: string }) => void): Promise<GenerateResult & { stats: { computeMs: number; commMs: number } }> {
+  private cancelRequested = false;
+  private stepAbort: AbortController | null = null;
+
+  /** Ask this rank to stop; with tp > 1 every rank stops at the same step (see forward()). */
+  cancel(): void {
+    this.cancelRequested = true;
+    if (this.comm.size === 1) this.stepAbort?.abort();
+  }
+
+  async generate(prompt: string, sampling: Record<string, unknown>, onToken: (ev: { index: number; tokenId: number; text: string }) => void): Promise<GenerateResult & { stats: { computeMs: number; commMs: number } }> {
     const params = parseSamplingParams(sampling);
     this.timer.commMs = 0;
     this.timer.calls = 0;
+    this.cancelRequested = false;
+    this.stepAbort = new AbortController();
+    const signal = this.stepAbort.signal;
     const t0 = performance.now();
     const res = await generate((t, p) => this.forward(t, p), this.tokenizer, prompt, params, {
       onToken: this.info.rank === 0 ? onToken : undefined,

@@ -9,7 +9,6 @@ import { remoteComm, type CommTimer } from './remote-comm';
 export class GpuWorkerApi {
   private gpu: Gpu | null = null;
   private llm: LlmEngine | null = null;
-  private abort: AbortController | null = null;
   private lostCallbacks: ((reason: string) => void)[] = [];
 
   async init(): Promise<Omit<PeerReport, 'id' | 'userAgent'>> {
@@ -28,24 +27,24 @@ export class GpuWorkerApi {
     this.lostCallbacks.push(cb);
   }
 
-  async loadLlm(req: LoadRequest, comm: Remote<Comm>, onProgress: (loaded: number, total: number) => void): Promise<LoadInfo> {
+  // `comm` arrives as a Comlink proxy of the page's communicator (typed as the plain interface so
+  // the page can pass `proxy(comm)`); remoteComm() turns it back into an awaitable Comm.
+  async loadLlm(req: LoadRequest, comm: Comm, onProgress: (loaded: number, total: number) => void): Promise<LoadInfo> {
     const gpu = this.requireGpu();
     this.llm?.destroy();
     this.llm = null; // nothing half-loaded stays behind: the old model is gone before the new one loads
     const timer: CommTimer = { commMs: 0, calls: 0 };
-    this.llm = await LlmEngine.load(gpu, req, remoteComm(comm, req.rank, req.tp, timer), timer, onProgress);
+    this.llm = await LlmEngine.load(gpu, req, remoteComm(comm as unknown as Remote<Comm>, req.rank, req.tp, timer), timer, onProgress);
     return this.llm.info;
   }
 
   async generate(req: { prompt: string; sampling: Record<string, unknown> }, onEvent: (ev: JobEvent) => void): Promise<unknown> {
     if (!this.llm) throw new Error('no model is loaded on this peer');
-    this.abort = new AbortController();
-    const res = await this.llm.generate(req.prompt, req.sampling, this.abort.signal, (t) => onEvent({ kind: 'token', ...t }));
-    return res;
+    return this.llm.generate(req.prompt, req.sampling, (t) => onEvent({ kind: 'token', ...t }));
   }
 
   cancel(): void {
-    this.abort?.abort();
+    this.llm?.cancel();
   }
 
   private requireGpu(): Gpu {

@@ -94,11 +94,13 @@ export class Gpu {
     });
   }
 
-  static async create(opts: { gpu?: GPU } = {}): Promise<Gpu> {
+  // powerPreference is opt-in: Dawn in Node crashes (SIGSEGV at the first submit) with 'high-performance'
+  // on Mesa lavapipe, and browsers mostly ignore it.
+  static async create(opts: { gpu?: GPU; powerPreference?: GPUPowerPreference } = {}): Promise<Gpu> {
     const nav = typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }) : undefined;
     const gpu = opts.gpu ?? nav?.gpu;
     if (!gpu) throw new GpuUnavailableError('navigator.gpu is missing');
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
     if (!adapter) throw new GpuUnavailableError('no GPU adapter was returned');
     const requiredLimits: Record<string, number> = {};
     for (const k of WANTED_LIMITS) {
@@ -175,7 +177,7 @@ export class Gpu {
 
   /** Reads `bytes` (default: the whole buffer) at byteOffset, after all pending work. */
   async read(buf: GPUBuffer, bytes?: number, byteOffset = 0): Promise<ArrayBuffer> {
-    await this.checkCompiles();
+    console.error('r0');await this.checkCompiles();console.error('r1');
     const n = bytes ?? buf.size - byteOffset;
     const size = Math.max(16, Math.ceil(n / 16) * 16);
     const idle = this.readbacks.get(size);
@@ -183,8 +185,8 @@ export class Gpu {
     // Copy size must be a multiple of 4 and stay inside the source buffer.
     const copyBytes = Math.min(Math.ceil(n / 4) * 4, buf.size - byteOffset);
     this.enc().copyBufferToBuffer(buf, byteOffset, rb, 0, copyBytes);
-    this.flush();
-    await rb.mapAsync(MAP_READ);
+    console.error('r2');this.flush();console.error('r3');
+    await rb.mapAsync(MAP_READ);console.error('r4');
     const out = rb.getMappedRange(0, size).slice(0, n);
     rb.unmap();
     if (!this.readbacks.has(size)) this.readbacks.set(size, []);

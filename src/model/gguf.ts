@@ -55,17 +55,20 @@ const TYPE_NAMES: Partial<Record<number, GgmlType>> = {
 // A URL for the parser when we serve bytes ourselves; .invalid never resolves (RFC 2606).
 const SHIM_URL = 'https://tabmesh.invalid/model.gguf';
 
-/** A fetch that serves `Range: bytes=a-b` out of a Blob, the way an HTTP server would (206 + Content-Range). */
-function blobFetch(blob: Blob): typeof fetch {
+/**
+ * A fetch that serves `Range: bytes=a-b` out of local bytes the way an HTTP server would (206 +
+ * Content-Range), so the parser reads a Blob or ArrayBuffer through its normal range path, without copying
+ * the whole file.
+ */
+function localFetch(size: number, read: (start: number, end: number) => Promise<BlobPart>): typeof fetch {
   return (async (_input: RequestInfo | URL, init?: RequestInit) => {
     const range = new Headers(init?.headers).get('range');
     const m = range ? /bytes=(\d+)-(\d*)/.exec(range) : null;
-    const start = m ? Math.min(Number(m[1]), blob.size) : 0;
-    const end = m && m[2] ? Math.min(Number(m[2]) + 1, blob.size) : blob.size; // HTTP ranges are inclusive
-    const body = await blob.slice(start, end).arrayBuffer();
-    return new Response(body, {
+    const start = m ? Math.min(Number(m[1]), size) : 0;
+    const end = m && m[2] ? Math.min(Number(m[2]) + 1, size) : size; // HTTP ranges are inclusive
+    return new Response(new Blob([await read(start, end)]), {
       status: m ? 206 : 200,
-      headers: { 'content-range': `bytes ${start}-${Math.max(start, end - 1)}/${blob.size}` },
+      headers: { 'content-range': `bytes ${start}-${Math.max(start, end - 1)}/${size}` },
     });
   }) as typeof fetch;
 }
@@ -134,10 +137,12 @@ export function requiredTensorNames(nLayers: number): string[] {
 
 /** Parse the GGUF header: model config, tensor table with absolute offsets, tokenizer vocab. */
 export async function loadGgufIndex(source: GgufSource): Promise<GgufIndex> {
-  const blob = typeof source === 'string' ? null : source instanceof ArrayBuffer ? new Blob([source]) : source;
   let parsed: Awaited<ReturnType<typeof gguf>>;
   try {
-    parsed = blob ? await gguf(SHIM_URL, { fetch: blobFetch(blob) }) : await gguf(resolveUrl(source as string));
+    if (typeof source === 'string') parsed = await gguf(resolveUrl(source));
+    else if (source instanceof ArrayBuffer)
+      parsed = await gguf(SHIM_URL, { fetch: localFetch(source.byteLength, async (s, e) => new Uint8Array(source, s, e - s)) });
+    else parsed = await gguf(SHIM_URL, { fetch: localFetch(source.size, async (s, e) => source.slice(s, e)) });
   } catch (e) {
     const msg = (e as Error).message;
     if (/magic number|unsupported version/i.test(msg)) throw new ModelFormatError(`not a GGUF file: ${msg}`);
@@ -170,6 +175,13 @@ export async function loadGgufIndex(source: GgufSource): Promise<GgufIndex> {
   if (!Number.isInteger(headDim)) throw new ModelFormatError(`embedding_length ${dim} not divisible by head_count ${nHeads}`);
   const ropeDims = num(meta, 'llama.rope.dimension_count', headDim);
   if (ropeDims !== headDim) throw new ModelFormatError(`partial rotary (rope dims ${ropeDims} != head dim ${headDim}) is not supported`);
+
+  // Llama 3.1-style RoPE frequency factors and rope scaling change every position's rotation; the
+  // forwards here implement plain RoPE only, so refuse rather than generate subtly wrong text.
+  if (tensors.has('rope_freqs.weight')) throw new ModelFormatError('RoPE frequency factors (rope_freqs.weight, Llama 3.1 scaling) are not supported');
+  const scaling = meta['llama.rope.scaling.type'];
+  if (scaling !== undefined && scaling !== 'none' && num(meta, 'llama.rope.scaling.factor', 1) !== 1)
+    throw new ModelFormatError(`RoPE scaling "${String(scaling)}" is not supported`);
 
   const missing = requiredTensorNames(nLayers).filter((n) => !tensors.has(n));
   if (missing.length)

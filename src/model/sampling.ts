@@ -54,6 +54,45 @@ export function samplingParams(p: SamplingParamsInput = {}): SamplingParams {
   return out;
 }
 
+const NUMERIC_KEYS = ['n', 'temperature', 'top_k', 'top_p', 'min_p', 'max_tokens'] as const;
+
+/**
+ * SamplingParams from untrusted JSON (a request body): checks each known field's type, then applies
+ * samplingParams()'s defaults and range checks. Unknown keys are ignored, as vLLM's API ignores them.
+ */
+export function parseSamplingParams(raw: Record<string, unknown>): SamplingParams {
+  const bad = (m: string) => {
+    throw new SamplingParamsError(m);
+  };
+  const p: SamplingParamsInput = {};
+  for (const k of NUMERIC_KEYS) {
+    const v = raw[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number') bad(`${k} must be a number, got ${typeof v}.`);
+    p[k] = v as number;
+  }
+  if (raw.seed !== undefined && raw.seed !== null) {
+    if (typeof raw.seed !== 'number') bad(`seed must be an integer, got ${typeof raw.seed}.`);
+    p.seed = raw.seed as number;
+  }
+  if (raw.stop !== undefined && raw.stop !== null) {
+    const st = raw.stop;
+    if (typeof st !== 'string' && !(Array.isArray(st) && st.every((x) => typeof x === 'string')))
+      bad('stop must be a string or a list of strings.');
+    p.stop = st as string | string[];
+  }
+  if (raw.stop_token_ids !== undefined && raw.stop_token_ids !== null) {
+    const st = raw.stop_token_ids;
+    if (!Array.isArray(st) || !st.every((x) => typeof x === 'number')) bad('stop_token_ids must be a list of integers.');
+    p.stop_token_ids = st as number[];
+  }
+  if (raw.ignore_eos !== undefined && raw.ignore_eos !== null) {
+    if (typeof raw.ignore_eos !== 'boolean') bad('ignore_eos must be a boolean.');
+    p.ignore_eos = raw.ignore_eos as boolean;
+  }
+  return samplingParams(p);
+}
+
 // --- Philox4x32-10 (Salmon et al. 2011, "Parallel random numbers: as easy as 1, 2, 3") ---
 
 const M0 = 0xd2511f53;

@@ -43,8 +43,11 @@ export interface LinkOptions {
 }
 
 export class LinkClosedError extends Error {
-  constructor(readonly peer: string) {
-    super(`link to ${peer} closed`);
+  constructor(
+    readonly peer: string,
+    message = `link to ${peer} closed`,
+  ) {
+    super(message);
     this.name = 'LinkClosedError';
   }
 }
@@ -202,6 +205,16 @@ export class Link {
       // already closing: the shutdown below is what matters
     }
     this.shutdown();
+  }
+
+  /** Forgets unclaimed messages of one stream (a disposed group's leftovers, e.g. after a timeout). */
+  discardStream(stream: number): void {
+    const prefix = `:${stream >>> 0}:`;
+    for (const [k, q] of this.queues) {
+      if (!k.includes(prefix)) continue;
+      for (const d of q) this.queuedBytes -= d.byteLength;
+      this.queues.delete(k);
+    }
   }
 
   /** Bytes currently buffered for nobody (early arrivals + partial messages). */

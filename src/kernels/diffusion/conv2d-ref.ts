@@ -31,23 +31,24 @@ export function conv2dReference(
   const { outRows, outW } = conv2dOutSize(s);
   const { cin, cout, inRows, width: W, k, stride } = s;
   const out = new Float32Array(cout * outRows * outW); // [cout, outRows, outW]
+  // loop order (co, oy, ci, ky, kx, ox): the innermost loop is a contiguous axpy over output
+  // columns, with the valid ox range for this kx computed once instead of a test per tap
   for (let co = 0; co < cout; co++) {
     for (let oy = 0; oy < outRows; oy++) {
-      for (let ox = 0; ox < outW; ox++) {
-        let acc = bias[co];
-        for (let ci = 0; ci < cin; ci++) {
-          for (let ky = 0; ky < k; ky++) {
-            const iy = oy * stride + ky;
-            const rowBase = (ci * inRows + iy) * W;
-            const wBase = ((co * cin + ci) * k + ky) * k;
-            for (let kx = 0; kx < k; kx++) {
-              const ix = ox * stride + kx - s.padW;
-              if (ix < 0 || ix >= W) continue;
-              acc += weight[wBase + kx] * input[rowBase + ix];
-            }
+      const oBase = (co * outRows + oy) * outW;
+      out.fill(bias[co], oBase, oBase + outW);
+      for (let ci = 0; ci < cin; ci++) {
+        for (let ky = 0; ky < k; ky++) {
+          const rowBase = (ci * inRows + oy * stride + ky) * W;
+          const wBase = ((co * cin + ci) * k + ky) * k;
+          for (let kx = 0; kx < k; kx++) {
+            const wv = weight[wBase + kx];
+            const off = kx - s.padW; // ix = ox*stride + off must lie in [0, W)
+            const oxLo = Math.max(0, Math.ceil(-off / stride));
+            const oxHi = Math.min(outW, Math.floor((W - 1 - off) / stride) + 1);
+            for (let ox = oxLo; ox < oxHi; ox++) out[oBase + ox] += wv * input[rowBase + ox * stride + off];
           }
         }
-        out[(co * outRows + oy) * outW + ox] = acc;
       }
     }
   }

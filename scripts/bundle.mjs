@@ -1,0 +1,30 @@
+// Bundles a TypeScript entry for plain Node (benchmarks, the GPU machine): WGSL `?raw` imports
+// become strings, `webgpu` (Dawn) stays external. Usage: node scripts/bundle.mjs <entry.ts> <out.mjs>
+import { build } from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export async function bundle(entry, outfile) {
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    external: ['webgpu'],
+    logLevel: 'warning',
+    plugins: [{
+      name: 'raw',
+      setup(b) {
+        b.onResolve({ filter: /\?raw$/ }, (a) => ({ path: path.resolve(a.resolveDir, a.path.replace(/\?raw$/, '')), namespace: 'raw' }));
+        b.onLoad({ filter: /.*/, namespace: 'raw' }, (a) => ({ contents: fs.readFileSync(a.path, 'utf8'), loader: 'text' }));
+      },
+    }],
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [entry, out] = process.argv.slice(2);
+  await bundle(entry, out);
+}
