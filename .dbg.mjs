@@ -1,4 +1,4 @@
-// ../../tmp/dbg/a.ts
+// ../../tmp/dbg/d.ts
 import { create, globals } from "webgpu";
 
 // shaders/llm/matmul.wgsl?raw
@@ -30,8 +30,8 @@ const TM: u32 = 64u;
 const TN: u32 = 64u;
 const TK: u32 = 16u;
 
-var<workgroup> As: array<vec4<f32>, 256>; // [TK][TM/4]: As[k*16 + r/4][r%4] = X[m0+r, k0+k]
-var<workgroup> Bs: array<vec4<f32>, 256>; // [TK][TN/4]: Bs[k*16 + c/4][c%4] = W[n0+c, k0+k]
+var<workgroup> As: array<f32, 1024>; // [TK][TM]: As[k*64 + r] = X[m0+r, k0+k]
+var<workgroup> Bs: array<f32, 1024>; // [TK][TN]: Bs[k*64 + c] = W[n0+c, k0+k]
 
 // Element (n, k) of W as f32, whatever its storage type (WTYPE is an override: the branch folds away).
 fn loadW(n: u32, k: u32) -> f32 {
@@ -62,16 +62,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let m = m0 + lr;
       var a = 0.0;
       if (m < p.M && k < p.K) { a = x[m * p.K + k]; }
-      As[(lk + j) * 16u + lr / 4u][lr % 4u] = a;
+      As[(lk + j) * TM + lr] = a;
       let n = n0 + lr;
       var b = 0.0;
       if (n < p.N && k < p.K) { b = loadW(n, k); }
-      Bs[(lk + j) * 16u + lr / 4u][lr % 4u] = b;
+      Bs[(lk + j) * TN + lr] = b;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {
-      let a = As[kk * 16u + lid.y];
-      let b = Bs[kk * 16u + lid.x];
+      let ai = kk * TM + lid.y * 4u;
+      let bi = kk * TN + lid.x * 4u;
+      let a = vec4<f32>(As[ai], As[ai + 1u], As[ai + 2u], As[ai + 3u]);
+      let b = vec4<f32>(Bs[bi], Bs[bi + 1u], Bs[bi + 2u], Bs[bi + 3u]);
       acc[0] += a.x * b;
       acc[1] += a.y * b;
       acc[2] += a.z * b;
@@ -115,11 +117,11 @@ var MAP_READ = 1;
 var UNIFORM_ARENA_BYTES = 64 * 1024;
 var POOL_MAX_PER_BUCKET = 8;
 function bucketSize(bytes) {
-  const b = Math.max(16, Math.ceil(bytes / 16) * 16);
-  if (b <= 4096) return b;
-  const top = 2 ** Math.floor(Math.log2(b));
+  const b2 = Math.max(16, Math.ceil(bytes / 16) * 16);
+  if (b2 <= 4096) return b2;
+  const top = 2 ** Math.floor(Math.log2(b2));
   const step = top / 4;
-  return Math.ceil(b / step) * step;
+  return Math.ceil(b2 / step) * step;
 }
 var Gpu = class _Gpu {
   device;
@@ -159,9 +161,9 @@ var Gpu = class _Gpu {
     const adapter = await gpu2.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : void 0);
     if (!adapter) throw new GpuUnavailableError("no GPU adapter was returned");
     const requiredLimits = {};
-    for (const k of WANTED_LIMITS) {
-      const v = adapter.limits[k];
-      if (typeof v === "number") requiredLimits[k] = v;
+    for (const k2 of WANTED_LIMITS) {
+      const v = adapter.limits[k2];
+      if (typeof v === "number") requiredLimits[k2] = v;
     }
     const requiredFeatures = [];
     for (const f of ["shader-f16", "subgroups"]) if (adapter.features.has(f)) requiredFeatures.push(f);
@@ -190,8 +192,8 @@ var Gpu = class _Gpu {
   alloc(bytes, label) {
     const size = bucketSize(bytes);
     const idle = this.pool.get(size);
-    const buf2 = idle?.pop();
-    if (buf2) return buf2;
+    const buf = idle?.pop();
+    if (buf) return buf;
     if (size > this.device.limits.maxBufferSize) {
       throw new Error(`alloc(${label ?? ""}): ${bytes} bytes exceeds maxBufferSize ${this.device.limits.maxBufferSize}`);
     }
@@ -203,21 +205,21 @@ var Gpu = class _Gpu {
     if (size > this.device.limits.maxBufferSize) {
       throw new Error(`upload(${label ?? ""}): ${size} bytes exceeds maxBufferSize ${this.device.limits.maxBufferSize}`);
     }
-    const buf2 = this.device.createBuffer({ size, usage: USAGE_STORAGE, label, mappedAtCreation: true });
-    new Uint8Array(buf2.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    buf2.unmap();
-    return buf2;
+    const buf = this.device.createBuffer({ size, usage: USAGE_STORAGE, label, mappedAtCreation: true });
+    new Uint8Array(buf.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    buf.unmap();
+    return buf;
   }
   /** Writes `data` at byteOffset. Submits pending work first so the write lands after earlier run()s. */
-  write(buf2, data, byteOffset = 0) {
+  write(buf, data, byteOffset = 0) {
     if (this.pendingDispatches > 0 || this.encoder) this.flush();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const n4 = bytes.byteLength & ~3;
-    if (n4 > 0) this.device.queue.writeBuffer(buf2, byteOffset, bytes, 0, n4);
+    if (n4 > 0) this.device.queue.writeBuffer(buf, byteOffset, bytes, 0, n4);
     if (n4 < bytes.byteLength) {
       const tail = new Uint8Array(4);
       tail.set(bytes.subarray(n4));
-      this.device.queue.writeBuffer(buf2, byteOffset + n4, tail);
+      this.device.queue.writeBuffer(buf, byteOffset + n4, tail);
     }
   }
   /** Copies GPU-side within the pending encoder (ordered with run()). Offsets and size multiples of 4. */
@@ -225,21 +227,16 @@ var Gpu = class _Gpu {
     this.enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
   /** Reads `bytes` (default: the whole buffer) at byteOffset, after all pending work. */
-  async read(buf2, bytes, byteOffset = 0) {
-    console.error("r0");
+  async read(buf, bytes, byteOffset = 0) {
     await this.checkCompiles();
-    console.error("r1");
-    const n2 = bytes ?? buf2.size - byteOffset;
+    const n2 = bytes ?? buf.size - byteOffset;
     const size = Math.max(16, Math.ceil(n2 / 16) * 16);
     const idle = this.readbacks.get(size);
     const rb = idle?.pop() ?? this.device.createBuffer({ size, usage: USAGE_READBACK, label: "readback" });
-    const copyBytes = Math.min(Math.ceil(n2 / 4) * 4, buf2.size - byteOffset);
-    this.enc().copyBufferToBuffer(buf2, byteOffset, rb, 0, copyBytes);
-    console.error("r2");
+    const copyBytes = Math.min(Math.ceil(n2 / 4) * 4, buf.size - byteOffset);
+    this.enc().copyBufferToBuffer(buf, byteOffset, rb, 0, copyBytes);
     this.flush();
-    console.error("r3");
     await rb.mapAsync(MAP_READ);
-    console.error("r4");
     const out = rb.getMappedRange(0, size).slice(0, n2);
     rb.unmap();
     if (!this.readbacks.has(size)) this.readbacks.set(size, []);
@@ -249,45 +246,45 @@ var Gpu = class _Gpu {
     return out;
   }
   /** Returns a buffer to the pool (pool-bucket sizes only; others, e.g. uploads, are destroyed). */
-  free(buf2) {
-    if (bucketSize(buf2.size) !== buf2.size) {
+  free(buf) {
+    if (bucketSize(buf.size) !== buf.size) {
       this.flush();
-      buf2.destroy();
+      buf.destroy();
       return;
     }
-    const list = this.pool.get(buf2.size) ?? [];
+    const list = this.pool.get(buf.size) ?? [];
     if (list.length >= POOL_MAX_PER_BUCKET) {
       this.flush();
-      buf2.destroy();
+      buf.destroy();
       return;
     }
-    list.push(buf2);
-    this.pool.set(buf2.size, list);
+    list.push(buf);
+    this.pool.set(buf.size, list);
   }
   // ---------------------------------------------------------------- kernels
-  pipeline(kernel2) {
-    const entry = kernel2.entryPoint ?? "main";
-    const sub = entry + "|" + (kernel2.constants ? JSON.stringify(kernel2.constants) : "");
-    let byCode = this.pipelines.get(kernel2.code);
-    if (!byCode) this.pipelines.set(kernel2.code, byCode = /* @__PURE__ */ new Map());
+  pipeline(kernel) {
+    const entry = kernel.entryPoint ?? "main";
+    const sub = entry + "|" + (kernel.constants ? JSON.stringify(kernel.constants) : "");
+    let byCode = this.pipelines.get(kernel.code);
+    if (!byCode) this.pipelines.set(kernel.code, byCode = /* @__PURE__ */ new Map());
     let pipe = byCode.get(sub);
     if (pipe) return pipe;
-    const module = this.device.createShaderModule({ code: kernel2.code, label: kernel2.file });
+    const module = this.device.createShaderModule({ code: kernel.code, label: kernel.file });
     this.compileChecks.push(
       module.getCompilationInfo().then((info) => {
         const errs = info.messages.filter((m) => m.type === "error");
         if (errs.length) {
           throw new Error(
-            `WGSL compile error in ${kernel2.file}:
-` + errs.map((m) => `  ${kernel2.file}:${m.lineNum}:${m.linePos}: ${m.message}`).join("\n")
+            `WGSL compile error in ${kernel.file}:
+` + errs.map((m) => `  ${kernel.file}:${m.lineNum}:${m.linePos}: ${m.message}`).join("\n")
           );
         }
       })
     );
     pipe = this.device.createComputePipeline({
-      label: `${kernel2.file}:${entry}`,
+      label: `${kernel.file}:${entry}`,
       layout: "auto",
-      compute: { module, entryPoint: entry, constants: kernel2.constants }
+      compute: { module, entryPoint: entry, constants: kernel.constants }
     });
     byCode.set(sub, pipe);
     return pipe;
@@ -299,8 +296,8 @@ var Gpu = class _Gpu {
     await Promise.all(checks);
   }
   /** Compiles `kernel` now and throws its WGSL errors, if any (run() only reports them at the next read()). */
-  async compile(kernel2) {
-    this.pipeline(kernel2);
+  async compile(kernel) {
+    this.pipeline(kernel);
     await this.checkCompiles();
   }
   enc() {
@@ -330,18 +327,18 @@ var Gpu = class _Gpu {
     return { buffer: this.arenas[arena], offset: off - arena * UNIFORM_ARENA_BYTES, size: len };
   }
   /** Encodes one dispatch: params at binding 0 (if any), then `buffers` in order. */
-  run(kernel2, params, buffers, workgroups) {
+  run(kernel, params, buffers, workgroups) {
     const [x, y = 1, z = 1] = workgroups;
     const maxWg = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxWg || y > maxWg || z > maxWg) {
-      throw new Error(`run(${kernel2.file}): workgroups [${x},${y},${z}] exceed ${maxWg} per dimension`);
+      throw new Error(`run(${kernel.file}): workgroups [${x},${y},${z}] exceed ${maxWg} per dimension`);
     }
     if (x === 0 || y === 0 || z === 0) return;
-    const pipe = this.pipeline(kernel2);
+    const pipe = this.pipeline(kernel);
     const entries = [];
     if (params) entries.push({ binding: 0, resource: this.uniform(params) });
     const base = params ? 1 : 0;
-    buffers.forEach((b, i) => entries.push({ binding: base + i, resource: { buffer: b } }));
+    buffers.forEach((b2, i) => entries.push({ binding: base + i, resource: { buffer: b2 } }));
     const bind = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
     const pass = this.enc().beginComputePass();
     pass.setPipeline(pipe);
@@ -353,10 +350,10 @@ var Gpu = class _Gpu {
   /** Submits the pending encoder (uniform arena slices are written just before, in queue order). */
   flush() {
     if (!this.encoder) return;
-    for (let a = 0; a * UNIFORM_ARENA_BYTES < this.stagedLen; a++) {
-      const start = a * UNIFORM_ARENA_BYTES;
+    for (let a2 = 0; a2 * UNIFORM_ARENA_BYTES < this.stagedLen; a2++) {
+      const start = a2 * UNIFORM_ARENA_BYTES;
       const end = Math.min(this.stagedLen, start + UNIFORM_ARENA_BYTES);
-      this.device.queue.writeBuffer(this.arenas[a], 0, this.staged, start, Math.ceil((end - start) / 4) * 4);
+      this.device.queue.writeBuffer(this.arenas[a2], 0, this.staged, start, Math.ceil((end - start) / 4) * 4);
     }
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
@@ -375,9 +372,9 @@ var Gpu = class _Gpu {
     if (this.destroyed) return;
     this.destroyed = true;
     this.encoder = null;
-    for (const list of this.pool.values()) for (const b of list) b.destroy();
-    for (const list of this.readbacks.values()) for (const b of list) b.destroy();
-    for (const b of this.arenas) b.destroy();
+    for (const list of this.pool.values()) for (const b2 of list) b2.destroy();
+    for (const list of this.readbacks.values()) for (const b2 of list) b2.destroy();
+    for (const b2 of this.arenas) b2.destroy();
     this.pool.clear();
     this.readbacks.clear();
     this.pipelines.clear();
@@ -386,58 +383,52 @@ var Gpu = class _Gpu {
   /** Measured f32 GFLOPS of the tiled matmul kernel at 256^3 (compile and warm-up excluded). */
   async matmulGflops() {
     const n2 = 256;
-    const a = this.alloc(n2 * n2 * 4, "bench.a");
-    const b = this.alloc(n2 * n2 * 4, "bench.b");
-    const c = this.alloc(n2 * n2 * 4, "bench.c");
+    const a2 = this.alloc(n2 * n2 * 4, "bench.a");
+    const b2 = this.alloc(n2 * n2 * 4, "bench.b");
+    const c2 = this.alloc(n2 * n2 * 4, "bench.c");
     const fill = new Float32Array(n2 * n2).map((_, i) => i * 7919 % 13 / 13 - 0.5);
-    this.write(a, fill);
-    this.write(b, fill);
-    const kernel2 = { code: matmul_default, file: "shaders/llm/matmul.wgsl", constants: { WTYPE: 0 } };
+    this.write(a2, fill);
+    this.write(b2, fill);
+    const kernel = { code: matmul_default, file: "shaders/llm/matmul.wgsl", constants: { WTYPE: 0 } };
     const params = new Uint32Array([n2, n2, n2, 0]);
     const wg = [Math.ceil(n2 / 64), Math.ceil(n2 / 64)];
-    this.run(kernel2, params, [a, b, c], wg);
+    this.run(kernel, params, [a2, b2, c2], wg);
     await this.checkCompiles();
     await this.sync();
     let reps = 2;
     let secs = 0;
     for (; ; ) {
       const t0 = performance.now();
-      for (let r = 0; r < reps; r++) this.run(kernel2, params, [a, b, c], wg);
+      for (let r = 0; r < reps; r++) this.run(kernel, params, [a2, b2, c2], wg);
       await this.sync();
       secs = (performance.now() - t0) / 1e3;
       if (secs >= 0.05 || reps >= 256) break;
       reps *= 4;
     }
-    this.free(a);
-    this.free(b);
-    this.free(c);
+    this.free(a2);
+    this.free(b2);
+    this.free(c2);
     return 2 * n2 * n2 * n2 * reps / secs / 1e9;
   }
 };
 
-// ../../tmp/dbg/a.ts
+// ../../tmp/dbg/d.ts
 Object.assign(globalThis, globals);
 var gpu = await Gpu.create({ gpu: create([]) });
-var ADD_WGSL = (
-  /* wgsl */
-  `
-struct Params { n: u32, k: f32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  if (g.x < p.n) { x[g.x] = x[g.x] + p.k; }
-}`
-);
-var kernel = { code: ADD_WGSL, file: "test-add.wgsl" };
-var n = 100;
-var buf = gpu.alloc(n * 4);
-gpu.write(buf, new Float32Array(n));
-console.log(1);
-for (let i = 1; i <= 3; i++) gpu.run(kernel, new Float32Array([n, i]), [buf], [Math.ceil(n / 64)]);
-console.log(2);
-gpu.flush();
-console.log(3);
-var got = new Float32Array(await gpu.read(buf, n * 4));
-console.log(got[0]);
-console.log(await gpu.matmulGflops());
+var mode = process.argv[2];
+var k = { code: matmul_default, file: "mm", constants: { WTYPE: 0 } };
+if (mode.includes("compile")) await gpu.compile(k);
+var n = 64;
+var a = gpu.alloc(n * n * 4);
+var b = gpu.alloc(n * n * 4);
+var c = gpu.alloc(n * n * 4);
+if (mode.includes("write")) {
+  gpu.write(a, new Float32Array(n * n).fill(1));
+  gpu.write(b, new Float32Array(n * n).fill(1));
+}
+gpu.run(k, new Uint32Array([n, n, n, 0]), [a, b, c], [1, 1]);
+if (mode.includes("sync")) {
+  await gpu.sync();
+  console.error("synced");
+}
+console.error(new Float32Array(await gpu.read(c))[5]);

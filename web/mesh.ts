@@ -19,6 +19,16 @@ export class PeerMesh {
 
   constructor(private readonly peer: Peer, private readonly myId: string) {
     this.mesh = new Mesh(myId);
+    // A group with a departed member is broken for good (GroupComm rejects every later call):
+    // forget it so a later job over a new member list starts with fresh sequence numbers.
+    this.mesh.onPeerClosed((peerId) => {
+      for (const [key, comm] of this.groups) {
+        if (key.split(',').includes(peerId)) {
+          (comm as GroupComm).dispose();
+          this.groups.delete(key);
+        }
+      }
+    });
     peer.on('connection', (conn) => {
       if (conn.label === 'mesh') this.adopt(conn);
     });

@@ -3,7 +3,7 @@ import type { Remote } from 'comlink';
 import type { Comm } from '../collectives/types';
 import { Gpu } from '../gpu/gpu';
 import type { JobEvent, PeerReport } from '../session/protocol';
-import { LlmEngine, type LoadInfo, type LoadRequest } from './llm-engine';
+import type { LlmEngine, LoadInfo, LoadRequest } from './llm-engine';
 import { remoteComm, type CommTimer } from './remote-comm';
 
 export class GpuWorkerApi {
@@ -34,6 +34,8 @@ export class GpuWorkerApi {
     this.llm?.destroy();
     this.llm = null; // nothing half-loaded stays behind: the old model is gone before the new one loads
     const timer: CommTimer = { commMs: 0, calls: 0 };
+    // Loaded on first use: a peer that only joins (or runs other engines) never parses model code.
+    const { LlmEngine } = await import('./llm-engine');
     this.llm = await LlmEngine.load(gpu, req, remoteComm(comm as unknown as Remote<Comm>, req.rank, req.tp, timer), timer, onProgress);
     return this.llm.info;
   }

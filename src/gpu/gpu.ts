@@ -177,7 +177,7 @@ export class Gpu {
 
   /** Reads `bytes` (default: the whole buffer) at byteOffset, after all pending work. */
   async read(buf: GPUBuffer, bytes?: number, byteOffset = 0): Promise<ArrayBuffer> {
-    console.error('r0');await this.checkCompiles();console.error('r1');
+    await this.checkCompiles();
     const n = bytes ?? buf.size - byteOffset;
     const size = Math.max(16, Math.ceil(n / 16) * 16);
     const idle = this.readbacks.get(size);
@@ -185,8 +185,8 @@ export class Gpu {
     // Copy size must be a multiple of 4 and stay inside the source buffer.
     const copyBytes = Math.min(Math.ceil(n / 4) * 4, buf.size - byteOffset);
     this.enc().copyBufferToBuffer(buf, byteOffset, rb, 0, copyBytes);
-    console.error('r2');this.flush();console.error('r3');
-    await rb.mapAsync(MAP_READ);console.error('r4');
+    this.flush();
+    await rb.mapAsync(MAP_READ);
     const out = rb.getMappedRange(0, size).slice(0, n);
     rb.unmap();
     if (!this.readbacks.has(size)) this.readbacks.set(size, []);

@@ -1,0 +1,23 @@
+import { create, globals } from 'webgpu';
+import fs from 'fs';
+Object.assign(globalThis, globals);
+const gpu = create([]);
+const ad = await gpu.requestAdapter();
+const dev = await ad.requestDevice(process.argv[2]==='lim' ? { requiredLimits: { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, maxComputeWorkgroupSizeY: 1024, maxStorageBuffersPerShaderStage: ad.limits.maxStorageBuffersPerShaderStage, maxStorageBufferBindingSize: ad.limits.maxStorageBufferBindingSize, maxBufferSize: ad.limits.maxBufferSize, maxComputeWorkgroupStorageSize: ad.limits.maxComputeWorkgroupStorageSize }, requiredFeatures: ['shader-f16','subgroups'] } : {});
+const m = dev.createShaderModule({ code: fs.readFileSync('shaders/llm/matmul.wgsl', 'utf8') });
+const p = dev.createComputePipeline({ layout: 'auto', compute: { module: m, entryPoint: 'main', constants: {WTYPE: 0} } });
+const n = 64;
+const mk = (u) => dev.createBuffer({ size: n*n*4, usage: u });
+const S = GPUBufferUsage.STORAGE|GPUBufferUsage.COPY_SRC|GPUBufferUsage.COPY_DST;
+const a = mk(S), b = mk(S), c = mk(S);
+const rb = dev.createBuffer({ size: n*n*4, usage: GPUBufferUsage.MAP_READ|GPUBufferUsage.COPY_DST });
+const u = dev.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM|GPUBufferUsage.COPY_DST });
+dev.queue.writeBuffer(u, 0, new Uint32Array([n,n,n,0]));
+dev.queue.writeBuffer(a, 0, new Float32Array(n*n).fill(1));
+dev.queue.writeBuffer(b, 0, new Float32Array(n*n).fill(1));
+const bg = dev.createBindGroup({ layout: p.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: u } },{ binding: 1, resource: { buffer: a } },{ binding: 2, resource: { buffer: b } },{ binding: 3, resource: { buffer: c } }] });
+const e = dev.createCommandEncoder(); const pass = e.beginComputePass(); pass.setPipeline(p); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(1,1); pass.end();
+e.copyBufferToBuffer(c, 0, rb, 0, n*n*4);
+dev.queue.submit([e.finish()]); if (process.argv[3]) { globalThis.gc(); }
+await rb.mapAsync(GPUMapMode.READ);
+console.log(new Float32Array(rb.getMappedRange())[5]);
