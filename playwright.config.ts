@@ -24,6 +24,6 @@ export default defineConfig({
     url: `http://localhost:${PORT}/api/models`,
     reuseExistingServer: false,
     timeout: 120_000,
-    env: { PORT: String(PORT), HOST: '127.0.0.1', TABMESH_HTTPS: '0', TABMESH_MODELS: process.env.TABMESH_MODELS ?? '../shared/models' },
+    env: { PORT: String(PORT), HOST: '127.0.0.1', TABMESH_HTTPS: '0', TABMESH_NO_HMR: '1', TABMESH_MODELS: process.env.TABMESH_MODELS ?? '../shared/models' },
   },
 });

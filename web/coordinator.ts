@@ -13,6 +13,7 @@ export interface TabmeshApi extends LlmApi {
   sessionId: string;
   joinLink: string;
   peers(): { id: string; adapter: unknown; features: unknown; limits: unknown; gflops: number; rttMs: number | null; state: string }[];
+  benchComm(opts?: { peers?: string[]; sizes?: number[]; reps?: number }): Promise<{ n: number; rows: unknown[]; link: unknown }>;
   allReduceTest(opts?: { length?: number; peers?: string[]; timeoutMs?: number; delayPeer?: string; delayMs?: number }): Promise<{ ok: boolean; expected: number; results: AllReduceResult[] }>;
 }
 
@@ -154,6 +155,13 @@ export async function startCoordinator(): Promise<void> {
       for (let i = 0; i < length; i++) base += (i % 7) + 1;
       const expected = ((n * (n + 1)) / 2) * base;
       return { ok: results.every((r) => r.checksum === expected), expected, results };
+    },
+    async benchComm(opts: { peers?: string[]; sizes?: number[]; reps?: number } = {}) {
+      const group = opts.peers ?? roster.ids().sort();
+      const sizes = opts.sizes ?? [4096, 65536, 1 << 20, 16 << 20];
+      const h = runJob<{ rows: unknown[]; link: unknown }>({ kind: 'bench-comm', group, sizes, reps: opts.reps ?? 5 });
+      const res = await h.done;
+      return { n: group.length, rows: res[0].rows, link: res[0].link };
     },
     ...mountLlmPanel(app, { roster, runJob, cancel: (id) => jobs.cancel(id), log }),
   };

@@ -6,6 +6,8 @@ import { coordinatorPeerId, isValidSessionId, newPeerId } from '../src/session/i
 import type { AllReduceResult, Job, JobEvent, PeerReport, ToCoordinator, ToPeer } from '../src/session/protocol';
 import type { GpuWorkerApi } from '../src/engines/worker-api';
 import { PeerMesh } from './mesh';
+import { benchCollectives, benchLink } from '../src/collectives/bench';
+import type { GroupComm } from '../src/collectives/group';
 import { el, peerOptions, setRole, showAlert } from './ui';
 
 const WEBGPU_HELP = 'This browser has no WebGPU (navigator.gpu is missing). tabmesh needs it: use Chrome or Edge 113+ (desktop or Android 121+), Safari 26+, or Firefox 141+ on Windows, over HTTPS or localhost.';
@@ -127,6 +129,14 @@ export async function startPeer(sessionId: string): Promise<void> {
         for (const v of out) checksum += v;
         const res: AllReduceResult = { rank, length: out.length, checksum, head: Array.from(out.subarray(0, 8)), ms: performance.now() - t0 };
         return res;
+      }
+      case 'bench-comm': {
+        const comm = await mesh.group(job.group, 120_000);
+        // The raw channel measured in the same run: rank 0 pings/probes rank 1's link directly.
+        const link = rank === 0 && job.group.length > 1 ? await benchLink(mesh.mesh, job.group[1], { bulkBytes: Math.min(Math.max(...job.sizes), 16 << 20) }) : null;
+        await (comm as GroupComm).barrier(60_000);
+        const rows = await benchCollectives(comm as GroupComm, job.sizes, job.reps);
+        return { rows, link };
       }
       case 'llm-load': {
         const comm = await mesh.group(job.group, 30_000);

@@ -83,9 +83,13 @@ export class Gpu {
   private readbacks = new Map<number, GPUBuffer[]>();
   private lostCbs: ((reason: string) => void)[] = [];
   private destroyed = false;
+  // Dawn for Node tears its instance down when the GPU object from create() is garbage collected, even
+  // with a live device (then crashes at the next map/submit): hold it, and the adapter, for our lifetime.
+  private readonly keepAlive: unknown[];
 
-  private constructor(device: GPUDevice, report: AdapterReport) {
+  private constructor(device: GPUDevice, report: AdapterReport, keepAlive: unknown[]) {
     this.device = device;
+    this.keepAlive = keepAlive;
     this.report = report;
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment || 256;
     void device.lost.then((info) => {
@@ -94,13 +98,12 @@ export class Gpu {
     });
   }
 
-  // powerPreference is opt-in: Dawn in Node crashes (SIGSEGV at the first submit) with 'high-performance'
-  // on Mesa lavapipe, and browsers mostly ignore it.
+  // powerPreference defaults to 'high-performance': on dual-GPU laptops that picks the discrete GPU.
   static async create(opts: { gpu?: GPU; powerPreference?: GPUPowerPreference } = {}): Promise<Gpu> {
     const nav = typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }) : undefined;
     const gpu = opts.gpu ?? nav?.gpu;
     if (!gpu) throw new GpuUnavailableError('navigator.gpu is missing');
-    const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
+    const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
     if (!adapter) throw new GpuUnavailableError('no GPU adapter was returned');
     const requiredLimits: Record<string, number> = {};
     for (const k of WANTED_LIMITS) {
@@ -128,7 +131,7 @@ export class Gpu {
         maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
       },
     };
-    return new Gpu(device, report);
+    return new Gpu(device, report, [gpu, adapter]);
   }
 
   // ---------------------------------------------------------------- buffers
@@ -160,7 +163,7 @@ export class Gpu {
   /** Writes `data` at byteOffset. Submits pending work first so the write lands after earlier run()s. */
   write(buf: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
     if (this.pendingDispatches > 0 || this.encoder) this.flush();
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     const n4 = bytes.byteLength & ~3; // writeBuffer needs a multiple of 4 bytes
     if (n4 > 0) this.device.queue.writeBuffer(buf, byteOffset, bytes, 0, n4);
     if (n4 < bytes.byteLength) {
@@ -343,6 +346,7 @@ export class Gpu {
     this.readbacks.clear();
     this.pipelines.clear();
     this.device.destroy();
+    this.keepAlive.length = 0;
   }
 
   /** Measured f32 GFLOPS of the tiled matmul kernel at 256^3 (compile and warm-up excluded). */

@@ -13,7 +13,8 @@ export interface PatchBackend<T = unknown> {
   stats(block: number, y: T, rows: number): Promise<Float64Array>;
   /** Norm apply + GELU (+ time embedding) -> this peer's rows of the next layer input [cout, rows, W]. */
   apply(block: number, y: T, meanRstd: Float32Array, rowStart: number, rows: number, temb: Float32Array): Promise<Float32Array>;
-  read(y: T): Promise<Float32Array>;
+  /** The conv output of the last block (no norm) as [cout, rows, W]. */
+  read(block: number, y: T, rows: number): Promise<Float32Array>;
   release?(y: T): void;
 }
 
@@ -35,6 +36,6 @@ export function cpuPatchBackend(model: DdpmModel): PatchBackend<Float32Array> {
         act: 'gelu', outRowOffset: 0, outRows: rows,
       }); // [cout, rows, W]
     },
-    read: async (y) => y,
+    read: async (_block, y) => y,
   };
 }

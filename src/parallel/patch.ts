@@ -140,7 +140,7 @@ export async function runPatchParallel(o: PatchRunOptions): Promise<PatchRunResu
       }
       const y = await backend.conv(L.block, tile, rows); // [cout, rows, W]
       if (!L.norm) {
-        eps = await backend.read(y);
+        eps = await backend.read(L.block, y, rows);
         backend.release?.(y);
         continue;
       }

@@ -34,6 +34,7 @@ export type ToCoordinator =
 
 export type Job =
   | { kind: 'allreduce'; group: string[]; length: number; timeoutMs: number; delayPeer?: string; delayMs?: number }
+  | { kind: 'bench-comm'; group: string[]; sizes: number[]; reps: number }
   | { kind: 'llm-load'; group: string[]; model: ModelRef; maxSeqLen: number }
   | { kind: 'llm-generate'; group: string[]; model: ModelRef; prompt: string; sampling: Record<string, unknown> };
 

@@ -1,0 +1,119 @@
+// f32 GEMM (shaders/gemm/gemm.wgsl): C[M,N] = A[M,K] * B[K,N], or A * B^T with B[N,K] (weights layout).
+// Tile sizes are override constants; tuneGemm() picks them per adapter through autotune.ts.
+import code from '../../shaders/gemm/gemm.wgsl?raw';
+import type { Gpu, Kernel } from '../gpu/gpu';
+import { autotune, tuneKey, wallClock, type TuneCache, type TuneResult } from './autotune';
+
+const FILE = 'shaders/gemm/gemm.wgsl';
+
+/** Threads (wgX along N, wgY along M) and K step; each thread computes an 8x8 block of C. */
+export interface GemmConfig {
+  wgX: number;
+  wgY: number;
+  bk: number;
+}
+
+export interface GemmOptions {
+  bT?: boolean; // B is [N, K] (row-major weights) instead of [K, N]
+  config?: GemmConfig;
+}
+
+/** The autotuner's candidates: 128x128, 128x64, 64x128 and 64x64 tiles at two K steps. */
+export const GEMM_CANDIDATES: GemmConfig[] = [
+  { wgX: 16, wgY: 16, bk: 8 },
+  { wgX: 16, wgY: 16, bk: 16 },
+  { wgX: 8, wgY: 16, bk: 16 },
+  { wgX: 16, wgY: 8, bk: 16 },
+  { wgX: 8, wgY: 8, bk: 8 },
+  { wgX: 8, wgY: 8, bk: 16 },
+];
+
+/** A safe default before tuning: 64x64 tiles (64 threads) fit every WebGPU adapter's limits. */
+export const GEMM_DEFAULT: GemmConfig = { wgX: 8, wgY: 8, bk: 8 };
+
+/** Why `cfg` cannot run (the shader's load split), or null if it can. */
+export function gemmConfigError(cfg: GemmConfig): string | null {
+  const { wgX, wgY, bk } = cfg;
+  if (bk % 4 !== 0) return 'bk must be a multiple of 4';
+  if ((2 * bk) % wgX !== 0 || (2 * bk) % wgY !== 0) return '2*bk must be a multiple of wgX and wgY';
+  if ((2 * bk) / Math.min(wgX, wgY) > 4) return 'at most 4 vec4 loads per thread per operand';
+  return null;
+}
+
+/** CPU reference in f64 accumulation: A [M,K], B [K,N] (or [N,K] if bT) -> C [M,N]. */
+export function reference(a: Float32Array, b: Float32Array, M: number, N: number, K: number, bT = false): Float32Array {
+  const c = new Float32Array(M * N); // [M, N]
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[m * K + k] * (bT ? b[n * K + k] : b[k * N + n]);
+      c[m * N + n] = s;
+    }
+  }
+  return c;
+}
+
+export interface Dispatch {
+  kernel: Kernel;
+  params: Uint32Array;
+  workgroups: [number, number];
+}
+
+/** Kernel, params and grid for one GEMM: the fast path (no bounds checks) when the shape is tile-aligned. */
+export function planGemm(M: number, N: number, K: number, opts: GemmOptions = {}): Dispatch {
+  const cfg = opts.config ?? GEMM_DEFAULT;
+  const err = gemmConfigError(cfg);
+  if (err) throw new Error(`gemm config ${JSON.stringify(cfg)}: ${err}`);
+  const bm = 8 * cfg.wgY;
+  const bn = 8 * cfg.wgX;
+  const aligned = M % bm === 0 && N % bn === 0 && K % cfg.bk === 0;
+  return {
+    kernel: {
+      code,
+      file: FILE,
+      constants: { WG_X: cfg.wgX, WG_Y: cfg.wgY, BK: cfg.bk, B_T: opts.bT ? 1 : 0, CHECK: aligned ? 0 : 1 },
+    },
+    params: new Uint32Array([M, N, K, 0]),
+    workgroups: [Math.ceil(N / bn), Math.ceil(M / bm)],
+  };
+}
+
+/** Encodes C = A * op(B) into `out` (or a new pooled buffer) and returns it: a [M,K], b [K,N]|[N,K], C [M,N]. */
+export function gemm(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, M: number, N: number, K: number,
+  opts: GemmOptions & { out?: GPUBuffer } = {}): GPUBuffer {
+  const c = opts.out ?? gpu.alloc(M * N * 4, 'gemm.c'); // [M, N]
+  const d = planGemm(M, N, K, opts);
+  gpu.run(d.kernel, d.params, [a, b, c], d.workgroups);
+  return c;
+}
+
+/** Shape class for the tuning cache: log2 of the geometric-mean dimension, and the B layout. */
+export function gemmShapeKey(M: number, N: number, K: number, bT = false): string {
+  return `gemm|${bT ? 'nt' : 'nn'}|s${Math.round(Math.log2(M * N * K) / 3)}`;
+}
+
+/** Picks (and caches per adapter) the fastest candidate for this shape class, timing it with wall clock. */
+export async function tuneGemm(gpu: Gpu, M: number, N: number, K: number,
+  opts: { bT?: boolean; cache?: TuneCache; candidates?: GemmConfig[] } = {}): Promise<TuneResult<GemmConfig>> {
+  const maxThreads = gpu.report.limits.maxComputeInvocationsPerWorkgroup;
+  const candidates = (opts.candidates ?? GEMM_CANDIDATES)
+    .filter((c) => !gemmConfigError(c) && c.wgX * c.wgY <= maxThreads);
+  const a = gpu.alloc(M * K * 4, 'tune.a'); // [M, K]
+  const b = gpu.alloc(K * N * 4, 'tune.b'); // [K, N] or [N, K]
+  const c = gpu.alloc(M * N * 4, 'tune.c'); // [M, N]
+  // Random-ish data, not zeros: zeros can run faster than real data.
+  gpu.write(a, new Float32Array(M * K).map((_, i) => ((i * 7919) % 17) / 17 - 0.5));
+  gpu.write(b, new Float32Array(K * N).map((_, i) => ((i * 104729) % 13) / 13 - 0.5));
+  try {
+    return await autotune({
+      key: tuneKey(gpu.report, gemmShapeKey(M, N, K, opts.bT)),
+      candidates,
+      cache: opts.cache,
+      measure: (config) => wallClock(gpu, () => gemm(gpu, a, b, M, N, K, { bT: opts.bT, config, out: c })),
+    });
+  } finally {
+    gpu.free(a);
+    gpu.free(b);
+    gpu.free(c);
+  }
+}

@@ -1,0 +1,139 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadGgufIndex, readRange } from '../../src/model/gguf';
+import { LlamaGpu } from '../../src/model/llama';
+import { LlamaCpu } from '../../src/model/reference';
+import type { ModelShard } from '../../src/model/types';
+import { makeShard } from '../../src/parallel/tp';
+import { testGpu } from '../helpers/gpu';
+import { GOLDEN_IDS } from '../model/fixtures';
+import { loadStories, q8Types, rebuild, synthetic, type LoadedModel } from '../model/models';
+import { maxAbsDiff } from './rand';
+
+function argmax(a: Float32Array): number {
+  let b = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[b]) b = i;
+  return b;
+}
+
+async function shards(m: LoadedModel, tp: number): Promise<ModelShard[]> {
+  return Promise.all(Array.from({ length: tp }, (_, r) => makeShard(m.index, (s, e) => readRange(m.buf, s, e), r, tp)));
+}
+
+/** Runs tp shards in lockstep in one process: the reduce hook sums every rank's partials (an in-process all-reduce). */
+class InProcessTp {
+  private pending: { part: Float32Array; resolve: (v: Float32Array) => void }[] = [];
+  constructor(readonly models: LlamaGpu[]) {}
+  private hook = (partial: Float32Array): Promise<Float32Array> =>
+    new Promise((resolve) => {
+      this.pending.push({ part: partial, resolve });
+      if (this.pending.length === this.models.length) {
+        const sum = new Float32Array(partial.length); // [T*dim]
+        for (const p of this.pending) for (let i = 0; i < sum.length; i++) sum[i] += p.part[i];
+        const ps = this.pending;
+        this.pending = [];
+        for (const p of ps) p.resolve(Float32Array.from(sum));
+      }
+    });
+  /** The full logits: every rank's vocab slice, concatenated in rank order. */
+  async forward(tokens: Int32Array, pos: number): Promise<Float32Array> {
+    const parts = await Promise.all(this.models.map((m) => m.forward(tokens, pos, this.models.length > 1 ? this.hook : undefined)));
+    const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+    let o = 0;
+    for (const p of parts) { out.set(p, o); o += p.length; }
+    return out;
+  }
+}
+
+describe('LlamaGpu on stories260K', () => {
+  let stories: LoadedModel;
+  beforeAll(async () => {
+    stories = await loadStories();
+  });
+
+  it('greedy from BOS reproduces the golden ids, and logits match the CPU reference (tp=1)', async () => {
+    const gpu = await testGpu();
+    const [shard] = await shards(stories, 1);
+    const model = await LlamaGpu.load(gpu, shard, { maxSeqLen: 64 });
+    const cpu = new LlamaCpu(shard, 64);
+    const ids: number[] = [];
+    let tok = 1;
+    let worst = 0;
+    for (let pos = 0; pos < 24; pos++) {
+      const got = await model.forward(Int32Array.of(tok), pos); // [vocab]
+      const want = await cpu.forward(Int32Array.of(tok), pos); // [vocab]
+      worst = Math.max(worst, maxAbsDiff(got, want));
+      tok = argmax(got);
+      ids.push(tok);
+    }
+    expect(ids).toEqual(GOLDEN_IDS.slice(0, 24));
+    expect(worst).toBeLessThan(1e-4);
+    model.destroy();
+  });
+
+  it('prefill of a prompt then decode equals token-by-token, and reset() restarts', async () => {
+    const gpu = await testGpu();
+    const [shard] = await shards(stories, 1);
+    const model = await LlamaGpu.load(gpu, shard, { maxSeqLen: 32 });
+    const cpu = new LlamaCpu(shard, 32);
+    const prompt = Int32Array.from([1, ...GOLDEN_IDS.slice(0, 9)]); // [10]
+    const got = await model.forward(prompt, 0);
+    const want = await cpu.forward(prompt, 0);
+    expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
+    const got2 = await model.forward(Int32Array.of(GOLDEN_IDS[9]), 10);
+    expect(maxAbsDiff(got2, await cpu.forward(Int32Array.of(GOLDEN_IDS[9]), 10))).toBeLessThan(1e-4);
+    expect(argmax(got2)).toBe(GOLDEN_IDS[10]);
+    await expect(model.forward(Int32Array.of(1), 3)).rejects.toThrow(/pos 3/);
+    model.reset();
+    expect(maxAbsDiff(await model.forward(prompt, 0), got)).toBeLessThan(1e-6);
+    model.destroy();
+  });
+
+  it('tp=2 (partials summed in-process) reproduces the golden ids and the tp=1 logits', async () => {
+    const gpu = await testGpu();
+    const full = await shards(stories, 1);
+    const cpu = new LlamaCpu(full[0], 64);
+    const tp2 = new InProcessTp(await Promise.all((await shards(stories, 2)).map((s) => LlamaGpu.load(gpu, s, { maxSeqLen: 64 }))));
+    const prompt = Int32Array.of(1, 403, 407, 261); // [4] prefill through the hook as well
+    let logits = await tp2.forward(prompt, 0);
+    expect(maxAbsDiff(logits, await cpu.forward(prompt, 0))).toBeLessThan(1e-4);
+    const ids = [argmax(logits)];
+    for (let pos = 4; pos < 18; pos++) {
+      logits = await tp2.forward(Int32Array.of(ids[ids.length - 1]), pos);
+      const want = await cpu.forward(Int32Array.of(ids[ids.length - 1]), pos);
+      expect(maxAbsDiff(logits, want)).toBeLessThan(1e-4);
+      ids.push(argmax(logits));
+    }
+    expect(ids).toEqual(GOLDEN_IDS.slice(3, 18));
+    for (const m of tp2.models) m.destroy();
+  });
+
+  it('q8_0 / f16 weights on the GPU match the CPU reference on the same quantized shard', async () => {
+    const gpu = await testGpu();
+    const buf = await rebuild(stories, { typeOf: q8Types });
+    const q: LoadedModel = { buf, index: await loadGgufIndex(buf) };
+    const [shard] = await shards(q, 1);
+    const types = new Set(shard.layers.flatMap((l) => [l.wq.type, l.wGate.type, l.wDown.type]));
+    expect(types.has('q8_0')).toBe(true);
+    const model = await LlamaGpu.load(gpu, shard, { maxSeqLen: 16 });
+    const cpu = new LlamaCpu(shard, 16);
+    const prompt = Int32Array.of(1, 403, 407); // [3]
+    expect(maxAbsDiff(await model.forward(prompt, 0), await cpu.forward(prompt, 0))).toBeLessThan(1e-4);
+    expect(maxAbsDiff(await model.forward(Int32Array.of(261), 3), await cpu.forward(Int32Array.of(261), 3))).toBeLessThan(1e-4);
+    model.destroy();
+  });
+
+  it('a synthetic GQA model with headDim 32 and an untied head matches the CPU reference (tp=1 and tp=2)', async () => {
+    const gpu = await testGpu();
+    const m = await synthetic({ dim: 128, nHeads: 4, nKvHeads: 2, hidden: 96, vocab: 100, layers: 2, seed: 3 });
+    const cpu = new LlamaCpu((await shards(m, 1))[0], 80);
+    const tp1 = new InProcessTp([await LlamaGpu.load(gpu, (await shards(m, 1))[0], { maxSeqLen: 80 })]);
+    const tp2 = new InProcessTp(await Promise.all((await shards(m, 2)).map((s) => LlamaGpu.load(gpu, s, { maxSeqLen: 80 }))));
+    // [70]: more keys than one 64-key attention chunk, and M=70 spans two 64-row matmul tiles.
+    const prompt = Int32Array.from({ length: 70 }, (_, i) => (i * 7 + 1) % 100);
+    const want = await cpu.forward(prompt, 0);
+    const scale = Math.max(1, ...Array.from(want, Math.abs));
+    expect(maxAbsDiff(await tp1.forward(prompt, 0), want) / scale).toBeLessThan(1e-4);
+    expect(maxAbsDiff(await tp2.forward(prompt, 0), want) / scale).toBeLessThan(1e-4);
+    for (const mm of [...tp1.models, ...tp2.models]) mm.destroy();
+  });
+});
