@@ -47,10 +47,11 @@ export class LlmEngine {
     });
     const total = estimateShardBytes(index, req.tp);
     const shard = await makeShard(index, read, req.rank, req.tp);
-    // Memory budget (as vLLM's gpu_memory_utilization): the KV cache gets what the adapter's
-    // largest binding allows after weights, capped by the model's context and the request.
-    const kvPerToken = 2 * shard.config.nLayers * shard.nKvHeadsLocal * shard.config.headDim * 4; // bytes per position
-    const bindingCap = Math.floor(gpu.report.limits.maxStorageBufferBindingSize / (kvPerToken / 2 / shard.config.nLayers) );
+    // Memory budget (as vLLM's gpu_memory_utilization): WebGPU does not expose device memory, so
+    // the per-layer K and V caches ([maxSeqLen, kvDim] each) are sized by the adapter's largest
+    // binding, capped by the model's context and the request; the peer reports what it got.
+    const perPos = shard.nKvHeadsLocal * shard.config.headDim * 4; // bytes per position per layer
+    const bindingCap = Math.floor(gpu.report.limits.maxStorageBufferBindingSize / perPos);
     const maxSeqLen = Math.max(16, Math.min(req.maxSeqLen, shard.config.contextLength, bindingCap));
     const model = await LlamaGpu.load(gpu, shard, { maxSeqLen });
     onProgress(loaded, loaded);

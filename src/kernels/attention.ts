@@ -1,4 +1,5 @@
 // Causal GQA attention of T new tokens against the KV cache (keys and values already stored).
+import rowsWgsl from '../../shaders/llm/attention_rows.wgsl?raw';
 import wgsl from '../../shaders/llm/attention.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
 import { grid, params } from './common';
@@ -48,8 +49,15 @@ export function reference(q: Float32Array, kc: Float32Array, vc: Float32Array, k
  * layerOff is this layer's first float; kvmap a u32 [nHeads] buffer.
  */
 export function attention(gpu: Gpu, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, kvmap: GPUBuffer, out: GPUBuffer,
-  s: AttnShape, layerOff: number): void {
+  s: AttnShape, layerOff: number, impl: 'rows' | 'shared' = gpu.report.isFallback ? 'rows' : 'shared'): void {
   if (s.headDim > 256) throw new Error(`attention: headDim ${s.headDim} > 256`);
+  if (impl === 'rows') {
+    // CPU-backed adapter: thread per (token, head), no barriers (see shaders/llm/matvec_rows.wgsl).
+    gpu.run({ code: rowsWgsl, file: 'shaders/llm/attention_rows.wgsl' },
+      params(s.T, s.pos, s.nHeads, s.headDim, s.kvDim, layerOff, { f: 1 / Math.sqrt(s.headDim) }),
+      [q, kc, vc, kvmap, out], grid(Math.ceil((s.T * s.nHeads) / 64)));
+    return;
+  }
   gpu.run({ code: wgsl, file: 'shaders/llm/attention.wgsl' },
     params(s.T, s.pos, s.nHeads, s.headDim, s.kvDim, layerOff, { f: 1 / Math.sqrt(s.headDim) }),
     [q, kc, vc, kvmap, out], grid(s.T * s.nHeads));

@@ -1,6 +1,7 @@
 // Projection matmul Y[M,N] = X[M,K] * W[N,K]^T for every weight type: the tiled kernel for prefill
 // (M > 1) and the matrix-vector kernel for decode (M = 1, subgroup reduction when the adapter has it).
 import matmulWgsl from '../../shaders/llm/matmul.wgsl?raw';
+import matvecRowsWgsl from '../../shaders/llm/matvec_rows.wgsl?raw';
 import matvecWgsl from '../../shaders/llm/matvec.wgsl?raw';
 import matvecSgWgsl from '../../shaders/llm/matvec_sg.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
@@ -24,11 +25,18 @@ export function reference(x: Float32Array, w: Float32Array, M: number, N: number
  * `force` picks a path for tests ('tiled' | 'matvec' | 'matvec-shared'); default: matvec for M = 1.
  */
 export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: number,
-  force?: 'tiled' | 'matvec' | 'matvec-shared'): void {
+  force?: 'tiled' | 'matvec' | 'matvec-shared' | 'rows'): void {
   const N = w.rows;
   const K = w.cols;
   const constants = { WTYPE: WTYPE[w.type] };
-  const path = force ?? (M === 1 ? 'matvec' : 'tiled');
+  // CPU-backed adapters (SwiftShader in the browser, lavapipe) get the barrier-free kernel: see
+  // shaders/llm/matvec_rows.wgsl for why barriers are so costly there.
+  const path = force ?? (gpu.report.isFallback ? 'rows' : M === 1 ? 'matvec' : 'tiled');
+  if (path === 'rows') {
+    gpu.run({ code: matvecRowsWgsl, file: 'shaders/llm/matvec_rows.wgsl', constants }, params(N, K, w.scaleOff, M),
+      [x, w.buf, y], grid(Math.ceil((M * N) / 64)));
+    return;
+  }
   if (path === 'tiled') {
     gpu.run({ code: matmulWgsl, file: 'shaders/llm/matmul.wgsl', constants }, params(M, N, K, w.scaleOff),
       [x, w.buf, y], [Math.ceil(N / 64), Math.ceil(M / 64)]);

@@ -15,14 +15,16 @@ async function readF32(buf: GPUBuffer, n: number): Promise<Float32Array> {
 }
 
 describe('llm kernels', () => {
-  for (const [rows, dim] of [[1, 64], [3, 200], [5, 7]]) {
-    it(`rmsnorm rows=${rows} dim=${dim}`, async () => {
+  // Both implementations: 'shared' (workgroup reduction, for GPUs) and 'rows' (barrier-free, for
+  // CPU-backed adapters); each against the plain-TS reference.
+  for (const impl of ['shared', 'rows'] as const) for (const [rows, dim] of [[1, 64], [3, 200], [5, 7]]) {
+    it(`rmsnorm (${impl}) rows=${rows} dim=${dim}`, async () => {
       const gpu = await testGpu();
       const r = rng(rows * 31 + dim);
       const x = randArray(r, rows * dim, 3); // [rows, dim]
       const w = randArray(r, dim); // [dim]
       const y = gpu.alloc(rows * dim * 4); // [rows, dim]
-      rms.rmsnorm(gpu, gpu.upload(x), gpu.upload(w), y, rows, dim, 1e-5);
+      rms.rmsnorm(gpu, gpu.upload(x), gpu.upload(w), y, rows, dim, 1e-5, impl);
       expect(maxAbsDiff(await readF32(y, rows * dim), rms.reference(x, w, rows, dim, 1e-5))).toBeLessThan(1e-5);
     });
   }
@@ -80,8 +82,8 @@ describe('llm kernels', () => {
   const cases: [number, number, number, number, number][] = [
     [1, 0, 2, 1, 8], [5, 0, 8, 4, 8], [3, 70, 4, 2, 16], [1, 130, 3, 3, 100], [7, 11, 6, 2, 64],
   ];
-  for (const [T, pos, nHeads, nKv, hd] of cases) {
-    it(`attention T=${T} pos=${pos} heads=${nHeads} kv=${nKv} hd=${hd}`, async () => {
+  for (const impl of ['shared', 'rows'] as const) for (const [T, pos, nHeads, nKv, hd] of cases) {
+    it(`attention (${impl}) T=${T} pos=${pos} heads=${nHeads} kv=${nKv} hd=${hd}`, async () => {
       const gpu = await testGpu();
       const r = rng(T * 100 + pos + hd);
       const kvDim = nKv * hd;
@@ -93,7 +95,7 @@ describe('llm kernels', () => {
       const out = gpu.alloc(T * nHeads * hd * 4); // [T, nHeads*hd]
       const shape = { T, pos, nHeads, headDim: hd, kvDim };
       const off = layer * maxSeq * kvDim;
-      attn.attention(gpu, gpu.upload(q), gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap)), out, shape, off);
+      attn.attention(gpu, gpu.upload(q), gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap)), out, shape, off, impl);
       const want = attn.reference(q, kc.subarray(off), vc.subarray(off), kvmap, shape);
       expect(maxAbsDiff(await readF32(out, T * nHeads * hd), want)).toBeLessThan(1e-5);
     });
