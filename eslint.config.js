@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.gl/', '.gpu-node/', 'test-results/', 'playwright-report/', 'bench/out/'] },
+  { ignores: ['dist/', 'node_modules/', '.gl/', '.gpu-node/', 'test-results/', 'playwright-report/', 'bench/out/', 'reports/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

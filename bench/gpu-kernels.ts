@@ -312,7 +312,7 @@ const md = [
   '', '| gemv | weights | config | GB/s | % of peak | % of stream | us | rel err |', '|---|---|---|---|---|---|---|---|',
   ...gemvRows.map((r) => `| ${r.N}x${r.K} | ${r.wtype} | wg${r.config.wg} rows${r.config.rows}${r.config.subgroups ? ' sg' : ''} | ${f(r.GBs, 0)} | ${r.pctPeak === null ? '-' : f(r.pctPeak)} | ${f(r.pctStream)} | ${f(r.usGpu)} | ${r.relErr.toExponential(1)} |`),
 ].join('\n');
-console.log(JSON.stringify(result));
+if (!OUT) console.log(JSON.stringify(result));
 console.log(md);
 if (OUT) {
   const tag = `${(info.vendor || 'gpu')}-${((info as unknown as { device?: string }).device || info.architecture || 'adapter')}`.replace(/[^A-Za-z0-9_.-]/g, '_');

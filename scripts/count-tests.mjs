@@ -5,9 +5,9 @@ const [staticFail, unitRc, e2eRc] = process.argv.slice(2).map(Number);
 let passed = 0;
 let failed = 0;
 const read = (f) => { try { return JSON.parse(fs.readFileSync(f, 'utf8')); } catch { return null; } };
-const unit = read('test-results/unit.json');
+const unit = read('reports/unit.json');
 if (unit) { passed += unit.numPassedTests; failed += unit.numFailedTests; } else if (unitRc) failed += 1;
-const e2e = read('test-results/e2e.json');
+const e2e = read('reports/e2e.json');
 if (e2e) {
   const s = e2e.stats ?? {};
   passed += (s.expected ?? 0) + (s.flaky ?? 0);

@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh || exit 1
 [ -d node_modules ] || npm install --no-audit --no-fund
-mkdir -p test-results
+mkdir -p reports; rm -f reports/unit.json reports/e2e.json
 fail=0
 echo "== tsc --noEmit"; npx tsc --noEmit || fail=1
 echo "== eslint"; npx eslint . || fail=1

@@ -24,6 +24,8 @@ export const GEMM_CANDIDATES: GemmConfig[] = [
   { wgX: 16, wgY: 16, bk: 16 },
   { wgX: 8, wgY: 16, bk: 16 },
   { wgX: 16, wgY: 8, bk: 16 },
+  { wgX: 8, wgY: 16, bk: 8 },
+  { wgX: 16, wgY: 8, bk: 8 },
   { wgX: 8, wgY: 8, bk: 8 },
   { wgX: 8, wgY: 8, bk: 16 },
 ];
