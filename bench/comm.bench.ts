@@ -10,7 +10,9 @@ test('collectives vs raw data channel', async ({ browser }) => {
   const rows: Record<string, unknown>[] = [];
   for (const n of [2, 3, 4]) {
     const swarm = await openSwarm(browser, n);
+    console.log(`n=${n}: swarm ready`);
     const small = await swarm.coordinator.evaluate(() => window.tabmesh.benchComm({ sizes: [4096, 65536, 1 << 20], reps: 7 }));
+    console.log(`n=${n}: small sizes done`);
     const large = await swarm.coordinator.evaluate(() => window.tabmesh.benchComm({ sizes: [16 << 20, 64 << 20], reps: 1 }));
     const link = small.link as { rtt_p50_ms: number; throughput_MBps: number };
     for (const r of [...small.rows, ...large.rows] as { op: string; bytes: number; n: number; p50_ms: number; throughput_MBps: number }[]) {

@@ -19,7 +19,10 @@ Object.assign(globalThis, globals);
 const QUICK = process.env.BENCH_QUICK === '1';
 const OUT = process.env.OUT;
 
-const navGpu = create([]) as unknown as GPU;
+// BENCH_TOGGLES (diagnostic only, e.g. disable_robustness) enables Dawn toggles no browser user has.
+const TOGGLES = process.env.BENCH_TOGGLES ?? '';
+const GEMM_ONLY = process.env.BENCH_GEMM_ONLY === '1';
+const navGpu = create(TOGGLES ? [`enable-dawn-features=${TOGGLES}`] : []) as unknown as GPU;
 const adapter = (await navGpu.requestAdapter())!;
 const info = adapter.info;
 const feats: GPUFeatureName[] = (['subgroups', 'shader-f16', 'timestamp-query'] as GPUFeatureName[])
@@ -49,7 +52,7 @@ async function pipeline(k: Kernel): Promise<GPUComputePipeline> {
     const msgs = (await module.getCompilationInfo()).messages.filter((m) => m.type === 'error');
     if (msgs.length) throw new Error(`${k.file}: ${msgs.map((m) => `${m.lineNum}:${m.message}`).join('; ')}`);
     device.pushErrorScope('validation');
-    p = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main', constants: k.constants } });
+    p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main', constants: k.constants } });
     const err = await device.popErrorScope();
     if (err) throw new Error(`${k.file} ${JSON.stringify(k.constants)}: ${err.message}`);
     pipes.set(key, p);
@@ -231,9 +234,10 @@ const peakGBs = desc.includes('h200') ? 4800 : desc.includes('h100') ? 3350 : nu
 interface GemvRow { N: number; K: number; wtype: GemvWeights; config: GemvConfig; GBs: number; pctPeak: number | null;
   pctStream: number; usGpu: number; usWall: number; copies: number; relErr: number }
 const gemvRows: GemvRow[] = [];
-const gemvShapes: [number, number][] = QUICK ? [[256, 256], [128, 512]] : [[4096, 4096], [8192, 8192], [4096, 14336], [14336, 4096]];
-for (const wtype of ['f32', 'f16'] as const) {
-  for (const [N, K] of gemvShapes) {
+const gemvShapes: [number, number][] = GEMM_ONLY ? [] : QUICK ? [[256, 256], [128, 512]] : [[4096, 4096], [8192, 8192], [4096, 14336], [14336, 4096]];
+for (const [N, K] of gemvShapes) {
+  for (const wtype of ['f16', 'f32'] as const) {
+    log(`gemv ${wtype} ${N}x${K} ...`);
     const wBytes = wtype === 'f32' ? N * K * 4 : N * K * 2;
     // Enough weight copies that one rotation (>= 400 MB) overflows the L2 cache: every dispatch reads DRAM.
     const copies = Math.max(2, Math.ceil((QUICK ? 4e6 : 4e8) / wBytes));
@@ -281,6 +285,7 @@ for (const wtype of ['f32', 'f16'] as const) {
       pctStream: (100 * GBs) / streamGBs, usGpu: t.gpuSec * 1e6, usWall: t.wallSec * 1e6, copies,
       relErr: Number.isFinite(num) ? Math.sqrt(num / den) : Infinity });
     log(JSON.stringify(gemvRows[gemvRows.length - 1]));
+    if (OUT) fs.writeFileSync(path.join(OUT, `partial${TOGGLES ? '-toggles' : ''}.json`), JSON.stringify({ gemmRows, gemvRows, tuneLog }));
     for (const b of [...Ws, X, ...Ys]) b.destroy();
   }
 }
@@ -297,7 +302,7 @@ function sh(cmd: string): string {
 }
 const date = new Date().toISOString();
 const result = {
-  date, quick: QUICK,
+  date, quick: QUICK, toggles: TOGGLES || null,
   machine: { hostname: os.hostname(), cpu: os.cpus()[0]?.model, gpu: sh('nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader') },
   adapter: { ...report, device: (info as unknown as { device?: string }).device, subgroupMaxSize: maxSg, features: [...device.features].sort() },
   timing: hasTs ? 'timestamp-query around one pass of N dispatches, median of 5 passes' : 'wall clock per pass (no timestamp-query)',
@@ -305,17 +310,17 @@ const result = {
 };
 const f = (v: number, d = 1) => v.toFixed(d);
 const md = [
-  `### ${info.description || info.vendor} (${(info as unknown as { device?: string }).device ?? ''}), ${date.slice(0, 10)}`,
+  `### ${TOGGLES ? `[diagnostic, Dawn toggles: ${TOGGLES}] ` : ''}${info.description || info.vendor} (${(info as unknown as { device?: string }).device ?? ''}), ${date.slice(0, 10)}`,
   '', `Dawn (npm webgpu) on Vulkan; ${result.timing}. Stream copy (read+write): ${f(streamGBs, 0)} GB/s.`, '',
   '| matmul | layout | kernel / config | TFLOPS | ms | rel err |', '|---|---|---|---|---|---|',
-  ...gemmRows.map((r) => `| ${r.M}x${r.N}x${r.K} | ${r.layout} | ${r.kernel} ${r.config ? `${8 * r.config.wgY}x${8 * r.config.wgX} bk${r.config.bk}` : ''} | ${f(r.tflops)} | ${f(r.msGpu, 3)} | ${r.relErr?.toExponential(1)} |`),
+  ...gemmRows.map((r) => `| ${r.M}x${r.N}x${r.K} | ${r.layout} | ${r.kernel} ${r.config ? `${8 * r.config.wgY}x${8 * r.config.wgX} bk${r.config.bk}${r.config.swiz ? ' swiz' : ''}` : ''} | ${f(r.tflops)} | ${f(r.msGpu, 3)} | ${r.relErr?.toExponential(1)} |`),
   '', '| gemv | weights | config | GB/s | % of peak | % of stream | us | rel err |', '|---|---|---|---|---|---|---|---|',
   ...gemvRows.map((r) => `| ${r.N}x${r.K} | ${r.wtype} | wg${r.config.wg} rows${r.config.rows}${r.config.subgroups ? ' sg' : ''} | ${f(r.GBs, 0)} | ${r.pctPeak === null ? '-' : f(r.pctPeak)} | ${f(r.pctStream)} | ${f(r.usGpu)} | ${r.relErr.toExponential(1)} |`),
 ].join('\n');
 if (!OUT) console.log(JSON.stringify(result));
 console.log(md);
 if (OUT) {
-  const tag = `${(info.vendor || 'gpu')}-${((info as unknown as { device?: string }).device || info.architecture || 'adapter')}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const tag = `${(info.vendor || 'gpu')}-${((info as unknown as { device?: string }).device || info.architecture || 'adapter')}${TOGGLES ? '-' + TOGGLES : ''}`.replace(/[^A-Za-z0-9_.-]/g, '_');
   fs.mkdirSync(OUT, { recursive: true });
   fs.writeFileSync(path.join(OUT, `gpu-kernels-${tag}-${date.slice(0, 10)}.json`), JSON.stringify(result, null, 1));
   fs.writeFileSync(path.join(OUT, `gpu-kernels-${tag}-${date.slice(0, 10)}.md`), md + '\n');

@@ -22,6 +22,11 @@ override WG_Y: u32 = 16u; // threads along M
 override BK: u32 = 8u; // K step of one shared-memory tile
 override B_T: bool = false;
 override CHECK: bool = true;
+// Warp tiling: when true, each run of 32 consecutive invocations owns an 8x4 block of threads (64x32 of C)
+// instead of a 16x2 strip, so one k step reads 8 distinct B vec4s and 4 A vec4s per warp instead of
+// 32 and 2. Only a permutation of threads: correct for any subgroup size. Needs WG_X % 8 == 0,
+// WG_Y % 4 == 0.
+override SWIZ: bool = false;
 
 override BM: u32 = WG_Y * 8u; // rows of C per workgroup
 override BN: u32 = WG_X * 8u; // columns of C per workgroup
@@ -119,8 +124,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         @builtin(local_invocation_index) li: u32) {
   let m0 = wg.y * BM;
   let n0 = wg.x * BN;
-  let tx = lid.x;
-  let ty = lid.y;
+  var tx = lid.x;
+  var ty = lid.y;
+  if (SWIZ) {
+    let warp = li / 32u;
+    let lane = li % 32u;
+    tx = (warp % (WG_X / 8u)) * 8u + lane % 8u;
+    ty = (warp / (WG_X / 8u)) * 4u + lane / 8u;
+  }
   var acc: array<vec4<f32>, 16>; // acc[2*i + h]: C row (i<4 ? ty*4+i : BM/2+ty*4+i-4), cols h*BN/2 + tx*4..+3
   var ra: array<vec4<f32>, 4>; // prefetched A quads of the next tile
   var rb: array<vec4<f32>, 4>; // prefetched B quads of the next tile

@@ -17,13 +17,18 @@ async function openCache(): Promise<Cache | null> {
 export function cachedRangeReader(url: string, onBytes?: (n: number) => void): (start: number, end: number) => Promise<Uint8Array> {
   const cacheP = openCache();
   return async (start, end) => {
-    const key = `${url}#bytes=${start}-${end}`;
+    // The range goes in the query string of the cache key: the Cache API ignores URL fragments
+    // when matching, so a `#bytes=` key would hand back another range of the same file.
+    const key = `${url}${url.includes('?') ? '&' : '?'}tabmesh-range=${start}-${end}`;
     const cache = await cacheP;
     const hit = await cache?.match(key);
     if (hit) {
       const b = new Uint8Array(await hit.arrayBuffer());
-      onBytes?.(b.byteLength);
-      return b;
+      if (b.byteLength === end - start) {
+        onBytes?.(b.byteLength);
+        return b;
+      }
+      await cache?.delete(key); // a damaged entry: fetch again
     }
     const res = await fetch(url, { headers: { Range: `bytes=${start}-${end - 1}` } });
     if (!res.ok) throw new Error(`fetching ${url} bytes ${start}-${end - 1}: HTTP ${res.status}`);

@@ -11,6 +11,7 @@ export interface GemmConfig {
   wgX: number;
   wgY: number;
   bk: number;
+  swiz?: boolean; // warp tiling: 32 consecutive threads own an 8x4 block of threads (see gemm.wgsl)
 }
 
 export interface GemmOptions {
@@ -21,6 +22,11 @@ export interface GemmOptions {
 /** The autotuner's candidates: 128x128, 128x64, 64x128 and 64x64 tiles at two K steps. */
 export const GEMM_CANDIDATES: GemmConfig[] = [
   { wgX: 16, wgY: 16, bk: 8 },
+  { wgX: 16, wgY: 16, bk: 8, swiz: true },
+  { wgX: 16, wgY: 16, bk: 16, swiz: true },
+  { wgX: 16, wgY: 8, bk: 16, swiz: true },
+  { wgX: 16, wgY: 8, bk: 8, swiz: true },
+  { wgX: 8, wgY: 16, bk: 8, swiz: true },
   { wgX: 16, wgY: 16, bk: 16 },
   { wgX: 8, wgY: 16, bk: 16 },
   { wgX: 16, wgY: 8, bk: 16 },
@@ -39,6 +45,7 @@ export function gemmConfigError(cfg: GemmConfig): string | null {
   if (bk % 4 !== 0) return 'bk must be a multiple of 4';
   if ((2 * bk) % wgX !== 0 || (2 * bk) % wgY !== 0) return '2*bk must be a multiple of wgX and wgY';
   if ((2 * bk) / Math.min(wgX, wgY) > 4) return 'at most 4 vec4 loads per thread per operand';
+  if (cfg.swiz && (wgX % 8 !== 0 || wgY % 4 !== 0)) return 'swiz needs wgX % 8 == 0 and wgY % 4 == 0';
   return null;
 }
 
@@ -73,7 +80,8 @@ export function planGemm(M: number, N: number, K: number, opts: GemmOptions = {}
     kernel: {
       code,
       file: FILE,
-      constants: { WG_X: cfg.wgX, WG_Y: cfg.wgY, BK: cfg.bk, B_T: opts.bT ? 1 : 0, CHECK: aligned ? 0 : 1 },
+      constants: { WG_X: cfg.wgX, WG_Y: cfg.wgY, BK: cfg.bk, B_T: opts.bT ? 1 : 0, CHECK: aligned ? 0 : 1,
+        SWIZ: cfg.swiz ? 1 : 0 },
     },
     params: new Uint32Array([M, N, K, 0]),
     workgroups: [Math.ceil(N / bn), Math.ceil(M / bm)],

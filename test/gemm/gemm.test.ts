@@ -39,6 +39,8 @@ describe('gemm (shaders/gemm/gemm.wgsl)', () => {
     expect(planGemm(100, 70, 8, { config: SMALL }).workgroups).toEqual([2, 2]);
     for (const c of GEMM_CANDIDATES) expect(gemmConfigError(c)).toBeNull();
     expect(gemmConfigError({ wgX: 16, wgY: 16, bk: 4 })).not.toBeNull();
+    expect(gemmConfigError({ wgX: 8, wgY: 8, bk: 8, swiz: true })).toBeNull();
+    expect(gemmConfigError({ wgX: 4, wgY: 16, bk: 8, swiz: true })).not.toBeNull();
   });
 
   for (const bT of [false, true]) {
@@ -59,6 +61,14 @@ describe('gemm (shaders/gemm/gemm.wgsl)', () => {
       expect(relErr(g2, w2)).toBeLessThan(1e-5);
     });
   }
+
+  it('warp-tiled thread layout (swiz), aligned and ragged, both layouts', async () => {
+    const swiz: GemmConfig = { wgX: 16, wgY: 8, bk: 8, swiz: true };
+    const [g1, w1] = await runCase(64, 128, 24, false, swiz, 43);
+    expect(relErr(g1, w1)).toBeLessThan(1e-5);
+    const [g2, w2] = await runCase(67, 131, 13, true, swiz, 47);
+    expect(relErr(g2, w2)).toBeLessThan(1e-5);
+  });
 
   it('128x128 tiles (16x16 threads, BK 16), aligned', async () => {
     const [got, want] = await runCase(128, 128, 32, false, { wgX: 16, wgY: 16, bk: 16 }, 41);
