@@ -18,10 +18,15 @@ import { GEMV_CANDIDATES, packF16, planGemv, unpackF16, type GemvConfig, type Ge
 Object.assign(globalThis, globals);
 const QUICK = process.env.BENCH_QUICK === '1';
 const OUT = process.env.OUT;
+if (OUT) fs.mkdirSync(OUT, { recursive: true });
 
 // BENCH_TOGGLES (diagnostic only, e.g. disable_robustness) enables Dawn toggles no browser user has.
 const TOGGLES = process.env.BENCH_TOGGLES ?? '';
 const GEMM_ONLY = process.env.BENCH_GEMM_ONLY === '1';
+// BENCH_SKIP_GEMM=1 and BENCH_GEMV_SHAPES=NxK,... let a driver script run each GEMV shape in its own
+// process (Dawn aborted with std::system_error on the 3rd/4th large shape of one process on the H100).
+const SKIP_GEMM = process.env.BENCH_SKIP_GEMM === '1';
+const GEMV_SEL = process.env.BENCH_GEMV_SHAPES;
 const navGpu = create(TOGGLES ? [`enable-dawn-features=${TOGGLES}`] : []) as unknown as GPU;
 const adapter = (await navGpu.requestAdapter())!;
 const info = adapter.info;
@@ -60,12 +65,17 @@ async function pipeline(k: Kernel): Promise<GPUComputePipeline> {
   return p;
 }
 
+/** A storage buffer, filled in 16 MiB writeBuffer chunks (no giant mapped ranges) when `fill` is given. */
 function buffer(bytes: number, fill?: (u: Uint32Array) => void): GPUBuffer {
   const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-  const b = device.createBuffer({ size, usage: STORAGE, mappedAtCreation: !!fill });
+  const b = device.createBuffer({ size, usage: STORAGE });
   if (fill) {
-    fill(new Uint32Array(b.getMappedRange()));
-    b.unmap();
+    const chunk = new Uint32Array(Math.min(size, 1 << 24) / 4);
+    for (let off = 0; off < size; off += chunk.byteLength) {
+      const n = Math.min(chunk.byteLength, size - off);
+      fill(chunk.subarray(0, n / 4));
+      device.queue.writeBuffer(b, off, chunk, 0, n / 4);
+    }
   }
   return b;
 }
@@ -173,7 +183,7 @@ function checkGemm(a: Float32Array, b: Float32Array, c: Float32Array, M: number,
   return Number.isFinite(num) ? Math.sqrt(num / den) : Infinity;
 }
 
-const gemmSizes = QUICK ? [128, 256] : [1024, 2048, 4096];
+const gemmSizes = SKIP_GEMM ? [] : QUICK ? [128, 256] : [1024, 2048, 4096];
 for (const S of gemmSizes) {
   const [M, N, K] = [S, S, S];
   const A = buffer(M * K * 4, fillRandomF32); // [M, K]
@@ -234,9 +244,11 @@ const peakGBs = desc.includes('h200') ? 4800 : desc.includes('h100') ? 3350 : nu
 interface GemvRow { N: number; K: number; wtype: GemvWeights; config: GemvConfig; GBs: number; pctPeak: number | null;
   pctStream: number; usGpu: number; usWall: number; copies: number; relErr: number }
 const gemvRows: GemvRow[] = [];
-const gemvShapes: [number, number][] = GEMM_ONLY ? [] : QUICK ? [[256, 256], [128, 512]] : [[4096, 4096], [8192, 8192], [4096, 14336], [14336, 4096]];
+const gemvShapes: [number, number][] = GEMM_ONLY ? [] : GEMV_SEL
+  ? GEMV_SEL.split(',').map((s) => s.split('x').map(Number) as [number, number])
+  : QUICK ? [[256, 256], [128, 512]] : [[4096, 4096], [8192, 8192], [4096, 14336], [14336, 4096]];
 for (const [N, K] of gemvShapes) {
-  for (const wtype of ['f16', 'f32'] as const) {
+  for (const wtype of (process.env.BENCH_GEMV_TYPES ?? 'f16,f32').split(',') as GemvWeights[]) {
     log(`gemv ${wtype} ${N}x${K} ...`);
     const wBytes = wtype === 'f32' ? N * K * 4 : N * K * 2;
     // Enough weight copies that one rotation (>= 400 MB) overflows the L2 cache: every dispatch reads DRAM.
@@ -285,7 +297,6 @@ for (const [N, K] of gemvShapes) {
       pctStream: (100 * GBs) / streamGBs, usGpu: t.gpuSec * 1e6, usWall: t.wallSec * 1e6, copies,
       relErr: Number.isFinite(num) ? Math.sqrt(num / den) : Infinity });
     log(JSON.stringify(gemvRows[gemvRows.length - 1]));
-    if (OUT) fs.writeFileSync(path.join(OUT, `partial${TOGGLES ? '-toggles' : ''}.json`), JSON.stringify({ gemmRows, gemvRows, tuneLog }));
     for (const b of [...Ws, X, ...Ys]) b.destroy();
   }
 }
@@ -320,10 +331,10 @@ const md = [
 if (!OUT) console.log(JSON.stringify(result));
 console.log(md);
 if (OUT) {
-  const tag = `${(info.vendor || 'gpu')}-${((info as unknown as { device?: string }).device || info.architecture || 'adapter')}${TOGGLES ? '-' + TOGGLES : ''}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const tag = `${(info.vendor || 'gpu')}-${((info as unknown as { device?: string }).device || info.architecture || 'adapter')}${TOGGLES ? '-' + TOGGLES : ''}${GEMV_SEL ? '-gemv-' + GEMV_SEL.replace(/,/g, '_') : ''}${process.env.BENCH_GEMV_TYPES ? '-' + process.env.BENCH_GEMV_TYPES.replace(/,/g, '_') : ''}`.replace(/[^A-Za-z0-9_.-]/g, '_');
   fs.mkdirSync(OUT, { recursive: true });
   fs.writeFileSync(path.join(OUT, `gpu-kernels-${tag}-${date.slice(0, 10)}.json`), JSON.stringify(result, null, 1));
-  fs.writeFileSync(path.join(OUT, `gpu-kernels-${tag}-${date.slice(0, 10)}.md`), md + '\n');
+  if (!SKIP_GEMM) fs.writeFileSync(path.join(OUT, `gpu-kernels-${tag}-${date.slice(0, 10)}.md`), md + '\n');
 }
 device.destroy();
 process.exit(0);
