@@ -5,6 +5,7 @@ import matvecRowsWgsl from '../../shaders/llm/matvec_rows.wgsl?raw';
 import matvecWgsl from '../../shaders/llm/matvec.wgsl?raw';
 import matvecSgWgsl from '../../shaders/llm/matvec_sg.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
+import { gemv, subgroupsUsable, GEMV_DEFAULT, type GemvConfig } from './gemv';
 import { grid, params, WTYPE, type GpuWeight } from './common';
 
 /** CPU reference: x [M, K] times w [N, K] transposed -> [M, N], accumulated in f64. */
@@ -20,18 +21,29 @@ export function reference(x: Float32Array, w: Float32Array, M: number, N: number
   return y;
 }
 
+export type MatmulPath = 'tiled' | 'matvec' | 'matvec-shared' | 'rows' | 'gemv';
+
 /**
  * Encodes y[M, N] = x[M, K] * w^T. `x` holds [M, w.cols] f32, `y` gets [M, w.rows].
  * `force` picks a path for tests ('tiled' | 'matvec' | 'matvec-shared'); default: matvec for M = 1.
  */
 export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: number,
-  force?: 'tiled' | 'matvec' | 'matvec-shared' | 'rows'): void {
+  force?: MatmulPath): void {
   const N = w.rows;
   const K = w.cols;
   const constants = { WTYPE: WTYPE[w.type] };
   // CPU-backed adapters (SwiftShader in the browser, lavapipe) get the barrier-free kernel: see
   // shaders/llm/matvec_rows.wgsl for why barriers are so costly there.
-  const path = force ?? (gpu.report.isFallback ? 'rows' : M === 1 ? 'matvec' : 'tiled');
+  // Decode on GPUs with f32/f16 weights uses the bandwidth-tuned GEMV of src/kernels/gemv.ts (several
+  // rows per workgroup, vec4 loads: 75-91% of HBM bandwidth on an H100, bench/results/gpu-kernels.md).
+  const gemvOk = M === 1 && (w.type === 'f32' || w.type === 'f16');
+  const path = force ?? (gpu.report.isFallback ? 'rows' : gemvOk ? 'gemv' : M === 1 ? 'matvec' : 'tiled');
+  if (path === 'gemv') {
+    if (!gemvOk) throw new Error(`gemv path needs M = 1 and f32/f16 weights (got M=${M}, ${w.type})`);
+    const sg: GemvConfig = { wg: 256, rows: 4, subgroups: true };
+    gemv(gpu, w.buf, x, N, K, w.type as 'f32' | 'f16', { out: y, config: subgroupsUsable(gpu, sg) ? sg : GEMV_DEFAULT });
+    return;
+  }
   if (path === 'rows') {
     gpu.run({ code: matvecRowsWgsl, file: 'shaders/llm/matvec_rows.wgsl', constants }, params(N, K, w.scaleOff, M),
       [x, w.buf, y], grid(Math.ceil((M * N) / 64)));

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { dequantize, quantize, uploadWeight } from '../../src/kernels/common';
-import { matmul, reference } from '../../src/kernels/matmul';
+import { matmul, reference, type MatmulPath } from '../../src/kernels/matmul';
 import { testGpu } from '../helpers/gpu';
 import { maxAbsDiff, randArray, rng } from './rand';
 
 type WT = 'f32' | 'f16' | 'q8_0';
 
 async function gpuMatmul(x: Float32Array, wf: Float32Array, M: number, N: number, K: number, type: WT,
-  force?: 'tiled' | 'matvec' | 'matvec-shared' | 'rows'): Promise<{ got: Float32Array; want: Float32Array }> {
+  force?: MatmulPath): Promise<{ got: Float32Array; want: Float32Array }> {
   const gpu = await testGpu();
   const wt = quantize(wf, N, K, type); // [N, K] in GGUF bytes
   const w = uploadWeight(gpu, wt);
@@ -37,7 +37,7 @@ describe('matmul', () => {
   for (const type of ['f32', 'f16', 'q8_0'] as WT[]) {
     const shapes = type === 'q8_0' ? Q_SHAPES : SHAPES;
     for (const [M, N, K] of shapes) {
-      for (const force of (M === 1 ? ['tiled', 'matvec', 'matvec-shared', 'rows'] : ['tiled', 'rows']) as ('tiled' | 'matvec' | 'rows')[]) {
+      for (const force of (M === 1 ? ['tiled', 'matvec', 'matvec-shared', 'rows', ...(type === 'q8_0' ? [] : ['gemv'])] : ['tiled', 'rows']) as MatmulPath[]) {
         it(`${type} M=${M} N=${N} K=${K} ${force}`, async () => {
           const r = rng(M * 1000 + N * 7 + K);
           const x = randArray(r, M * K); // [M, K]
