@@ -8,8 +8,9 @@ import { Roster } from '../src/scheduler/roster';
 import { Jobs, JobError } from '../src/scheduler/jobs';
 import { el, fmtBytes, peerOptions, setRole, showAlert } from './ui';
 import { mountLlmPanel, type LlmApi } from './llm-panel';
+import { mountImagePanel, type ImageApi } from './image-panel';
 
-export interface TabmeshApi extends LlmApi {
+export interface TabmeshApi extends LlmApi, ImageApi {
   sessionId: string;
   joinLink: string;
   peers(): { id: string; adapter: unknown; features: unknown; limits: unknown; gflops: number; rttMs: number | null; state: string }[];
@@ -140,6 +141,7 @@ export async function startCoordinator(): Promise<void> {
 
   const runJob = <R>(job: Job & { group: string[] }, onEvent?: (peer: string, ev: JobEvent) => void) => jobs.start<R>(job, onEvent);
 
+  const llm = mountLlmPanel(app, { roster, runJob, cancel: (id) => jobs.cancel(id), log });
   const api: TabmeshApi = {
     sessionId,
     joinLink: link,
@@ -163,7 +165,8 @@ export async function startCoordinator(): Promise<void> {
       const res = await h.done;
       return { n: group.length, rows: res[0].rows, link: res[0].link };
     },
-    ...mountLlmPanel(app, { roster, runJob, cancel: (id) => jobs.cancel(id), log }),
+    ...llm,
+    ...mountImagePanel(app, { roster, runJob, models: llm.models, log }),
   };
   window.tabmesh = api;
   app.append(el('section', {}, el('h2', {}, 'Log'), logBox));

@@ -1,0 +1,117 @@
+// The coordinator's DistriFusion panel and `window.tabmesh.generateImage`: one diffusion image split
+// into row patches over N peers, shown with each peer's rows outlined in its colour, next to the
+// single-device result of the same request and the PSNR between them.
+import type { Job, JobEvent } from '../src/session/protocol';
+import type { Roster } from '../src/scheduler/roster';
+import type { JobHandle } from '../src/scheduler/jobs';
+import type { ImageResult } from '../src/engines/image-engine';
+import { el, showAlert } from './ui';
+
+type Mode = 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync';
+
+export interface ImageRequest {
+  model?: string; // a diffusion model name from /api/models (default: the first one)
+  prompt?: string; // class prompt; ddpm-mnist-cnn is unconditional and ignores it
+  seed?: number;
+  steps?: number;
+  sampler?: 'ddpm' | 'ddim';
+  mode?: Mode;
+  warmup_steps?: number;
+  peers?: number;
+  compare?: boolean; // also run single-device on rank 0 (default true)
+}
+
+export interface ImageResponse {
+  width: number;
+  height: number;
+  pixels: number[]; // [H*W] in [0, 1]
+  psnr_vs_single: number | null;
+  timings: { wall_ms: number; per_peer: ImageResult['timings'][]; single_ms?: number };
+  rows: [number, number][];
+}
+
+export interface ImageApi {
+  generateImage(req: ImageRequest): Promise<ImageResponse>;
+}
+
+interface Ctx {
+  roster: Roster;
+  runJob: <R>(job: Job & { group: string[] }, onEvent?: (peer: string, ev: JobEvent) => void) => JobHandle<R>;
+  models: () => Promise<{ name: string; url: string; kind: string }[]>;
+  log: (line: string) => void;
+}
+
+const COLOURS = ['#ef4444', '#3b82f6', '#22c55e', '#eab308', '#a855f7', '#14b8a6', '#f97316', '#ec4899'];
+const SCALE = 8; // 28 px MNIST drawn at 224 px
+
+function draw(canvas: HTMLCanvasElement, w: number, h: number, px: number[], rows: [number, number][] = []): void {
+  canvas.width = w * SCALE;
+  canvas.height = h * SCALE;
+  const g = canvas.getContext('2d')!;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const v = Math.round(px[y * w + x] * 255);
+    g.fillStyle = `rgb(${v},${v},${v})`;
+    g.fillRect(x * SCALE, y * SCALE, SCALE, SCALE);
+  }
+  rows.forEach(([r0, r1], i) => {
+    g.strokeStyle = COLOURS[i % COLOURS.length];
+    g.lineWidth = 3;
+    g.strokeRect(1.5, r0 * SCALE + 1.5, w * SCALE - 3, (r1 - r0) * SCALE - 3);
+  });
+}
+
+export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
+  const seed = el('input', { type: 'number', value: '1', 'data-testid': 'image-seed' });
+  const steps = el('input', { type: 'number', value: '20', min: '1', 'data-testid': 'image-steps' });
+  const sampler = el('select', { 'data-testid': 'image-sampler' }, el('option', { value: 'ddim' }, 'DDIM'), el('option', { value: 'ddpm' }, 'DDPM'));
+  const mode = el('select', { 'data-testid': 'image-mode' }, ...['corrected_async_gn', 'full_sync', 'stale_gn', 'sync_gn', 'no_sync'].map((m) => el('option', { value: m }, m)));
+  const warmup = el('input', { type: 'number', value: '2', min: '0', 'data-testid': 'image-warmup' });
+  const peers = el('input', { type: 'number', value: '2', min: '1', 'data-testid': 'image-peers' });
+  const go = el('button', { 'data-testid': 'generate-image' }, 'Generate image');
+  const parallel = el('canvas', { 'data-testid': 'image-parallel' });
+  const single = el('canvas', { 'data-testid': 'image-single' });
+  const info = el('p', { 'data-testid': 'image-psnr' });
+  const stats = el('table', { 'data-testid': 'image-stats' });
+  const field = (label: string, input: HTMLElement) => el('label', {}, label, input);
+  app.append(el('section', {}, el('h2', {}, 'DistriFusion (patch-parallel diffusion)'),
+    el('div', { class: 'grid' }, field('seed', seed), field('steps', steps), field('sampler', sampler), field('mode', mode), field('warmup_steps', warmup), field('peers', peers)),
+    el('p', {}, go), el('div', { class: 'join' }, el('figure', {}, parallel, el('figcaption', {}, 'patch-parallel (rows outlined per peer)')), el('figure', {}, single, el('figcaption', {}, 'single device'))), info, stats));
+
+  const generateImage = async (req: ImageRequest): Promise<ImageResponse> => {
+    const list = (await ctx.models()).filter((m) => m.kind === 'diffusion');
+    const entry = req.model ? list.find((m) => m.name === req.model) : list[0];
+    if (!entry) throw new Error(req.model ? `unknown diffusion model "${req.model}"` : 'the server offers no diffusion model');
+    const n = req.peers ?? 2;
+    const group = ctx.roster.pick(n);
+    if (group.length < n) throw new Error(`${n} peers needed; ${group.length} are connected`);
+    const t0 = performance.now();
+    ctx.log(`image on ${n} peer(s), mode ${req.mode ?? 'corrected_async_gn'}`);
+    const h = ctx.runJob<ImageResult>({
+      kind: 'image', group, model: { name: entry.name, url: entry.url }, seed: req.seed ?? 0, steps: req.steps ?? 20,
+      sampler: req.sampler ?? 'ddim', mode: req.mode ?? 'corrected_async_gn', warmupSteps: req.warmup_steps ?? 2, withSingle: req.compare ?? true,
+    });
+    const results = await h.done;
+    const r0 = results[0];
+    const rows = results.map((r) => r.rows);
+    draw(parallel, r0.width, r0.height, r0.pixels ?? [], rows);
+    if (r0.single) draw(single, r0.width, r0.height, r0.single);
+    const psnr = r0.psnr_vs_single ?? null;
+    info.textContent = psnr === null ? '' : `PSNR vs single device: ${Number.isFinite(psnr) ? psnr.toFixed(2) + ' dB' : 'identical (∞)'}`;
+    stats.replaceChildren(el('tr', {}, ...['peer', 'rows', 'total ms', 'waiting on comm ms', 'bytes sent / step'].map((x) => el('th', {}, x))),
+      ...results.map((r, i) => el('tr', {}, el('td', { style: `color:${COLOURS[i % COLOURS.length]}` }, group[i].slice(-12)), el('td', {}, `${r.rows[0]}–${r.rows[1]}`),
+        el('td', {}, r.timings.totalMs.toFixed(0)), el('td', {}, r.timings.commWaitMs.toFixed(0)), el('td', {}, String(r.timings.bytesSentPerStep)))));
+    return { width: r0.width, height: r0.height, pixels: r0.pixels ?? [], psnr_vs_single: psnr, rows, timings: { wall_ms: performance.now() - t0, per_peer: results.map((r) => r.timings), single_ms: r0.timings.singleMs } };
+  };
+
+  go.addEventListener('click', async () => {
+    go.setAttribute('disabled', '');
+    try {
+      await generateImage({ seed: Number(seed.value), steps: Number(steps.value), sampler: sampler.value as 'ddim' | 'ddpm', mode: mode.value as Mode, warmup_steps: Number(warmup.value), peers: Number(peers.value) });
+    } catch (e) {
+      showAlert(`Image generation failed: ${(e as Error).message}`, 'error', 'image-error');
+    } finally {
+      go.removeAttribute('disabled');
+    }
+  });
+  return { generateImage };
+}
