@@ -25,6 +25,7 @@ export interface ImageResponse {
   width: number;
   height: number;
   pixels: number[]; // [H*W] in [0, 1]
+  single: number[] | null; // [H*W] the single-device result of the same request, when compared
   psnr_vs_single: number | null;
   timings: { wall_ms: number; per_peer: ImageResult['timings'][]; single_ms?: number };
   rows: [number, number][];
@@ -100,7 +101,7 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
     stats.replaceChildren(el('tr', {}, ...['peer', 'rows', 'total ms', 'waiting on comm ms', 'bytes sent / step'].map((x) => el('th', {}, x))),
       ...results.map((r, i) => el('tr', {}, el('td', { style: `color:${COLOURS[i % COLOURS.length]}` }, group[i].slice(-12)), el('td', {}, `${r.rows[0]}–${r.rows[1]}`),
         el('td', {}, r.timings.totalMs.toFixed(0)), el('td', {}, r.timings.commWaitMs.toFixed(0)), el('td', {}, String(r.timings.bytesSentPerStep)))));
-    return { width: r0.width, height: r0.height, pixels: r0.pixels ?? [], psnr_vs_single: psnr, rows, timings: { wall_ms: performance.now() - t0, per_peer: results.map((r) => r.timings), single_ms: r0.timings.singleMs } };
+    return { width: r0.width, height: r0.height, pixels: r0.pixels ?? [], single: r0.single ?? null, psnr_vs_single: psnr, rows, timings: { wall_ms: performance.now() - t0, per_peer: results.map((r) => r.timings), single_ms: r0.timings.singleMs } };
   };
 
   go.addEventListener('click', async () => {
