@@ -138,6 +138,10 @@ export async function startPeer(sessionId: string): Promise<void> {
         const rows = await benchCollectives(comm as GroupComm, job.sizes, job.reps);
         return { rows, link };
       }
+      case 'image': {
+        const comm = await mesh.group(job.group, 60_000);
+        return gpu.runImage({ url: job.model.url, seed: job.seed, steps: job.steps, sampler: job.sampler, mode: job.mode, warmupSteps: job.warmupSteps, withSingle: job.withSingle }, proxy(mesh.bridge(comm)));
+      }
       case 'llm-load': {
         const comm = await mesh.group(job.group, 30_000);
         progress.value = 0;
