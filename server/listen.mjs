@@ -4,6 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { createSignaling, isolationHeaders, modelsRouter, lanCertificate, printUrls } from './signaling.mjs';
+import { createOpenAiApi } from './openai.mjs';
 
 export async function startServers(mountApp) {
   const port = Number(process.env.PORT ?? 5173);
@@ -17,6 +18,8 @@ export async function startServers(mountApp) {
   app.use(isolationHeaders);
   app.use(signaling.app);
   app.use(modelsRouter(modelsDir));
+  const openai = createOpenAiApi(); // /v1/* relayed to the coordinator page over /tabmesh-api
+  app.use(openai.router);
   mountApp(app);
 
   const servers = [http.createServer(app)];
@@ -24,6 +27,7 @@ export async function startServers(mountApp) {
   const ports = [port, httpsPort];
   await Promise.all(servers.map((s, i) => new Promise((resolve, reject) => {
     signaling.attach(s);
+    openai.attach(s);
     s.once('error', reject);
     s.listen(ports[i], host, resolve);
   })));

@@ -8,9 +8,11 @@ import { Roster } from '../src/scheduler/roster';
 import { Jobs, JobError } from '../src/scheduler/jobs';
 import { el, fmtBytes, peerOptions, setRole, showAlert } from './ui';
 import { mountLlmPanel, type LlmApi } from './llm-panel';
+import { mountServePanel, type ServeApi } from './serve-panel';
+import { connectApiRelay } from './api-relay';
 import { mountImagePanel, type ImageApi } from './image-panel';
 
-export interface TabmeshApi extends LlmApi, ImageApi {
+export interface TabmeshApi extends LlmApi, ImageApi, ServeApi {
   sessionId: string;
   joinLink: string;
   peers(): { id: string; adapter: unknown; features: unknown; limits: unknown; gflops: number; rttMs: number | null; state: string }[];
@@ -167,7 +169,9 @@ export async function startCoordinator(): Promise<void> {
     },
     ...llm,
     ...mountImagePanel(app, { roster, runJob, models: llm.models, log }),
+    ...mountServePanel(app, { roster, runJob, cancel: (id) => jobs.cancel(id), log, models: llm.models }),
   };
+  connectApiRelay(api, log); // the page end of the server's OpenAI-compatible /v1 API
   window.tabmesh = api;
   app.append(el('section', {}, el('h2', {}, 'Log'), logBox));
   void JobError;

@@ -1,0 +1,469 @@
+// Serving (Ray Serve style) on browser peers: the pure scheduling state machine, free of DOM,
+// PeerJS and jobs so every decision is testable with explicit events.
+// - Replicas: groups of tensor_parallel_size eligible peers (ray_actor_options filter them), formed
+//   from peers sorted by speed and memory so a group pairs similar peers, between min/max replicas.
+// - One FIFO queue (ordered by submission): a request goes to the least-loaded ready replica with
+//   fewer than max_ongoing_requests assigned. Without batched kernels a replica runs its assigned
+//   requests one after another, so an idle replica steals a waiting request from a busy one.
+// - Faults: a peer leaving, a failed job or a stalled replica dissolves the replica and puts its
+//   requests back in the queue at their original place; a stale attempt's events are ignored, so a
+//   request finishes exactly once. Re-run streams skip the tokens already delivered: with a fixed
+//   seed the re-run produces the same tokens, so a streaming client sees one uninterrupted text.
+// The owner turns commands (load/run/cancel/abandon) into jobs and reports back with loaded(),
+// loadFailed(), token(), finished() and runFailed().
+
+export type Feature = 'shader-f16' | 'subgroups';
+
+export interface ServePeer {
+  id: string;
+  gflops: number;
+  memoryBytes: number; // largest storage buffer binding: bounds the shard a peer can hold
+  features: Feature[];
+}
+
+export interface ActorOptions {
+  min_memory_bytes?: number;
+  min_gflops?: number;
+  required_features?: Feature[];
+}
+
+export interface ServeOptions {
+  model: string;
+  tensor_parallel_size?: number;
+  max_batch_size?: number;
+  batch_wait_timeout_ms?: number;
+  max_ongoing_requests?: number;
+  target_ongoing_requests?: number;
+  health_check_period_ms?: number;
+  health_check_timeout_ms?: number;
+  min_replicas?: number;
+  max_replicas?: number;
+  ray_actor_options?: ActorOptions;
+  /** How long a request (or serve() itself) waits while no replica exists before failing. */
+  queue_timeout_ms?: number;
+  /** Runs of one request before it fails (each fault re-queues it). */
+  max_attempts?: number;
+  /** Peers of a failed replica sit out this long, so a dead peer the roster has not dropped yet is not regrouped. */
+  reform_delay_ms?: number;
+}
+
+export type ServeConfig = Required<Omit<ServeOptions, 'ray_actor_options'>> & { ray_actor_options: ActorOptions };
+
+/** An error with the HTTP status the API reports it as. */
+export class ServeError extends Error {
+  override name = 'ServeError';
+  constructor(message: string, readonly status: 400 | 404 | 499 | 500 | 503 = 500) {
+    super(message);
+  }
+}
+
+const FEATURES: Feature[] = ['shader-f16', 'subgroups'];
+
+/** Ray Serve's defaults where it has them; checks every field and names the bad one. */
+export function resolveServeOptions(o: ServeOptions): ServeConfig {
+  const bad = (m: string): never => {
+    throw new ServeError(m, 400);
+  };
+  if (!o || typeof o.model !== 'string' || !o.model) bad('serve: "model" must be a non-empty string');
+  const c: ServeConfig = {
+    model: o.model,
+    tensor_parallel_size: o.tensor_parallel_size ?? 1,
+    max_batch_size: o.max_batch_size ?? 1,
+    batch_wait_timeout_ms: o.batch_wait_timeout_ms ?? 10,
+    max_ongoing_requests: o.max_ongoing_requests ?? 5,
+    target_ongoing_requests: o.target_ongoing_requests ?? 2,
+    health_check_period_ms: o.health_check_period_ms ?? 10_000,
+    health_check_timeout_ms: o.health_check_timeout_ms ?? 30_000,
+    min_replicas: o.min_replicas ?? 1,
+    max_replicas: o.max_replicas ?? Infinity,
+    ray_actor_options: { ...o.ray_actor_options },
+    queue_timeout_ms: o.queue_timeout_ms ?? 60_000,
+    max_attempts: o.max_attempts ?? 3,
+    reform_delay_ms: o.reform_delay_ms ?? 4_000,
+  };
+  const ints: (keyof ServeConfig)[] = ['tensor_parallel_size', 'max_batch_size', 'max_ongoing_requests', 'max_attempts'];
+  for (const k of ints) if (!Number.isInteger(c[k]) || (c[k] as number) < 1) bad(`serve: ${k} must be an integer >= 1, got ${String(c[k])}`);
+  const nonNeg: (keyof ServeConfig)[] = ['batch_wait_timeout_ms', 'target_ongoing_requests', 'health_check_period_ms', 'health_check_timeout_ms', 'queue_timeout_ms', 'reform_delay_ms'];
+  for (const k of nonNeg) if (typeof c[k] !== 'number' || !((c[k] as number) >= 0)) bad(`serve: ${k} must be a number >= 0, got ${String(c[k])}`);
+  if (!Number.isInteger(c.min_replicas) || c.min_replicas < 0) bad(`serve: min_replicas must be an integer >= 0, got ${c.min_replicas}`);
+  if (!(c.max_replicas >= Math.max(1, c.min_replicas))) bad(`serve: max_replicas (${c.max_replicas}) must be >= max(1, min_replicas)`);
+  if (c.health_check_period_ms <= 0) bad('serve: health_check_period_ms must be > 0');
+  for (const f of c.ray_actor_options.required_features ?? []) if (!FEATURES.includes(f)) bad(`serve: unknown feature "${f}" in ray_actor_options.required_features (known: ${FEATURES.join(', ')})`);
+  return c;
+}
+
+/** Why a peer cannot be in a replica under these options, or null when it can. */
+export function ineligibility(p: ServePeer, opts: ActorOptions): string | null {
+  if (opts.min_memory_bytes !== undefined && p.memoryBytes < opts.min_memory_bytes) return `memory ${p.memoryBytes} < min_memory_bytes ${opts.min_memory_bytes}`;
+  if (opts.min_gflops !== undefined && p.gflops < opts.min_gflops) return `${p.gflops.toFixed(1)} GFLOPS < min_gflops ${opts.min_gflops}`;
+  const missing = (opts.required_features ?? []).filter((f) => !p.features.includes(f));
+  return missing.length ? `lacks ${missing.join(', ')}` : null;
+}
+
+export interface TokenEvent { index: number; tokenId: number; text: string }
+
+export type RequestState = 'queued' | 'assigned' | 'running' | 'done' | 'failed' | 'cancelled';
+export type ReplicaState = 'loading' | 'ready' | 'dead';
+
+export type ServeCommand<Req> =
+  | { type: 'load'; replica: string; peers: string[] }
+  | { type: 'run'; replica: string; peers: string[]; request: string; attempt: number; payload: Req }
+  | { type: 'cancel'; replica: string; request: string; attempt: number }
+  | { type: 'abandon'; replica: string; peers: string[]; reason: string };
+
+export interface ServeEvent { t: number; kind: 'replica-loading' | 'replica-ready' | 'replica-dead' | 'requeue' | 'request-failed' | 'request-done'; message: string }
+
+export interface RequestInfo {
+  id: string; seq: number; label: string; state: RequestState; position: number | null; replica: string | null;
+  attempts: number; tokens: number; submittedAt: number; finishedAt: number | null; error: string | null;
+}
+export interface ReplicaInfo { id: string; peers: string[]; state: ReplicaState; ongoing: number; running: string | null; completed: number; gflops: number; reason: string | null }
+
+interface Req<P, R> {
+  id: string; seq: number; label: string; payload: P; state: RequestState; replica: string | null;
+  attempt: number; delivered: number[]; seen: number[]; waitingSince: number; lastProgress: number;
+  submittedAt: number; finishedAt: number | null; error: string | null;
+  onToken?: (ev: TokenEvent) => void; resolve: (r: R) => void; reject: (e: Error) => void;
+}
+interface Replica { id: string; peers: string[]; state: ReplicaState; assigned: string[]; running: string | null; completed: number; reason: string | null }
+
+export class ServeScheduler<P, R> {
+  readonly config: ServeConfig;
+  private peers = new Map<string, ServePeer>();
+  private coolUntil = new Map<string, number>(); // peer -> time it may join a replica again
+  private unhealthy = new Map<string, string>(); // stalled peers: out until they leave (a reload rejoins as a new peer)
+  private reps = new Map<string, Replica>();
+  private reqs = new Map<string, Req<P, R>>();
+  private queue: string[] = []; // request ids, ascending seq
+  private nextReq = 1;
+  private nextRep = 1;
+  private noReplicaSince: number;
+  private lastLoadError: string | null = null;
+  private stopped = false;
+  private listeners = new Set<() => void>();
+  private eventListeners = new Set<(e: ServeEvent) => void>();
+  readonly log: ServeEvent[] = [];
+  /** Results or failures that arrived for an attempt that was no longer current (ignored). */
+  staleReports = 0;
+
+  constructor(options: ServeOptions, private command: (c: ServeCommand<P>) => void, private now: () => number = () => performance.now()) {
+    this.config = resolveServeOptions(options);
+    this.noReplicaSince = now();
+  }
+
+  onChange(cb: () => void): () => void { this.listeners.add(cb); return () => this.listeners.delete(cb); }
+  onEvent(cb: (e: ServeEvent) => void): () => void { this.eventListeners.add(cb); return () => this.eventListeners.delete(cb); }
+
+  // ---- peers ----
+  peerJoined(p: ServePeer): void {
+    this.peersJoined([p]);
+  }
+
+  /** Several peers at once (serve() start): grouped together, so similar peers pair up. A peer
+   *  joining later is grouped with whichever free peers remain, so serving scales up at once. */
+  peersJoined(list: ServePeer[]): void {
+    for (const p of list) this.peers.set(p.id, p);
+    this.form();
+    this.changed();
+  }
+
+  peerLeft(id: string): void {
+    this.peers.delete(id);
+    this.coolUntil.delete(id);
+    this.unhealthy.delete(id);
+    for (const r of this.reps.values()) if (r.state !== 'dead' && r.peers.includes(id)) this.dissolve(r, `peer ${id} left`);
+    this.form();
+    this.changed();
+  }
+
+  // ---- requests ----
+  submit(payload: P, opts: { onToken?: (ev: TokenEvent) => void; label?: string } = {}): { id: string; done: Promise<R> } {
+    if (this.stopped) throw new ServeError('serving is stopped', 503);
+    const seq = this.nextReq++;
+    const id = `q${seq}`;
+    const t = this.now();
+    let resolve!: (r: R) => void, reject!: (e: Error) => void;
+    const done = new Promise<R>((a, b) => { resolve = a; reject = b; });
+    this.reqs.set(id, { id, seq, label: opts.label ?? '', payload, state: 'queued', replica: null, attempt: 0, delivered: [], seen: [], waitingSince: t, lastProgress: t, submittedAt: t, finishedAt: null, error: null, onToken: opts.onToken, resolve, reject });
+    this.queue.push(id);
+    this.dispatch();
+    this.changed();
+    return { id, done };
+  }
+
+  cancel(id: string): boolean {
+    const q = this.reqs.get(id);
+    if (!q || q.state === 'done' || q.state === 'failed' || q.state === 'cancelled') return false;
+    if (q.state === 'running') {
+      // The run ends with finish_reason 'abort' and reports finished() like any other.
+      this.command({ type: 'cancel', replica: q.replica!, request: id, attempt: q.attempt });
+      return true;
+    }
+    this.unassign(q);
+    this.settle(q, 'cancelled', new ServeError(`request ${id} was cancelled`, 499));
+    this.dispatch();
+    return true;
+  }
+
+  // ---- reports from the owner ----
+  loaded(replica: string): void {
+    const r = this.reps.get(replica);
+    if (!r || r.state !== 'loading') return;
+    r.state = 'ready';
+    this.lastLoadError = null;
+    this.emit('replica-ready', `${r.id} ready on ${r.peers.join(', ')}`);
+    this.dispatch();
+    this.changed();
+  }
+
+  loadFailed(replica: string, error: string): void {
+    const r = this.reps.get(replica);
+    if (!r || r.state !== 'loading') return;
+    this.lastLoadError = error;
+    this.dissolve(r, `load failed: ${error}`);
+    this.form();
+    this.changed();
+  }
+
+  token(request: string, attempt: number, ev: TokenEvent): void {
+    const q = this.reqs.get(request);
+    if (!q || q.attempt !== attempt || q.state !== 'running') return;
+    q.lastProgress = this.now();
+    // A re-run repeats the tokens a failed attempt already streamed (same seed): skip those.
+    const seen = (q.seen[ev.index] = (q.seen[ev.index] ?? 0) + 1);
+    if (seen <= (q.delivered[ev.index] ?? 0)) return;
+    q.delivered[ev.index] = seen;
+    q.onToken?.(ev);
+    this.changed();
+  }
+
+  finished(request: string, attempt: number, result: R): void {
+    const q = this.reqs.get(request);
+    if (!q || q.attempt !== attempt || q.state !== 'running') return void this.staleReports++;
+    const r = this.reps.get(q.replica!);
+    this.unassign(q);
+    if (r) r.completed++;
+    this.settle(q, 'done', null, result);
+    this.emit('request-done', `${q.id} done on ${r?.id ?? '?'} (attempt ${q.attempt})`);
+    this.dispatch();
+  }
+
+  /** `fault`: a peer or replica failure (re-queue, dissolve the replica); else the request's own error (fail it). */
+  runFailed(request: string, attempt: number, error: string, fault: boolean): void {
+    const q = this.reqs.get(request);
+    if (!q || q.attempt !== attempt || q.state !== 'running') return void this.staleReports++;
+    const r = this.reps.get(q.replica!)!;
+    if (!fault) {
+      this.unassign(q);
+      this.settle(q, 'failed', new ServeError(error, 400));
+      this.dispatch();
+      return;
+    }
+    this.dissolve(r, error);
+    this.form();
+    this.changed();
+  }
+
+  /** Health checks and timeouts; call every health_check_period_ms. */
+  tick(): void {
+    const t = this.now();
+    for (const r of this.reps.values()) {
+      const q = r.running ? this.reqs.get(r.running) : undefined;
+      if (r.state === 'ready' && q && t - q.lastProgress > this.config.health_check_timeout_ms) {
+        for (const p of r.peers) this.unhealthy.set(p, `stalled in ${r.id}`);
+        this.dissolve(r, `health check: no progress for ${Math.round(t - q.lastProgress)} ms (timeout ${this.config.health_check_timeout_ms} ms)`);
+      }
+    }
+    this.form();
+    if (this.live().length === 0) {
+      const why = this.formationBlocker();
+      for (const id of [...this.queue]) {
+        const q = this.reqs.get(id)!;
+        if (t - Math.max(q.waitingSince, this.noReplicaSince) >= this.config.queue_timeout_ms) {
+          this.settle(q, 'failed', new ServeError(`no replica available for ${Math.round(t - q.waitingSince)} ms: ${why}`, 503));
+          this.emit('request-failed', `${q.id} failed: ${why}`);
+        }
+      }
+    }
+    this.changed();
+  }
+
+  /** Fail every waiting request and dissolve every replica. */
+  stop(reason = 'serving stopped'): void {
+    this.stopped = true;
+    for (const r of this.reps.values()) if (r.state !== 'dead') this.dissolve(r, reason, false);
+    for (const id of [...this.queue]) this.settle(this.reqs.get(id)!, 'failed', new ServeError(reason, 503));
+    this.changed();
+  }
+
+  // ---- views ----
+  replicas(): ReplicaInfo[] {
+    return [...this.reps.values()].map((r) => ({ id: r.id, peers: [...r.peers], state: r.state, ongoing: r.assigned.length, running: r.running, completed: r.completed, gflops: this.gflops(r.peers), reason: r.reason }));
+  }
+
+  request(id: string): RequestInfo | undefined {
+    const q = this.reqs.get(id);
+    if (!q) return undefined;
+    const pos = this.queue.indexOf(id);
+    return { id, seq: q.seq, label: q.label, state: q.state, position: pos < 0 ? null : pos, replica: q.replica, attempts: q.attempt, tokens: q.delivered.reduce((a, b) => a + b, 0), submittedAt: q.submittedAt, finishedAt: q.finishedAt, error: q.error };
+  }
+
+  requests(): RequestInfo[] {
+    return [...this.reqs.keys()].map((id) => this.request(id)!);
+  }
+
+  /** Forget settled requests beyond the newest `keep` (the page keeps a bounded history). */
+  prune(keep: number): void {
+    const settled = [...this.reqs.values()].filter((q) => q.finishedAt !== null);
+    for (const q of settled.slice(0, Math.max(0, settled.length - keep))) this.reqs.delete(q.id);
+  }
+
+  /** Why no (more) replica can be formed now, in words. */
+  formationBlocker(): string {
+    const tp = this.config.tensor_parallel_size;
+    const t = this.now();
+    const reasons: string[] = [];
+    let ok = 0;
+    for (const p of this.peers.values()) {
+      if (this.inReplica(p.id)) continue;
+      const why = this.unhealthy.get(p.id) ?? ineligibility(p, this.config.ray_actor_options) ?? ((this.coolUntil.get(p.id) ?? 0) > t ? 'cooling down after a fault' : null);
+      if (why) reasons.push(`${p.id}: ${why}`);
+      else ok++;
+    }
+    let s = `tensor_parallel_size=${tp} needs ${tp} free eligible peers, ${ok} available (${this.peers.size} connected)`;
+    if (reasons.length) s += `; ${reasons.join('; ')}`;
+    if (this.lastLoadError) s += `; last load error: ${this.lastLoadError}`;
+    return s;
+  }
+
+  // ---- internals ----
+  private live(): Replica[] {
+    return [...this.reps.values()].filter((r) => r.state !== 'dead');
+  }
+
+  private inReplica(peer: string): boolean {
+    return this.live().some((r) => r.peers.includes(peer));
+  }
+
+  private gflops(peers: string[]): number {
+    return peers.reduce((a, p) => a + (this.peers.get(p)?.gflops ?? 0), 0);
+  }
+
+  /** Group free eligible peers into new replicas: sorted by speed then memory, so neighbours are alike. */
+  private form(): void {
+    if (this.stopped) return;
+    const t = this.now();
+    const tp = this.config.tensor_parallel_size;
+    const pool = [...this.peers.values()]
+      .filter((p) => !this.inReplica(p.id) && !this.unhealthy.has(p.id) && (this.coolUntil.get(p.id) ?? 0) <= t && ineligibility(p, this.config.ray_actor_options) === null)
+      .sort((a, b) => b.gflops - a.gflops || b.memoryBytes - a.memoryBytes || a.id.localeCompare(b.id));
+    while (pool.length >= tp && this.live().length < this.config.max_replicas) {
+      const group = pool.splice(0, tp).map((p) => p.id);
+      const r: Replica = { id: `r${this.nextRep++}`, peers: group, state: 'loading', assigned: [], running: null, completed: 0, reason: null };
+      this.reps.set(r.id, r);
+      this.noReplicaSince = Infinity;
+      this.emit('replica-loading', `${r.id} loading ${this.config.model} on ${group.join(', ')}`);
+      this.command({ type: 'load', replica: r.id, peers: group });
+    }
+  }
+
+  private dissolve(r: Replica, reason: string, requeue = true): void {
+    r.state = 'dead';
+    r.reason = reason;
+    const t = this.now();
+    for (const p of r.peers) if (this.peers.has(p)) this.coolUntil.set(p, t + this.config.reform_delay_ms);
+    this.emit('replica-dead', `${r.id} dissolved: ${reason}`);
+    this.command({ type: 'abandon', replica: r.id, peers: [...r.peers], reason });
+    const orphans = r.assigned.map((id) => this.reqs.get(id)!);
+    r.assigned = [];
+    r.running = null;
+    for (const q of orphans) {
+      q.replica = null;
+      if (!requeue) continue;
+      if (q.attempt >= this.config.max_attempts) {
+        this.settle(q, 'failed', new ServeError(`failed after ${q.attempt} attempts; last: ${reason}`, 503));
+        continue;
+      }
+      q.state = 'queued';
+      q.waitingSince = t;
+      this.enqueue(q);
+      this.emit('requeue', `${q.id} re-queued (attempt ${q.attempt} on ${r.id} lost: ${reason})`);
+    }
+    if (this.live().length === 0) this.noReplicaSince = t;
+    this.dispatch();
+  }
+
+  /** Back into the queue at its original place: the queue stays in submission order. */
+  private enqueue(q: Req<P, R>): void {
+    let i = this.queue.length;
+    while (i > 0 && this.reqs.get(this.queue[i - 1])!.seq > q.seq) i--;
+    this.queue.splice(i, 0, q.id);
+  }
+
+  private unassign(q: Req<P, R>): void {
+    const qi = this.queue.indexOf(q.id);
+    if (qi >= 0) this.queue.splice(qi, 1);
+    const r = q.replica ? this.reps.get(q.replica) : undefined;
+    if (r) {
+      r.assigned = r.assigned.filter((x) => x !== q.id);
+      if (r.running === q.id) r.running = null;
+    }
+    q.replica = null;
+  }
+
+  private settle(q: Req<P, R>, state: RequestState, err: Error | null, result?: R): void {
+    if (q.finishedAt !== null) return; // exactly once
+    this.unassign(q);
+    q.state = state;
+    q.finishedAt = this.now();
+    q.error = err?.message ?? null;
+    if (err) q.reject(err);
+    else q.resolve(result as R);
+    this.changed();
+  }
+
+  private dispatch(): void {
+    const ready = () => [...this.reps.values()].filter((r) => r.state === 'ready');
+    while (this.queue.length) {
+      const cands = ready().filter((r) => r.assigned.length < this.config.max_ongoing_requests);
+      if (!cands.length) break;
+      cands.sort((a, b) => a.assigned.length - b.assigned.length || this.gflops(b.peers) - this.gflops(a.peers) || a.id.localeCompare(b.id));
+      const r = cands[0];
+      const q = this.reqs.get(this.queue.shift()!)!;
+      q.state = 'assigned';
+      q.replica = r.id;
+      r.assigned.push(q.id);
+    }
+    // No batched forward yet: a replica runs one request at a time, so an idle replica takes the
+    // newest waiting request of the busiest one instead of leaving it behind a long generation.
+    for (const idle of ready().filter((r) => r.assigned.length === 0)) {
+      const donor = ready().filter((r) => r.assigned.length >= 2).sort((a, b) => b.assigned.length - a.assigned.length)[0];
+      if (!donor) break;
+      const q = this.reqs.get(donor.assigned.pop()!)!;
+      q.replica = idle.id;
+      idle.assigned.push(q.id);
+    }
+    for (const r of ready()) {
+      if (r.running || !r.assigned.length) continue;
+      const q = this.reqs.get(r.assigned[0])!;
+      r.running = q.id;
+      q.state = 'running';
+      q.attempt++;
+      q.seen = [];
+      q.lastProgress = this.now();
+      this.command({ type: 'run', replica: r.id, peers: [...r.peers], request: q.id, attempt: q.attempt, payload: q.payload });
+    }
+    this.changed();
+  }
+
+  private emit(kind: ServeEvent['kind'], message: string): void {
+    const e = { t: this.now(), kind, message };
+    this.log.push(e);
+    if (this.log.length > 500) this.log.shift();
+    for (const cb of this.eventListeners) cb(e);
+  }
+
+  private changed(): void {
+    for (const cb of this.listeners) cb();
+  }
+}
