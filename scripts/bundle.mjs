@@ -1,10 +1,11 @@
 // Bundles a TypeScript entry for plain Node (benchmarks, the GPU machine): WGSL `?raw` imports
-// become strings, `webgpu` (Dawn) stays external. Usage: node scripts/bundle.mjs <entry.ts> <out.mjs>
+// become strings, `webgpu` (Dawn) stays external, as does every package in opts.external (native addons
+// such as node-datachannel cannot be bundled). Usage: node scripts/bundle.mjs <entry.ts> <out.mjs>
 import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
 
-export async function bundle(entry, outfile) {
+export async function bundle(entry, outfile, opts = {}) {
   await build({
     entryPoints: [entry],
     bundle: true,
@@ -12,7 +13,7 @@ export async function bundle(entry, outfile) {
     format: 'esm',
     target: 'node20',
     outfile,
-    external: ['webgpu'],
+    external: ['webgpu', ...(opts.external ?? [])],
     logLevel: 'warning',
     plugins: [{
       name: 'raw',

@@ -1,16 +1,8 @@
 // Shared test helpers for the GEMM/GEMV kernel tests: a seeded generator and a relative error norm.
 
-/** mulberry32: small seeded PRNG so every run draws the same "random" inputs. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../../src/model/prng';
+
+export { rng };
 
 /** n uniform values in [-1, 1). */
 export function randn(n: number, seed: number): Float32Array {

@@ -1,14 +1,5 @@
 // Seeded random numbers for kernel tests (mulberry32): the same shapes and values on every run.
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng } from '../../src/model/prng';
 
 export function randArray(r: () => number, n: number, scale = 1): Float32Array {
   const a = new Float32Array(n);

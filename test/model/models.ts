@@ -43,17 +43,9 @@ export function q8Types(name: string, dims: number[]): GgmlType {
   return dims[0] % 32 === 0 ? 'q8_0' : 'f16';
 }
 
-/** mulberry32: a small deterministic PRNG for test weights. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../../src/model/prng';
+
+export { rng };
 
 export interface SynthConfig {
   dim: number;

@@ -19,17 +19,9 @@ export function samplerTimesteps(nT: number, steps: number): number[] {
   return ts;
 }
 
-/** mulberry32: small, fast, deterministic 32-bit PRNG in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../prng';
+
+export { mulberry32 };
 
 /** n standard normals from stream (seed, stream) via Box-Muller. */
 export function gaussianNoise(seed: number, stream: number, n: number): Float32Array {

@@ -1,12 +1,13 @@
-// The peer page's full mesh of raw binary data channels to the other peers, and the group
-// communicators built over it. The peer with the larger id dials the smaller one, so each pair
-// opens exactly one connection however the roster updates interleave.
+// A peer's full mesh of raw binary data channels to the other peers, and the group communicators
+// built over it. Shared by the browser peer page and the headless Node peer (node-datachannel's
+// W3C polyfill gives the same RTCDataChannel surface). The peer with the larger id dials the
+// smaller one, so each pair opens exactly one connection however the roster updates interleave.
 import type { DataConnection, Peer } from 'peerjs';
 import { transfer } from 'comlink';
-import { Mesh } from '../src/transport/mesh';
-import { GroupComm } from '../src/collectives/group';
-import type { Comm } from '../src/collectives/types';
-import type { ChannelLike } from '../src/transport/channel';
+import { Mesh } from '../transport/mesh';
+import { GroupComm } from '../collectives/group';
+import type { Comm } from '../collectives/types';
+import type { ChannelLike } from '../transport/channel';
 
 const LINK_WAIT_MS = 20_000; // ICE on a LAN takes ~40 ms; a peer still without a link after 20 s is not coming
 
@@ -104,7 +105,11 @@ export class PeerMesh {
     return comm;
   }
 
-  /** The object the GPU worker holds a Comlink proxy of: results go back by transfer, not copy. */
+  /**
+   * The object the GPU worker holds a Comlink proxy of: results go back by transfer, not copy.
+   * In the headless Node peer the GPU API runs in-process and calls this directly: transfer() only
+   * records the buffer in Comlink's WeakMap then, so it costs nothing and detaches nothing.
+   */
   bridge(comm: Comm): Comm {
     return {
       rank: comm.rank,

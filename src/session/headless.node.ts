@@ -1,0 +1,141 @@
+// The headless peer: `npx tabmesh peer <join-link>` runs src/session/peer-agent.ts in Node, on the
+// same code as a peer tab. What the browser provides comes from npm packages instead:
+//  - WebGPU: Dawn (`webgpu`), installed as navigator.gpu, so GpuWorkerApi.init() is unchanged;
+//  - WebRTC: node-datachannel's W3C polyfill (libdatachannel) as RTCPeerConnection & co;
+//  - WebSocket (PeerJS's signaling socket): `ws` (Node 20 has no global WebSocket).
+// These globals must exist before PeerJS is evaluated: it probes `new RTCPeerConnection()` once at
+// module load (util.supports) and refuses to start when that probe failed. So this file imports
+// PeerJS (via the agent) only dynamically, after installNodeGlobals(); the esbuild bundle keeps
+// dynamically imported modules lazily initialised, which preserves that order.
+import { create, globals } from 'webgpu';
+import * as rtc from 'node-datachannel/polyfill';
+import WebSocket from 'ws';
+import { parseJoinLink } from './join-link';
+import type { PeerAgent, PeerAlertCode } from './peer-agent';
+
+const USAGE = `usage: tabmesh peer <join-link> [--name NAME] [--ice JSON] [--insecure]
+
+Joins a tabmesh session as a headless peer (Node + Dawn WebGPU + libdatachannel WebRTC).
+  <join-link>   the link the coordinator page shows, e.g. http://host:5199/#join=<session>
+  --name NAME   shown in the coordinator's roster (in the peer's user agent)
+  --ice JSON    ICE servers, a JSON array of RTCIceServer objects (default: none, LAN only)
+  --insecure    accept a self-signed HTTPS certificate (the dev server's LAN port)
+One GPU per process: Dawn takes the first adapter; see ../shared/gpu/README.md for pinning.`;
+
+export interface HeadlessArgs {
+  link: string;
+  name?: string;
+  ice?: string;
+  insecure: boolean;
+}
+
+export function parseArgs(argv: string[]): HeadlessArgs {
+  const rest = [...argv];
+  let link: string | undefined;
+  let name: string | undefined;
+  let ice: string | undefined;
+  let insecure = false;
+  while (rest.length) {
+    const a = rest.shift()!;
+    if (a === '--name') name = rest.shift();
+    else if (a.startsWith('--name=')) name = a.slice(7);
+    else if (a === '--ice') ice = rest.shift();
+    else if (a.startsWith('--ice=')) ice = a.slice(6);
+    else if (a === '--insecure') insecure = true;
+    else if (a === '-h' || a === '--help') throw new Error(USAGE);
+    else if (a.startsWith('-')) throw new Error(`unknown option ${a}\n\n${USAGE}`);
+    else if (link === undefined) link = a;
+    else throw new Error(`unexpected argument ${a}\n\n${USAGE}`);
+  }
+  if (!link) throw new Error(USAGE);
+  return { link, name, ice, insecure };
+}
+
+/**
+ * `ws` with the browser's error semantics: a browser WebSocket's 'error' is only an event (a 'close'
+ * follows, which PeerJS handles), while ws is an EventEmitter whose 'error' without a listener throws
+ * out of the process (e.g. ECONNREFUSED when the server is down). PeerJS sets no onerror.
+ */
+class BrowserLikeWebSocket extends WebSocket {
+  constructor(url: string | URL, protocols?: string | string[]) {
+    super(url, protocols);
+    this.on('error', () => undefined);
+  }
+}
+
+// Dawn tears its instance down when the object create() returned is garbage collected: module scope
+// keeps it for the life of the process (Gpu also holds it once created).
+let dawn: GPU | null = null;
+
+/** The browser globals the shared peer code expects, from Node packages. Idempotent. */
+export function installNodeGlobals(userAgent: string): void {
+  const g = globalThis as Record<string, unknown>;
+  Object.assign(g, globals); // GPUBufferUsage, GPUMapMode, ... as in a browser
+  dawn ??= create([]) as unknown as GPU;
+  // Node 20 has no navigator; Node 21+ has one without gpu. Either way the agent's GpuWorkerApi
+  // calls Gpu.create(), which reads navigator.gpu, and the report takes its userAgent from us.
+  Object.defineProperty(g, 'navigator', { value: { gpu: dawn, userAgent }, configurable: true, writable: true });
+  for (const k of ['RTCPeerConnection', 'RTCSessionDescription', 'RTCIceCandidate', 'RTCDataChannel', 'RTCDataChannelEvent', 'RTCPeerConnectionIceEvent', 'RTCSctpTransport', 'RTCError'] as const) {
+    g[k] ??= rtc[k];
+  }
+  g.WebSocket ??= BrowserLikeWebSocket;
+}
+
+/** Runs the peer until the session ends or the process is signalled; resolves with an exit code. */
+export async function runHeadlessPeer(argv: string[], log: (line: string) => void = (l) => console.log(l)): Promise<number> {
+  let args: HeadlessArgs;
+  let target: ReturnType<typeof parseJoinLink>;
+  try {
+    args = parseArgs(argv);
+    target = parseJoinLink(args.link, args.ice);
+  } catch (e) {
+    log((e as Error).message);
+    return 2;
+  }
+  // Node's TLS stack (used by fetch and ws) honours this for the whole process.
+  if (args.insecure) process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+  const userAgent = `tabmesh-headless${args.name ? ` "${args.name}"` : ''} (Node ${process.version}; ${process.platform} ${process.arch})`;
+  installNodeGlobals(userAgent);
+  const [{ startPeerAgent }, { GpuWorkerApi }] = await Promise.all([import('./peer-agent'), import('../engines/worker-api')]);
+
+  let finish: (code: number) => void = () => undefined;
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  const fatal: PeerAlertCode[] = ['no-webgpu', 'gpu-lost', 'unknown-session', 'signaling-error'];
+  let lastProgress = 0;
+  const agent: PeerAgent | null = await startPeerAgent({
+    sessionId: target.sessionId,
+    gpu: new GpuWorkerApi(), // in-process: proxy()/transfer() markers are inert on direct calls
+    signaling: target.signaling,
+    userAgent,
+    ui: {
+      state: (text) => log(`state: ${text}`),
+      job: (text) => log(`job: ${text}`),
+      progress: (loaded, total) => {
+        // A line per 10% at most: downloads report every range.
+        if (loaded === 0) return void (lastProgress = 0); // the agent's reset before a load
+        const now = Math.floor((10 * loaded) / total);
+        if (now !== lastProgress) log(`load: ${loaded}/${total} bytes`);
+        lastProgress = now;
+      },
+      alert: (message, kind, code) => {
+        log(`${kind}: ${message}`);
+        if (code === 'session-ended') finish(0);
+        else if (fatal.includes(code)) finish(1);
+      },
+    },
+  });
+  if (!agent) return 1;
+  log(`peer id: ${agent.id}`);
+  log(`adapter: ${agent.report.adapter.vendor} ${agent.report.adapter.architecture} ${agent.report.adapter.description}${agent.report.adapter.isFallback ? ' (fallback)' : ''}, ${agent.report.gflops.toFixed(1)} GFLOPS`);
+  const onSignal = (sig: string) => () => {
+    log(`${sig}: leaving the session`);
+    finish(0);
+  };
+  process.once('SIGINT', onSignal('SIGINT'));
+  process.once('SIGTERM', onSignal('SIGTERM'));
+  const code = await done;
+  agent.close();
+  // Let the close reach the coordinator (it then drops us at once instead of after the heartbeat timeout).
+  await new Promise((r) => setTimeout(r, 300));
+  return code;
+}

@@ -1,0 +1,211 @@
+// The DOM-free half of a peer: measure the GPU, join the session over the PeerJS control
+// connection (hello/report, heartbeats), keep the raw data-channel mesh to the other peers and run
+// jobs (allreduce, bench-comm, image, llm-load, llm-generate) on a GPU API. Two shells use it:
+// the peer page (web/peer.ts; the GPU API is the Comlink remote of the GPU worker) and the headless
+// Node peer (src/session/headless.node.ts; the GPU API is an in-process GpuWorkerApi over Dawn).
+import { Peer, type DataConnection } from 'peerjs';
+import { proxy } from 'comlink';
+import { coordinatorPeerId, newPeerId } from './ids';
+import type { AllReduceResult, Job, JobEvent, PeerReport, ToCoordinator, ToPeer } from './protocol';
+import { PeerMesh } from './peer-mesh';
+import { benchCollectives, benchLink } from '../collectives/bench';
+import type { GroupComm } from '../collectives/group';
+import type { Comm } from '../collectives/types';
+import type { LoadInfo, LoadRequest } from '../engines/llm-engine';
+import type { ImageRequest, ImageResult } from '../engines/image-engine';
+
+/**
+ * What the agent needs of the GPU side: GpuWorkerApi's methods. Both `Remote<GpuWorkerApi>` (every
+ * call a promise) and a plain `GpuWorkerApi` fit. Callbacks and communicators are passed through
+ * Comlink's proxy(): in the worker case that makes them callable across the thread; called
+ * in-process it only tags the object with a symbol, so the same code serves both.
+ */
+export interface PeerGpuApi {
+  init(): Promise<Omit<PeerReport, 'id' | 'userAgent'>>;
+  onLost(cb: (reason: string) => void): unknown;
+  loadLlm(req: LoadRequest, comm: Comm, onProgress: (loaded: number, total: number) => void): Promise<LoadInfo>;
+  generate(req: { prompt: string; sampling: Record<string, unknown> }, onEvent: (ev: JobEvent) => void): Promise<unknown>;
+  runImage(req: ImageRequest, comm: Comm): Promise<ImageResult>;
+  cancel(): unknown;
+}
+
+/** Where the agent tells its shell what happens: the page's DOM, or the terminal. */
+export interface PeerUi {
+  state(text: string): void;
+  progress(loaded: number, total: number): void;
+  job(text: string): void;
+  /** A message a user must see; `code` is a stable name (the page's data-testid, the CLI's exit reason). */
+  alert(message: string, kind: 'error' | 'info', code: PeerAlertCode): void;
+}
+
+export type PeerAlertCode = 'no-webgpu' | 'gpu-lost' | 'unknown-session' | 'signaling-error' | 'session-ended';
+
+/** PeerJS options for our own signaling server (never PeerJS's public cloud). */
+export interface SignalingOptions {
+  host: string;
+  port: number;
+  path: string;
+  secure: boolean;
+  config: RTCConfiguration;
+  debug: number;
+}
+
+export interface PeerAgentOptions {
+  sessionId: string; // already validated by the shell (isValidSessionId)
+  peerId?: string; // default: a fresh newPeerId(sessionId)
+  gpu: PeerGpuApi;
+  signaling: SignalingOptions;
+  userAgent: string; // goes into the report the coordinator's roster shows
+  ui: PeerUi;
+  gpuHelp?: string; // appended to the "no GPU device" message (the page says which browsers work)
+  rejoinHint?: string; // how to rejoin after a lost GPU ("Reload the page…" on the page)
+}
+
+export interface PeerAgent {
+  readonly id: string;
+  readonly report: PeerReport;
+  /** Leave the session: closes the control connection (the coordinator drops us at once) and the mesh. */
+  close(): void;
+}
+
+/** Joins the session; resolves once the GPU is measured and signaling started, or null if no GPU. */
+export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent | null> {
+  const { sessionId, gpu, ui } = opts;
+  const myId = opts.peerId ?? newPeerId(sessionId);
+  let report: PeerReport;
+  try {
+    ui.state('measuring this GPU…');
+    const r = await gpu.init();
+    report = { ...r, id: myId, userAgent: opts.userAgent };
+  } catch (e) {
+    ui.state('not joined: no usable GPU');
+    ui.alert(`WebGPU is present but no GPU device could be created: ${(e as Error).message}.${opts.gpuHelp ? ` ${opts.gpuHelp}` : ''}`, 'error', 'no-webgpu');
+    return null;
+  }
+  let coord: DataConnection | null = null;
+  let closing = false;
+  const toCoord = (m: ToCoordinator): void => void (coord?.open && coord.send(m));
+  await gpu.onLost(proxy((reason: string) => {
+    ui.state('GPU lost');
+    ui.alert(`This device's GPU was lost (${reason}). ${opts.rejoinHint ?? 'Restart this peer to rejoin.'}`, 'error', 'gpu-lost');
+    toCoord({ type: 'fatal', error: `GPU device lost: ${reason}` });
+  }));
+
+  const sig = opts.signaling;
+  const peer = new Peer(myId, sig);
+  const mesh = new PeerMesh(peer, myId);
+  const running = new Map<string, AbortController>();
+  const defaultPort = sig.secure ? 443 : 80;
+  const signalingAt = `${sig.host}${sig.port === defaultPort ? '' : `:${sig.port}`}${sig.path}`;
+
+  peer.on('error', (err) => {
+    const type = (err as { type?: string }).type ?? '';
+    if (type === 'peer-unavailable' && !coord?.open) {
+      ui.state('not joined');
+      ui.alert('Unknown or ended session: no coordinator answers this link. Ask for a fresh link from the coordinator page.', 'error', 'unknown-session');
+    } else if (['network', 'server-error', 'socket-error', 'socket-closed'].includes(type) && !closing) {
+      ui.state('signaling server unreachable');
+      ui.alert(`The signaling server (${signalingAt}) is unreachable: this device cannot join.`, 'error', 'signaling-error');
+    }
+  });
+  peer.on('open', () => {
+    ui.state('joining…');
+    coord = peer.connect(coordinatorPeerId(sessionId), { label: 'control', serialization: 'json', reliable: true });
+    coord.on('open', () => toCoord({ type: 'hello', report }));
+    coord.on('close', () => {
+      mesh.closeAll();
+      if (closing) return;
+      ui.state('session ended');
+      ui.alert('The coordinator closed the session.', 'info', 'session-ended');
+    });
+    coord.on('data', (raw) => void onMessage(raw as ToPeer));
+  });
+
+  async function onMessage(msg: ToPeer): Promise<void> {
+    switch (msg.type) {
+      case 'welcome':
+        ui.state(`ready (${report.adapter.vendor} ${report.adapter.architecture}, ${report.gflops.toFixed(1)} GFLOPS)`);
+        mesh.setMembers(msg.meshPeers);
+        return;
+      case 'mesh':
+        mesh.setMembers(msg.peers);
+        return;
+      case 'ping':
+        toCoord({ type: 'pong', t: msg.t });
+        return;
+      case 'cancel':
+        running.get(msg.jobId)?.abort();
+        void gpu.cancel();
+        return;
+      case 'job': {
+        const ac = new AbortController();
+        running.set(msg.jobId, ac);
+        ui.job(`running ${msg.job.kind}`);
+        try {
+          const result = await runJob(msg.job, ac.signal, (event) => toCoord({ type: 'job-progress', jobId: msg.jobId, event }));
+          toCoord({ type: 'job-done', jobId: msg.jobId, result });
+          ui.job(`done: ${msg.job.kind}`);
+        } catch (e) {
+          const text = (e as Error).message || String(e);
+          toCoord({ type: 'job-error', jobId: msg.jobId, error: text });
+          ui.job(`failed: ${msg.job.kind}: ${text}`);
+        } finally {
+          running.delete(msg.jobId);
+        }
+      }
+    }
+  }
+
+  async function runJob(job: Job, signal: AbortSignal, emit: (e: JobEvent) => void): Promise<unknown> {
+    const rank = job.group.indexOf(myId);
+    if (rank < 0) throw new Error('this peer is not in the job group');
+    switch (job.kind) {
+      case 'allreduce': {
+        if (job.delayPeer === myId && job.delayMs) await new Promise((r) => setTimeout(r, job.delayMs));
+        const comm = await mesh.group(job.group, job.timeoutMs);
+        const data = new Float32Array(job.length); // [length]
+        for (let i = 0; i < job.length; i++) data[i] = (rank + 1) * ((i % 7) + 1);
+        const t0 = performance.now();
+        const out = await comm.allReduce(data); // [length]
+        let checksum = 0;
+        for (const v of out) checksum += v;
+        const res: AllReduceResult = { rank, length: out.length, checksum, head: Array.from(out.subarray(0, 8)), ms: performance.now() - t0 };
+        return res;
+      }
+      case 'bench-comm': {
+        const comm = await mesh.group(job.group, 120_000);
+        // The raw channel measured in the same run: rank 0 pings/probes rank 1's link directly.
+        const link = rank === 0 && job.group.length > 1 ? await benchLink(mesh.mesh, job.group[1], { bulkBytes: Math.min(Math.max(...job.sizes), 16 << 20) }) : null;
+        await (comm as GroupComm).barrier(60_000);
+        const rows = await benchCollectives(comm as GroupComm, job.sizes, job.reps);
+        return { rows, link };
+      }
+      case 'image': {
+        const comm = await mesh.group(job.group, 60_000);
+        return gpu.runImage({ url: job.model.url, seed: job.seed, steps: job.steps, sampler: job.sampler, mode: job.mode, warmupSteps: job.warmupSteps, withSingle: job.withSingle }, proxy(mesh.bridge(comm)));
+      }
+      case 'llm-load': {
+        const comm = await mesh.group(job.group, 30_000);
+        ui.progress(0, 1);
+        return gpu.loadLlm({ url: job.model.url, rank, tp: job.group.length, maxSeqLen: job.maxSeqLen }, proxy(mesh.bridge(comm)), proxy((loaded: number, total: number) => {
+          ui.progress(loaded, total);
+          emit({ kind: 'progress', loaded, total, label: job.model.name });
+        }));
+      }
+      case 'llm-generate': {
+        signal.addEventListener('abort', () => void gpu.cancel());
+        return gpu.generate({ prompt: job.prompt, sampling: job.sampling }, proxy((ev: JobEvent) => emit(ev)));
+      }
+    }
+  }
+
+  return {
+    id: myId,
+    report,
+    close() {
+      closing = true;
+      mesh.closeAll();
+      peer.destroy(); // closes the control connection and the signaling socket
+    },
+  };
+}
