@@ -84,7 +84,17 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
     if (!entry) throw new Error(req.model ? `unknown diffusion model "${req.model}"` : 'the server offers no diffusion model');
     const n = req.peers ?? 2;
     const group = ctx.roster.pick(n);
-    if (group.length < n) throw new Error(`${n} peers needed; ${group.length} are connected`);
+    if (group.length < n) throw new Error(`${n} free peers needed; ${group.length} of ${ctx.roster.list().length} connected peers are free (the others are busy)`);
+    for (const p of group) ctx.roster.setState(p, 'busy');
+    try {
+      return await runImage(group, req, entry);
+    } finally {
+      for (const p of group) if (ctx.roster.has(p)) ctx.roster.setState(p, 'ready');
+    }
+  };
+
+  const runImage = async (group: string[], req: ImageRequest, entry: { name: string; url: string }): Promise<ImageResponse> => {
+    const n = group.length;
     const t0 = performance.now();
     ctx.log(`image on ${n} peer(s), mode ${req.mode ?? 'corrected_async_gn'}`);
     const h = ctx.runJob<ImageResult>({

@@ -96,47 +96,50 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
     const url = entry?.url ?? (/^https?:\/\//.test(req.model) ? req.model : null);
     if (!url) throw new Error(`unknown model "${req.model}": not on this server (see tabmesh.models()) and not a URL`);
     const group = ctx.roster.pick(tp);
-    if (group.length < tp) throw new Error(`tensor_parallel_size=${tp} needs ${tp} ready peers; ${group.length} are connected`);
-    const key = `${url}|${group.join(',')}`;
-    const t0 = performance.now();
-    if (!group.every((p) => loadedOn.get(p) === key)) {
-      for (const p of group) loadedOn.delete(p);
-      ctx.log(`loading ${req.model} on ${group.length} peer(s)`);
-      const loads = new Map<string, [number, number]>();
-      const h = ctx.runJob({ kind: 'llm-load', group, model: { name: req.model, url }, maxSeqLen: MAX_SEQ_LEN }, (peer, ev) => {
-        if (ev.kind !== 'progress') return;
-        loads.set(peer, [ev.loaded, ev.total]);
-        let a = 0, b = 0;
-        for (const [l, t] of loads.values()) { a += l; b += t; }
-        progress.max = Math.max(1, b);
-        progress.value = a;
-      });
-      await h.done;
-      for (const p of group) loadedOn.set(p, key);
-    }
-    const tLoad = performance.now() - t0;
-    for (const p of group) ctx.roster.setState(p, 'busy');
-    // Every rank samples on its own from identical logits: they must share one seed, so an unseeded
-    // request gets its seed here, once, and the same value goes to every rank.
-    const sampling = { ...req.sampling, seed: req.sampling?.seed ?? randomSeed() };
-    let text = '';
-    output.textContent = '';
-    const h = ctx.runJob<GenerateResponse & { stats: { computeMs: number; commMs: number } }>({ kind: 'llm-generate', group, model: { name: req.model, url }, prompt: req.prompt, sampling }, (peer, ev) => {
-      if (ev.kind !== 'token' || peer !== group[0]) return;
-      text += ev.text;
-      output.textContent = text;
-      req.onToken?.(ev);
-    });
-    current = h.jobId;
+    if (group.length < tp) throw new Error(`tensor_parallel_size=${tp} needs ${tp} free peers; ${group.length} of ${ctx.roster.list().length} connected peers are free (the others are busy)`);
+    for (const p of group) ctx.roster.setState(p, 'busy'); // held from the load to the last token
     try {
-      const results = await h.done;
-      const r0 = results[0];
-      stats.replaceChildren(el('tr', {}, ...['peer', 'rank', 'compute ms', 'all-reduce ms'].map((x) => el('th', {}, x))),
-        ...results.map((r, i) => el('tr', {}, el('td', {}, group[i].slice(-12)), el('td', {}, String(i)), el('td', {}, r.stats.computeMs.toFixed(0)), el('td', {}, r.stats.commMs.toFixed(0)))));
-      output.textContent = r0.outputs[0]?.text ?? '';
-      return { outputs: r0.outputs, usage: r0.usage, timings: { ...r0.timings, load_ms: tLoad, compute_ms: r0.stats.computeMs, allreduce_ms: r0.stats.commMs }, peers: group };
+      const key = `${url}|${group.join(',')}`;
+      const t0 = performance.now();
+      if (!group.every((p) => loadedOn.get(p) === key)) {
+        for (const p of group) loadedOn.delete(p);
+        ctx.log(`loading ${req.model} on ${group.length} peer(s)`);
+        const loads = new Map<string, [number, number]>();
+        const h = ctx.runJob({ kind: 'llm-load', group, model: { name: req.model, url }, maxSeqLen: MAX_SEQ_LEN }, (peer, ev) => {
+          if (ev.kind !== 'progress') return;
+          loads.set(peer, [ev.loaded, ev.total]);
+          let a = 0, b = 0;
+          for (const [l, t] of loads.values()) { a += l; b += t; }
+          progress.max = Math.max(1, b);
+          progress.value = a;
+        });
+        await h.done;
+        for (const p of group) loadedOn.set(p, key);
+      }
+      const tLoad = performance.now() - t0;
+      // Every rank samples on its own from identical logits: they must share one seed, so an unseeded
+      // request gets its seed here, once, and the same value goes to every rank.
+      const sampling = { ...req.sampling, seed: req.sampling?.seed ?? randomSeed() };
+      let text = '';
+      output.textContent = '';
+      const h = ctx.runJob<GenerateResponse & { stats: { computeMs: number; commMs: number } }>({ kind: 'llm-generate', group, model: { name: req.model, url }, prompt: req.prompt, sampling }, (peer, ev) => {
+        if (ev.kind !== 'token' || peer !== group[0]) return;
+        text += ev.text;
+        output.textContent = text;
+        req.onToken?.(ev);
+      });
+      current = h.jobId;
+      try {
+        const results = await h.done;
+        const r0 = results[0];
+        stats.replaceChildren(el('tr', {}, ...['peer', 'rank', 'compute ms', 'all-reduce ms'].map((x) => el('th', {}, x))),
+          ...results.map((r, i) => el('tr', {}, el('td', {}, group[i].slice(-12)), el('td', {}, String(i)), el('td', {}, r.stats.computeMs.toFixed(0)), el('td', {}, r.stats.commMs.toFixed(0)))));
+        output.textContent = r0.outputs[0]?.text ?? '';
+        return { outputs: r0.outputs, usage: r0.usage, timings: { ...r0.timings, load_ms: tLoad, compute_ms: r0.stats.computeMs, allreduce_ms: r0.stats.commMs }, peers: group };
+      } finally {
+        current = null;
+      }
     } finally {
-      current = null;
       for (const p of group) if (ctx.roster.has(p)) ctx.roster.setState(p, 'ready');
     }
   };

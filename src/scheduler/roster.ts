@@ -63,10 +63,14 @@ export class Roster {
     return [...this.entries.keys()];
   }
 
-  /** Fastest first, so a group of k takes the k fastest free peers. */
+  /**
+   * The k fastest free peers (fewer if not enough are free). Busy peers are never picked: a peer
+   * runs one job's GPU work at a time, and a second generate on the same engine would overwrite the
+   * first one's KV cache.
+   */
   pick(k: number, exclude: Set<string> = new Set()): string[] {
     return this.list()
-      .filter((e) => !exclude.has(e.id))
+      .filter((e) => !exclude.has(e.id) && e.state === 'ready')
       .sort((a, b) => b.gflops - a.gflops || a.id.localeCompare(b.id))
       .slice(0, k)
       .map((e) => e.id);
