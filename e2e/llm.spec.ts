@@ -3,7 +3,11 @@
 // numpy run, matching llama2.c) at tp = 1, 2 and 4; a prompt typed in the UI streams the same text
 // at tp=2 as at tp=1; a malformed model file gives a clear error and the session keeps working.
 import { test, expect } from '@playwright/test';
+import fs from 'node:fs';
+import path from 'node:path';
 import { openSwarm } from './helpers';
+
+const STORIES = path.resolve(process.env.TABMESH_SHARED ?? path.resolve(process.cwd(), '../shared'), 'models/stories260K/stories260K.gguf');
 
 const GOLDEN = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408,
   419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426,
@@ -40,6 +44,11 @@ test('stories260K at tp=1 and tp=2: golden greedy ids, UI streaming equal across
   await expect(c.getByTestId('model-error')).toContainText('broken.gguf cannot be used');
   const again = await c.evaluate((req) => window.tabmesh.generate(req), { ...greedy(2), sampling: { temperature: 0, max_tokens: 8 } });
   expect(again.outputs[0].token_ids).toEqual(GOLDEN.slice(0, 8));
+  // A model picked from a local file on the coordinator: peers read their shards through it.
+  await c.getByTestId('model-file').setInputFiles({ name: 'mystories.gguf', mimeType: 'application/octet-stream', buffer: fs.readFileSync(STORIES) });
+  await expect(c.getByTestId('model-info').last()).toContainText('local:mystories.gguf');
+  const local = await c.evaluate((req) => window.tabmesh.generate(req), { ...greedy(2), model: 'local:mystories.gguf', sampling: { temperature: 0, max_tokens: 16 } });
+  expect(local.outputs[0].token_ids).toEqual(GOLDEN.slice(0, 16));
   await swarm.close();
 });
 

@@ -3,7 +3,7 @@
 import { Peer, type DataConnection } from 'peerjs';
 import QRCode from 'qrcode';
 import { coordinatorPeerId, joinLink, newSessionId } from '../src/session/ids';
-import { HEARTBEAT_PERIOD_MS, type Job, type JobEvent, type ToCoordinator, type ToPeer, type AllReduceResult } from '../src/session/protocol';
+import { FILE_CHUNK_BYTES, toBase64, HEARTBEAT_PERIOD_MS, type Job, type JobEvent, type ToCoordinator, type ToPeer, type AllReduceResult } from '../src/session/protocol';
 import { Roster } from '../src/scheduler/roster';
 import { Jobs, JobError } from '../src/scheduler/jobs';
 import { el, fmtBytes, peerOptions, setRole, showAlert } from './ui';
@@ -128,6 +128,9 @@ export async function startCoordinator(): Promise<void> {
           break;
         case 'mesh-state':
           break;
+        case 'file-read':
+          void serveFileRange(conn.peer, msg);
+          break;
       }
     });
     conn.on('close', () => dropPeer(conn.peer, 'connection closed'));
@@ -141,9 +144,24 @@ export async function startCoordinator(): Promise<void> {
     for (const id of roster.ids()) send(id, { type: 'ping', t: now });
   }, HEARTBEAT_PERIOD_MS);
 
+  // Local model files picked on this page, served to peers range by range over the control channel.
+  const localFiles = new Map<string, File>();
+  const serveFileRange = async (peerId: string, m: { reqId: number; name: string; start: number; end: number }): Promise<void> => {
+    const f = localFiles.get(m.name);
+    if (!f || m.start < 0 || m.end > f.size || m.end < m.start) {
+      send(peerId, { type: 'file-error', reqId: m.reqId, error: f ? `bad range [${m.start}, ${m.end}) of ${m.name}` : `no local file named ${m.name} on the coordinator` });
+      return;
+    }
+    const bytes = new Uint8Array(await f.slice(m.start, m.end).arrayBuffer()); // [end - start]
+    const count = Math.max(1, Math.ceil(bytes.length / FILE_CHUNK_BYTES));
+    for (let i = 0; i < count; i++) {
+      send(peerId, { type: 'file-data', reqId: m.reqId, index: i, count, b64: toBase64(bytes.subarray(i * FILE_CHUNK_BYTES, (i + 1) * FILE_CHUNK_BYTES)) });
+    }
+  };
+
   const runJob = <R>(job: Job & { group: string[] }, onEvent?: (peer: string, ev: JobEvent) => void) => jobs.start<R>(job, onEvent);
 
-  const llm = mountLlmPanel(app, { roster, runJob, cancel: (id) => jobs.cancel(id), log });
+  const llm = mountLlmPanel(app, { roster, runJob, cancel: (id) => jobs.cancel(id), log, localFiles });
   const api: TabmeshApi = {
     sessionId,
     joinLink: link,

@@ -1,6 +1,6 @@
 // The coordinator's LLM panel and `window.tabmesh.generate`: choose a model and
 // tensor_parallel_size, type a prompt, set sampling, stream the output, see per-peer stats.
-import type { Job, JobEvent } from '../src/session/protocol';
+import { LOCAL_MODEL_SCHEME, type Job, type JobEvent } from '../src/session/protocol';
 import type { Roster } from '../src/scheduler/roster';
 import type { JobHandle } from '../src/scheduler/jobs';
 import { loadGgufIndex } from '../src/model/gguf';
@@ -33,6 +33,7 @@ interface Ctx {
   runJob: <R>(job: Job & { group: string[] }, onEvent?: (peer: string, ev: JobEvent) => void) => JobHandle<R>;
   cancel: (jobId: string) => void;
   log: (line: string) => void;
+  localFiles: Map<string, File>; // picked on this page; peers read them through the coordinator
 }
 
 const MAX_SEQ_LEN = 1024; // KV cache positions requested per peer; each peer caps it by its own limits
@@ -81,8 +82,12 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
     const f = fileInput.files?.[0];
     if (!f) return;
     const v = await validateModel(f);
-    if (!v.ok) showAlert(`${f.name} cannot be used: ${v.error}`, 'error', 'model-error');
-    else showAlert(`${f.name} is a valid model; sending local files to peers is not available yet: serve it from TABMESH_MODELS or a URL.`, 'info', 'model-info');
+    if (!v.ok) return void showAlert(`${f.name} cannot be used: ${v.error}`, 'error', 'model-error');
+    ctx.localFiles.set(f.name, f);
+    const value = `local:${f.name}`;
+    if (![...modelSel.options].some((o) => o.value === value)) modelSel.append(el('option', { value }, `${f.name} (local, ${fmtBytes(f.size)})`));
+    modelSel.value = value;
+    showAlert(`${f.name} is ready as model "${value}": each peer reads only its shard's bytes from this page.`, 'info', 'model-info');
   });
 
   // Which model each peer holds (url + group), so a repeated request skips the load.
@@ -93,7 +98,8 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
     const tp = req.tensor_parallel_size ?? 1;
     if (!catalog.length) await models();
     const entry = catalog.find((m) => m.name === req.model);
-    const url = entry?.url ?? (/^https?:\/\//.test(req.model) ? req.model : null);
+    const localFile = req.model.startsWith('local:') ? ctx.localFiles.get(req.model.slice(6)) : undefined;
+    const url = localFile ? `${LOCAL_MODEL_SCHEME}${localFile.name}` : entry?.url ?? (/^https?:\/\//.test(req.model) ? req.model : null);
     if (!url) throw new Error(`unknown model "${req.model}": not on this server (see tabmesh.models()) and not a URL`);
     const group = ctx.roster.pick(tp);
     if (group.length < tp) throw new Error(`tensor_parallel_size=${tp} needs ${tp} free peers; ${group.length} of ${ctx.roster.list().length} connected peers are free (the others are busy)`);
@@ -105,7 +111,7 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
         for (const p of group) loadedOn.delete(p);
         ctx.log(`loading ${req.model} on ${group.length} peer(s)`);
         const loads = new Map<string, [number, number]>();
-        const h = ctx.runJob({ kind: 'llm-load', group, model: { name: req.model, url }, maxSeqLen: MAX_SEQ_LEN }, (peer, ev) => {
+        const h = ctx.runJob({ kind: 'llm-load', group, model: { name: req.model, url, size: localFile?.size }, maxSeqLen: MAX_SEQ_LEN }, (peer, ev) => {
           if (ev.kind !== 'progress') return;
           loads.set(peer, [ev.loaded, ev.total]);
           let a = 0, b = 0;

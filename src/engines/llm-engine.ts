@@ -2,7 +2,7 @@
 // hook, the vocab-parallel output head, and the generation loop. Runs inside the GPU worker.
 import type { Comm } from '../collectives/types';
 import type { Gpu } from '../gpu/gpu';
-import { loadGgufIndex, type GgufIndex } from '../model/gguf';
+import { loadGgufIndex, type GgufIndex, type RangeSource } from '../model/gguf';
 import { LlamaGpu } from '../model/llama';
 import { LlamaTokenizer } from '../model/tokenizer';
 import { makeShard, validateTp } from '../parallel/tp';
@@ -12,7 +12,8 @@ import { cachedRangeReader } from './range-cache';
 import type { CommTimer } from './remote-comm';
 
 export interface LoadRequest {
-  url: string;
+  url: string; // HTTP(S) URL, or tabmesh-local:<name> read through `remoteRead`
+  size?: number; // file size, needed for tabmesh-local files
   rank: number;
   tp: number;
   maxSeqLen: number;
@@ -37,15 +38,22 @@ export class LlmEngine {
     readonly info: LoadInfo,
   ) {}
 
-  static async load(gpu: Gpu, req: LoadRequest, comm: Comm, timer: CommTimer, onProgress: (loaded: number, total: number) => void): Promise<LlmEngine> {
-    const index = await loadGgufIndex(req.url);
-    validateTp(index.config, req.tp);
+  static async load(gpu: Gpu, req: LoadRequest, comm: Comm, timer: CommTimer, onProgress: (loaded: number, total: number) => void,
+    remoteRead?: (start: number, end: number) => Promise<Uint8Array>): Promise<LlmEngine> {
     let loaded = 0;
-    const read = cachedRangeReader(req.url, (n) => {
+    let total = 0; // known once the header is parsed
+    const counted = (n: number) => {
       loaded += n;
       onProgress(loaded, Math.max(loaded, total));
-    });
-    const total = estimateShardBytes(index, req.tp);
+    };
+    // A file the coordinator holds is read through it, range by range, like an HTTP server.
+    const remote: RangeSource | null = remoteRead
+      ? { size: req.size ?? 0, read: async (s, e) => { const b = await remoteRead(s, e); counted(b.byteLength); return b; } }
+      : null;
+    const index = await loadGgufIndex(remote ?? req.url);
+    validateTp(index.config, req.tp);
+    const read = remote ? (s: number, e: number) => remote.read(s, e) : cachedRangeReader(req.url, counted);
+    total = estimateShardBytes(index, req.tp);
     const shard = await makeShard(index, read, req.rank, req.tp);
     // Memory budget (as vLLM's gpu_memory_utilization): WebGPU does not expose device memory, so
     // the per-layer K and V caches ([maxSeqLen, kvDim] each) are sized by the adapter's largest

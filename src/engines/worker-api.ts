@@ -30,14 +30,15 @@ export class GpuWorkerApi {
 
   // `comm` arrives as a Comlink proxy of the page's communicator (typed as the plain interface so
   // the page can pass `proxy(comm)`); remoteComm() turns it back into an awaitable Comm.
-  async loadLlm(req: LoadRequest, comm: Comm, onProgress: (loaded: number, total: number) => void): Promise<LoadInfo> {
+  async loadLlm(req: LoadRequest, comm: Comm, onProgress: (loaded: number, total: number) => void,
+    remoteRead?: (start: number, end: number) => Promise<Uint8Array>): Promise<LoadInfo> {
     const gpu = this.requireGpu();
     this.llm?.destroy();
     this.llm = null; // nothing half-loaded stays behind: the old model is gone before the new one loads
     const timer: CommTimer = { commMs: 0, calls: 0 };
     // Loaded on first use: a peer that only joins (or runs other engines) never parses model code.
     const { LlmEngine } = await import('./llm-engine');
-    this.llm = await LlmEngine.load(gpu, req, remoteComm(comm as unknown as Remote<Comm>, req.rank, req.tp, timer), timer, onProgress);
+    this.llm = await LlmEngine.load(gpu, req, remoteComm(comm as unknown as Remote<Comm>, req.rank, req.tp, timer), timer, onProgress, remoteRead);
     return this.llm.info;
   }
 

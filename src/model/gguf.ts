@@ -8,7 +8,15 @@ import { gguf, GGMLQuantizationType } from '@huggingface/gguf';
 import type { GgmlType, LlamaConfig } from './types';
 import { rowBytes } from './quant';
 
-export type GgufSource = string | Blob | ArrayBuffer;
+/** Bytes that live elsewhere (e.g. a file the coordinator holds, fetched over the control channel). */
+export interface RangeSource {
+  size: number;
+  read(start: number, end: number): Promise<Uint8Array>;
+}
+
+export type GgufSource = string | Blob | ArrayBuffer | RangeSource;
+
+const isRangeSource = (s: GgufSource): s is RangeSource => typeof s === 'object' && 'read' in s && typeof s.read === 'function';
 
 export class ModelFormatError extends Error {
   override name = 'ModelFormatError';
@@ -84,6 +92,10 @@ function resolveUrl(url: string): string {
 export async function readRange(source: GgufSource, start: number, end: number): Promise<Uint8Array> {
   if (end < start) throw new RangeError(`readRange: end ${end} < start ${start}`);
   if (end === start) return new Uint8Array(0);
+  if (isRangeSource(source)) {
+    if (end > source.size) throw new RangeError(`readRange: ${end} past end of file (${source.size})`);
+    return source.read(start, end);
+  }
   if (source instanceof ArrayBuffer) {
     if (end > source.byteLength) throw new RangeError(`readRange: ${end} past end of buffer (${source.byteLength})`);
     return new Uint8Array(source, start, end - start); // a view, no copy
@@ -140,6 +152,7 @@ export async function loadGgufIndex(source: GgufSource): Promise<GgufIndex> {
   let parsed: Awaited<ReturnType<typeof gguf>>;
   try {
     if (typeof source === 'string') parsed = await gguf(resolveUrl(source));
+    else if (isRangeSource(source)) parsed = await gguf(SHIM_URL, { fetch: localFetch(source.size, async (s, e) => (await source.read(s, e)) as Uint8Array<ArrayBuffer>) });
     else if (source instanceof ArrayBuffer)
       parsed = await gguf(SHIM_URL, { fetch: localFetch(source.byteLength, async (s, e) => new Uint8Array(source, s, e - s)) });
     else parsed = await gguf(SHIM_URL, { fetch: localFetch(source.size, async (s, e) => source.slice(s, e)) });

@@ -6,8 +6,9 @@
 import { Peer, type DataConnection } from 'peerjs';
 import { proxy } from 'comlink';
 import { coordinatorPeerId, newPeerId } from './ids';
-import type { AllReduceResult, Job, JobEvent, PeerReport, ToCoordinator, ToPeer } from './protocol';
+import { LOCAL_MODEL_SCHEME, type AllReduceResult, type Job, type JobEvent, type PeerReport, type ToCoordinator, type ToPeer } from './protocol';
 import { PeerMesh } from './peer-mesh';
+import { FileClient } from './file-client';
 import { benchCollectives, benchLink } from '../collectives/bench';
 import type { GroupComm } from '../collectives/group';
 import type { Comm } from '../collectives/types';
@@ -23,7 +24,8 @@ import type { ImageRequest, ImageResult } from '../engines/image-engine';
 export interface PeerGpuApi {
   init(): Promise<Omit<PeerReport, 'id' | 'userAgent'>>;
   onLost(cb: (reason: string) => void): unknown;
-  loadLlm(req: LoadRequest, comm: Comm, onProgress: (loaded: number, total: number) => void): Promise<LoadInfo>;
+  loadLlm(req: LoadRequest, comm: Comm, onProgress: (loaded: number, total: number) => void,
+    remoteRead?: (start: number, end: number) => Promise<Uint8Array>): Promise<LoadInfo>;
   generate(req: { prompt: string; sampling: Record<string, unknown> }, onEvent: (ev: JobEvent) => void): Promise<unknown>;
   runImage(req: ImageRequest, comm: Comm): Promise<ImageResult>;
   cancel(): unknown;
@@ -85,6 +87,7 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
   let coord: DataConnection | null = null;
   let closing = false;
   const toCoord = (m: ToCoordinator): void => void (coord?.open && coord.send(m));
+  const files = new FileClient(toCoord);
   await gpu.onLost(proxy((reason: string) => {
     ui.state('GPU lost');
     ui.alert(`This device's GPU was lost (${reason}). ${opts.rejoinHint ?? 'Restart this peer to rejoin.'}`, 'error', 'gpu-lost');
@@ -122,6 +125,7 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
   });
 
   async function onMessage(msg: ToPeer): Promise<void> {
+    if (files.handle(msg)) return;
     switch (msg.type) {
       case 'welcome':
         ui.state(`ready (${report.adapter.vendor} ${report.adapter.architecture}, ${report.gflops.toFixed(1)} GFLOPS)`);
@@ -187,10 +191,11 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
       case 'llm-load': {
         const comm = await mesh.group(job.group, 30_000);
         ui.progress(0, 1);
-        return gpu.loadLlm({ url: job.model.url, rank, tp: job.group.length, maxSeqLen: job.maxSeqLen }, proxy(mesh.bridge(comm)), proxy((loaded: number, total: number) => {
+        const local = job.model.url.startsWith(LOCAL_MODEL_SCHEME) ? job.model.url.slice(LOCAL_MODEL_SCHEME.length) : null;
+        return gpu.loadLlm({ url: job.model.url, size: job.model.size, rank, tp: job.group.length, maxSeqLen: job.maxSeqLen }, proxy(mesh.bridge(comm)), proxy((loaded: number, total: number) => {
           ui.progress(loaded, total);
           emit({ kind: 'progress', loaded, total, label: job.model.name });
-        }));
+        }), local === null ? undefined : proxy((start: number, end: number) => files.read(local, start, end)));
       }
       case 'llm-generate': {
         signal.addEventListener('abort', () => void gpu.cancel());

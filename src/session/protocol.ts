@@ -21,7 +21,9 @@ export type ToPeer =
   | { type: 'mesh'; peers: string[] }
   | { type: 'ping'; t: number }
   | { type: 'job'; jobId: string; job: Job }
-  | { type: 'cancel'; jobId: string };
+  | { type: 'cancel'; jobId: string }
+  | { type: 'file-data'; reqId: number; index: number; count: number; b64: string }
+  | { type: 'file-error'; reqId: number; error: string };
 
 export type ToCoordinator =
   | { type: 'hello'; report: PeerReport }
@@ -30,7 +32,8 @@ export type ToCoordinator =
   | { type: 'job-done'; jobId: string; result: unknown }
   | { type: 'job-error'; jobId: string; error: string }
   | { type: 'fatal'; error: string }
-  | { type: 'mesh-state'; connected: string[] };
+  | { type: 'mesh-state'; connected: string[] }
+  | { type: 'file-read'; reqId: number; name: string; start: number; end: number };
 
 export type Job =
   | { kind: 'allreduce'; group: string[]; length: number; timeoutMs: number; delayPeer?: string; delayMs?: number }
@@ -41,7 +44,10 @@ export type Job =
 
 export interface ModelRef {
   name: string;
-  url: string; // absolute URL (app server or any CORS host), fetched by HTTP Range
+  /** Absolute URL (app server or any CORS host), fetched by HTTP Range; or `tabmesh-local:<name>` for
+   *  a file picked on the coordinator, whose byte ranges peers request over the control connection. */
+  url: string;
+  size?: number; // bytes, for local files
 }
 
 export type JobEvent =
@@ -60,3 +66,24 @@ export interface AllReduceResult {
 
 export const HEARTBEAT_PERIOD_MS = 1000; // one ping a second keeps the RTT column fresh at negligible cost
 export const HEARTBEAT_TIMEOUT_MS = 3500; // > 3 missed pings: under the issue's 5 s bound, tolerant of a GC pause
+
+export const LOCAL_MODEL_SCHEME = 'tabmesh-local:';
+/**
+ * Raw bytes per file-data message. PeerJS's JSON connections refuse messages of 16300 bytes or more
+ * (and report it as a connection error): 11 KiB is 15020 base64 characters plus a small envelope.
+ * Fine for small models; large local files want a raw binary channel (left for later).
+ */
+export const FILE_CHUNK_BYTES = 11 * 1024;
+
+export function toBase64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x2000) s += String.fromCharCode(...bytes.subarray(i, i + 0x2000));
+  return btoa(s);
+}
+
+export function fromBase64(b64: string): Uint8Array {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
