@@ -2,6 +2,7 @@
 // on-GPU weight format (GpuWeight) with its upload-time repacking and a CPU dequantizer for references.
 
 import type { Gpu } from '../gpu/gpu';
+import { f16ToF32, f32ToF16 } from '../gpu/f16';
 import type { GgmlType, WeightTensor } from '../model/types';
 
 /** Packs a uniform struct: plain numbers become u32, {f} becomes f32, {i} becomes i32 (4 bytes each). */
@@ -25,48 +26,8 @@ export function grid(count: number): [number, number] {
   return [Math.ceil(count / y), y];
 }
 
-/** IEEE half -> float (for CPU references and q8_0 scale repacking). */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** float -> IEEE half, round to nearest even (tests build f16 weights with it). */
-export function floatToHalf(v: number): number {
-  const f32 = new Float32Array([v]);
-  const x = new Uint32Array(f32.buffer)[0];
-  const sign = (x >>> 16) & 0x8000;
-  const e = (x >>> 23) & 0xff;
-  let m = x & 0x7fffff;
-  if (e === 0xff) return sign | 0x7c00 | (m ? 0x200 : 0);
-  let ex = e - 127 + 15;
-  if (ex >= 31) return sign | 0x7c00;
-  if (ex <= 0) {
-    if (ex < -10) return sign;
-    m |= 0x800000;
-    const shift = 14 - ex;
-    let hm = m >>> shift;
-    const rem = m & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && hm & 1)) hm++;
-    return sign | hm;
-  }
-  let hm = m >>> 13;
-  const rem = m & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && hm & 1)) {
-    hm++;
-    if (hm === 0x400) {
-      hm = 0;
-      ex++;
-      if (ex >= 31) return sign | 0x7c00;
-    }
-  }
-  return sign | (ex << 10) | hm;
-}
+// f16 conversion lives in src/gpu/f16.ts; these are the names the kernel code and tests use.
+export { f16ToF32 as halfToFloat, f32ToF16 as floatToHalf };
 
 /** WTYPE override values of the weight-reading shaders. */
 export const WTYPE: Record<'f32' | 'f16' | 'q8_0', number> = { f32: 0, f16: 1, q8_0: 2 };
@@ -102,7 +63,7 @@ export function repack(w: WeightTensor): { data: Uint8Array; scaleOff: number } 
   const src = w.data;
   for (let b = 0; b < nb; b++) {
     const o = b * 34;
-    scales[b] = halfToFloat(src[o] | (src[o + 1] << 8));
+    scales[b] = f16ToF32(src[o] | (src[o + 1] << 8));
     out.set(src.subarray(o + 2, o + 34), b * 32);
   }
   return { data: out, scaleOff: qBytes / 4 };
@@ -123,10 +84,10 @@ export function dequantize(w: WeightTensor): Float32Array {
   if (w.type === 'f32') {
     for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
   } else if (w.type === 'f16') {
-    for (let i = 0; i < n; i++) out[i] = halfToFloat(dv.getUint16(i * 2, true));
+    for (let i = 0; i < n; i++) out[i] = f16ToF32(dv.getUint16(i * 2, true));
   } else if (w.type === 'q8_0') {
     for (let b = 0; b < n / 32; b++) {
-      const d = halfToFloat(dv.getUint16(b * 34, true));
+      const d = f16ToF32(dv.getUint16(b * 34, true));
       for (let j = 0; j < 32; j++) out[b * 32 + j] = d * dv.getInt8(b * 34 + 2 + j);
     }
   } else {
@@ -141,7 +102,7 @@ export function quantize(values: Float32Array, rows: number, cols: number, type:
   if (type === 'f32') return { type, rows, cols, data: new Uint8Array(values.slice(0, n).buffer) };
   if (type === 'f16') {
     const h = new Uint16Array(n);
-    for (let i = 0; i < n; i++) h[i] = floatToHalf(values[i]);
+    for (let i = 0; i < n; i++) h[i] = f32ToF16(values[i]);
     return { type, rows, cols, data: new Uint8Array(h.buffer) };
   }
   const data = new Uint8Array((n / 32) * 34);
@@ -150,7 +111,7 @@ export function quantize(values: Float32Array, rows: number, cols: number, type:
     let amax = 0;
     for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(values[b * 32 + j]));
     const d = amax / 127;
-    const dh = floatToHalf(d);
+    const dh = f32ToF16(d);
     dv.setUint16(b * 34, dh, true);
     const id = d ? 1 / d : 0;
     for (let j = 0; j < 32; j++) dv.setInt8(b * 34 + 2 + j, Math.round(values[b * 32 + j] * id));

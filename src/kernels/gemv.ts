@@ -1,5 +1,6 @@
 // Matrix-vector product for decode (shaders/gemm/gemv.wgsl, gemv_sg.wgsl): y[N] = W[N,K] . x[K] with
 // W row-major f32, or f16 packed two per u32 (unpacked in-shader, no shader-f16 needed).
+import { f16ToF32, f32ToF16 } from '../gpu/f16';
 import code from '../../shaders/gemm/gemv.wgsl?raw';
 import codeSg from '../../shaders/gemm/gemv_sg.wgsl?raw';
 import type { Gpu, Kernel } from '../gpu/gpu';
@@ -29,56 +30,20 @@ export const GEMV_CANDIDATES: GemvConfig[] = [
 
 // ---------------------------------------------------------------- f16 packing (CPU side)
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE half bits of `v`, round to nearest even, with overflow to infinity and subnormals. */
-export function f32ToF16Bits(v: number): number {
-  f32[0] = v;
-  const x = u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / nan
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    let r = mant >>> shift;
-    const rest = mant & ((1 << shift) - 1);
-    if (rest > half || (rest === half && (r & 1))) r++;
-    return sign | r;
-  }
-  let r = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (r & 1))) r++; // may carry into the exponent: still correct
-  return sign | r;
-}
-
-/** The f32 value of half bits `h`. */
-export function f16BitsToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
+// f16 conversion lives in src/gpu/f16.ts (one implementation for every f16 path).
+export { f32ToF16 as f32ToF16Bits, f16ToF32 as f16BitsToF32 };
 
 /** Packs f32 values [n] as halves, two per u32 (element 2i in the low half): [ceil(n/2)] words. */
 export function packF16(values: Float32Array): Uint32Array {
   const out = new Uint32Array(Math.ceil(values.length / 2)); // [ceil(n/2)]
-  for (let i = 0; i < values.length; i++) out[i >> 1] |= f32ToF16Bits(values[i]) << ((i & 1) * 16);
+  for (let i = 0; i < values.length; i++) out[i >> 1] |= f32ToF16(values[i]) << ((i & 1) * 16);
   return out;
 }
 
 /** Decodes packF16 output back to f32 [n] (what the GPU sees). */
 export function unpackF16(words: Uint32Array, n: number): Float32Array {
   const out = new Float32Array(n); // [n]
-  for (let i = 0; i < n; i++) out[i] = f16BitsToF32((words[i >> 1] >>> ((i & 1) * 16)) & 0xffff);
+  for (let i = 0; i < n; i++) out[i] = f16ToF32((words[i >> 1] >>> ((i & 1) * 16)) & 0xffff);
   return out;
 }
 
