@@ -111,12 +111,7 @@ export class GroupComm implements Comm {
    *  ring would move the same (n-1)*V bytes per rank, only in n-1 dependent steps. */
   allGather(data: Float32Array): Promise<Float32Array[]> {
     return this.run('allGather', async (ctx) => {
-      const others = this.others();
-      const mine = bytesOf(data);
-      const [got] = await Promise.all([
-        Promise.all(others.map((r) => ctx.recv(r, 0))),
-        Promise.all(others.map((r) => ctx.send(r, 0, mine))),
-      ]);
+      const { others, got } = await this.exchangeAll(ctx, data);
       const out: Float32Array[] = [];
       others.forEach((r, i) => (out[r] = ctx.f32(r, got[i])));
       out[this.rank] = data.slice();
@@ -167,13 +162,19 @@ export class GroupComm implements Comm {
     return r;
   }
 
-  private async reduceDirect(ctx: OpCtx, data: Float32Array): Promise<Float32Array> {
+  /** One direct round: `data` to every other member, and each of theirs back (`got[i]` is others[i]'s). */
+  private async exchangeAll(ctx: OpCtx, data: Float32Array): Promise<{ others: number[]; got: Uint8Array[] }> {
     const others = this.others();
     const mine = bytesOf(data);
     const [got] = await Promise.all([
       Promise.all(others.map((r) => ctx.recv(r, 0))),
       Promise.all(others.map((r) => ctx.send(r, 0, mine))),
     ]);
+    return { others, got };
+  }
+
+  private async reduceDirect(ctx: OpCtx, data: Float32Array): Promise<Float32Array> {
+    const { others, got } = await this.exchangeAll(ctx, data);
     const vecs: Float32Array[] = [];
     others.forEach((r, i) => (vecs[r] = ctx.f32(r, got[i], data.length)));
     vecs[this.rank] = data;
