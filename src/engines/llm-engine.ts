@@ -5,7 +5,7 @@ import type { Gpu } from '../gpu/gpu';
 import { loadGgufIndex, type GgufIndex, type RangeSource } from '../model/gguf';
 import { LlamaGpu } from '../model/llama';
 import { LlamaTokenizer } from '../model/tokenizer';
-import { makeShard, validateTp } from '../parallel/tp';
+import { makeShard, shardRanges, validateTp } from '../parallel/tp';
 import { generate, type GenerateResult } from './generate';
 import { parseSamplingParams } from '../model/sampling';
 import { cachedRangeReader } from './range-cache';
@@ -53,7 +53,8 @@ export class LlmEngine {
     const index = await loadGgufIndex(remote ?? req.url);
     validateTp(index.config, req.tp);
     const read = remote ? (s: number, e: number) => remote.read(s, e) : cachedRangeReader(req.url, counted);
-    total = estimateShardBytes(index, req.tp);
+    // Exactly the ranges makeShard will read: the progress bar's total is not an estimate.
+    total = loaded + shardRanges(index, req.rank, req.tp).reduce((n, r) => n + r.end - r.start, 0);
     const shard = await makeShard(index, read, req.rank, req.tp);
     // Memory budget (as vLLM's gpu_memory_utilization): WebGPU does not expose device memory, so
     // the per-layer K and V caches ([maxSeqLen, kvDim] each) are sized by the adapter's largest
@@ -126,11 +127,4 @@ export class LlmEngine {
   destroy(): void {
     this.model.destroy();
   }
-}
-
-/** Bytes this rank will fetch, for the progress bar: replicated tensors plus 1/tp of the sharded ones. */
-function estimateShardBytes(index: GgufIndex, tp: number): number {
-  let n = 0;
-  for (const [name, t] of index.tensors) n += /norm|token_embd/.test(name) ? t.bytes : t.bytes / tp;
-  return Math.ceil(n);
 }
