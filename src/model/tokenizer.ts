@@ -14,7 +14,15 @@ const utf8 = new TextEncoder();
 
 export interface EncodeOptions {
   addBos?: boolean; // default: the vocabulary's add_bos_token (true for llama)
+  /**
+   * Map the text of control / user-defined tokens (e.g. "<s>", "<|im_start|>") to their ids, as
+   * llama.cpp's parse_special does for chat prompts rendered from a template. Off by default so a
+   * user's text can never inject control tokens.
+   */
+  parseSpecial?: boolean;
 }
+
+const TOKEN_USER_DEFINED = 4;
 
 interface Sym {
   text: string;
@@ -77,15 +85,49 @@ export class LlamaTokenizer {
     return this.vocab.types[id] === TOKEN_CONTROL;
   }
 
-  /** Text -> token ids. Special-token text such as "<s>" is NOT parsed: it is tokenized as plain text. */
+  /**
+   * Text -> token ids. Special-token text such as "<s>" is tokenized as plain text unless
+   * `parseSpecial` is set; then the text is cut at special tokens and, as llama.cpp's SPM path
+   * does, each raw fragment that starts the text or follows a special token gets the space prefix.
+   */
   encode(text: string, opts: EncodeOptions = {}): Int32Array {
     const out: number[] = [];
     if (opts.addBos ?? this.addBos) out.push(this.bos);
-    if (text.length > 0) {
-      const prefixed = (this.vocab.addSpacePrefix ? ' ' : '') + text;
+    const fragments: (string | number)[] = opts.parseSpecial ? this.splitSpecial(text) : text.length > 0 ? [text] : [];
+    let prevSpecial = true;
+    for (const f of fragments) {
+      if (typeof f === 'number') {
+        out.push(f);
+        prevSpecial = true;
+        continue;
+      }
+      const prefixed = (this.vocab.addSpacePrefix && prevSpecial ? ' ' : '') + f;
       this.encodeSpm(prefixed.replaceAll(' ', SPACE), out);
+      prevSpecial = false;
     }
     return Int32Array.from(out);
+  }
+
+  private specialRe: RegExp | null | undefined;
+
+  /** Cuts text into raw fragments (strings) and special tokens (ids), longest special text first. */
+  private splitSpecial(text: string): (string | number)[] {
+    if (this.specialRe === undefined) {
+      const specials = this.vocab.tokens
+        .filter((t, id) => t.length > 0 && (this.vocab.types[id] === TOKEN_CONTROL || this.vocab.types[id] === TOKEN_USER_DEFINED))
+        .sort((a, b) => b.length - a.length);
+      this.specialRe = specials.length ? new RegExp(specials.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g') : null;
+    }
+    if (!this.specialRe) return text.length > 0 ? [text] : [];
+    const out: (string | number)[] = [];
+    let last = 0;
+    for (const m of text.matchAll(this.specialRe)) {
+      if (m.index > last) out.push(text.slice(last, m.index));
+      out.push(this.tokenToId.get(m[0]) as number);
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) out.push(text.slice(last));
+    return out;
   }
 
   private encodeSpm(text: string, out: number[]): void {
