@@ -17,6 +17,9 @@ test('ddpm-mnist-cnn over 2 peers: full_sync exact, corrected_async_gn >= 20 dB,
   const asyncRun = await c.evaluate(() => window.tabmesh.generateImage({ seed: 3, steps: 10, sampler: 'ddim', mode: 'corrected_async_gn', warmup_steps: 2, peers: 2 }));
   expect(asyncRun.psnr_vs_single!).toBeGreaterThanOrEqual(20);
   await expect(c.getByTestId('image-psnr')).toContainText('PSNR vs single device');
+  // The live view saw every step of both peers (the per-step events drive the timeline).
+  await expect(c.getByTestId('image-progress')).toHaveText(/^step 10\/10/);
+  expect(await c.evaluate(() => (document.querySelector('[data-testid=image-timeline]') as HTMLCanvasElement).width)).toBeGreaterThan(0);
   // A peer leaves mid-image: the request rejects with an error naming it (the job fails on departure).
   const pending = c.evaluate(() => window.tabmesh.generateImage({ seed: 4, steps: 400, sampler: 'ddpm', mode: 'corrected_async_gn', peers: 2, compare: false }).then(() => 'completed', (e: Error) => e.message));
   await c.waitForTimeout(3000);

@@ -6,6 +6,7 @@ import type { Roster } from '../src/scheduler/roster';
 import type { JobHandle } from '../src/scheduler/jobs';
 import type { ImageResult } from '../src/engines/image-engine';
 import { el, showAlert } from './ui';
+import { createTimeline, type Timeline } from './timeline-chart';
 
 type Mode = 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync';
 
@@ -73,10 +74,14 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
   const single = el('canvas', { 'data-testid': 'image-single' });
   const info = el('p', { 'data-testid': 'image-psnr' });
   const stats = el('table', { 'data-testid': 'image-stats' });
+  const progress = el('p', { class: 'muted', 'data-testid': 'image-progress' });
+  const timelineCanvas = el('canvas', { 'data-testid': 'image-timeline', width: '720', height: '160' });
+  let timeline: Timeline | null = null;
   const field = (label: string, input: HTMLElement) => el('label', {}, label, input);
   app.append(el('section', {}, el('h2', {}, 'DistriFusion (patch-parallel diffusion)'),
     el('div', { class: 'grid' }, field('seed', seed), field('steps', steps), field('sampler', sampler), field('mode', mode), field('warmup_steps', warmup), field('peers', peers)),
-    el('p', {}, go), el('div', { class: 'join' }, el('figure', {}, parallel, el('figcaption', {}, 'patch-parallel (rows outlined per peer)')), el('figure', {}, single, el('figcaption', {}, 'single device'))), info, stats));
+    el('p', {}, go), el('div', { class: 'join' }, el('figure', {}, parallel, el('figcaption', {}, 'patch-parallel (rows outlined per peer)')), el('figure', {}, single, el('figcaption', {}, 'single device'))), progress, info, stats,
+    el('h3', {}, 'Per-step timeline (compute in the peer\'s colour, waiting on the exchange in grey)'), timelineCanvas));
 
   const generateImage = async (req: ImageRequest): Promise<ImageResponse> => {
     const list = (await ctx.models()).filter((m) => m.kind === 'diffusion');
@@ -97,10 +102,34 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
     const n = group.length;
     const t0 = performance.now();
     ctx.log(`image on ${n} peer(s), mode ${req.mode ?? 'corrected_async_gn'}`);
+    // Live view: each peer's rows of the predicted image are painted as its step events arrive.
+    let live: { w: number; h: number; px: number[] } | null = null;
+    const liveRows: [number, number][] = group.map(() => [0, 0]);
+    let paintQueued = false;
+    timeline?.destroy();
+    timeline = createTimeline(timelineCanvas, group.map((p, i) => `peer ${i} ${p.slice(-6)}`), COLOURS);
+    const onEvent = (peer: string, ev: JobEvent) => {
+      if (ev.kind !== 'image-step') return;
+      const i = group.indexOf(peer);
+      const [a, b] = ev.rows;
+      const w = ev.width;
+      if (!live) live = { w, h: 0, px: [] };
+      live.h = Math.max(live.h, b);
+      for (let k = 0; k < (b - a) * w; k++) live.px[a * w + k] = ev.preview[k];
+      liveRows[i] = ev.rows;
+      progress.textContent = `step ${ev.step + 1}/${ev.steps}${ev.sync ? ' (synchronous)' : ''}`;
+      timeline?.add(i, ev.step, ev.startMs, ev.computeMs, ev.commWaitMs, ev.sync);
+      if (paintQueued) return;
+      paintQueued = true;
+      requestAnimationFrame(() => {
+        paintQueued = false;
+        if (live) draw(parallel, live.w, live.h, Array.from({ length: live.w * live.h }, (_, k) => live!.px[k] ?? 0.5), liveRows);
+      });
+    };
     const h = ctx.runJob<ImageResult>({
       kind: 'image', group, model: { name: entry.name, url: entry.url }, seed: req.seed ?? 0, steps: req.steps ?? 20,
       sampler: req.sampler ?? 'ddim', mode: req.mode ?? 'corrected_async_gn', warmupSteps: req.warmup_steps ?? 2, withSingle: req.compare ?? true,
-    });
+    }, onEvent);
     const results = await h.done;
     const r0 = results[0];
     const rows = results.map((r) => r.rows);

@@ -46,13 +46,28 @@ async function fetchModel(url: string): Promise<DdpmModel> {
   return model;
 }
 
-export async function runImage(gpu: Gpu, comm: Comm, req: ImageRequest): Promise<ImageResult> {
+/** A step as the coordinator receives it (plain arrays: it crosses Comlink and the control channel). */
+export interface ImageStepEvent {
+  kind: 'image-step';
+  step: number;
+  steps: number;
+  rows: [number, number];
+  width: number;
+  preview: number[]; // [rows*W] pixels in [0, 1] of this peer's rows of the predicted x0
+  startMs: number;
+  computeMs: number;
+  commWaitMs: number;
+  sync: boolean;
+}
+
+export async function runImage(gpu: Gpu, comm: Comm, req: ImageRequest, onStep?: (ev: ImageStepEvent) => void): Promise<ImageResult> {
   const model = await fetchModel(req.url);
   const dg = DdpmGpu.create(gpu, model);
   const sampler = { kind: req.sampler, steps: req.steps };
   const res = await runPatchParallel({
     comm, model, rank: comm.rank, nPeers: comm.size, steps: req.steps, sampler, mode: req.mode,
     warmupSteps: req.warmupSteps, seed: req.seed, backend: gpuPatchBackend(dg),
+    onStep: onStep && ((ev) => onStep({ ...ev, kind: 'image-step', preview: Array.from(ev.preview) })),
   });
   const { width, height } = model.config;
   const out: ImageResult = { rank: comm.rank, rows: res.rows, width, height, timings: { ...res.timings } };

@@ -5,7 +5,7 @@ import { Gpu } from '../gpu/gpu';
 import type { JobEvent, PeerReport } from '../session/protocol';
 import type { LlmEngine, LoadInfo, LoadRequest } from './llm-engine';
 import { remoteComm, type CommTimer } from './remote-comm';
-import type { ImageRequest, ImageResult } from './image-engine';
+import type { ImageRequest, ImageResult, ImageStepEvent } from './image-engine';
 
 export class GpuWorkerApi {
   private gpu: Gpu | null = null;
@@ -48,13 +48,13 @@ export class GpuWorkerApi {
   }
 
   /** One DistriFusion image over the group behind `comm` (a Comlink proxy of the page's communicator). */
-  async runImage(req: ImageRequest, comm: Comm): Promise<ImageResult> {
+  async runImage(req: ImageRequest, comm: Comm, onStep?: (ev: ImageStepEvent) => void): Promise<ImageResult> {
     const gpu = this.requireGpu();
     const { runImage } = await import('./image-engine');
     const timer: CommTimer = { commMs: 0, calls: 0 };
     const rank = await (comm as unknown as Remote<Comm>).rank;
     const size = await (comm as unknown as Remote<Comm>).size;
-    return runImage(gpu, remoteComm(comm as unknown as Remote<Comm>, rank, size, timer), req);
+    return runImage(gpu, remoteComm(comm as unknown as Remote<Comm>, rank, size, timer), req, onStep);
   }
 
   cancel(): void {

@@ -31,6 +31,21 @@ export interface PatchRunOptions {
   batch?: 1;
   backend?: PatchBackend; // default: CPU reference ops
   commTimeoutMs?: number; // a collective that takes longer rejects (default 60 s)
+  /** Called after every step with this peer's rows of the predicted clean image (live preview). */
+  onStep?: (ev: PatchStepEvent) => void;
+}
+
+/** One denoising step as one peer saw it: what the coordinator paints and puts on the timeline. */
+export interface PatchStepEvent {
+  step: number; // 0-based
+  steps: number;
+  rows: RowRange; // this peer's rows
+  width: number;
+  preview: Float32Array; // [C, r1-r0, W] pixels in [0, 1] of the predicted x0 = (z - sqrt(1-aB) eps) / sqrt(aB)
+  startMs: number; // step start, ms since the run started
+  computeMs: number; // the step's wall time minus its waits on collectives
+  commWaitMs: number; // time blocked on collectives during this step
+  sync: boolean; // a synchronous (warm-up or full_sync) step
 }
 
 export interface PatchTimings {
@@ -97,6 +112,8 @@ export async function runPatchParallel(o: PatchRunOptions): Promise<PatchRunResu
   let z = initialLatent(model, o.seed); // [C, H, W], replicated
 
   for (let k = 0; k < ts.length; k++) {
+    const stepStart = performance.now();
+    const waitBefore = commWaitMs;
     const syncStep = mode === 'full_sync' || (mode !== 'no_sync' && k < Math.max(1, o.warmupSteps));
     const asyncStep = !syncStep && mode !== 'no_sync';
     const send = asyncStep ? new Float32Array(reg.total(rank)) : null; // this step's flat buffer
@@ -173,6 +190,19 @@ export async function runPatchParallel(o: PatchRunOptions): Promise<PatchRunResu
     const parts = await collect(comm.allGather(eps!), 'eps allGather', k);
     const full = new Float32Array(C * H * W); // [C, H, W], C = 1
     parts.forEach((part, p) => full.set(part, plan.ranges[p][0] * W));
+    if (o.onStep) {
+      const ab = model.alphaBars[ts[k]];
+      const preview = new Float32Array(C * rows * W); // [C, rows, W]
+      for (let c = 0; c < C; c++) {
+        for (let i = 0; i < rows * W; i++) {
+          const e = (c * H + r0) * W + i;
+          const x0 = (z[e] - Math.sqrt(1 - ab) * full[e]) / Math.sqrt(ab);
+          preview[c * rows * W + i] = Math.min(1, Math.max(0, x0 + 0.5)); // the model's pixel = x + 0.5
+        }
+      }
+      const wait = commWaitMs - waitBefore;
+      o.onStep({ step: k, steps: ts.length, rows: [r0, r1], width: W, preview, startMs: stepStart - t0, computeMs: performance.now() - stepStart - wait, commWaitMs: wait, sync: syncStep });
+    }
     z = samplerUpdate(model, spec, ts, k, z, full, stepNoise(model, spec, o.seed, k));
   }
   if (pending) await collect(pending, 'final async flat-buffer allGather', ts.length); // drain: keep the comm in lockstep

@@ -13,7 +13,7 @@ import { benchCollectives, benchLink } from '../collectives/bench';
 import type { GroupComm } from '../collectives/group';
 import type { Comm } from '../collectives/types';
 import type { LoadInfo, LoadRequest } from '../engines/llm-engine';
-import type { ImageRequest, ImageResult } from '../engines/image-engine';
+import type { ImageRequest, ImageResult, ImageStepEvent } from '../engines/image-engine';
 
 /**
  * What the agent needs of the GPU side: GpuWorkerApi's methods. Both `Remote<GpuWorkerApi>` (every
@@ -27,7 +27,7 @@ export interface PeerGpuApi {
   loadLlm(req: LoadRequest, comm: Comm, onProgress: (loaded: number, total: number) => void,
     remoteRead?: (start: number, end: number) => Promise<Uint8Array>): Promise<LoadInfo>;
   generate(req: { prompt: string; sampling: Record<string, unknown> }, onEvent: (ev: JobEvent) => void): Promise<unknown>;
-  runImage(req: ImageRequest, comm: Comm): Promise<ImageResult>;
+  runImage(req: ImageRequest, comm: Comm, onStep?: (ev: ImageStepEvent) => void): Promise<ImageResult>;
   cancel(): unknown;
 }
 
@@ -70,6 +70,30 @@ export interface PeerAgent {
   close(): void;
 }
 
+const LIVE_STATS_PERIOD_MS = 500; // live tokens/s on the coordinator: twice a second is plenty and costs one small message
+
+/** `comm` with every collective timed into `live` (and allGathers counted: one per forward in the LLM engine). */
+function timedComm(comm: Comm, live: { commMs: number; gathers: number }): Comm {
+  const timed = async <T>(call: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await call(); // the same object comes back, so a Comlink transfer() mark on it still applies
+    } finally {
+      live.commMs += performance.now() - t0;
+    }
+  };
+  return {
+    rank: comm.rank,
+    size: comm.size,
+    allReduce: (d) => timed(() => comm.allReduce(d)),
+    allGather: (d) => {
+      live.gathers++;
+      return timed(() => comm.allGather(d));
+    },
+    broadcast: (d, root) => timed(() => comm.broadcast(d, root)),
+  };
+}
+
 /** Joins the session; resolves once the GPU is measured and signaling started, or null if no GPU. */
 export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent | null> {
   const { sessionId, gpu, ui } = opts;
@@ -98,6 +122,7 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
   const peer = new Peer(myId, sig);
   const mesh = new PeerMesh(peer, myId);
   const running = new Map<string, AbortController>();
+  const llmLive = { commMs: 0, gathers: 0 }; // the loaded model's collectives, timed here (live stats)
   const defaultPort = sig.secure ? 443 : 80;
   const signalingAt = `${sig.host}${sig.port === defaultPort ? '' : `:${sig.port}`}${sig.path}`;
 
@@ -186,20 +211,38 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
       }
       case 'image': {
         const comm = await mesh.group(job.group, 60_000);
-        return gpu.runImage({ url: job.model.url, seed: job.seed, steps: job.steps, sampler: job.sampler, mode: job.mode, warmupSteps: job.warmupSteps, withSingle: job.withSingle }, proxy(mesh.bridge(comm)));
+        return gpu.runImage({ url: job.model.url, seed: job.seed, steps: job.steps, sampler: job.sampler, mode: job.mode, warmupSteps: job.warmupSteps, withSingle: job.withSingle }, proxy(mesh.bridge(comm)), proxy((ev: ImageStepEvent) => emit(ev)));
       }
       case 'llm-load': {
         const comm = await mesh.group(job.group, 30_000);
         ui.progress(0, 1);
         const local = job.model.url.startsWith(LOCAL_MODEL_SCHEME) ? job.model.url.slice(LOCAL_MODEL_SCHEME.length) : null;
-        return gpu.loadLlm({ url: job.model.url, size: job.model.size, rank, tp: job.group.length, maxSeqLen: job.maxSeqLen }, proxy(mesh.bridge(comm)), proxy((loaded: number, total: number) => {
+        return gpu.loadLlm({ url: job.model.url, size: job.model.size, rank, tp: job.group.length, maxSeqLen: job.maxSeqLen }, proxy(timedComm(mesh.bridge(comm), llmLive)), proxy((loaded: number, total: number) => {
           ui.progress(loaded, total);
           emit({ kind: 'progress', loaded, total, label: job.model.name });
         }), local === null ? undefined : proxy((start: number, end: number) => files.read(local, start, end)));
       }
       case 'llm-generate': {
         signal.addEventListener('abort', () => void gpu.cancel());
-        return gpu.generate({ prompt: job.prompt, sampling: job.sampling }, proxy((ev: JobEvent) => emit(ev)));
+        // Live per-peer numbers for the coordinator's panel: time inside collectives as seen from
+        // here, and tokens so far (tp > 1: one logits allGather per forward, i.e. per token).
+        llmLive.commMs = 0;
+        llmLive.gathers = 0;
+        let streamed = 0;
+        const t0 = performance.now();
+        const tick = () => {
+          const wall = performance.now() - t0;
+          emit({ kind: 'stats', computeMs: wall - llmLive.commMs, commMs: llmLive.commMs, tokens: job.group.length > 1 ? llmLive.gathers : streamed });
+        };
+        const timer = setInterval(tick, LIVE_STATS_PERIOD_MS);
+        try {
+          return await gpu.generate({ prompt: job.prompt, sampling: job.sampling }, proxy((ev: JobEvent) => {
+            if (ev.kind === 'token') streamed++;
+            emit(ev);
+          }));
+        } finally {
+          clearInterval(timer);
+        }
       }
     }
   }

@@ -53,7 +53,9 @@ export interface ModelRef {
 export type JobEvent =
   | { kind: 'progress'; loaded: number; total: number; label: string }
   | { kind: 'token'; index: number; tokenId: number; text: string }
-  | { kind: 'stats'; computeMs: number; commMs: number; tokens: number };
+  | { kind: 'stats'; computeMs: number; commMs: number; tokens: number }
+  // one DistriFusion step of one peer: its rows of the predicted image + its compute/wait split
+  | { kind: 'image-step'; step: number; steps: number; rows: [number, number]; width: number; preview: number[]; startMs: number; computeMs: number; commWaitMs: number; sync: boolean };
 
 /** What a peer reports for the allreduce job: enough to verify the sum on the coordinator. */
 export interface AllReduceResult {

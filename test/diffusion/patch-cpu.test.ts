@@ -4,7 +4,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loopbackComms, loopbackGroup } from '../../src/collectives/loopback';
 import { loadDdpm } from '../../src/model/ddpm/config';
 import { psnr, ssim } from '../../src/model/ddpm/metrics';
-import { sampleImage, type SamplerSpec } from '../../src/model/ddpm/sampler';
+import { initialLatent, sampleImage, samplerTimesteps, type SamplerSpec } from '../../src/model/ddpm/sampler';
+import { forwardReference } from '../../src/model/ddpm/reference';
+import type { PatchStepEvent } from '../../src/parallel/patch';
 import { runPatchParallel, type PatchMode, type PatchRunResult } from '../../src/parallel/patch';
 
 const shared = process.env.TABMESH_SHARED ?? new URL('../../../shared/', import.meta.url).pathname;
@@ -66,6 +68,37 @@ describe('patch parallel (CPU runner)', () => {
     );
     setTimeout(() => channel('p0', 'p1').close(), 400); // a few steps in
     for (const r of runs) await expect(r).rejects.toThrow(/patch-parallel rank \d step \d+ \(corrected_async_gn\): .* failed: .*(left|closed)/);
+  });
+
+  it('reports every step per peer with its rows of the predicted x0 (the live preview)', async () => {
+    const comms = loopbackComms(3);
+    disposers.push(() => comms.forEach((c) => c.dispose()));
+    const events: PatchStepEvent[][] = [[], [], []];
+    await Promise.all(comms.map((comm, rank) => runPatchParallel({
+      comm, model, rank, nPeers: 3, steps: 3, sampler: 'ddim', mode: 'full_sync', warmupSteps: 1, seed: 5, onStep: (ev) => events[rank].push(ev),
+    })));
+    // Independent check of step 0: x0 = (z - sqrt(1 - aB) eps) / sqrt(aB) from the CPU reference denoiser.
+    const t = samplerTimesteps(model.config.nT, 3)[0];
+    const z = initialLatent(model, 5); // [1, 28, 28]
+    const eps = forwardReference(model, z, t / model.config.nT); // [1, 28, 28]
+    const ab = model.alphaBars[t];
+    for (const evs of events) {
+      expect(evs.map((e) => e.step)).toEqual([0, 1, 2]);
+      const e0 = evs[0];
+      expect(e0.sync).toBe(true);
+      expect(e0.computeMs).toBeGreaterThanOrEqual(0);
+      for (let i = 0; i < e0.preview.length; i++) {
+        const j = e0.rows[0] * 28 + i;
+        const want = Math.min(1, Math.max(0, (z[j] - Math.sqrt(1 - ab) * eps[j]) / Math.sqrt(ab) + 0.5));
+        expect(Math.abs(e0.preview[i] - want)).toBeLessThan(1e-4);
+      }
+    }
+    // the three peers' rows tile the image in rank order
+    expect(events[0][0].rows[0]).toBe(0);
+    expect(events[1][0].rows[0]).toBe(events[0][0].rows[1]);
+    expect(events[2][0].rows[0]).toBe(events[1][0].rows[1]);
+    expect(events[2][0].rows[1]).toBe(28);
+    expect(events.reduce((n, e) => n + e[0].preview.length, 0)).toBe(28 * 28);
   });
 
   it('checks that the comm matches rank/nPeers', async () => {
