@@ -3,24 +3,11 @@
 import { LOCAL_MODEL_SCHEME, type Job, type JobEvent } from '../src/session/protocol';
 import type { Roster } from '../src/scheduler/roster';
 import type { JobHandle } from '../src/scheduler/jobs';
+import { LlmFlow, type GenerateRequest, type GenerateResponse, type PeerLlmStats } from '../src/scheduler/llm-flow';
 import { loadGgufIndex } from '../src/model/gguf';
-import { randomSeed } from '../src/model/sampling';
 import { el, fmtBytes, showAlert } from './ui';
 
-export interface GenerateRequest {
-  model: string; // a name from /api/models or an absolute URL
-  prompt: string;
-  tensor_parallel_size?: number;
-  sampling?: { temperature?: number; top_k?: number; top_p?: number; min_p?: number; n?: number; seed?: number; max_tokens?: number; stop?: string[] };
-  onToken?: (ev: { index: number; tokenId: number; text: string }) => void;
-}
-
-export interface GenerateResponse {
-  outputs: { text: string; token_ids: number[]; finish_reason: string }[];
-  usage: { prompt_tokens: number; completion_tokens: number };
-  timings: Record<string, number>;
-  peers: string[];
-}
+export type { GenerateRequest, GenerateResponse };
 
 export interface LlmApi {
   models(): Promise<{ name: string; url: string; bytes: number; kind: string }[]>;
@@ -33,10 +20,8 @@ interface Ctx {
   runJob: <R>(job: Job & { group: string[] }, onEvent?: (peer: string, ev: JobEvent) => void) => JobHandle<R>;
   cancel: (jobId: string) => void;
   log: (line: string) => void;
-  localFiles: Map<string, File>; // picked on this page; peers read them through the coordinator
+  localFiles: Map<string, Blob>; // picked on this page; peers read them through the coordinator
 }
-
-const MAX_SEQ_LEN = 1024; // KV cache positions requested per peer; each peer caps it by its own limits
 
 export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
   const modelSel = el('select', { 'data-testid': 'model' });
@@ -90,64 +75,30 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
     showAlert(`${f.name} is ready as model "${value}": each peer reads only its shard's bytes from this page.`, 'info', 'model-info');
   });
 
-  // Which model each peer holds (url + group), so a repeated request skips the load.
-  const loadedOn = new Map<string, string>();
-  let current: string | null = null;
+  // Per peer: its shard, tokens/s and the split between compute, all-reduce and idle, live while
+  // a generate runs (the peers' stats events) and kept after it.
+  const showStats = (rows: PeerLlmStats[]): void => {
+    stats.replaceChildren(el('tr', {}, ...['peer', 'rank', 'shard', 'tokens', 'tokens/s', 'compute ms', 'all-reduce ms', 'idle ms'].map((x) => el('th', {}, x))),
+      ...rows.map((r) => el('tr', { 'data-peer': r.peer }, el('td', {}, r.peer.slice(-12)), el('td', {}, `${r.rank}/${r.tp}`), el('td', {}, r.shard), el('td', {}, String(r.tokens)),
+        el('td', { 'data-testid': 'peer-tok-s' }, r.tok_s.toFixed(1)), el('td', {}, r.compute_ms.toFixed(0)), el('td', {}, r.allreduce_ms.toFixed(0)), el('td', {}, r.idle_ms.toFixed(0)))));
+  };
+  const flow = new LlmFlow({ roster: ctx.roster, runJob: ctx.runJob, log: ctx.log });
 
   const generate = async (req: GenerateRequest): Promise<GenerateResponse> => {
-    const tp = req.tensor_parallel_size ?? 1;
     if (!catalog.length) await models();
     const entry = catalog.find((m) => m.name === req.model);
-    const localFile = req.model.startsWith('local:') ? ctx.localFiles.get(req.model.slice(6)) : undefined;
-    const url = localFile ? `${LOCAL_MODEL_SCHEME}${localFile.name}` : entry?.url ?? (/^https?:\/\//.test(req.model) ? req.model : null);
+    const localName = req.model.startsWith('local:') ? req.model.slice(6) : null;
+    const localFile = localName !== null ? ctx.localFiles.get(localName) : undefined;
+    const url = localFile ? `${LOCAL_MODEL_SCHEME}${localName}` : entry?.url ?? (/^https?:\/\//.test(req.model) ? req.model : null);
     if (!url) throw new Error(`unknown model "${req.model}": not on this server (see tabmesh.models()) and not a URL`);
-    const group = ctx.roster.pick(tp);
-    if (group.length < tp) throw new Error(`tensor_parallel_size=${tp} needs ${tp} free peers; ${group.length} of ${ctx.roster.list().length} connected peers are free (the others are busy)`);
-    for (const p of group) ctx.roster.setState(p, 'busy'); // held from the load to the last token
-    try {
-      const key = `${url}|${group.join(',')}`;
-      const t0 = performance.now();
-      if (!group.every((p) => loadedOn.get(p) === key)) {
-        for (const p of group) loadedOn.delete(p);
-        ctx.log(`loading ${req.model} on ${group.length} peer(s)`);
-        const loads = new Map<string, [number, number]>();
-        const h = ctx.runJob({ kind: 'llm-load', group, model: { name: req.model, url, size: localFile?.size }, maxSeqLen: MAX_SEQ_LEN }, (peer, ev) => {
-          if (ev.kind !== 'progress') return;
-          loads.set(peer, [ev.loaded, ev.total]);
-          let a = 0, b = 0;
-          for (const [l, t] of loads.values()) { a += l; b += t; }
-          progress.max = Math.max(1, b);
-          progress.value = a;
-        });
-        await h.done;
-        for (const p of group) loadedOn.set(p, key);
-      }
-      const tLoad = performance.now() - t0;
-      // Every rank samples on its own from identical logits: they must share one seed, so an unseeded
-      // request gets its seed here, once, and the same value goes to every rank.
-      const sampling = { ...req.sampling, seed: req.sampling?.seed ?? randomSeed() };
-      let text = '';
-      output.textContent = '';
-      const h = ctx.runJob<GenerateResponse & { stats: { computeMs: number; commMs: number } }>({ kind: 'llm-generate', group, model: { name: req.model, url }, prompt: req.prompt, sampling }, (peer, ev) => {
-        if (ev.kind !== 'token' || peer !== group[0]) return;
-        text += ev.text;
-        output.textContent = text;
-        req.onToken?.(ev);
-      });
-      current = h.jobId;
-      try {
-        const results = await h.done;
-        const r0 = results[0];
-        stats.replaceChildren(el('tr', {}, ...['peer', 'rank', 'compute ms', 'all-reduce ms'].map((x) => el('th', {}, x))),
-          ...results.map((r, i) => el('tr', {}, el('td', {}, group[i].slice(-12)), el('td', {}, String(i)), el('td', {}, r.stats.computeMs.toFixed(0)), el('td', {}, r.stats.commMs.toFixed(0)))));
-        output.textContent = r0.outputs[0]?.text ?? '';
-        return { outputs: r0.outputs, usage: r0.usage, timings: { ...r0.timings, load_ms: tLoad, compute_ms: r0.stats.computeMs, allreduce_ms: r0.stats.commMs }, peers: group };
-      } finally {
-        current = null;
-      }
-    } finally {
-      for (const p of group) if (ctx.roster.has(p)) ctx.roster.setState(p, 'ready');
-    }
+    return flow.generate(req, { name: req.model, url, size: localFile?.size }, {
+      onLoadProgress: (loaded, total) => {
+        progress.max = Math.max(1, total);
+        progress.value = loaded;
+      },
+      onText: (text) => (output.textContent = text),
+      onPeerStats: showStats,
+    });
   };
 
   go.addEventListener('click', async () => {
@@ -165,6 +116,6 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
       stop.setAttribute('disabled', '');
     }
   });
-  stop.addEventListener('click', () => current && ctx.cancel(current));
+  stop.addEventListener('click', () => flow.current && ctx.cancel(flow.current));
   return { models, generate, validateModel };
 }

@@ -16,6 +16,9 @@ interface Pending {
   onEvent?: (peer: string, ev: JobEvent) => void;
 }
 
+/** Starts `job` on its group (Jobs.start bound to a coordinator's connections). */
+export type RunJob = <R>(job: Job & { group: string[] }, onEvent?: (peer: string, ev: JobEvent) => void) => JobHandle<R>;
+
 export class JobError extends Error {
   constructor(message: string, readonly peer?: string) {
     super(message);

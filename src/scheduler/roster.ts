@@ -43,8 +43,8 @@ export class Roster {
   }
 
   /** Peers not heard from within the heartbeat timeout; the caller drops them. */
-  stale(now: number): string[] {
-    return [...this.entries.values()].filter((e) => now - e.lastSeen > HEARTBEAT_TIMEOUT_MS).map((e) => e.id);
+  stale(now: number, timeoutMs = HEARTBEAT_TIMEOUT_MS): string[] {
+    return [...this.entries.values()].filter((e) => now - e.lastSeen > timeoutMs).map((e) => e.id);
   }
 
   get(id: string): RosterEntry | undefined {

@@ -27,8 +27,9 @@ export interface PeerGpuApi {
   loadLlm(req: LoadRequest, comm: Comm, onProgress: (loaded: number, total: number) => void,
     remoteRead?: (start: number, end: number) => Promise<Uint8Array>): Promise<LoadInfo>;
   generate(req: { prompt: string; sampling: Record<string, unknown> }, onEvent: (ev: JobEvent) => void): Promise<unknown>;
+  generateBatched(req: { key: number; prompt: string; sampling: Record<string, unknown> }, onEvent: (ev: JobEvent) => void): Promise<unknown>;
   runImage(req: ImageRequest, comm: Comm, onStep?: (ev: ImageStepEvent) => void): Promise<ImageResult>;
-  cancel(): unknown;
+  cancel(key?: number): unknown; // a batched request's key, or none: the unbatched generate
 }
 
 /** Where the agent tells its shell what happens: the page's DOM, or the terminal. */
@@ -171,7 +172,7 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
         running.set(msg.jobId, ac);
         ui.job(`running ${msg.job.kind}`);
         try {
-          const result = await runJob(msg.job, ac.signal, (event) => toCoord({ type: 'job-progress', jobId: msg.jobId, event }));
+          const result = await runJob(msg.job, ac.signal, (event) => toCoord({ type: 'job-progress', jobId: msg.jobId, event }), msg.jobId);
           toCoord({ type: 'job-done', jobId: msg.jobId, result });
           ui.job(`done: ${msg.job.kind}`);
         } catch (e) {
@@ -185,7 +186,7 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
     }
   }
 
-  async function runJob(job: Job, signal: AbortSignal, emit: (e: JobEvent) => void): Promise<unknown> {
+  async function runJob(job: Job, signal: AbortSignal, emit: (e: JobEvent) => void, jobId = ''): Promise<unknown> {
     const rank = job.group.indexOf(myId);
     if (rank < 0) throw new Error('this peer is not in the job group');
     switch (job.kind) {
@@ -217,12 +218,20 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
         const comm = await mesh.group(job.group, 30_000);
         ui.progress(0, 1);
         const local = job.model.url.startsWith(LOCAL_MODEL_SCHEME) ? job.model.url.slice(LOCAL_MODEL_SCHEME.length) : null;
-        return gpu.loadLlm({ url: job.model.url, size: job.model.size, rank, tp: job.group.length, maxSeqLen: job.maxSeqLen }, proxy(timedComm(mesh.bridge(comm), llmLive)), proxy((loaded: number, total: number) => {
+        return gpu.loadLlm({ url: job.model.url, size: job.model.size, rank, tp: job.group.length, maxSeqLen: job.maxSeqLen, maxBatchSize: job.maxBatchSize, batchWaitMs: job.batchWaitMs }, proxy(timedComm(mesh.bridge(comm), llmLive)), proxy((loaded: number, total: number) => {
           ui.progress(loaded, total);
           emit({ kind: 'progress', loaded, total, label: job.model.name });
         }), local === null ? undefined : proxy((start: number, end: number) => files.read(local, start, end)));
       }
       case 'llm-generate': {
+        if (job.batched) {
+          // Every rank got this job under the same id: its number identifies the request in the
+          // replica's batch loop and orders admissions (src/engines/batch-loop.ts).
+          const key = Number(/\d+$/.exec(jobId)?.[0] ?? NaN) % 2 ** 24;
+          if (!Number.isInteger(key)) throw new Error(`job id ${jobId} has no number for the batch loop`);
+          signal.addEventListener('abort', () => void gpu.cancel(key));
+          return gpu.generateBatched({ key, prompt: job.prompt, sampling: job.sampling }, proxy((ev: JobEvent) => emit(ev)));
+        }
         signal.addEventListener('abort', () => void gpu.cancel());
         // Live per-peer numbers for the coordinator's panel: time inside collectives as seen from
         // here, and tokens so far (tp > 1: one logits allGather per forward, i.e. per token).

@@ -1,0 +1,119 @@
+// Numbers and tables of bench/multi-gpu.ts: one row per tp from the timed runs (best of the reps),
+// each rank's compute / collective split for prefill and decode, the collectives' latency in the
+// run and in isolation at the model's sizes, and a line on what bounds the all-reduce.
+import type { BenchShape } from './multi-gpu-model';
+import type { PeerLlmStats } from '../src/scheduler/llm-flow';
+import type { BenchRow, LinkBenchResult } from '../src/collectives/bench';
+
+export interface RunSample {
+  wall_ms: number;
+  usage: { prompt_tokens: number; completion_tokens: number };
+  timings: Record<string, number>; // prefill_ms, decode_ms (rank 0's engine), load_ms, compute_ms, allreduce_ms
+  per_peer: PeerLlmStats[];
+}
+
+interface Split { rank: number; compute_ms: number; collectives_ms: number; collectives_share: number }
+
+export interface CaseRow {
+  tp: number;
+  adapter: Record<string, unknown>;
+  load_ms: number;
+  prompt_tokens: number;
+  decode_tokens: number;
+  prefill_ms: number;
+  prefill_tok_s: number;
+  decode_ms_per_token: number;
+  decode_tok_s: number;
+  speedup_prefill: number | null; // vs tp=1 in the same session
+  speedup_decode: number | null;
+  split: { prefill: Split[]; decode: Split[] };
+  collectives_per_token: number; // 2 all-reduces per layer + 1 logits allGather (tp > 1)
+  /** Decode collective time per call inside the run: the least-waiting rank (≈ the collective itself) and the most-waiting one (adds skew). */
+  in_run_ms_per_collective: { min_rank: number; max_rank: number } | null;
+  /** The same collectives alone on this group (p50 of 20, slowest rank). */
+  isolated: { decode_allreduce: BenchRow | null; prefill_allreduce: BenchRow | null; logits_allgather: BenchRow | null; link: LinkBenchResult | null } | null;
+  bound: string;
+}
+
+const split = (rows: PeerLlmStats[], minus?: PeerLlmStats[]): Split[] =>
+  rows.map((r, i) => {
+    const c = r.compute_ms - (minus?.[i]?.compute_ms ?? 0);
+    const m = r.allreduce_ms - (minus?.[i]?.allreduce_ms ?? 0);
+    return { rank: r.rank, compute_ms: c, collectives_ms: m, collectives_share: c + m > 0 ? m / (c + m) : 0 };
+  });
+
+export function caseRow(o: {
+  tp: number; shape: BenchShape; loadMs: number; prefill: RunSample[]; full: RunSample[]; decode: number;
+  comm: { rows: unknown[]; link: unknown } | null; adapter: Record<string, unknown>;
+}): CaseRow {
+  // Best of the reps (least disturbed); the decode split subtracts the prefill-only run of the same rep.
+  const pi = o.prefill.reduce((b, s, i) => (s.timings.prefill_ms < o.prefill[b].timings.prefill_ms ? i : b), 0);
+  const fi = o.full.reduce((b, s, i) => (s.timings.decode_ms < o.full[b].timings.decode_ms ? i : b), 0);
+  const p = o.prefill[pi], f = o.full[fi];
+  const decodeTokens = f.usage.completion_tokens - 1;
+  const perToken = 2 * o.shape.nLayers + (o.tp > 1 ? 1 : 0);
+  const decodeSplit = split(f.per_peer, o.prefill[fi].per_peer);
+  const rows = (o.comm?.rows ?? []) as BenchRow[];
+  const find = (op: string, bytes: number) => rows.find((r) => r.op === op && Math.abs(r.bytes - bytes) < 4) ?? null;
+  const isolated = o.comm ? {
+    decode_allreduce: find('allReduce', o.shape.dim * 4),
+    prefill_allreduce: find('allReduce', p.usage.prompt_tokens * o.shape.dim * 4) ?? find('allReduce', Math.max(...rows.filter((r) => r.op === 'allReduce').map((r) => r.bytes))),
+    logits_allgather: find('allGather', (Math.ceil(o.shape.vocabSize / o.tp) + 1) * 4),
+    link: (o.comm.link as LinkBenchResult | null) ?? null,
+  } : null;
+  const perCall = o.tp > 1 ? decodeSplit.map((s) => s.collectives_ms / (decodeTokens * perToken)) : [];
+  const row: CaseRow = {
+    tp: o.tp, adapter: o.adapter, load_ms: o.loadMs,
+    prompt_tokens: p.usage.prompt_tokens, decode_tokens: decodeTokens,
+    prefill_ms: p.timings.prefill_ms, prefill_tok_s: p.usage.prompt_tokens / (p.timings.prefill_ms / 1000),
+    decode_ms_per_token: f.timings.decode_ms / decodeTokens, decode_tok_s: decodeTokens / (f.timings.decode_ms / 1000),
+    speedup_prefill: null, speedup_decode: null,
+    split: { prefill: split(p.per_peer), decode: decodeSplit },
+    collectives_per_token: o.tp > 1 ? perToken : 0,
+    in_run_ms_per_collective: perCall.length ? { min_rank: Math.min(...perCall), max_rank: Math.max(...perCall) } : null,
+    isolated, bound: '',
+  };
+  row.bound = boundOf(row);
+  return row;
+}
+
+/** A sentence on what bounds the decode all-reduce, from the measured numbers. */
+function boundOf(r: CaseRow): string {
+  if (r.tp === 1 || !r.isolated?.decode_allreduce) return r.tp === 1 ? 'no collectives (single GPU)' : 'collectives not measured';
+  const ar = r.isolated.decode_allreduce;
+  const link = r.isolated.link;
+  const parts = [`decode all-reduce of ${ar.bytes} B: ${ar.p50_ms.toFixed(3)} ms alone`];
+  if (r.in_run_ms_per_collective) parts.push(`${r.in_run_ms_per_collective.min_rank.toFixed(3)}–${r.in_run_ms_per_collective.max_rank.toFixed(3)} ms per collective in the run (incl. waiting for the slowest rank)`);
+  if (link) {
+    const wire = ar.bytes / (link.throughput_MBps * 1e3); // ms at the link's bulk rate
+    parts.push(`link RTT ${link.rtt_p50_ms.toFixed(3)} ms, bulk ${link.throughput_MBps.toFixed(0)} MB/s (payload alone ${wire.toFixed(3)} ms)`);
+    parts.push(ar.p50_ms < 4 * wire ? 'bandwidth-bound' : `latency-bound: ${(ar.p50_ms / link.rtt_p50_ms).toFixed(1)}× the RTT of one SCTP message round trip through libdatachannel and both event loops`);
+    const pa = r.isolated.prefill_allreduce;
+    if (pa) {
+      const rate = pa.bytes / (pa.p50_ms * 1e3); // MB/s
+      const wirePa = pa.bytes / (link.throughput_MBps * 1e3);
+      parts.push(`prefill all-reduce of ${pa.bytes} B: ${pa.p50_ms.toFixed(2)} ms alone (${rate.toFixed(0)} MB/s; ${pa.p50_ms < 3 * wirePa ? 'bandwidth-bound by the data channel' : 'above the link\'s bulk time'}), ${(r.collectives_per_token - 1) > 0 ? `${r.collectives_per_token - 1} of them per prefill ≈ ${((r.collectives_per_token - 1) * pa.p50_ms).toFixed(0)} ms` : ''}`);
+    }
+  }
+  return parts.join('; ');
+}
+
+const f = (x: number | null | undefined, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d));
+
+export function markdown(doc: { date: string; machine: Record<string, unknown>; adapter: Record<string, unknown> | null; shape: Record<string, unknown>; prefill_tokens: number; decode_tokens: number; rows: CaseRow[]; failure: string | null; transport: string; node: string }): string {
+  const a = doc.adapter ?? {};
+  const lines = [
+    `# Multi-GPU tensor parallelism (${String(doc.shape.name)}-shaped Llama, random ${String(doc.shape.weights)} weights)`,
+    '',
+    `${doc.date}, ${String(doc.machine.hostname)} (${String(doc.machine.gpus)} GPU device(s)${doc.machine.pinned ? ', one peer process per GPU' : ''}), adapter ${String(a.vendor ?? '?')} ${String(a.architecture ?? '')} ${String(a.description ?? '')}, Node ${doc.node}; ${doc.transport}.`,
+    `Prompt ${doc.prefill_tokens} tokens, ${doc.decode_tokens} decoded tokens (greedy, ignore_eos); best of the reps; speed-ups vs tp=1 in the same session.`,
+    '',
+    '| tp | prefill tok/s | speed-up | decode tok/s | ms/token | speed-up | prefill collectives share (max rank) | decode collectives share (max rank) | ms per collective in run (min–max rank) | decode all-reduce alone (p50) | load s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...doc.rows.map((r) => `| ${r.tp} | ${f(r.prefill_tok_s)} | ${f(r.speedup_prefill, 2)} | ${f(r.decode_tok_s)} | ${f(r.decode_ms_per_token, 2)} | ${f(r.speedup_decode, 2)} | ${f(100 * Math.max(...r.split.prefill.map((s) => s.collectives_share)), 0)}% | ${f(100 * Math.max(...r.split.decode.map((s) => s.collectives_share)), 0)}% | ${r.in_run_ms_per_collective ? `${f(r.in_run_ms_per_collective.min_rank, 3)}–${f(r.in_run_ms_per_collective.max_rank, 3)}` : '—'} | ${r.isolated?.decode_allreduce ? `${f(r.isolated.decode_allreduce.p50_ms, 3)} ms (${r.isolated.decode_allreduce.bytes} B)` : '—'} | ${f(r.load_ms / 1000)} |`),
+    '',
+    ...doc.rows.filter((r) => r.tp > 1).map((r) => `- tp=${r.tp}: ${r.bound}. Prefill all-reduce alone: ${r.isolated?.prefill_allreduce ? `${f(r.isolated.prefill_allreduce.p50_ms, 2)} ms for ${r.isolated.prefill_allreduce.bytes} B` : '—'}; logits allGather: ${r.isolated?.logits_allgather ? `${f(r.isolated.logits_allgather.p50_ms, 3)} ms for ${r.isolated.logits_allgather.bytes} B per rank` : '—'}.`),
+    ...(doc.failure ? ['', `**Failed:** ${doc.failure.split('\n')[0]}`] : []),
+  ];
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Multi-GPU tensor-parallel bench (bench/multi-gpu.ts), two halves:
+#   bash bench/multi-gpu.sh build   (here, where npm packages are installed) bundles the driver and the
+#       peer into .gpu-node/multi-gpu.mjs and copies node-datachannel (JS + its native .node) into
+#       .gpu-node/node_modules, next to Dawn's webgpu package that ../shared/gpu/prepare.sh put there.
+#   bash bench/multi-gpu.sh run     (on the GPU machine, as root) sets up Vulkan from .gl/, unpacks Node and
+#       runs the bench; results go to $OUT (or bench/out). SHAPE, WEIGHTS, N, TPS, PREFILL, DECODE, REPS
+#       pass through (see bench/multi-gpu.ts).
+#   bash bench/multi-gpu.sh local   (here) builds and runs it with N lavapipe peers and the tiny shape.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-local}"
+
+build() {
+  [ -d .gpu-node/node_modules/webgpu ] || { echo "run ../shared/gpu/prepare.sh first (fills .gpu-node/ and .gl/)"; exit 1; }
+  node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/multi-gpu.ts', '.gpu-node/multi-gpu.mjs', { external: ['node-datachannel', 'node-datachannel/*', 'bufferutil', 'utf-8-validate'], cjsRequire: true }))"
+  local nd=.gpu-node/node_modules/node-datachannel
+  rm -rf "$nd" .gpu-node/node_modules/detect-libc
+  mkdir -p "$nd/build/Release"
+  cp node_modules/node-datachannel/package.json "$nd/"
+  cp -r node_modules/node-datachannel/dist "$nd/"
+  rm -rf "$nd/dist/types" "$nd/dist/cjs"
+  find "$nd/dist" -name '*.map' -delete
+  # loadBinding() tries ../../build/Release/node_datachannel.node (relative to dist/esm/lib) first.
+  cp node_modules/@node-datachannel/linux-x64-gnu/node_datachannel.node "$nd/build/Release/"
+  cp -r node_modules/detect-libc .gpu-node/node_modules/
+  du -sh .gpu-node .gl | sed 's/^/carried: /'
+}
+
+case "$mode" in
+  build) build ;;
+  run)
+    for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json NCCL_NVLS_ENABLE=0
+    xz -dc .gpu-node/node.xz > /tmp/node && chmod +x /tmp/node
+    export BENCH_OUT="${OUT:-$PWD/bench/out}"
+    cd .gpu-node && exec /tmp/node multi-gpu.mjs ;;
+  local)
+    build
+    cd .gpu-node && SHAPE="${SHAPE:-tiny}" N="${N:-2}" BENCH_OUT="${BENCH_OUT:-$PWD/../bench/out}" exec node multi-gpu.mjs ;;
+  *) echo "usage: bash bench/multi-gpu.sh build|run|local"; exit 2 ;;
+esac

@@ -1,0 +1,166 @@
+// Multi-GPU tensor-parallel scaling in one process tree, no browser: a signaling + model server, a
+// Node coordinator (the page's session core and generate flow, src/session/coordinator.node.ts) and
+// one headless peer process per GPU (the `tabmesh peer` code), each pinned to its GPU by hiding the
+// others' /dev/nvidiaN in a private mount namespace when run as root on a multi-GPU host. For each
+// tp it starts fresh peers (Dawn-for-Node has aborted when one process loads a second multi-GB
+// weight set), loads a random-weight Llama with tp ranks, times prefill and decode, splits each
+// rank's time into compute and collectives, and measures the collectives at the sizes the model
+// uses. Writes JSON + markdown to $BENCH_OUT (default bench/out; $OUT on the GPU machine).
+// `node multi-gpu.mjs peer <link> …` runs a peer (how the driver starts its children).
+// Environment: SHAPE=tiny|1B|7B (default 1B), WEIGHTS=f16|f32, N=peers (default: GPUs, else 2),
+// TPS=1,2,4 (default 1 and powers of 2 up to N), PREFILL=128, DECODE=64, REPS=2, PORT=5390,
+// MODEL_DIR (default $TMPDIR/tabmesh-bench-models), PIN=0|1 (default: 1 when root with >1 GPU).
+import express from 'express';
+import http from 'node:http';
+import os from 'node:os';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ExpressPeerServer } from 'peer';
+import { runHeadlessPeer } from '../src/session/headless.node';
+import { startNodeCoordinator, type NodeCoordinator } from '../src/session/coordinator.node';
+import { SHAPES, benchPrompt, writeBenchModel, type BenchShape } from './multi-gpu-model';
+import { caseRow, markdown, type CaseRow, type RunSample } from './multi-gpu-report';
+import type { PeerLlmStats } from '../src/scheduler/llm-flow';
+import type { ModelRef } from '../src/session/protocol';
+
+const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${l}`);
+
+if (process.argv[2] === 'peer') {
+  // Peer lines go to the driver's terminal prefixed by the peer's name.
+  process.exit(await runHeadlessPeer(process.argv.slice(3)));
+}
+
+const env = (k: string, d: string) => process.env[k] ?? d;
+const shapeName = env('SHAPE', '1B');
+const shape: BenchShape = SHAPES[shapeName] ?? (() => { throw new Error(`SHAPE must be one of ${Object.keys(SHAPES).join(', ')}`); })();
+const weights = env('WEIGHTS', 'f16') as 'f16' | 'f32';
+const gpus = fs.readdirSync('/dev').filter((n) => /^nvidia\d+$/.test(n)).map((n) => Number(n.slice(6))).sort((a, b) => a - b);
+const nPeers = Number(env('N', String(gpus.length > 1 ? gpus.length : 2)));
+const tps = env('TPS', [1, 2, 4, 8, 16].filter((t) => t <= nPeers).join(',')).split(',').map(Number);
+const PREFILL = Number(env('PREFILL', '128'));
+const DECODE = Number(env('DECODE', '64'));
+const REPS = Number(env('REPS', '2'));
+const port = Number(env('PORT', '5390'));
+const pin = env('PIN', gpus.length > 1 && process.getuid?.() === 0 ? '1' : '0') === '1';
+const outDir = path.resolve(process.env.BENCH_OUT ?? process.env.OUT ?? 'bench/out');
+const modelDir = path.resolve(env('MODEL_DIR', path.join(os.tmpdir(), 'tabmesh-bench-models')));
+const self = process.argv[1]; // this bundle: children run it with `peer`
+
+async function startServer(): Promise<{ origin: string; close(): void }> {
+  const app = express();
+  const server = http.createServer(app);
+  app.use('/peerjs', ExpressPeerServer(server, { path: '/', allow_discovery: false, alive_timeout: 60_000 }));
+  // HTTP Range: each peer downloads only its shard's byte ranges, as from the app server.
+  app.use('/models', express.static(modelDir, { acceptRanges: true, index: false, fallthrough: false }));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+  return { origin: `http://127.0.0.1:${port}`, close: () => server.close() };
+}
+
+/** Peer i on GPU gpus[i] alone: the other /dev/nvidiaN are bind-mounted over by /dev/null in its namespace. */
+function spawnPeer(i: number, link: string): ChildProcess {
+  const args = [self, 'peer', link, '--name', pin ? `gpu${gpus[i]}` : `peer${i}`];
+  let child: ChildProcess;
+  if (pin) {
+    const hide = gpus.filter((_, j) => j !== i).map((g) => `mount --bind /dev/null /dev/nvidia${g} && `).join('');
+    child = spawn('unshare', ['-m', 'sh', '-c', `${hide}exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } else {
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+  const name = pin ? `gpu${gpus[i]}` : `peer${i}`;
+  const relay = (b: Buffer) => { for (const line of b.toString().split('\n')) if (line.trim()) console.log(`  [${name}] ${line}`); };
+  child.stdout!.on('data', relay);
+  child.stderr!.on('data', relay);
+  return child;
+}
+
+async function stopPeers(children: ChildProcess[], coord: NodeCoordinator): Promise<void> {
+  const exits = children.map((c) => new Promise<void>((r) => (c.exitCode !== null ? r() : c.once('exit', () => r()))));
+  for (const c of children) c.kill('SIGTERM');
+  const t = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), 10_000);
+  await Promise.all(exits);
+  clearTimeout(t);
+  // Their control connections close on exit; wait until the roster agrees (the heartbeat at worst).
+  for (let i = 0; i < 50 && coord.core.roster.list().length; i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, group: string[], prompt: string, maxTokens: number): Promise<RunSample> {
+  const t0 = performance.now();
+  const r = await coord.llm.generate({ model: model.name, prompt, tensor_parallel_size: tp, peers: group, sampling: { temperature: 0, max_tokens: maxTokens, ignore_eos: true } }, model);
+  return { wall_ms: performance.now() - t0, usage: r.usage, timings: r.timings, per_peer: r.per_peer as PeerLlmStats[] };
+}
+
+async function runCase(coord: NodeCoordinator, origin: string, model: ModelRef, tp: number): Promise<CaseRow> {
+  log(`tp=${tp}: starting ${tp} peer(s)${pin ? ` on GPUs ${gpus.slice(0, tp).join(',')}` : ''}`);
+  const children = Array.from({ length: tp }, (_, i) => spawnPeer(i, coord.joinLink));
+  try {
+    await coord.waitForPeers(tp, 180_000);
+    const entries = coord.core.roster.list();
+    // Rank order = GPU order (peer names carry the GPU), so rank r runs on GPU r.
+    const group = [...entries].sort((a, b) => a.userAgent.localeCompare(b.userAgent)).map((e) => e.id);
+    const tLoad = performance.now();
+    await runOnce(coord, model, tp, group, 'a', 4); // load + pipeline compilation
+    const loadMs = performance.now() - tLoad;
+    log(`tp=${tp}: loaded in ${(loadMs / 1000).toFixed(1)} s`);
+    const prompt = benchPrompt(PREFILL);
+    const prefill: RunSample[] = [];
+    const full: RunSample[] = [];
+    for (let i = 0; i < REPS; i++) {
+      prefill.push(await runOnce(coord, model, tp, group, prompt, 1)); // prefill only: its split is prefill's
+      full.push(await runOnce(coord, model, tp, group, prompt, DECODE + 1)); // the first token comes from the prefill
+      log(`tp=${tp}: rep ${i + 1}: prefill ${prefill[i].timings.prefill_ms.toFixed(1)} ms, decode ${(full[i].timings.decode_ms / DECODE).toFixed(2)} ms/token`);
+    }
+    let comm: { rows: unknown[]; link: unknown } | null = null;
+    if (tp > 1) {
+      // The collectives at the sizes this model uses: decode all-reduce [dim], prefill all-reduce
+      // [T, dim], and the logits allGather [vocab/tp + 1] (rows for allGather give its per-rank size).
+      const sizes = [shape.dim * 4, PREFILL * shape.dim * 4, (Math.ceil(shape.vocabSize / tp) + 1) * 4];
+      comm = await coord.core.benchComm({ peers: group, sizes, reps: 20 });
+    }
+    const adapter = entries[0];
+    return caseRow({ tp, shape, loadMs, prefill, full, decode: DECODE, comm, adapter: { ...adapter.adapter, gflops: entries.map((e) => e.gflops), userAgent: adapter.userAgent } });
+  } finally {
+    await stopPeers(children, coord);
+  }
+}
+
+fs.mkdirSync(modelDir, { recursive: true });
+fs.mkdirSync(outDir, { recursive: true });
+const fileName = `random-${shapeName}-${weights}.gguf`;
+const bytes = writeBenchModel(path.join(modelDir, fileName), shape, weights, log);
+log(`model ${fileName}: ${(bytes / 1e9).toFixed(2)} GB; peers: ${nPeers}; tp: ${tps.join(', ')}; GPUs: ${gpus.length ? gpus.join(',') : 'none'}${pin ? ' (pinned)' : ''}`);
+const server = await startServer();
+// A headless peer loading a 7B shard blocks its event loop for several seconds at a time (seen on an
+// H100: dropped by the page's 3.5 s heartbeat timeout mid-load); a dead peer process still drops at once.
+const coord = await startNodeCoordinator(server.origin, log, { heartbeatTimeoutMs: Number(env('HEARTBEAT_TIMEOUT_MS', '120000')) });
+const model: ModelRef = { name: fileName.replace(/\.gguf$/, ''), url: `${server.origin}/models/${fileName}` };
+const rows: CaseRow[] = [];
+let failure: string | null = null;
+try {
+  for (const tp of tps) rows.push(await runCase(coord, server.origin, model, tp));
+} catch (e) {
+  failure = (e as Error).stack ?? String(e);
+  log(`FAILED: ${failure}`);
+}
+const base = rows.find((r) => r.tp === 1);
+for (const r of rows) {
+  r.speedup_prefill = base ? r.prefill_tok_s / base.prefill_tok_s : null;
+  r.speedup_decode = base ? r.decode_tok_s / base.decode_tok_s : null;
+}
+const date = new Date().toISOString();
+const adapter = rows[0]?.adapter ?? null;
+const doc = {
+  name: 'multi-gpu', date, machine: { hostname: os.hostname(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_GB: os.totalmem() / 1e9, gpus: gpus.length, pinned: pin },
+  node: process.version, adapter, shape: { name: shapeName, ...shape, weights, file_GB: bytes / 1e9 }, prefill_tokens: PREFILL, decode_tokens: DECODE, reps: REPS,
+  transport: 'WebRTC data channels (node-datachannel / libdatachannel) over loopback, one process per peer',
+  rows, failure,
+};
+const slug = `${shapeName}-${weights}-${String(adapter?.description || adapter?.vendor || 'unknown').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40)}-${date.slice(0, 10)}`;
+fs.writeFileSync(path.join(outDir, `multi-gpu-${slug}.json`), JSON.stringify(doc, null, 2));
+const md = markdown(doc);
+fs.writeFileSync(path.join(outDir, `multi-gpu-${slug}.md`), md);
+console.log(md);
+log(`wrote ${path.join(outDir, `multi-gpu-${slug}.{json,md}`)}`);
+coord.close();
+server.close();
+process.exit(failure ? 1 : 0);
