@@ -1,0 +1,265 @@
+// DistriFusion displaced patch parallelism for fm-unet (CPU backend), alongside the ddpm-mnist
+// runner in ./patch.ts and with the same modes and step protocol:
+//  - every peer holds the full latent, runs the U-Net on its row patch at every level, and gathers
+//    the eps rows synchronously for the (replicated) sampler update;
+//  - each 3x3 conv needs one neighbour row above/below, each GroupNorm the global statistics, each
+//    attention every position's K/V. Synchronous steps (full_sync, warm-up) gather them per layer;
+//    async steps use the previous step's values from ONE flat buffer per peer (all layers'
+//    segments, see ./patch-unet-plan.ts) whose allGather starts at the end of a step and is
+//    awaited by the first layer that reads it at the next step. Attention then runs over fresh
+//    local K/V rows + stale remote rows; GroupNorm per mode (corrected_async_gn: stale global +
+//    fresh local - stale local, local statistics where that variance goes negative).
+//  - classifier-free guidance (w != 1) runs two branches per step with separate segments.
+import type { Comm } from '../collectives/types';
+import { conv2dReference } from '../kernels/diffusion/conv2d-ref';
+import type { AttnW, Conv, GroupNormW, ResBlockW, UnetModel } from '../model/unet/config';
+import { attentionCpu, linearCpu, tembActCpu, upsample2Cpu } from '../model/unet/reference';
+import {
+  unetInitialLatent, unetSamplerUpdate, unetStepNoise, unetTimesteps, type SamplerSpec,
+} from '../model/unet/sampler';
+import type { PatchMode, RowRange } from './patch-plan';
+import { combineStats } from './patch-stats';
+import {
+  assembleKv, boundaryCount, branchKey, buildUnetPatchPlan, haloTile, packHalo, type UnetPatchPlan,
+} from './patch-unet-plan';
+
+/** What a patch forward asks of the runner at each exchanging layer (keys as in the plan). */
+export interface UnetExchange {
+  /** Conv tile [C, rows_l + 2, W_l] of x [C, rows_l, W_l] with the neighbours' rows. */
+  halo(key: string, x: Float32Array, C: number, level: number): Promise<Float32Array>;
+  /** [mean, var] per group from this patch's [sum, sumsq] per group (float64). */
+  stats(key: string, fresh: Float64Array, C: number, level: number): Promise<Float64Array>;
+  /** Keys+values over Lk positions [2c, Lk] from this patch's [2c, rows_l * W_l]. */
+  kv(key: string, local: Float32Array, c: number, level: number): Promise<{ kv: Float32Array; lk: number }>;
+}
+
+/** eps rows [inC, rows_0, W] of `rank`'s patch: the U-Net on a row patch, plain TS. */
+export async function unetPatchForwardCpu(
+  model: UnetModel, plan: UnetPatchPlan, rank: number, x: Float32Array /* [inC, S, S] full latent */,
+  t: number, y: number, ex: UnetExchange,
+): Promise<Float32Array> {
+  const { size: S, groups, eps } = model.config;
+  const rowsAt = (l: number) => plan.ranges[l][rank][1] - plan.ranges[l][rank][0];
+  const tembAct = tembActCpu(model, t, y); // [T]
+
+  const conv3 = async (key: string, xin: Float32Array, cv: Conv, l: number, stride: 1 | 2) => {
+    const tile = await ex.halo(key, xin, cv.cin, l); // [cin, rows+2, W]
+    return conv2dReference(tile, cv.w, cv.b, { cin: cv.cin, cout: cv.cout, inRows: rowsAt(l) + 2, width: S >> l, k: 3, stride, padW: 1 });
+  };
+  const conv1 = (xin: Float32Array, cv: Conv, l: number) =>
+    conv2dReference(xin, cv.w, cv.b, { cin: cv.cin, cout: cv.cout, inRows: rowsAt(l), width: S >> l, k: 1, stride: 1, padW: 0 });
+  const norm = async (key: string, xin: Float32Array, n: GroupNormW, l: number, silu: boolean) => {
+    const plane = rowsAt(l) * (S >> l);
+    const per = (n.c / groups) * plane;
+    const fresh = new Float64Array(2 * groups); // [groups, 2] local sums
+    for (let i = 0; i < xin.length; i++) {
+      const g = Math.floor(i / per);
+      fresh[2 * g] += xin[i];
+      fresh[2 * g + 1] += xin[i] * xin[i];
+    }
+    const mv = await ex.stats(key, fresh, n.c, l); // [groups, 2] mean, var
+    const out = new Float32Array(xin.length); // [C, rows, W]
+    for (let i = 0; i < xin.length; i++) {
+      const c = Math.floor(i / plane);
+      const g = Math.floor(i / per);
+      const v = ((xin[i] - mv[2 * g]) / Math.sqrt(mv[2 * g + 1] + eps)) * n.gamma[c] + n.beta[c];
+      out[i] = silu ? v / (1 + Math.exp(-v)) : v;
+    }
+    return out;
+  };
+  const res = async (r: ResBlockW, xin: Float32Array, l: number) => {
+    const plane = rowsAt(l) * (S >> l);
+    let h = await conv3(`${r.name}.conv1`, await norm(`${r.name}.norm1`, xin, r.norm1, l, true), r.conv1, l, 1); // [cout, rows, W]
+    const tp = linearCpu(tembAct, r.temb, false); // [cout]
+    h = h.map((v, i) => v + tp[Math.floor(i / plane)]);
+    h = await conv3(`${r.name}.conv2`, await norm(`${r.name}.norm2`, h, r.norm2, l, true), r.conv2, l, 1);
+    const skip = r.skip ? conv1(xin, r.skip, l) : xin; // [cout, rows, W]
+    return h.map((v, i) => v + skip[i]);
+  };
+  const attn = async (a: AttnW, xin: Float32Array, l: number) => {
+    const n = rowsAt(l) * (S >> l);
+    const c = a.c;
+    const qkv = conv1(await norm(`${a.name}.norm`, xin, a.norm, l, false), a.qkv, l); // [3c, n]
+    const { kv, lk } = await ex.kv(a.name, qkv.subarray(c * n), c, l); // [2c, lk]
+    const o = attentionCpu(qkv.subarray(0, c * n), kv.subarray(0, c * lk), kv.subarray(c * lk, 2 * c * lk), c, n, lk); // [c, n]
+    const p = conv1(o, a.proj, l); // [c, n]
+    return xin.map((v, i) => v + p[i]);
+  };
+
+  // conv_in: the latent is replicated, so its halo is exact and free (rows outside the image are 0)
+  const [r0, r1] = plan.ranges[0][rank];
+  const C0 = model.convIn.cin;
+  const tile0 = new Float32Array(C0 * (r1 - r0 + 2) * S); // [inC, rows+2, S]
+  for (let c = 0; c < C0; c++) {
+    const a = Math.max(0, r0 - 1);
+    const b = Math.min(S, r1 + 1);
+    tile0.set(x.subarray((c * S + a) * S, (c * S + b) * S), (c * (r1 - r0 + 2) + a - (r0 - 1)) * S);
+  }
+  let h = conv2dReference(tile0, model.convIn.w, model.convIn.b, { cin: C0, cout: model.convIn.cout, inRows: r1 - r0 + 2, width: S, k: 3, stride: 1, padW: 1 });
+  const skips: Float32Array[] = [];
+  for (let l = 0; l < model.down.length; l++) {
+    const d = model.down[l];
+    h = await res(d.res, h, l);
+    if (d.attn) h = await attn(d.attn, h, l);
+    skips.push(h);
+    if (d.down) h = await conv3(`down.${l}.down`, h, d.down, l, 2); // [ch, rows/2, W/2]
+  }
+  const Lm = model.down.length - 1;
+  h = await res(model.mid.res1, h, Lm);
+  h = await attn(model.mid.attn, h, Lm);
+  h = await res(model.mid.res2, h, Lm);
+  for (let l = Lm; l >= 0; l--) {
+    const u = model.up[l];
+    const cat = new Float32Array(h.length + skips[l].length); // [hC + skipC, rows, W]: h first
+    cat.set(h);
+    cat.set(skips[l], h.length);
+    h = await res(u.res, cat, l);
+    if (u.attn) h = await attn(u.attn, h, l);
+    if (u.up) h = await conv3(`up.${l}.up`, upsample2Cpu(h, u.res.cout, rowsAt(l), S >> l), u.up, l - 1, 1); // [ch, 2rows, 2W]
+  }
+  return conv3('out.conv', await norm('out.norm', h, model.outNorm, 0, true), model.outConv, 0, 1); // [inC, rows, S]
+}
+
+export interface UnetPatchRunOptions {
+  comm: Comm;
+  model: UnetModel;
+  rank: number;
+  nPeers: number;
+  sampler: SamplerSpec;
+  mode: PatchMode;
+  warmupSteps: number; // synchronous steps before the async modes start (step 0 always is)
+  seed: number;
+  label: number; // class 0..9 (10 = unconditional)
+  guidance: number; // CFG weight w; w = 1 runs one branch
+  commTimeoutMs?: number;
+  /** After each step's eps gather: the full guided eps [C, S, S] and the latent it was computed from. */
+  onStep?: (k: number, eps: Float32Array, z: Float32Array) => void;
+}
+
+export interface UnetPatchRunResult {
+  rows: RowRange; // level-0 rows of this peer
+  image: Float32Array; // [inC, S, S] the final sample (every peer has it)
+  commWaitMs: number;
+  totalMs: number;
+  bytesSentPerStep: number; // the async flat buffer
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<UnetPatchRunResult> {
+  const { comm, model, rank, nPeers, mode, sampler } = o;
+  if (comm.size !== nPeers || comm.rank !== rank) throw new Error(`unet patch-parallel: comm is rank ${comm.rank}/${comm.size}, options say ${rank}/${nPeers}`);
+  const branches = o.guidance === 1 ? 1 : 2;
+  const plan = buildUnetPatchPlan(model, nPeers, branches);
+  const reg = plan.registry;
+  const { size: S, groups, inChannels: C, numClasses } = model.config;
+  const [r0, r1] = plan.ranges[0][rank];
+  const ts = unetTimesteps(model.config.nT, sampler.steps);
+  const timeoutMs = o.commTimeoutMs ?? 60_000;
+  const t0 = performance.now();
+  let commWaitMs = 0;
+  let k = 0;
+  const collect = async <T>(p: Promise<T>, what: string): Promise<T> => {
+    const c0 = performance.now();
+    try {
+      return await withTimeout(p, timeoutMs, what);
+    } catch (e) {
+      throw new Error(`unet patch-parallel rank ${rank} step ${k} (${mode}): ${what} failed: ${(e as Error).message}`, { cause: e });
+    } finally {
+      commWaitMs += performance.now() - c0;
+    }
+  };
+  let stale: Float32Array[] = plan.ranges[0].map((_, p) => new Float32Array(reg.total(p))); // rank p's last flat buffer
+  let pending: Promise<Float32Array[]> | null = null;
+  let z = unetInitialLatent(model, o.seed); // [C, S, S] replicated
+
+  for (k = 0; k < ts.length; k++) {
+    const syncStep = mode === 'full_sync' || (mode !== 'no_sync' && k < Math.max(1, o.warmupSteps));
+    const send = !syncStep && mode !== 'no_sync' ? new Float32Array(reg.total(rank)) : null; // this step's flat buffer
+    const getStale = async (): Promise<Float32Array[]> => {
+      if (pending) {
+        const p = pending;
+        pending = null;
+        stale = await collect(p, 'async flat-buffer allGather');
+        stale.forEach((g, r) => {
+          if (g.length !== reg.total(r)) throw new Error(`unet patch-parallel: rank ${r} sent ${g.length} floats, plan says ${reg.total(r)}`);
+        });
+      }
+      return stale;
+    };
+    const segOf = (key: string) => {
+      const s = plan.seg.get(key);
+      if (s === undefined) throw new Error(`unet patch-parallel: no segment '${key}' in the plan`);
+      return s;
+    };
+    /** Every rank's segment `si` for this layer: gathered now (sync) or last received (async). */
+    const exchange = async (si: number, mine: Float32Array, sync: boolean, what: string): Promise<ArrayLike<number>[]> => {
+      if (sync) {
+        const all = await collect(comm.allGather(mine), what);
+        all.forEach((seg, p) => reg.view(stale[p], si, p).set(seg)); // the next async step's stale values
+        if (send) reg.view(send, si, rank).set(mine);
+        return all;
+      }
+      reg.view(send!, si, rank).set(mine); // fresh, sent at the end of this step
+      const st = await getStale();
+      return plan.ranges[0].map((_, p) => reg.view(st[p], si, p));
+    };
+    const exFor = (b: number): UnetExchange => ({
+      halo: async (key, x, ch, l) => {
+        const [a, e] = plan.ranges[l][rank];
+        const rows = e - a;
+        const W = S >> l;
+        if (mode === 'no_sync') return haloTile(x, ch, rows, W, null, null);
+        const mine = new Float32Array(boundaryCount(rows) * ch * W); // [nb, C, W]
+        packHalo(x, ch, rows, W, mine);
+        const segs = await exchange(segOf(branchKey(b, key)), mine, syncStep, `${key} halo allGather`);
+        const get = (p: number) => (p >= 0 && p < nPeers ? Float32Array.from(segs[p]) : null);
+        return haloTile(x, ch, rows, W, get(rank - 1), get(rank + 1));
+      },
+      stats: async (key, fresh, ch, l) => {
+        const W = S >> l;
+        const counts = plan.ranges[l].map(([a, e]) => (ch / groups) * (e - a) * W);
+        const s = { groups, counts, rank, fresh, perRank: null as ArrayLike<number>[] | null };
+        if (mode === 'no_sync') return combineStats(mode, false, s);
+        const sync = syncStep || mode === 'sync_gn';
+        s.perRank = await exchange(segOf(branchKey(b, key)), Float32Array.from(fresh), sync, `${key} stats allGather`);
+        return combineStats(mode, sync, s);
+      },
+      kv: async (key, local, c, l) => {
+        const W = S >> l;
+        const H = S >> l;
+        if (mode === 'no_sync') return { kv: local, lk: local.length / (2 * c) }; // attend within the patch
+        const parts = await exchange(segOf(branchKey(b, key)), local, syncStep, `${key} kv allGather`);
+        parts[rank] = local; // always this step's own rows
+        return { kv: assembleKv(parts, plan.ranges[l], c, H, W), lk: H * W };
+      },
+    });
+    const epsCond = await unetPatchForwardCpu(model, plan, rank, z, ts[k], o.label, exFor(0)); // [C, rows, S]
+    let epsLocal = epsCond;
+    if (branches === 2) {
+      const epsNull = await unetPatchForwardCpu(model, plan, rank, z, ts[k], numClasses, exFor(1)); // [C, rows, S]
+      epsLocal = epsNull.map((u, i) => u + o.guidance * (epsCond[i] - u));
+    }
+    if (send) {
+      const p = comm.allGather(send); // the step's one flat-buffer exchange, awaited next step
+      p.catch(() => undefined); // a failure surfaces where it is awaited
+      pending = p;
+    }
+    const parts = await collect(comm.allGather(epsLocal), 'eps allGather');
+    const full = new Float32Array(C * S * S); // [C, S, S]
+    parts.forEach((part, p) => {
+      const [a, e] = plan.ranges[0][p];
+      for (let c = 0; c < C; c++) full.set(part.subarray(c * (e - a) * S, (c + 1) * (e - a) * S), (c * S + a) * S);
+    });
+    o.onStep?.(k, full, z);
+    z = unetSamplerUpdate(model, sampler.kind, ts, k, z, full, unetStepNoise(model, sampler, o.seed, k));
+  }
+  if (pending) await collect(pending, 'final async flat-buffer allGather'); // keep the comms in lockstep
+  return { rows: [r0, r1], image: z, commWaitMs, totalMs: performance.now() - t0, bytesSentPerStep: reg.total(rank) * 4 };
+}
