@@ -4,7 +4,7 @@
 // all-reduce. Everything stays contiguous, so the byte ranges and the shard layout of tp.ts apply
 // unchanged; only the boundaries move. With equal weights the result equals tp.ts's splitRange.
 import type { LlamaConfig } from '../model/types';
-import { TpConfigError, type TpPlan } from './tp';
+import { TpConfigError, type TpPlan } from './tp-types';
 
 /**
  * Splits n items (n % unit == 0) into weights.length contiguous half-open ranges, in whole units,

@@ -12,26 +12,17 @@
 import type { GgufIndex, GgufTensorEntry } from '../model/gguf';
 import type { GgmlType, LayerShard, LlamaConfig, ModelShard, WeightTensor } from '../model/types';
 import { blockElems, dequantizeInto, dequantizeVector, rowBytes } from '../model/quant';
+import { planHetero } from './hetero';
+import { TpConfigError, type TpPlan } from './tp-types';
 
-export class TpConfigError extends Error {
-  override name = 'TpConfigError';
-}
+export { TpConfigError, type TpPlan } from './tp-types';
+
 
 export interface ByteRange {
   start: number;
   end: number; // exclusive
 }
 
-/** What one rank holds. Ranges are half-open [start, end). */
-export interface TpPlan {
-  rank: number;
-  tp: number;
-  heads: [number, number]; // query heads
-  kvHeads: [number, number];
-  kvHeadOfLocalHead: number[];
-  hidden: [number, number]; // MLP units
-  vocab: [number, number]; // output head rows
-}
 
 /** Throws TpConfigError unless `tp` ranks can split this model. */
 export function validateTp(config: LlamaConfig, tp: number): void {
@@ -63,10 +54,13 @@ function isBlockType(t: GgmlType): boolean {
   return blockElems(t) > 1;
 }
 
-/** The slices rank `rank` of `tp` holds. */
-export function planTp(index: GgufIndex, rank: number, tp: number): TpPlan {
+/**
+ * The slices rank `rank` of `tp` holds: equal shares, or shares proportional to `weights` (one per
+ * rank, e.g. measured speeds; see ./hetero.ts) so a slow peer does not set a fast one's pace.
+ */
+export function planTp(index: GgufIndex, rank: number, tp: number, weights?: number[]): TpPlan {
   const c = index.config;
-  validateTp(c, tp);
+  if (!weights) validateTp(c, tp); // uneven plans check heads per kv group in validateHetero instead
   if (!Number.isInteger(rank) || rank < 0 || rank >= tp) throw new TpConfigError(`rank ${rank} not in [0, ${tp})`);
   const hpr = c.nHeads / tp;
   const heads: [number, number] = [rank * hpr, (rank + 1) * hpr];
@@ -82,6 +76,10 @@ export function planTp(index: GgufIndex, rank: number, tp: number): TpPlan {
   const unit = blockDown ? 32 : 1;
   if (c.hiddenDim / unit < tp)
     throw new TpConfigError(`tp=${tp} exceeds the ${c.hiddenDim / unit} quantization blocks of the MLP hidden size ${c.hiddenDim}`);
+  if (weights) {
+    if (weights.length !== tp) throw new TpConfigError(`${weights.length} rank weights given for tp=${tp}`);
+    return planHetero(c, rank, weights, unit);
+  }
   return {
     rank,
     tp,
@@ -143,8 +141,8 @@ export function mergeRanges(ranges: ByteRange[], gap = 0): ByteRange[] {
  * Byte ranges of the file rank `rank` of `tp` needs, merged (gap: bytes of waste accepted to save a
  * request; default 64 KiB, about what one round trip costs on a typical link).
  */
-export function shardRanges(index: GgufIndex, rank: number, tp: number, gap = 64 * 1024): ByteRange[] {
-  return mergeRanges(tensorRanges(index, planTp(index, rank, tp)), gap);
+export function shardRanges(index: GgufIndex, rank: number, tp: number, gap = 64 * 1024, weights?: number[]): ByteRange[] {
+  return mergeRanges(tensorRanges(index, planTp(index, rank, tp, weights)), gap);
 }
 
 /** Fetch this rank's ranges (a few in flight at once) and build its ModelShard. */
@@ -153,9 +151,9 @@ export async function makeShard(
   read: (start: number, end: number) => Promise<Uint8Array>,
   rank: number,
   tp: number,
-  opts: { gap?: number; concurrency?: number } = {},
+  opts: { gap?: number; concurrency?: number; weights?: number[] } = {},
 ): Promise<ModelShard> {
-  const plan = planTp(index, rank, tp);
+  const plan = planTp(index, rank, tp, opts.weights);
   const ranges = mergeRanges(tensorRanges(index, plan), opts.gap ?? 64 * 1024);
   const chunks: Uint8Array[] = new Array(ranges.length);
   let next = 0;

@@ -114,7 +114,16 @@ describe('a 3:1 heterogeneous group on stories260K', () => {
     it(`weights ${weights}: ORT rank 0 + CPU ranks equal the tp=1 reference within 1e-4`, async () => {
       const m = await loadStories();
       const full = await makeShard(m.index, (s, e) => readRange(m.buf, s, e), 0, 1);
+      // Each rank's shard both ways: cut from the whole model in memory by the plan (sliceShard, written
+      // here independently), and fetched by makeShard with `weights` (the byte ranges a peer downloads).
       const shards = weights.map((_, r) => sliceShard(full, planHetero(full.config, r, weights)));
+      const fetched = await Promise.all(weights.map((_, r) => makeShard(m.index, (s, e) => readRange(m.buf, s, e), r, weights.length, { weights })));
+      fetched.forEach((f, r) => {
+        expect(f.hiddenLocal).toBe(shards[r].hiddenLocal);
+        expect(f.layers[1].wDown.data).toEqual(shards[r].layers[1].wDown.data);
+        expect(f.layers[0].wq.data).toEqual(shards[r].layers[0].wq.data);
+        expect(f.vocabStart).toBe(shards[r].vocabStart);
+      });
       expect(shards.map((s) => s.hiddenLocal).reduce((x, y) => x + y, 0)).toBe(172);
       const ranks = [await LlamaOrt.load(shards[0], { maxSeqLen: 32, backend: 'wasm' }), ...shards.slice(1).map((s) => new LlamaCpu(s, 32))];
       const ref = new LlamaCpu(full, 32);
