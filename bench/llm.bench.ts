@@ -4,6 +4,7 @@
 import { test } from '@playwright/test';
 import { openSwarm } from '../e2e/helpers';
 import { writeReport } from './report';
+import { benchTabmesh } from './tabmesh-llm';
 
 const PROMPT = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park.';
 
@@ -11,18 +12,12 @@ test('llm tokens/s at tp=1,2,4', async ({ browser }) => {
   const swarm = await openSwarm(browser, 4);
   const rows: Record<string, unknown>[] = [];
   for (const tp of [1, 2, 4]) {
-    const req = { model: 'stories260K', prompt: PROMPT, tensor_parallel_size: tp, sampling: { temperature: 0, max_tokens: 128, ignore_eos: true } };
-    await swarm.coordinator.evaluate((r) => window.tabmesh.generate({ ...r, sampling: { ...r.sampling, max_tokens: 4 } }), req); // load + compile
-    const res = await swarm.coordinator.evaluate((r) => window.tabmesh.generate(r), req);
-    const t = res.timings as Record<string, number>;
-    const decodeTokens = res.usage.completion_tokens - 1;
+    const r = await benchTabmesh(swarm.coordinator, { model: 'stories260K', prompt: PROMPT, tp, maxTokens: 128 });
     rows.push({
-      model: 'stories260K', tp,
-      prompt_tokens: res.usage.prompt_tokens, completion_tokens: res.usage.completion_tokens,
-      prefill_tok_s: res.usage.prompt_tokens / (t.prefill_ms / 1000),
-      decode_tok_s: decodeTokens / (t.decode_ms / 1000),
-      ms_per_token: t.decode_ms / decodeTokens,
-      allreduce_share: t.allreduce_ms / (t.compute_ms + t.allreduce_ms),
+      model: r.model, tp,
+      prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens,
+      prefill_tok_s: r.prefill_tok_s, decode_tok_s: r.decode_tok_s, ms_per_token: r.ms_per_token,
+      allreduce_share: r.allreduce_share,
     });
   }
   await swarm.close();
