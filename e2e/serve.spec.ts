@@ -2,7 +2,8 @@
 // of tp=2; 16 concurrent requests through the official `openai` client (via the server's /v1 API
 // and the coordinator page's relay) each give the same text as that request run alone (seeded
 // sampling); then a peer page closes while 16 requests are in flight and every request still
-// completes exactly once with unchanged text.
+// completes exactly once with unchanged text. Replicas batch (max_batch_size 4): requests that run
+// together decode in one batched forward per step and still give the text they give alone.
 import { test, expect, type Page } from '@playwright/test';
 import OpenAI from 'openai';
 import { openPeer, openSwarm } from './helpers';
@@ -42,7 +43,7 @@ test('2 replicas of tp=2 serve 16 concurrent OpenAI requests; a peer closing mid
   test.setTimeout(900_000);
   const swarm = await openSwarm(browser, 4);
   const c = swarm.coordinator;
-  const served = await c.evaluate(() => window.tabmesh.serve({ model: 'stories260K', tensor_parallel_size: 2, min_replicas: 2, queue_timeout_ms: 120_000 }));
+  const served = await c.evaluate(() => window.tabmesh.serve({ model: 'stories260K', tensor_parallel_size: 2, min_replicas: 2, queue_timeout_ms: 120_000, max_batch_size: 4, batch_wait_timeout_ms: 20 }));
   expect(served.replicas.filter((r) => r.state === 'ready')).toHaveLength(2);
   const reps = await c.evaluate(() => window.tabmesh.replicas());
   expect(reps.map((r) => r.peers.length)).toEqual([2, 2]);
@@ -61,8 +62,10 @@ test('2 replicas of tp=2 serve 16 concurrent OpenAI requests; a peer closing mid
   expect(alone.every((t) => t.length > 0)).toBe(true);
   expect(new Set(alone).size).toBeGreaterThan(N / 2); // seeds differ: texts differ
 
-  // 16 at once: same texts, spread over both replicas.
-  const burst = await Promise.all(Array.from({ length: N }, (_, i) => complete(client, i)));
+  // 16 at once: same texts, spread over both replicas, several requests in one replica's batch.
+  const pending = Promise.all(Array.from({ length: N }, (_, i) => complete(client, i)));
+  await expect.poll(() => c.evaluate(() => Math.max(...window.tabmesh.replicas().map((r) => r.batch.length))), { timeout: 60_000, intervals: [50] }).toBeGreaterThan(1);
+  const burst = await pending;
   expect(burst.map((r) => r.text)).toEqual(alone);
   expect(await doneCounts(c, burst.map((r) => r.id))).toEqual(Array(N).fill(1));
   const perReplica = await c.evaluate(() => window.tabmesh.replicas().map((r) => r.completed));

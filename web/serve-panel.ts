@@ -44,6 +44,7 @@ export function mountServePanel(app: HTMLElement, ctx: Ctx): ServeApi {
   const field = (label: string, input: HTMLElement) => el('label', {}, label, input);
   const tp = el('input', { type: 'number', min: '1', value: '2', 'data-testid': 'serve-tp' });
   const maxOngoing = el('input', { type: 'number', min: '1', value: '5', 'data-testid': 'serve-max-ongoing' });
+  const maxBatch = el('input', { type: 'number', min: '1', value: '4', 'data-testid': 'serve-max-batch' });
   const needF16 = el('input', { type: 'checkbox', 'data-testid': 'serve-f16' });
   const start = el('button', { 'data-testid': 'serve-start' }, 'Start serving');
   const status = el('span', { class: 'muted', 'data-testid': 'serve-status' }, 'not serving');
@@ -60,10 +61,10 @@ export function mountServePanel(app: HTMLElement, ctx: Ctx): ServeApi {
   const download = el('a', { 'data-testid': 'batch-download', hidden: '' }, 'download results (JSONL)');
   const th = (...h: string[]) => el('thead', {}, el('tr', {}, ...h.map((x) => el('th', {}, x))));
   app.append(el('section', {}, el('h2', {}, 'Serving (replicas)'),
-    el('p', { class: 'muted' }, 'Requests run one after another on each replica: max_batch_size is accepted, but batched forwards (a batch dimension in the kernels) are not implemented yet.'),
-    el('div', { class: 'grid' }, field('tensor_parallel_size', tp), field('max_ongoing_requests', maxOngoing), field('require shader-f16', needF16)),
+    el('p', { class: 'muted' }, 'Continuous batching: a replica decodes up to max_batch_size sequences in one batched forward per step and refills a finished one\'s slot at the next step (n completions take n slots).'),
+    el('div', { class: 'grid' }, field('tensor_parallel_size', tp), field('max_ongoing_requests', maxOngoing), field('max_batch_size', maxBatch), field('require shader-f16', needF16)),
     el('p', {}, start, ' ', status),
-    el('table', {}, th('replica', 'peers', 'state', 'ongoing', 'done', 'GFLOPS'), repBody),
+    el('table', {}, th('replica', 'peers', 'state', 'ongoing', 'batch', 'done', 'GFLOPS'), repBody),
     el('table', {}, th('request', 'label', 'state', 'position', 'replica', 'attempts', 'tokens', 'error'), queueBody),
     el('h3', {}, 'Events'), events,
     el('h3', {}, 'Batch job'), batchText, el('div', { class: 'grid' }, field('JSONL file', batchFile), field('max_tokens', batchMax), field('temperature', batchTemp)),
@@ -73,7 +74,7 @@ export function mountServePanel(app: HTMLElement, ctx: Ctx): ServeApi {
   let sched: ServeScheduler<Payload, ServeResponse> | null = null;
   let model: { name: string; url: string } | null = null;
   let ticker: ReturnType<typeof setInterval> | null = null;
-  const jobOf = new Map<string, string>(); // replica -> its running job id (for cancel/abandon)
+  const jobOf = new Map<string, { replica: string; jobId: string }>(); // request -> its running job (cancel/abandon)
   const known = new Set<string>();
 
   const peerOf = (id: string) => {
@@ -97,16 +98,17 @@ export function mountServePanel(app: HTMLElement, ctx: Ctx): ServeApi {
     const m = model!;
     switch (c.type) {
       case 'load': {
-        const h = ctx.runJob({ kind: 'llm-load', group: c.peers, model: m, maxSeqLen: MAX_SEQ_LEN });
+        const h = ctx.runJob({ kind: 'llm-load', group: c.peers, model: m, maxSeqLen: MAX_SEQ_LEN, maxBatchSize: s.config.max_batch_size, batchWaitMs: s.config.batch_wait_timeout_ms });
         h.done.then(() => s.loaded(c.replica), (e: Error) => s.loadFailed(c.replica, e.message));
         return;
       }
       case 'run': {
         for (const p of c.peers) ctx.roster.setState(p, 'busy');
-        const h = ctx.runJob<PeerResult>({ kind: 'llm-generate', group: c.peers, model: m, prompt: c.payload.prompt, sampling: c.payload.sampling }, (peer, ev) => {
+        // batched: the peers' continuous-batching loop runs it beside the replica's other requests.
+        const h = ctx.runJob<PeerResult>({ kind: 'llm-generate', group: c.peers, model: m, prompt: c.payload.prompt, sampling: c.payload.sampling, batched: true }, (peer, ev) => {
           if (ev.kind === 'token' && peer === c.peers[0]) s.token(c.request, c.attempt, ev);
         });
-        jobOf.set(c.replica, h.jobId);
+        jobOf.set(c.request, { replica: c.replica, jobId: h.jobId });
         h.done.then((results) => {
           const r0 = results[0];
           s.finished(c.request, c.attempt, { outputs: r0.outputs, usage: r0.usage, timings: { ...r0.timings, compute_ms: r0.stats.computeMs, allreduce_ms: r0.stats.commMs }, peers: c.peers, request_id: c.request, replica: c.replica, attempts: c.attempt });
@@ -114,15 +116,20 @@ export function mountServePanel(app: HTMLElement, ctx: Ctx): ServeApi {
           const fault = !(REQUEST_ERROR.test(e.message) && e instanceof JobError && ctx.roster.has(e.peer ?? ''));
           s.runFailed(c.request, c.attempt, e.message, fault);
         }).finally(() => {
-          if (jobOf.get(c.replica) === h.jobId) jobOf.delete(c.replica);
+          if (jobOf.get(c.request)?.jobId === h.jobId) jobOf.delete(c.request);
+          // Other requests of the batch may still run on these peers.
+          if ([...jobOf.values()].some((j) => j.replica === c.replica)) return;
           for (const p of c.peers) if (ctx.roster.has(p)) ctx.roster.setState(p, 'ready');
         });
         return;
       }
-      case 'cancel':
+      case 'cancel': {
+        const j = jobOf.get(c.request);
+        if (j) ctx.cancel(j.jobId);
+        return;
+      }
       case 'abandon': {
-        const j = jobOf.get(c.replica);
-        if (j) ctx.cancel(j);
+        for (const j of jobOf.values()) if (j.replica === c.replica) ctx.cancel(j.jobId);
         return;
       }
     }
@@ -136,7 +143,7 @@ export function mountServePanel(app: HTMLElement, ctx: Ctx): ServeApi {
     const reps = sched.replicas().filter((r) => r.state !== 'dead').concat(sched.replicas().filter((r) => r.state === 'dead').slice(-5));
     repBody.replaceChildren(...reps.map((r) => el('tr', { 'data-replica': r.id, 'data-state': r.state },
       el('td', {}, r.id), el('td', {}, r.peers.map((p) => p.slice(-12)).join(', ')), el('td', {}, r.state + (r.reason ? ` (${r.reason})` : '')),
-      el('td', {}, String(r.ongoing)), el('td', {}, String(r.completed)), el('td', {}, r.gflops.toFixed(1)))));
+      el('td', {}, String(r.ongoing)), el('td', {}, `${r.batch.length} (${r.slots} slots)`), el('td', {}, String(r.completed)), el('td', {}, r.gflops.toFixed(1)))));
     const qs = sched.requests().slice(-50);
     queueBody.replaceChildren(...qs.map((q) => el('tr', { 'data-request': q.id, 'data-state': q.state },
       el('td', {}, q.id), el('td', {}, q.label), el('td', {}, q.state), el('td', {}, q.position === null ? '' : String(q.position)),
@@ -205,7 +212,8 @@ export function mountServePanel(app: HTMLElement, ctx: Ctx): ServeApi {
       if (e instanceof SamplingParamsError) throw new ServeError(e.message, 400);
       throw e;
     }
-    return s.submit({ prompt: req.prompt, sampling }, { onToken: req.onToken, label: req.label ?? req.prompt.slice(0, 24) }).done;
+    // n completions decode side by side: n KV-cache slots of the replica's batch.
+    return s.submit({ prompt: req.prompt, sampling }, { onToken: req.onToken, label: req.label ?? req.prompt.slice(0, 24), slots: sampling.n ?? 1 }).done;
   };
 
   const generateBatch: ServeApi['generateBatch'] = async (prompts, options = {}) => {
@@ -222,7 +230,7 @@ export function mountServePanel(app: HTMLElement, ctx: Ctx): ServeApi {
   start.addEventListener('click', async () => {
     const name = (document.querySelector('[data-testid="model"]') as HTMLSelectElement | null)?.value ?? '';
     try {
-      await serve({ model: name, tensor_parallel_size: Number(tp.value), max_ongoing_requests: Number(maxOngoing.value), ray_actor_options: needF16.checked ? { required_features: ['shader-f16'] } : {} });
+      await serve({ model: name, tensor_parallel_size: Number(tp.value), max_ongoing_requests: Number(maxOngoing.value), max_batch_size: Number(maxBatch.value), ray_actor_options: needF16.checked ? { required_features: ['shader-f16'] } : {} });
     } catch (e) {
       showAlert(`Serving failed: ${(e as Error).message}`, 'error', 'serve-error');
     }

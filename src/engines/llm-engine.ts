@@ -7,7 +7,8 @@ import { LlamaGpu } from '../model/llama';
 import { LlamaTokenizer } from '../model/tokenizer';
 import { makeShard, shardRanges, validateTp } from '../parallel/tp';
 import { generate, type GenerateResult } from './generate';
-import { parseSamplingParams } from '../model/sampling';
+import { parseSamplingParams, randomSeed } from '../model/sampling';
+import { BatchLoop, llamaBatchModel } from './batch-loop';
 import { cachedRangeReader } from './range-cache';
 import type { CommTimer } from './remote-comm';
 
@@ -17,6 +18,10 @@ export interface LoadRequest {
   rank: number;
   tp: number;
   maxSeqLen: number;
+  /** KV-cache slots for continuous batching (serve's max_batch_size); default 1. */
+  maxBatchSize?: number;
+  /** An idle replica waits this long for companions before a batch starts (serve's batch_wait_timeout_ms). */
+  batchWaitMs?: number;
 }
 
 export interface LoadInfo {
@@ -24,7 +29,8 @@ export interface LoadInfo {
   tp: number;
   weightBytes: number;
   kvBytes: number;
-  maxSeqLen: number;
+  maxSeqLen: number; // per sequence (slot)
+  maxSlots: number;
   downloadedBytes: number;
   config: GgufIndex['config'];
 }
@@ -36,6 +42,7 @@ export class LlmEngine {
     private readonly comm: Comm,
     private readonly timer: CommTimer,
     readonly info: LoadInfo,
+    private readonly batchWaitMs = 0,
   ) {}
 
   static async load(gpu: Gpu, req: LoadRequest, comm: Comm, timer: CommTimer, onProgress: (loaded: number, total: number) => void,
@@ -59,15 +66,18 @@ export class LlmEngine {
     // Memory budget (as vLLM's gpu_memory_utilization): WebGPU does not expose device memory, so
     // the per-layer K and V caches ([maxSeqLen, kvDim] each) are sized by the adapter's largest
     // binding, capped by the model's context and the request; the peer reports what it got.
+    // With continuous batching each layer's cache holds maxSlots sequences, so the per-sequence
+    // length shrinks to fit the same binding: maxSeqLen is per slot.
+    const maxSlots = Math.max(1, Math.floor(req.maxBatchSize ?? 1));
     const perPos = shard.nKvHeadsLocal * shard.config.headDim * 4; // bytes per position per layer
-    const bindingCap = Math.floor(gpu.report.limits.maxStorageBufferBindingSize / perPos);
+    const bindingCap = Math.floor(gpu.report.limits.maxStorageBufferBindingSize / (perPos * maxSlots));
     const maxSeqLen = Math.max(16, Math.min(req.maxSeqLen, shard.config.contextLength, bindingCap));
-    const model = await LlamaGpu.load(gpu, shard, { maxSeqLen });
+    const model = await LlamaGpu.load(gpu, shard, { maxSeqLen, maxSlots });
     onProgress(loaded, loaded);
     const tokenizer = new LlamaTokenizer(index.tokenizer);
     return new LlmEngine(model, tokenizer, comm, timer, {
-      rank: req.rank, tp: req.tp, weightBytes: model.weightBytes(), kvBytes: model.kvBytes(), maxSeqLen, downloadedBytes: loaded, config: index.config,
-    });
+      rank: req.rank, tp: req.tp, weightBytes: model.weightBytes(), kvBytes: model.kvBytes(), maxSeqLen, maxSlots, downloadedBytes: loaded, config: index.config,
+    }, req.batchWaitMs ?? 0);
   }
 
   /**
@@ -107,6 +117,8 @@ export class LlmEngine {
   }
 
   async generate(prompt: string, sampling: Record<string, unknown>, onToken: (ev: { index: number; tokenId: number; text: string }) => void): Promise<GenerateResult & { stats: { computeMs: number; commMs: number } }> {
+    // Both paths use the KV cache's slot 0 and the group's collectives: never at the same time.
+    if (this.batch?.busy) throw new Error('this replica is serving batched requests; use the batched path');
     const params = parseSamplingParams(sampling);
     this.timer.commMs = 0;
     this.timer.calls = 0;
@@ -114,17 +126,48 @@ export class LlmEngine {
     this.stepAbort = new AbortController();
     const signal = this.stepAbort.signal;
     const t0 = performance.now();
+    this.soloRunning = true;
     const res = await generate((t, p) => this.forward(t, p), this.tokenizer, prompt, params, {
       onToken: this.info.rank === 0 ? onToken : undefined,
       signal,
       reset: () => this.model.reset(),
       maxSeqLen: this.info.maxSeqLen,
-    });
+    }).finally(() => (this.soloRunning = false));
     const wall = performance.now() - t0;
     return { ...res, stats: { computeMs: wall - this.timer.commMs, commMs: this.timer.commMs } };
   }
 
+  private batch: BatchLoop | null = null;
+  private soloRunning = false;
+
+  /**
+   * A request for the continuous-batching loop (src/engines/batch-loop.ts): `key` is the same on
+   * every rank of the group (the coordinator's job number) and orders admissions. Resolves when all
+   * its completions finish. With tp > 1 the sampling seed must be set (the coordinator fixes it).
+   */
+  async generateBatched(key: number, prompt: string, sampling: Record<string, unknown>, onToken: (ev: { index: number; tokenId: number; text: string }) => void): Promise<GenerateResult & { stats: { computeMs: number; commMs: number } }> {
+    if (this.soloRunning) throw new Error('this replica is running an unbatched generate');
+    const params = parseSamplingParams(sampling);
+    if (params.seed === undefined && this.comm.size > 1) throw new Error('generate: batched requests need a seed when tp > 1 (every rank samples)');
+    const tp = this.comm.size;
+    this.batch ??= new BatchLoop(llamaBatchModel(this.model, tp > 1 ? (p: Float32Array) => this.comm.allReduce(p) : undefined),
+      this.tokenizer, this.comm, { batchWaitMs: this.batchWaitMs });
+    // The batch shares compute and all-reduces between its requests: these are the totals over the
+    // request's lifetime (wall time, and the group's collective time meanwhile), not its own share.
+    const t0 = performance.now();
+    const comm0 = this.timer.commMs;
+    const res = await this.batch.submit({ key, prompt, params, seed: params.seed ?? randomSeed(), onToken: this.info.rank === 0 ? onToken : undefined });
+    const commMs = this.timer.commMs - comm0;
+    return { ...res, stats: { computeMs: performance.now() - t0 - commMs, commMs } };
+  }
+
+  /** Cancels one batched request; every rank stops it at the same step (see batch-loop.ts). */
+  cancelBatched(key: number): void {
+    this.batch?.cancel(key);
+  }
+
   destroy(): void {
+    this.batch?.close(new Error('the model was unloaded'));
     this.model.destroy();
   }
 }

@@ -47,6 +47,12 @@ export class GpuWorkerApi {
     return this.llm.generate(req.prompt, req.sampling, (t) => onEvent({ kind: 'token', ...t }));
   }
 
+  /** A request for the replica's continuous-batching loop; `key` is the same on every rank (the job number). */
+  async generateBatched(req: { key: number; prompt: string; sampling: Record<string, unknown> }, onEvent: (ev: JobEvent) => void): Promise<unknown> {
+    if (!this.llm) throw new Error('no model is loaded on this peer');
+    return this.llm.generateBatched(req.key, req.prompt, req.sampling, (t) => onEvent({ kind: 'token', ...t }));
+  }
+
   /** One DistriFusion image over the group behind `comm` (a Comlink proxy of the page's communicator). */
   async runImage(req: ImageRequest, comm: Comm, onStep?: (ev: ImageStepEvent) => void): Promise<ImageResult> {
     const gpu = this.requireGpu();
@@ -57,8 +63,10 @@ export class GpuWorkerApi {
     return runImage(gpu, remoteComm(comm as unknown as Remote<Comm>, rank, size, timer), req, onStep);
   }
 
-  cancel(): void {
-    this.llm?.cancel();
+  /** With a key: that batched request only; without: the unbatched generate. */
+  cancel(key?: number): void {
+    if (key === undefined) this.llm?.cancel();
+    else this.llm?.cancelBatched(key);
   }
 
   private requireGpu(): Gpu {

@@ -3,8 +3,13 @@
 // the two row-parallel matmuls per layer (attention wo, MLP w_down) before the residual add, like
 // gpt-fast's tp.py all-reduce. With tp=1 the hook is omitted and everything stays on the GPU until the
 // last token's logits are read back.
+// Continuous batching: the KV cache holds `maxSlots` independent sequences (slots), each with its own
+// region of maxSeqLen rows and its own length. A slot is filled by forward(..., slot) (prefill, one
+// sequence at a time) and then advanced together with the others by decodeBatch(): one forward over
+// B tokens (one per active slot) whose matmuls are [B, dim] x W and whose reduce hook carries [B*dim].
 import type { Gpu } from '../gpu/gpu';
 import { attention } from '../kernels/attention';
+import { attentionBatch, packRows, ropeBatch } from '../kernels/batch-decode';
 import { uploadWeight, type GpuWeight } from '../kernels/common';
 import { add, siluMul } from '../kernels/elementwise';
 import { embed } from '../kernels/embed';
@@ -25,19 +30,36 @@ interface GpuLayer {
   wGate: GpuWeight; // [hiddenLocal, dim]
   wUp: GpuWeight; // [hiddenLocal, dim]
   wDown: GpuWeight; // [dim, hiddenLocal]
-  kCache: GPUBuffer; // [maxSeqLen, kvDim]
-  vCache: GPUBuffer; // [maxSeqLen, kvDim]
+  kCache: GPUBuffer; // [maxSlots * maxSeqLen, kvDim]: slot s owns rows [s*maxSeqLen, (s+1)*maxSeqLen)
+  vCache: GPUBuffer; // [maxSlots * maxSeqLen, kvDim]
+}
+
+/** One row of a batched decode: the slot's next token at position `pos` (= the slot's length). */
+export interface DecodeRow {
+  slot: number;
+  token: number;
+  pos: number;
 }
 
 export class LlamaGpu {
-  /** Positions filled in the KV cache (the next forward must start here). */
-  length = 0;
+  /** Positions filled in each slot's KV cache (the next forward of that slot must start there). */
+  readonly lengths: number[];
   private destroyed = false;
+
+  /** Slot 0's length: the single-sequence API (forward without a slot) uses slot 0. */
+  get length(): number {
+    return this.lengths[0];
+  }
+
+  set length(v: number) {
+    this.lengths[0] = v;
+  }
 
   private constructor(
     private readonly gpu: Gpu,
     readonly shard: ModelShard,
     readonly maxSeqLen: number,
+    readonly maxSlots: number,
     private readonly layers: GpuLayer[],
     private readonly tokenEmbd: GpuWeight, // [vocab, dim]
     private readonly output: GpuWeight, // [vocabLocal, dim]
@@ -46,17 +68,24 @@ export class LlamaGpu {
     private readonly kvmap: GPUBuffer, // u32 [nHeadsLocal]
     private readonly weightBytesTotal: number,
     private readonly kvBytesTotal: number,
-  ) {}
+  ) {
+    this.lengths = new Array<number>(maxSlots).fill(0);
+  }
 
-  /** Uploads the shard's weights and allocates the per-layer K and V caches [maxSeqLen, nKvHeadsLocal*headDim]. */
-  static async load(gpu: Gpu, shard: ModelShard, opts: { maxSeqLen: number }): Promise<LlamaGpu> {
+  /**
+   * Uploads the shard's weights and allocates the per-layer K and V caches
+   * [maxSlots * maxSeqLen, nKvHeadsLocal*headDim] (maxSlots defaults to 1: one sequence).
+   */
+  static async load(gpu: Gpu, shard: ModelShard, opts: { maxSeqLen: number; maxSlots?: number }): Promise<LlamaGpu> {
     const c = shard.config;
     const maxSeqLen = opts.maxSeqLen;
+    const maxSlots = opts.maxSlots ?? 1;
     if (maxSeqLen < 1) throw new Error(`maxSeqLen ${maxSeqLen}`);
+    if (!Number.isInteger(maxSlots) || maxSlots < 1) throw new Error(`maxSlots ${maxSlots}`);
     const kvDim = shard.nKvHeadsLocal * c.headDim;
-    const cacheBytes = maxSeqLen * kvDim * 4;
+    const cacheBytes = maxSlots * maxSeqLen * kvDim * 4;
     if (cacheBytes > gpu.report.limits.maxStorageBufferBindingSize) {
-      throw new Error(`KV cache of ${cacheBytes} bytes per layer exceeds the adapter's binding limit; lower maxSeqLen`);
+      throw new Error(`KV cache of ${cacheBytes} bytes per layer exceeds the adapter's binding limit; lower maxSeqLen or maxSlots`);
     }
     let wBytes = 0;
     const w = (t: Parameters<typeof uploadWeight>[1], label: string): GpuWeight => {
@@ -94,7 +123,7 @@ export class LlamaGpu {
     const kvmap = gpu.upload(new Uint32Array(shard.kvHeadOfLocalHead), 'kvmap');
     await gpu.checkCompiles();
     const kvBytes = layers.reduce((s, l) => s + l.kCache.size + l.vCache.size, 0);
-    return new LlamaGpu(gpu, shard, maxSeqLen, layers, tokenEmbd, output, outputNorm, ropeTab, kvmap, wBytes, kvBytes);
+    return new LlamaGpu(gpu, shard, maxSeqLen, maxSlots, layers, tokenEmbd, output, outputNorm, ropeTab, kvmap, wBytes, kvBytes);
   }
 
   kvBytes(): number {
@@ -106,11 +135,11 @@ export class LlamaGpu {
   }
 
   /**
-   * Runs tokens at positions [pos, pos+T), appending to the KV cache. `reduce`, when given, receives the
-   * [T*dim] partial sums after wo and after w_down (twice per layer) and returns their sum over ranks.
-   * Returns this rank's logits of the last token: [vocabLocal].
+   * Runs tokens at positions [pos, pos+T) of `slot` (default 0), appending to that slot's KV cache.
+   * `reduce`, when given, receives the [T*dim] partial sums after wo and after w_down (twice per layer)
+   * and returns their sum over ranks. Returns this rank's logits of the last token: [vocabLocal].
    */
-  async forward(tokens: Int32Array, pos: number, reduce?: ReduceHook): Promise<Float32Array> {
+  async forward(tokens: Int32Array, pos: number, reduce?: ReduceHook, slot = 0): Promise<Float32Array> {
     if (this.destroyed) throw new Error('forward: model destroyed');
     const gpu = this.gpu;
     const s = this.shard;
@@ -118,7 +147,8 @@ export class LlamaGpu {
     const T = tokens.length;
     const { dim, headDim } = c;
     if (T === 0) throw new Error('forward: no tokens');
-    if (pos !== this.length) throw new Error(`forward: pos ${pos} but the cache holds ${this.length} positions`);
+    if (!(slot >= 0 && slot < this.maxSlots)) throw new Error(`forward: slot ${slot} of ${this.maxSlots}`);
+    if (pos !== this.lengths[slot]) throw new Error(`forward: pos ${pos} but slot ${slot} holds ${this.lengths[slot]} positions`);
     if (pos + T > this.maxSeqLen) throw new Error(`forward: ${pos + T} positions exceed maxSeqLen ${this.maxSeqLen}`);
     const qDim = s.nHeadsLocal * headDim;
     const kvDim = s.nKvHeadsLocal * headDim;
@@ -160,11 +190,12 @@ export class LlamaGpu {
         matmul(gpu, xn, L.wv, v, T); // [T, kvDim]
         rope(gpu, q, this.ropeTab, T, s.nHeadsLocal, headDim, pos);
         rope(gpu, k, this.ropeTab, T, s.nKvHeadsLocal, headDim, pos);
-        // Append this step's keys/values: cache rows [pos, pos+T) are contiguous, so one copy each.
-        gpu.copy(k, 0, L.kCache, pos * kvDim * 4, T * kvDim * 4);
-        gpu.copy(v, 0, L.vCache, pos * kvDim * 4, T * kvDim * 4);
+        // Append this step's keys/values: cache rows [pos, pos+T) of the slot are contiguous, so one copy each.
+        const slotOff = slot * this.maxSeqLen * kvDim; // first float of this slot's region
+        gpu.copy(k, 0, L.kCache, (slotOff + pos * kvDim) * 4, T * kvDim * 4);
+        gpu.copy(v, 0, L.vCache, (slotOff + pos * kvDim) * 4, T * kvDim * 4);
         attention(gpu, q, L.kCache, L.vCache, this.kvmap, att,
-          { T, pos, nHeads: s.nHeadsLocal, headDim, kvDim }, 0); // [T, qDim]
+          { T, pos, nHeads: s.nHeadsLocal, headDim, kvDim }, slotOff); // [T, qDim]
         matmul(gpu, att, L.wo, o, T); // [T, dim] partial over this rank's heads
         await allReduce(o);
         add(gpu, x, o, T * dim);
@@ -182,16 +213,110 @@ export class LlamaGpu {
       rmsnorm(gpu, last, this.outputNorm, lastN, 1, dim, c.rmsEps);
       matmul(gpu, lastN, this.output, logits, 1); // [vocabLocal]
       const out = new Float32Array(await gpu.read(logits, this.output.rows * 4));
-      this.length = pos + T;
+      this.lengths[slot] = pos + T;
       return out;
     } finally {
       for (const b of scratch) gpu.free(b);
     }
   }
 
-  /** Clears the sequence (pos back to 0); stale cache rows are overwritten before they are read. */
-  reset(): void {
-    this.length = 0;
+  /**
+   * One batched decode step: row b feeds rows[b].token to its slot at position rows[b].pos (which must
+   * be the slot's length). All matmuls run once over [B, dim]; `reduce` gets [B*dim] partial sums
+   * (twice per layer, whatever B is). Returns this rank's logits [B, vocabLocal], row b for rows[b].
+   * The matmul kernel is chosen independently of B (the tiled kernel on GPUs, even for B = 1; the
+   * per-output "rows" kernel on CPU-backed adapters), so a row's logits never depend on its companions.
+   */
+  async decodeBatch(rows: DecodeRow[], reduce?: ReduceHook, impl?: 'tiled' | 'rows'): Promise<Float32Array> {
+    if (this.destroyed) throw new Error('decodeBatch: model destroyed');
+    const gpu = this.gpu;
+    const s = this.shard;
+    const c = s.config;
+    const B = rows.length;
+    const { dim, headDim } = c;
+    if (B === 0) throw new Error('decodeBatch: no rows');
+    const seen = new Set<number>();
+    for (const r of rows) {
+      if (!(r.slot >= 0 && r.slot < this.maxSlots) || seen.has(r.slot)) throw new Error(`decodeBatch: bad or repeated slot ${r.slot}`);
+      seen.add(r.slot);
+      if (r.pos !== this.lengths[r.slot]) throw new Error(`decodeBatch: pos ${r.pos} but slot ${r.slot} holds ${this.lengths[r.slot]} positions`);
+      if (r.pos + 1 > this.maxSeqLen) throw new Error(`decodeBatch: slot ${r.slot} is full (maxSeqLen ${this.maxSeqLen})`);
+    }
+    const force = impl ?? (gpu.report.isFallback ? 'rows' : 'tiled'); // `impl`: tests exercise both
+    const qDim = s.nHeadsLocal * headDim;
+    const kvDim = s.nKvHeadsLocal * headDim;
+    const hid = s.hiddenLocal;
+    const vocab = this.output.rows;
+    const scratch: GPUBuffer[] = [];
+    const tmp = (floats: number, label: string): GPUBuffer => {
+      const b = gpu.alloc(floats * 4, label);
+      scratch.push(b);
+      return b;
+    };
+    const tok = tmp(B, 'tokens'); // i32 [B]
+    const posBuf = tmp(B, 'pos'); // u32 [B]
+    const rowBuf = tmp(2 * B, 'rows'); // u32 [B, 2] (slot base row, pos)
+    const x = tmp(B * dim, 'x'); // [B, dim] residual stream
+    const xn = tmp(B * dim, 'xn'); // [B, dim] normed
+    const q = tmp(B * qDim, 'q'); // [B, qDim]
+    const k = tmp(B * kvDim, 'k'); // [B, kvDim]
+    const v = tmp(B * kvDim, 'v'); // [B, kvDim]
+    const att = tmp(B * qDim, 'att'); // [B, qDim]
+    const o = tmp(B * dim, 'o'); // [B, dim] row-parallel partial sums
+    const g = tmp(B * hid, 'gate'); // [B, hiddenLocal]
+    const u = tmp(B * hid, 'up'); // [B, hiddenLocal]
+    const logits = tmp(B * vocab, 'logits'); // [B, vocabLocal]
+    try {
+      gpu.write(tok, Int32Array.from(rows, (r) => r.token));
+      gpu.write(posBuf, Uint32Array.from(rows, (r) => r.pos));
+      gpu.write(rowBuf, packRows(rows.map((r) => ({ base: r.slot * this.maxSeqLen, pos: r.pos }))));
+      embed(gpu, tok, this.tokenEmbd, x, B);
+      const allReduce = async (buf: GPUBuffer): Promise<void> => {
+        if (!reduce) return;
+        const partial = new Float32Array(await gpu.read(buf, B * dim * 4)); // [B, dim]
+        const summed = await reduce(partial); // [B, dim]: one all-reduce for the whole batch
+        if (summed.length !== B * dim) throw new Error(`reduce returned ${summed.length} floats, want ${B * dim}`);
+        gpu.write(buf, summed);
+      };
+      const shape = { nHeads: s.nHeadsLocal, headDim, kvDim };
+      for (const L of this.layers) {
+        rmsnorm(gpu, x, L.attnNorm, xn, B, dim, c.rmsEps);
+        matmul(gpu, xn, L.wq, q, B, force); // [B, qDim]
+        matmul(gpu, xn, L.wk, k, B, force); // [B, kvDim]
+        matmul(gpu, xn, L.wv, v, B, force); // [B, kvDim]
+        ropeBatch(gpu, q, this.ropeTab, posBuf, B, s.nHeadsLocal, headDim);
+        ropeBatch(gpu, k, this.ropeTab, posBuf, B, s.nKvHeadsLocal, headDim);
+        // Each row's key/value goes to its own slot: one row copy each (B small copies, no kernel).
+        rows.forEach((r, b) => {
+          const dst = ((r.slot * this.maxSeqLen + r.pos) * kvDim) * 4;
+          gpu.copy(k, b * kvDim * 4, L.kCache, dst, kvDim * 4);
+          gpu.copy(v, b * kvDim * 4, L.vCache, dst, kvDim * 4);
+        });
+        attentionBatch(gpu, q, L.kCache, L.vCache, this.kvmap, rowBuf, att, B, shape); // [B, qDim]
+        matmul(gpu, att, L.wo, o, B, force); // [B, dim] partial over this rank's heads
+        await allReduce(o);
+        add(gpu, x, o, B * dim);
+        rmsnorm(gpu, x, L.ffnNorm, xn, B, dim, c.rmsEps);
+        matmul(gpu, xn, L.wGate, g, B, force); // [B, hiddenLocal]
+        matmul(gpu, xn, L.wUp, u, B, force); // [B, hiddenLocal]
+        siluMul(gpu, g, u, B * hid);
+        matmul(gpu, g, L.wDown, o, B, force); // [B, dim] partial over this rank's hidden slice
+        await allReduce(o);
+        add(gpu, x, o, B * dim);
+      }
+      rmsnorm(gpu, x, this.outputNorm, xn, B, dim, c.rmsEps); // every row is a "last token"
+      matmul(gpu, xn, this.output, logits, B, force); // [B, vocabLocal]
+      const out = new Float32Array(await gpu.read(logits, B * vocab * 4));
+      for (const r of rows) this.lengths[r.slot] = r.pos + 1;
+      return out;
+    } finally {
+      for (const b of scratch) gpu.free(b);
+    }
+  }
+
+  /** Clears a sequence (slot 0 by default; pos back to 0); stale cache rows are overwritten before they are read. */
+  reset(slot = 0): void {
+    this.lengths[slot] = 0;
   }
 
   destroy(): void {

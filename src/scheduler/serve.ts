@@ -3,8 +3,13 @@
 // - Replicas: groups of tensor_parallel_size eligible peers (ray_actor_options filter them), formed
 //   from peers sorted by speed and memory so a group pairs similar peers, between min/max replicas.
 // - One FIFO queue (ordered by submission): a request goes to the least-loaded ready replica with
-//   fewer than max_ongoing_requests assigned. Without batched kernels a replica runs its assigned
-//   requests one after another, so an idle replica steals a waiting request from a busy one.
+//   fewer than max_ongoing_requests assigned. A replica runs its assigned requests together, in
+//   submission order, as long as their completions (n each) fit max_batch_size slots: the peers' batch
+//   loop (src/engines/batch-loop.ts) decodes them in one batched forward per step and refills a
+//   finished sequence's slot at the next step; the scheduler starts the next assigned request as soon
+//   as a running one finishes. batch_wait_timeout_ms is applied by that loop: an idle replica waits that
+//   long for companions before its first step. A request with n > max_batch_size runs alone (the loop
+//   queues its extra completions). An idle replica steals a waiting request from a full one.
 // - Faults: a peer leaving, a failed job or a stalled replica dissolves the replica and puts its
 //   requests back in the queue at their original place; a stale attempt's events are ignored, so a
 //   request finishes exactly once. Re-run streams skip the tokens already delivered: with a fixed
@@ -107,7 +112,7 @@ export type ReplicaState = 'loading' | 'ready' | 'dead';
 
 export type ServeCommand<Req> =
   | { type: 'load'; replica: string; peers: string[] }
-  | { type: 'run'; replica: string; peers: string[]; request: string; attempt: number; payload: Req }
+  | { type: 'run'; replica: string; peers: string[]; request: string; attempt: number; payload: Req; slots: number }
   | { type: 'cancel'; replica: string; request: string; attempt: number }
   | { type: 'abandon'; replica: string; peers: string[]; reason: string };
 
@@ -117,15 +122,21 @@ export interface RequestInfo {
   id: string; seq: number; label: string; state: RequestState; position: number | null; replica: string | null;
   attempts: number; tokens: number; submittedAt: number; finishedAt: number | null; error: string | null;
 }
-export interface ReplicaInfo { id: string; peers: string[]; state: ReplicaState; ongoing: number; running: string | null; completed: number; gflops: number; reason: string | null }
+export interface ReplicaInfo {
+  id: string; peers: string[]; state: ReplicaState; ongoing: number;
+  running: string | null; // the oldest running request
+  batch: string[]; // every running request (they decode together)
+  slots: number; // KV-cache slots they occupy (<= max_batch_size unless one request alone needs more)
+  completed: number; gflops: number; reason: string | null;
+}
 
 interface Req<P, R> {
   id: string; seq: number; label: string; payload: P; state: RequestState; replica: string | null;
-  attempt: number; delivered: number[]; seen: number[]; waitingSince: number; lastProgress: number;
+  attempt: number; delivered: number[]; seen: number[]; waitingSince: number; lastProgress: number; slots: number;
   submittedAt: number; finishedAt: number | null; error: string | null;
   onToken?: (ev: TokenEvent) => void; resolve: (r: R) => void; reject: (e: Error) => void;
 }
-interface Replica { id: string; peers: string[]; state: ReplicaState; assigned: string[]; running: string | null; completed: number; reason: string | null }
+interface Replica { id: string; peers: string[]; state: ReplicaState; assigned: string[]; running: string[]; completed: number; reason: string | null }
 
 export class ServeScheduler<P, R> {
   readonly config: ServeConfig;
@@ -177,14 +188,16 @@ export class ServeScheduler<P, R> {
   }
 
   // ---- requests ----
-  submit(payload: P, opts: { onToken?: (ev: TokenEvent) => void; label?: string } = {}): { id: string; done: Promise<R> } {
+  /** `slots`: KV-cache slots the request occupies while it runs (its number of completions n). */
+  submit(payload: P, opts: { onToken?: (ev: TokenEvent) => void; label?: string; slots?: number } = {}): { id: string; done: Promise<R> } {
     if (this.stopped) throw new ServeError('serving is stopped', 503);
     const seq = this.nextReq++;
     const id = `q${seq}`;
     const t = this.now();
     let resolve!: (r: R) => void, reject!: (e: Error) => void;
     const done = new Promise<R>((a, b) => { resolve = a; reject = b; });
-    this.reqs.set(id, { id, seq, label: opts.label ?? '', payload, state: 'queued', replica: null, attempt: 0, delivered: [], seen: [], waitingSince: t, lastProgress: t, submittedAt: t, finishedAt: null, error: null, onToken: opts.onToken, resolve, reject });
+    const slots = Math.max(1, Math.floor(opts.slots ?? 1));
+    this.reqs.set(id, { id, seq, label: opts.label ?? '', payload, state: 'queued', replica: null, attempt: 0, delivered: [], seen: [], waitingSince: t, lastProgress: t, slots, submittedAt: t, finishedAt: null, error: null, onToken: opts.onToken, resolve, reject });
     this.queue.push(id);
     this.dispatch();
     this.changed();
@@ -268,10 +281,12 @@ export class ServeScheduler<P, R> {
   tick(): void {
     const t = this.now();
     for (const r of this.reps.values()) {
-      const q = r.running ? this.reqs.get(r.running) : undefined;
-      if (r.state === 'ready' && q && t - q.lastProgress > this.config.health_check_timeout_ms) {
+      if (r.state !== 'ready' || !r.running.length) continue;
+      // A batch progresses together: the replica is stalled only if none of its requests moved.
+      const last = Math.max(...r.running.map((id) => this.reqs.get(id)!.lastProgress));
+      if (t - last > this.config.health_check_timeout_ms) {
         for (const p of r.peers) this.unhealthy.set(p, `stalled in ${r.id}`);
-        this.dissolve(r, `health check: no progress for ${Math.round(t - q.lastProgress)} ms (timeout ${this.config.health_check_timeout_ms} ms)`);
+        this.dissolve(r, `health check: no progress for ${Math.round(t - last)} ms (timeout ${this.config.health_check_timeout_ms} ms)`);
       }
     }
     this.form();
@@ -298,7 +313,7 @@ export class ServeScheduler<P, R> {
 
   // ---- views ----
   replicas(): ReplicaInfo[] {
-    return [...this.reps.values()].map((r) => ({ id: r.id, peers: [...r.peers], state: r.state, ongoing: r.assigned.length, running: r.running, completed: r.completed, gflops: this.gflops(r.peers), reason: r.reason }));
+    return [...this.reps.values()].map((r) => ({ id: r.id, peers: [...r.peers], state: r.state, ongoing: r.assigned.length, running: r.running[0] ?? null, batch: [...r.running], slots: this.slotsOf(r), completed: r.completed, gflops: this.gflops(r.peers), reason: r.reason }));
   }
 
   request(id: string): RequestInfo | undefined {
@@ -359,7 +374,7 @@ export class ServeScheduler<P, R> {
       .sort((a, b) => b.gflops - a.gflops || b.memoryBytes - a.memoryBytes || a.id.localeCompare(b.id));
     while (pool.length >= tp && this.live().length < this.config.max_replicas) {
       const group = pool.splice(0, tp).map((p) => p.id);
-      const r: Replica = { id: `r${this.nextRep++}`, peers: group, state: 'loading', assigned: [], running: null, completed: 0, reason: null };
+      const r: Replica = { id: `r${this.nextRep++}`, peers: group, state: 'loading', assigned: [], running: [], completed: 0, reason: null };
       this.reps.set(r.id, r);
       this.noReplicaSince = Infinity;
       this.emit('replica-loading', `${r.id} loading ${this.config.model} on ${group.join(', ')}`);
@@ -376,7 +391,7 @@ export class ServeScheduler<P, R> {
     this.command({ type: 'abandon', replica: r.id, peers: [...r.peers], reason });
     const orphans = r.assigned.map((id) => this.reqs.get(id)!);
     r.assigned = [];
-    r.running = null;
+    r.running = [];
     for (const q of orphans) {
       q.replica = null;
       if (!requeue) continue;
@@ -406,7 +421,7 @@ export class ServeScheduler<P, R> {
     const r = q.replica ? this.reps.get(q.replica) : undefined;
     if (r) {
       r.assigned = r.assigned.filter((x) => x !== q.id);
-      if (r.running === q.id) r.running = null;
+      r.running = r.running.filter((x) => x !== q.id);
     }
     q.replica = null;
   }
@@ -434,26 +449,42 @@ export class ServeScheduler<P, R> {
       q.replica = r.id;
       r.assigned.push(q.id);
     }
-    // No batched forward yet: a replica runs one request at a time, so an idle replica takes the
-    // newest waiting request of the busiest one instead of leaving it behind a long generation.
+    const waiting = (r: Replica) => r.assigned.filter((id) => !r.running.includes(id));
+    // Start assigned requests in order while their slots fit the batch (continuous batching: a slot
+    // freed by a finished request is taken by the next one at once). Strict order: a big request at
+    // the head is not overtaken by smaller ones behind it, so it cannot starve.
+    const start = () => {
+      for (const r of ready()) {
+        for (const id of waiting(r)) {
+          const q = this.reqs.get(id)!;
+          const used = this.slotsOf(r);
+          if (used > 0 && used + q.slots > this.config.max_batch_size) break;
+          r.running.push(q.id);
+          q.state = 'running';
+          q.attempt++;
+          q.seen = [];
+          q.lastProgress = this.now();
+          this.command({ type: 'run', replica: r.id, peers: [...r.peers], request: q.id, attempt: q.attempt, payload: q.payload, slots: q.slots });
+        }
+      }
+    };
+    start();
+    // What still waits sits behind a full batch: an idle replica takes the newest waiting request of
+    // the replica with the most waiting instead of leaving it behind long generations.
     for (const idle of ready().filter((r) => r.assigned.length === 0)) {
-      const donor = ready().filter((r) => r.assigned.length >= 2).sort((a, b) => b.assigned.length - a.assigned.length)[0];
+      const donor = ready().filter((r) => waiting(r).length > 0).sort((a, b) => waiting(b).length - waiting(a).length)[0];
       if (!donor) break;
-      const q = this.reqs.get(donor.assigned.pop()!)!;
-      q.replica = idle.id;
-      idle.assigned.push(q.id);
+      const id = waiting(donor).at(-1)!;
+      donor.assigned = donor.assigned.filter((x) => x !== id);
+      this.reqs.get(id)!.replica = idle.id;
+      idle.assigned.push(id);
     }
-    for (const r of ready()) {
-      if (r.running || !r.assigned.length) continue;
-      const q = this.reqs.get(r.assigned[0])!;
-      r.running = q.id;
-      q.state = 'running';
-      q.attempt++;
-      q.seen = [];
-      q.lastProgress = this.now();
-      this.command({ type: 'run', replica: r.id, peers: [...r.peers], request: q.id, attempt: q.attempt, payload: q.payload });
-    }
+    start();
     this.changed();
+  }
+
+  private slotsOf(r: Replica): number {
+    return r.running.reduce((a, id) => a + this.reqs.get(id)!.slots, 0);
   }
 
   private emit(kind: ServeEvent['kind'], message: string): void {

@@ -38,7 +38,7 @@ export type ToCoordinator =
 export type Job =
   | { kind: 'allreduce'; group: string[]; length: number; timeoutMs: number; delayPeer?: string; delayMs?: number }
   | { kind: 'bench-comm'; group: string[]; sizes: number[]; reps: number }
-  | { kind: 'image'; group: string[]; model: ModelRef; seed: number; steps: number; sampler: 'ddpm' | 'ddim'; mode: 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync'; warmupSteps: number; withSingle: boolean }
+  | { kind: 'image'; group: string[]; model: ModelRef; seed: number; steps: number; sampler: 'ddpm' | 'ddim'; mode: 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync'; warmupSteps: number; withSingle: boolean; label?: number; guidance?: number }
   // maxBatchSize: KV-cache slots for continuous batching (serving); batchWaitMs: an idle replica's wait for companions.
   | { kind: 'llm-load'; group: string[]; model: ModelRef; maxSeqLen: number; maxBatchSize?: number; batchWaitMs?: number }
   // batched: run in the replica's continuous-batching loop (serving), keyed by the job number on every rank.

@@ -226,3 +226,86 @@ describe('no replica', () => {
     expect(() => h.s.submit('q')).toThrow(/stopped/);
   });
 });
+
+describe('batching (max_batch_size)', () => {
+  it('runs up to max_batch_size requests together and refills a finished one\'s slot at once', async () => {
+    const h = harness({ max_batch_size: 3, max_ongoing_requests: 5 });
+    for (const id of ['a', 'b']) h.s.peerJoined(peer(id, 10));
+    h.s.loaded('r1');
+    const reqs = ['p1', 'p2', 'p3', 'p4', 'p5'].map((p) => h.s.submit(p));
+    // Three run at once (one batch); q4, q5 wait on the replica.
+    expect(h.of('run').map((c) => c.request)).toEqual(['q1', 'q2', 'q3']);
+    expect(h.s.replicas()[0]).toMatchObject({ batch: ['q1', 'q2', 'q3'], slots: 3, ongoing: 5 });
+    expect(h.s.request('q4')).toMatchObject({ state: 'assigned', replica: 'r1' });
+    h.s.finished('q2', 1, 'out2'); // its slot goes to q4 now, not after the batch drains
+    expect(h.of('run').map((c) => c.request)).toEqual(['q1', 'q2', 'q3', 'q4']);
+    expect(h.s.replicas()[0].batch).toEqual(['q1', 'q3', 'q4']);
+    for (const q of ['q1', 'q3', 'q4', 'q5']) h.s.finished(q, 1, `out${q[1]}`);
+    await expect(Promise.all(reqs.map((r) => r.done))).resolves.toEqual(['out1', 'out2', 'out3', 'out4', 'out5']);
+    expect(h.s.replicas()[0]).toMatchObject({ batch: [], slots: 0, completed: 5 });
+  });
+
+  it('counts n completions as n slots, keeps order, and runs an oversized request alone', () => {
+    const h = harness({ max_batch_size: 4, max_ongoing_requests: 10 });
+    for (const id of ['a', 'b']) h.s.peerJoined(peer(id, 10));
+    h.s.loaded('r1');
+    h.s.submit('A', { slots: 2 });
+    h.s.submit('B', { slots: 3 }); // 2 + 3 > 4: waits, and C behind it waits too (no overtaking)
+    h.s.submit('C', { slots: 1 });
+    expect(h.of('run').map((c) => [c.request, c.slots])).toEqual([['q1', 2]]);
+    h.s.finished('q1', 1, 'a');
+    expect(h.of('run').map((c) => c.request)).toEqual(['q1', 'q2', 'q3']); // B (3) + C (1) = 4
+    h.s.submit('D', { slots: 6 }); // more than a batch: waits for an empty replica, then runs alone
+    h.s.submit('E');
+    h.s.finished('q2', 1, 'b');
+    expect(h.of('run').map((c) => c.request)).toEqual(['q1', 'q2', 'q3']);
+    h.s.finished('q3', 1, 'c');
+    expect(h.of('run').map((c) => c.request)).toEqual(['q1', 'q2', 'q3', 'q4']);
+    expect(h.s.replicas()[0]).toMatchObject({ batch: ['q4'], slots: 6 });
+    h.s.finished('q4', 1, 'd');
+    expect(h.lastRun('q5').replica).toBe('r1');
+  });
+
+  it('a peer leaving mid-batch re-queues the whole batch once; late reports of the dead attempts are ignored', async () => {
+    const h = harness({ max_batch_size: 4 });
+    for (const id of ['a', 'b', 'c', 'd']) h.s.peerJoined(peer(id, id < 'c' ? 20 : 10));
+    h.s.loaded('r1');
+    const reqs = ['x', 'y', 'z'].map((p) => h.s.submit(p));
+    expect(h.s.replicas()[0].batch).toEqual(['q1', 'q2', 'q3']);
+    h.s.token('q2', 1, { index: 0, tokenId: 5, text: 'hi' });
+    h.s.peerLeft('a');
+    expect(h.s.requests().map((r) => [r.id, r.state, r.position])).toEqual([['q1', 'queued', 0], ['q2', 'queued', 1], ['q3', 'queued', 2]]);
+    // The surviving peer's job errors for the other batch members arrive late: stale, ignored.
+    h.s.runFailed('q1', 1, 'peer a left', true);
+    h.s.runFailed('q3', 1, 'collective failed', true);
+    expect(h.s.staleReports).toBe(2);
+    expect(h.of('abandon')).toHaveLength(1);
+    h.s.loaded('r2');
+    expect(h.s.replicas().find((r) => r.id === 'r2')!.batch).toEqual(['q1', 'q2', 'q3']);
+    for (const q of ['q1', 'q2', 'q3']) expect(h.lastRun(q)).toMatchObject({ replica: 'r2', attempt: 2 });
+    for (const q of ['q3', 'q1', 'q2']) h.s.finished(q, 2, `${q}-2`);
+    h.s.finished('q1', 2, 'twice');
+    await expect(Promise.all(reqs.map((r) => r.done))).resolves.toEqual(['q1-2', 'q2-2', 'q3-2']);
+  });
+
+  it('a batch is healthy while any member progresses; an idle replica takes work waiting behind a full batch', () => {
+    const h = harness({ max_batch_size: 2, max_ongoing_requests: 10, health_check_timeout_ms: 5000 });
+    for (const [id, g] of [['a', 20], ['b', 20], ['c', 10], ['d', 10]] as const) h.s.peerJoined(peer(id, g));
+    h.s.loaded('r1');
+    for (const p of ['1', '2', '3', '4']) h.s.submit(p); // r1 runs q1, q2; q3, q4 wait on it
+    expect(h.s.replicas()[0]).toMatchObject({ batch: ['q1', 'q2'], ongoing: 4 });
+    h.s.loaded('r2'); // r2 takes the newest waiting request (q4) and runs it; q3 stays queued on r1
+    expect(h.lastRun('q4').replica).toBe('r2');
+    expect(h.s.request('q3')).toMatchObject({ state: 'assigned', replica: 'r1' });
+    h.clock.t = 4000;
+    h.s.token('q2', 1, { index: 0, tokenId: 1, text: 'a' }); // q1 silent, q2 moves: r1 is alive
+    h.s.token('q4', 1, { index: 0, tokenId: 1, text: 'a' });
+    h.clock.t = 8000;
+    h.s.tick();
+    expect(h.s.replicas().map((r) => r.state)).toEqual(['ready', 'ready']);
+    h.s.token('q4', 1, { index: 0, tokenId: 2, text: 'b' }); // r2 keeps moving
+    h.clock.t = 9500;
+    h.s.tick(); // now r1's batch has been silent for 5.5 s
+    expect(h.s.replicas().map((r) => r.state)).toEqual(['dead', 'ready']);
+  });
+});
