@@ -1,5 +1,6 @@
-// DistriFusion displaced patch parallelism for fm-unet (CPU backend), alongside the ddpm-mnist
-// runner in ./patch.ts and with the same modes and step protocol:
+// DistriFusion displaced patch parallelism for fm-unet, alongside the ddpm-mnist runner in ./patch.ts
+// and with the same modes, step protocol and PatchStepEvent. The runner owns the comms; a backend
+// (plain TS here, WGSL in ./patch-unet-gpu.ts) runs this peer's share of the U-Net per step:
 //  - every peer holds the full latent, runs the U-Net on its row patch at every level, and gathers
 //    the eps rows synchronously for the (replicated) sampler update;
 //  - each 3x3 conv needs one neighbour row above/below, each GroupNorm the global statistics, each
@@ -17,6 +18,7 @@ import { attentionCpu, linearCpu, tembActCpu, upsample2Cpu } from '../model/unet
 import {
   unetInitialLatent, unetSamplerUpdate, unetStepNoise, unetTimesteps, type SamplerSpec,
 } from '../model/unet/sampler';
+import type { PatchStepEvent } from './patch';
 import type { PatchMode, RowRange } from './patch-plan';
 import { combineStats } from './patch-stats';
 import {
@@ -120,6 +122,95 @@ export async function unetPatchForwardCpu(
   return conv3('out.conv', await norm('out.norm', h, model.outNorm, 0, true), model.outConv, 0, 1); // [inC, rows, S]
 }
 
+/** What one step hands a backend: the run's fixed settings, the latent, and the comm primitives. */
+export interface UnetStepIo {
+  plan: UnetPatchPlan;
+  model: UnetModel;
+  rank: number;
+  mode: PatchMode;
+  k: number; // step index
+  t: number; // model timestep (0..nT-1)
+  label: number;
+  guidance: number; // w; branch 0 = conditional, branch 1 = null class when w != 1
+  branches: number;
+  z: Float32Array; // [inC, S, S] the replicated latent
+  /** Per-layer gathers this step (full_sync, warm-up); sync_gn also gathers stats in async steps. */
+  syncStep: boolean;
+  /**
+   * Synchronous allGather of segment `seg` (this rank's values `mine`): every rank's values, in rank
+   * order. Also records them as the next async step's stale values and, in an async step, in `send`.
+   */
+  gather(seg: number, mine: Float32Array, what: string): Promise<Float32Array[]>;
+  /** Every rank's flat buffer as sent at the previous step (awaits the pending async gather once). */
+  stale(): Promise<Float32Array[]>;
+  /** This step's flat buffer (this rank's layout), sent at the end of an async step; null otherwise. */
+  send: Float32Array | null;
+}
+
+/** Runs this peer's share of the U-Net for one step. */
+export interface UnetPatchBackend {
+  /** Classifier-free guided eps rows [inC, rows_0, S] of this peer's patch for step io.k. */
+  step(io: UnetStepIo): Promise<Float32Array>;
+}
+
+/** The plain-TS backend: unetPatchForwardCpu per CFG branch over the runner's exchanges. */
+export function unetCpuPatchBackend(): UnetPatchBackend {
+  return {
+    async step(io) {
+      const { plan, model, rank, mode } = io;
+      const reg = plan.registry;
+      const nPeers = plan.nPeers;
+      const { size: S, groups, numClasses } = model.config;
+      const segOf = (key: string) => {
+        const s = plan.seg.get(key);
+        if (s === undefined) throw new Error(`unet patch-parallel: no segment '${key}' in the plan`);
+        return s;
+      };
+      /** Every rank's segment `si` for this layer: gathered now (sync) or last received (async). */
+      const exchange = async (si: number, mine: Float32Array, sync: boolean, what: string): Promise<ArrayLike<number>[]> => {
+        if (sync) return io.gather(si, mine, what);
+        reg.view(io.send!, si, rank).set(mine); // fresh, sent at the end of this step
+        const st = await io.stale();
+        return plan.ranges[0].map((_, p) => reg.view(st[p], si, p));
+      };
+      const exFor = (b: number): UnetExchange => ({
+        halo: async (key, x, ch, l) => {
+          const [a, e] = plan.ranges[l][rank];
+          const rows = e - a;
+          const W = S >> l;
+          if (mode === 'no_sync') return haloTile(x, ch, rows, W, null, null);
+          const mine = new Float32Array(boundaryCount(rows) * ch * W); // [nb, C, W]
+          packHalo(x, ch, rows, W, mine);
+          const segs = await exchange(segOf(branchKey(b, key)), mine, io.syncStep, `${key} halo allGather`);
+          const get = (p: number) => (p >= 0 && p < nPeers ? Float32Array.from(segs[p]) : null);
+          return haloTile(x, ch, rows, W, get(rank - 1), get(rank + 1));
+        },
+        stats: async (key, fresh, ch, l) => {
+          const W = S >> l;
+          const counts = plan.ranges[l].map(([a, e]) => (ch / groups) * (e - a) * W);
+          const s = { groups, counts, rank, fresh, perRank: null as ArrayLike<number>[] | null };
+          if (mode === 'no_sync') return combineStats(mode, false, s);
+          const sync = io.syncStep || mode === 'sync_gn';
+          s.perRank = await exchange(segOf(branchKey(b, key)), Float32Array.from(fresh), sync, `${key} stats allGather`);
+          return combineStats(mode, sync, s);
+        },
+        kv: async (key, local, c, l) => {
+          const W = S >> l;
+          const H = S >> l;
+          if (mode === 'no_sync') return { kv: local, lk: local.length / (2 * c) }; // attend within the patch
+          const parts = await exchange(segOf(branchKey(b, key)), local, io.syncStep, `${key} kv allGather`);
+          parts[rank] = local; // always this step's own rows
+          return { kv: assembleKv(parts, plan.ranges[l], c, H, W), lk: H * W };
+        },
+      });
+      const epsCond = await unetPatchForwardCpu(model, plan, rank, io.z, io.t, io.label, exFor(0)); // [C, rows, S]
+      if (io.branches === 1) return epsCond;
+      const epsNull = await unetPatchForwardCpu(model, plan, rank, io.z, io.t, numClasses, exFor(1)); // [C, rows, S]
+      return epsNull.map((u, i) => u + io.guidance * (epsCond[i] - u));
+    },
+  };
+}
+
 export interface UnetPatchRunOptions {
   comm: Comm;
   model: UnetModel;
@@ -132,8 +223,11 @@ export interface UnetPatchRunOptions {
   label: number; // class 0..9 (10 = unconditional)
   guidance: number; // CFG weight w; w = 1 runs one branch
   commTimeoutMs?: number;
-  /** After each step's eps gather: the full guided eps [C, S, S] and the latent it was computed from. */
-  onStep?: (k: number, eps: Float32Array, z: Float32Array) => void;
+  backend?: UnetPatchBackend; // default: unetCpuPatchBackend() (plain TS)
+  /** After each step: this peer's rows of the predicted x0 as pixels clip((x0+1)/2, 0, 1), and timings. */
+  onStep?: (ev: PatchStepEvent) => void;
+  /** After each step's eps gather: the full guided eps [C, S, S] and the latent it was computed from (tests, benches). */
+  onEps?: (k: number, eps: Float32Array, z: Float32Array) => void;
 }
 
 export interface UnetPatchRunResult {
@@ -152,13 +246,30 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
+/** This peer's rows of x0 = (z - sqrt(1 - aB) eps) / sqrt(aB) as pixels clip((x0 + 1) / 2, 0, 1): [C, rows, S]. */
+export function unetPreviewRows(model: UnetModel, t: number, z: Float32Array, eps: Float32Array, [r0, r1]: RowRange): Float32Array {
+  const { size: S, inChannels: C } = model.config;
+  const ab = model.alphaBars[t];
+  const rows = r1 - r0;
+  const out = new Float32Array(C * rows * S); // [C, rows, S]
+  for (let c = 0; c < C; c++) {
+    for (let i = 0; i < rows * S; i++) {
+      const e = (c * S + r0) * S + i;
+      const x0 = (z[e] - Math.sqrt(1 - ab) * eps[e]) / Math.sqrt(ab);
+      out[c * rows * S + i] = Math.min(1, Math.max(0, (x0 + 1) / 2));
+    }
+  }
+  return out;
+}
+
 export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<UnetPatchRunResult> {
   const { comm, model, rank, nPeers, mode, sampler } = o;
   if (comm.size !== nPeers || comm.rank !== rank) throw new Error(`unet patch-parallel: comm is rank ${comm.rank}/${comm.size}, options say ${rank}/${nPeers}`);
+  const backend = o.backend ?? unetCpuPatchBackend();
   const branches = o.guidance === 1 ? 1 : 2;
   const plan = buildUnetPatchPlan(model, nPeers, branches);
   const reg = plan.registry;
-  const { size: S, groups, inChannels: C, numClasses } = model.config;
+  const { size: S, inChannels: C } = model.config;
   const [r0, r1] = plan.ranges[0][rank];
   const ts = unetTimesteps(model.config.nT, sampler.steps);
   const timeoutMs = o.commTimeoutMs ?? 60_000;
@@ -180,72 +291,31 @@ export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<Unet
   let z = unetInitialLatent(model, o.seed); // [C, S, S] replicated
 
   for (k = 0; k < ts.length; k++) {
+    const stepStart = performance.now();
+    const waitBefore = commWaitMs;
     const syncStep = mode === 'full_sync' || (mode !== 'no_sync' && k < Math.max(1, o.warmupSteps));
     const send = !syncStep && mode !== 'no_sync' ? new Float32Array(reg.total(rank)) : null; // this step's flat buffer
-    const getStale = async (): Promise<Float32Array[]> => {
-      if (pending) {
-        const p = pending;
-        pending = null;
-        stale = await collect(p, 'async flat-buffer allGather');
-        stale.forEach((g, r) => {
-          if (g.length !== reg.total(r)) throw new Error(`unet patch-parallel: rank ${r} sent ${g.length} floats, plan says ${reg.total(r)}`);
-        });
-      }
-      return stale;
-    };
-    const segOf = (key: string) => {
-      const s = plan.seg.get(key);
-      if (s === undefined) throw new Error(`unet patch-parallel: no segment '${key}' in the plan`);
-      return s;
-    };
-    /** Every rank's segment `si` for this layer: gathered now (sync) or last received (async). */
-    const exchange = async (si: number, mine: Float32Array, sync: boolean, what: string): Promise<ArrayLike<number>[]> => {
-      if (sync) {
+    const io: UnetStepIo = {
+      plan, model, rank, mode, k, t: ts[k], label: o.label, guidance: o.guidance, branches, z, syncStep, send,
+      stale: async () => {
+        if (pending) {
+          const p = pending;
+          pending = null;
+          stale = await collect(p, 'async flat-buffer allGather');
+          stale.forEach((g, r) => {
+            if (g.length !== reg.total(r)) throw new Error(`unet patch-parallel: rank ${r} sent ${g.length} floats, plan says ${reg.total(r)}`);
+          });
+        }
+        return stale;
+      },
+      gather: async (si, mine, what) => {
         const all = await collect(comm.allGather(mine), what);
         all.forEach((seg, p) => reg.view(stale[p], si, p).set(seg)); // the next async step's stale values
         if (send) reg.view(send, si, rank).set(mine);
         return all;
-      }
-      reg.view(send!, si, rank).set(mine); // fresh, sent at the end of this step
-      const st = await getStale();
-      return plan.ranges[0].map((_, p) => reg.view(st[p], si, p));
+      },
     };
-    const exFor = (b: number): UnetExchange => ({
-      halo: async (key, x, ch, l) => {
-        const [a, e] = plan.ranges[l][rank];
-        const rows = e - a;
-        const W = S >> l;
-        if (mode === 'no_sync') return haloTile(x, ch, rows, W, null, null);
-        const mine = new Float32Array(boundaryCount(rows) * ch * W); // [nb, C, W]
-        packHalo(x, ch, rows, W, mine);
-        const segs = await exchange(segOf(branchKey(b, key)), mine, syncStep, `${key} halo allGather`);
-        const get = (p: number) => (p >= 0 && p < nPeers ? Float32Array.from(segs[p]) : null);
-        return haloTile(x, ch, rows, W, get(rank - 1), get(rank + 1));
-      },
-      stats: async (key, fresh, ch, l) => {
-        const W = S >> l;
-        const counts = plan.ranges[l].map(([a, e]) => (ch / groups) * (e - a) * W);
-        const s = { groups, counts, rank, fresh, perRank: null as ArrayLike<number>[] | null };
-        if (mode === 'no_sync') return combineStats(mode, false, s);
-        const sync = syncStep || mode === 'sync_gn';
-        s.perRank = await exchange(segOf(branchKey(b, key)), Float32Array.from(fresh), sync, `${key} stats allGather`);
-        return combineStats(mode, sync, s);
-      },
-      kv: async (key, local, c, l) => {
-        const W = S >> l;
-        const H = S >> l;
-        if (mode === 'no_sync') return { kv: local, lk: local.length / (2 * c) }; // attend within the patch
-        const parts = await exchange(segOf(branchKey(b, key)), local, syncStep, `${key} kv allGather`);
-        parts[rank] = local; // always this step's own rows
-        return { kv: assembleKv(parts, plan.ranges[l], c, H, W), lk: H * W };
-      },
-    });
-    const epsCond = await unetPatchForwardCpu(model, plan, rank, z, ts[k], o.label, exFor(0)); // [C, rows, S]
-    let epsLocal = epsCond;
-    if (branches === 2) {
-      const epsNull = await unetPatchForwardCpu(model, plan, rank, z, ts[k], numClasses, exFor(1)); // [C, rows, S]
-      epsLocal = epsNull.map((u, i) => u + o.guidance * (epsCond[i] - u));
-    }
+    const epsLocal = await backend.step(io); // [C, rows, S]
     if (send) {
       const p = comm.allGather(send); // the step's one flat-buffer exchange, awaited next step
       p.catch(() => undefined); // a failure surfaces where it is awaited
@@ -257,7 +327,14 @@ export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<Unet
       const [a, e] = plan.ranges[0][p];
       for (let c = 0; c < C; c++) full.set(part.subarray(c * (e - a) * S, (c + 1) * (e - a) * S), (c * S + a) * S);
     });
-    o.onStep?.(k, full, z);
+    o.onEps?.(k, full, z);
+    if (o.onStep) {
+      const wait = commWaitMs - waitBefore;
+      o.onStep({
+        step: k, steps: ts.length, rows: [r0, r1], width: S, preview: unetPreviewRows(model, ts[k], z, full, [r0, r1]),
+        startMs: stepStart - t0, computeMs: performance.now() - stepStart - wait, commWaitMs: wait, sync: syncStep,
+      });
+    }
     z = unetSamplerUpdate(model, sampler.kind, ts, k, z, full, unetStepNoise(model, sampler, o.seed, k));
   }
   if (pending) await collect(pending, 'final async flat-buffer allGather'); // keep the comms in lockstep

@@ -25,7 +25,7 @@ async function runAll(
   disposers.push(() => comms.forEach((c) => c.dispose()));
   return Promise.all(comms.map((comm, rank) => runUnetPatchParallel({
     comm, model, rank, nPeers: n, sampler, mode, warmupSteps, seed: 4, label: 2, guidance,
-    onStep: rank === 0 && log ? (_k, eps, z) => log.push({ eps, z }) : undefined,
+    onEps: rank === 0 && log ? (_k, eps, z) => log.push({ eps, z }) : undefined,
   })));
 }
 

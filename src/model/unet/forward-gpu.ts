@@ -16,6 +16,8 @@ import { upsampleNearest } from '../../kernels/diffusion/upsample';
 import type { AttnW, Conv, GroupNormW, ResBlockW, UnetModel } from './config';
 import { classRow, timeFeatures } from './embed';
 
+const sharedUnets = new WeakMap<Gpu, WeakMap<UnetModel, UnetGpu>>(); // see UnetGpu.shared
+
 export class UnetGpu {
   private readonly bufs = new Map<Float32Array, GPUBuffer>(); // weight array -> its GPU copy
 
@@ -23,6 +25,18 @@ export class UnetGpu {
     readonly gpu: Gpu,
     readonly model: UnetModel,
   ) {}
+
+  /**
+   * The weights of `model` on `gpu`, uploaded on the first call and shared by later ones (every
+   * patch-parallel peer of one process and every run reuse them; they live as long as the device).
+   */
+  static shared(gpu: Gpu, model: UnetModel): UnetGpu {
+    let byModel = sharedUnets.get(gpu);
+    if (!byModel) sharedUnets.set(gpu, (byModel = new WeakMap()));
+    let u = byModel.get(model);
+    if (!u) byModel.set(model, (u = UnetGpu.create(gpu, model)));
+    return u;
+  }
 
   /** Upload every weight once. */
   static create(gpu: Gpu, model: UnetModel): UnetGpu {
