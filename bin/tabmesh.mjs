@@ -9,8 +9,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const entry = path.join(root, 'src/session/headless.node.ts');
 const outfile = path.join(root, 'node_modules/.cache/tabmesh/peer.mjs');
-// Native addons and packages that must be loaded from node_modules, not inlined.
-const EXTERNAL = ['node-datachannel', 'node-datachannel/*', 'ws', 'bufferutil', 'utf-8-validate'];
+// Native addons and packages that must be loaded from node_modules, not inlined (onnxruntime-web
+// finds its .wasm/.mjs files next to its own module, so it must stay in its dist/ folder).
+const EXTERNAL = ['node-datachannel', 'node-datachannel/*', 'ws', 'bufferutil', 'utf-8-validate', 'onnxruntime-web'];
 
 function newestMtime(dir) {
   let t = 0;

@@ -14,7 +14,7 @@ import { mountImagePanel, type ImageApi } from './image-panel';
 export interface TabmeshApi extends LlmApi, ImageApi, ServeApi {
   sessionId: string;
   joinLink: string;
-  peers(): { id: string; adapter: unknown; features: unknown; limits: unknown; gflops: number; rttMs: number | null; state: string }[];
+  peers(): { id: string; adapter: unknown; features: unknown; limits: unknown; gflops: number; engine: string; rttMs: number | null; state: string }[];
   benchComm(opts?: { peers?: string[]; sizes?: number[]; reps?: number }): Promise<{ n: number; rows: unknown[]; link: unknown }>;
   allReduceTest(opts?: { length?: number; peers?: string[]; timeoutMs?: number; delayPeer?: string; delayMs?: number }): Promise<{ ok: boolean; expected: number; results: AllReduceResult[] }>;
 }
@@ -61,13 +61,14 @@ export async function startCoordinator(): Promise<void> {
   // Roster panel.
   const count = el('strong', { 'data-testid': 'peer-count' }, '0');
   const tbody = el('tbody');
-  app.append(el('section', {}, el('h2', {}, 'Peers (', count, ' ready)'), el('table', { 'data-testid': 'roster' }, el('thead', {}, el('tr', {}, ...['peer', 'adapter', 'features', 'max binding', 'GFLOPS', 'RTT', 'state'].map((h) => el('th', {}, h)))), tbody)));
+  app.append(el('section', {}, el('h2', {}, 'Peers (', count, ' ready)'), el('table', { 'data-testid': 'roster' }, el('thead', {}, el('tr', {}, ...['peer', 'adapter', 'engine', 'features', 'max binding', 'GFLOPS', 'RTT', 'state'].map((h) => el('th', {}, h)))), tbody)));
   roster.onChange(() => {
     const list = roster.list();
     count.textContent = String(list.filter((e) => e.state === 'ready' || e.state === 'busy').length);
     tbody.replaceChildren(...list.map((e) => el('tr', { 'data-peer': e.id },
       el('td', {}, e.id.slice(-12)),
       el('td', { 'data-testid': 'peer-adapter' }, `${e.adapter.vendor || '?'} ${e.adapter.architecture || ''}${e.adapter.isFallback ? ' (fallback)' : ''}`),
+      el('td', { 'data-testid': 'peer-engine' }, e.engine ?? 'wgsl'),
       el('td', {}, [e.features.shaderF16 ? 'shader-f16' : '', e.features.subgroups ? 'subgroups' : ''].filter(Boolean).join(', ') || '—'),
       el('td', {}, fmtBytes(e.limits.maxStorageBufferBindingSize)),
       el('td', {}, e.gflops.toFixed(1)),
@@ -79,7 +80,7 @@ export async function startCoordinator(): Promise<void> {
   const api: TabmeshApi = {
     sessionId,
     joinLink: link,
-    peers: () => roster.list().map((e) => ({ id: e.id, adapter: e.adapter, features: e.features, limits: e.limits, gflops: e.gflops, rttMs: e.rttMs, state: e.state })),
+    peers: () => roster.list().map((e) => ({ id: e.id, adapter: e.adapter, features: e.features, limits: e.limits, gflops: e.gflops, engine: e.engine ?? 'wgsl', rttMs: e.rttMs, state: e.state })),
     allReduceTest: (opts = {}) => core.allReduceTest(opts),
     benchComm: (opts = {}) => core.benchComm(opts),
     ...llm,

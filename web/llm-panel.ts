@@ -1,6 +1,6 @@
 // The coordinator's LLM panel and `window.tabmesh.generate`: choose a model and
 // tensor_parallel_size, type a prompt, set sampling, stream the output, see per-peer stats.
-import { LOCAL_MODEL_SCHEME, type Job, type JobEvent } from '../src/session/protocol';
+import { LLM_ENGINES, LOCAL_MODEL_SCHEME, type Job, type JobEvent, type LlmEngineChoice } from '../src/session/protocol';
 import type { Roster } from '../src/scheduler/roster';
 import type { JobHandle } from '../src/scheduler/jobs';
 import { LlmFlow, type GenerateRequest, type GenerateResponse, type PeerLlmStats } from '../src/scheduler/llm-flow';
@@ -28,6 +28,9 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
   const urlInput = el('input', { placeholder: 'or a model URL (https://…/model.gguf)', 'data-testid': 'model-url', size: '40' });
   const fileInput = el('input', { type: 'file', accept: '.gguf', 'data-testid': 'model-file' });
   const tpSel = el('input', { type: 'number', min: '1', value: '1', 'data-testid': 'tp-size' });
+  // auto: each peer's own choice (WGSL on a hardware GPU, ONNX Runtime wasm on a software adapter or none).
+  const engineSel = el('select', { 'data-testid': 'engine' }, ...LLM_ENGINES.map((e) => el('option', { value: e }, e)));
+  const weightsSel = el('select', { 'data-testid': 'shard-weights' }, el('option', { value: 'even' }, 'even'), el('option', { value: 'speed' }, 'by measured speed'));
   const prompt = el('textarea', { 'data-testid': 'prompt', placeholder: 'Once upon a time' });
   const maxTokens = el('input', { type: 'number', min: '1', value: '64', 'data-testid': 'max-tokens' });
   const temperature = el('input', { type: 'number', min: '0', step: '0.1', value: '0', 'data-testid': 'temperature' });
@@ -41,7 +44,7 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
   const progress = el('progress', { max: '1', value: '0', 'data-testid': 'model-progress' });
   const field = (label: string, input: HTMLElement) => el('label', {}, label, input);
   app.append(el('section', {}, el('h2', {}, 'Tensor-parallel LLM'),
-    el('div', { class: 'grid' }, field('model', modelSel), field('URL', urlInput), field('local file', fileInput), field('tensor_parallel_size', tpSel),
+    el('div', { class: 'grid' }, field('model', modelSel), field('URL', urlInput), field('local file', fileInput), field('tensor_parallel_size', tpSel), field('engine', engineSel), field('shard split', weightsSel),
       field('max_tokens', maxTokens), field('temperature', temperature), field('top_p', topP), field('top_k', topK), field('seed', seed)),
     field('prompt', prompt), el('p', {}, go, ' ', stop), progress, output, stats));
 
@@ -78,8 +81,9 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
   // Per peer: its shard, tokens/s and the split between compute, all-reduce and idle, live while
   // a generate runs (the peers' stats events) and kept after it.
   const showStats = (rows: PeerLlmStats[]): void => {
-    stats.replaceChildren(el('tr', {}, ...['peer', 'rank', 'shard', 'tokens', 'tokens/s', 'compute ms', 'all-reduce ms', 'idle ms'].map((x) => el('th', {}, x))),
-      ...rows.map((r) => el('tr', { 'data-peer': r.peer }, el('td', {}, r.peer.slice(-12)), el('td', {}, `${r.rank}/${r.tp}`), el('td', {}, r.shard), el('td', {}, String(r.tokens)),
+    stats.replaceChildren(el('tr', {}, ...['peer', 'rank', 'engine', 'share', 'shard', 'tokens', 'tokens/s', 'compute ms', 'all-reduce ms', 'idle ms'].map((x) => el('th', {}, x))),
+      ...rows.map((r) => el('tr', { 'data-peer': r.peer }, el('td', {}, r.peer.slice(-12)), el('td', {}, `${r.rank}/${r.tp}`),
+        el('td', { 'data-testid': 'peer-engine' }, r.engine), el('td', { 'data-testid': 'peer-share' }, r.share), el('td', {}, r.shard), el('td', {}, String(r.tokens)),
         el('td', { 'data-testid': 'peer-tok-s' }, r.tok_s.toFixed(1)), el('td', {}, r.compute_ms.toFixed(0)), el('td', {}, r.allreduce_ms.toFixed(0)), el('td', {}, r.idle_ms.toFixed(0)))));
   };
   const flow = new LlmFlow({ roster: ctx.roster, runJob: ctx.runJob, log: ctx.log });
@@ -107,6 +111,7 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
     try {
       await generate({
         model: urlInput.value.trim() || modelSel.value, prompt: prompt.value, tensor_parallel_size: Number(tpSel.value),
+        engine: engineSel.value as LlmEngineChoice, shard_weights: weightsSel.value as 'even' | 'speed',
         sampling: { max_tokens: Number(maxTokens.value), temperature: Number(temperature.value), top_p: Number(topP.value), top_k: Number(topK.value), seed: Number(seed.value) },
       });
     } catch (e) {

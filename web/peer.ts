@@ -1,13 +1,15 @@
-// A peer page: the DOM shell over src/session/peer-agent.ts. It checks the link and WebGPU, starts
-// the GPU worker (Comlink), and shows what the agent reports; WebRTC stays in the page (workers
-// have no RTCPeerConnection), GPU work runs in the worker.
+// A peer page: the DOM shell over src/session/peer-agent.ts. It checks the link, starts the GPU
+// worker (Comlink), and shows what the agent reports; WebRTC stays in the page (workers have no
+// RTCPeerConnection), GPU work runs in the worker. Without WebGPU the peer still joins: its worker
+// computes with ONNX Runtime on wasm (src/engines/engine-choice.ts).
 import { wrap, type Remote } from 'comlink';
 import { isValidSessionId, newPeerId } from '../src/session/ids';
 import type { GpuWorkerApi } from '../src/engines/worker-api';
 import { startPeerAgent } from '../src/session/peer-agent';
 import { el, peerOptions, setRole, showAlert } from './ui';
 
-const WEBGPU_HELP = 'This browser has no WebGPU (navigator.gpu is missing). tabmesh needs it: use Chrome or Edge 113+ (desktop or Android 121+), Safari 26+, or Firefox 141+ on Windows, over HTTPS or localhost.';
+const WEBGPU_HELP = 'WebGPU works in Chrome or Edge 113+ (desktop or Android 121+), Safari 26+, or Firefox 141+ on Windows, over HTTPS or localhost.';
+const CPU_NOTICE = 'no WebGPU: this peer computes with ONNX Runtime (wasm), on the CPU. It joins the session all the same; a GPU makes it faster.';
 
 export async function startPeer(sessionId: string): Promise<void> {
   setRole('peer');
@@ -22,17 +24,19 @@ export async function startPeer(sessionId: string): Promise<void> {
     showAlert('This join link is malformed: it names no valid session. Ask for a fresh link from the coordinator page.', 'error', 'unknown-session');
     return;
   }
+  let noticed = false;
   if (!('gpu' in navigator) || !navigator.gpu) {
-    state.textContent = 'not joined: no WebGPU';
-    showAlert(WEBGPU_HELP, 'error', 'no-webgpu');
-    return;
+    showAlert(`${CPU_NOTICE} ${WEBGPU_HELP}`, 'info', 'no-webgpu');
+    noticed = true;
   }
 
   const worker = new Worker(new URL('../workers/gpu.worker.ts', import.meta.url), { type: 'module' });
   const gpu: Remote<GpuWorkerApi> = wrap<GpuWorkerApi>(worker);
   const myId = newPeerId(sessionId);
   app.append(el('p', { class: 'muted' }, 'peer id: ', el('code', { 'data-testid': 'peer-id' }, myId)));
-  await startPeerAgent({
+  const engine = el('code', { 'data-testid': 'peer-engine' }, '…');
+  app.append(el('p', { class: 'muted' }, 'engine: ', engine));
+  const agent = await startPeerAgent({
     sessionId,
     peerId: myId,
     gpu,
@@ -50,4 +54,8 @@ export async function startPeer(sessionId: string): Promise<void> {
       alert: (message, kind, code) => void showAlert(message, kind, code),
     },
   });
+  if (!agent) return;
+  engine.textContent = agent.report.engine ?? 'wgsl';
+  // navigator.gpu may exist yet give no adapter (e.g. a blocklisted software one): same notice.
+  if (agent.report.adapter.vendor === 'none' && !noticed) showAlert(`${CPU_NOTICE} (${agent.report.adapter.description})`, 'info', 'no-webgpu');
 }

@@ -31,8 +31,15 @@ export interface BatchModel {
   decode(rows: DecodeRow[]): Promise<Float32Array>;
 }
 
-/** A LlamaGpu rank as a BatchModel; `reduce` is the tensor-parallel all-reduce (none at tp=1). */
-export function llamaBatchModel(m: LlamaGpu, reduce?: ReduceHook): BatchModel {
+/** A rank with KV slots and a batched decode: LlamaGpu, or LlamaOrt (src/model/ort) loaded with maxSlots. */
+export type SlotModel = Pick<LlamaGpu, 'maxSlots' | 'maxSeqLen'> & {
+  reset(slot: number): void;
+  forward(tokens: Int32Array, pos: number, reduce: ReduceHook | undefined, slot: number): Promise<Float32Array>;
+  decodeBatch(rows: DecodeRow[], reduce?: ReduceHook): Promise<Float32Array>;
+};
+
+/** A LlamaGpu (or LlamaOrt) rank as a BatchModel; `reduce` is the tensor-parallel all-reduce (none at tp=1). */
+export function llamaBatchModel(m: SlotModel, reduce?: ReduceHook): BatchModel {
   return {
     maxSlots: m.maxSlots,
     maxSeqLen: m.maxSeqLen,

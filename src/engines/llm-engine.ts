@@ -1,14 +1,19 @@
-// The WGSL LLM engine of one peer: its shard on the GPU, the tensor-parallel plan's all-reduce
-// hook, the vocab-parallel output head, and the generation loop. Runs inside the GPU worker.
+// The LLM engine of one peer: its shard on WGSL (LlamaGpu) or ONNX Runtime Web (LlamaOrt, wasm or
+// webgpu), the tensor-parallel plan's all-reduce hook, the vocab-parallel output head, and the
+// generation loop. Runs inside the GPU worker (or in-process in the headless Node peer).
 import type { Comm } from '../collectives/types';
 import type { Gpu } from '../gpu/gpu';
 import { loadGgufIndex, type GgufIndex, type RangeSource } from '../model/gguf';
 import { LlamaGpu } from '../model/llama';
+import type { ShardModel } from '../model/shard-model';
+import type { LlmEngineChoice, LlmEngineKind } from '../session/protocol';
 import { LlamaTokenizer } from '../model/tokenizer';
-import { makeShard, shardRanges, validateTp } from '../parallel/tp';
+import { makeShard, planTp, shardRanges, validateTp } from '../parallel/tp';
+import type { ModelShard } from '../model/types';
 import { generate, type GenerateResult } from './generate';
 import { parseSamplingParams, randomSeed } from '../model/sampling';
-import { BatchLoop, llamaBatchModel } from './batch-loop';
+import { BatchLoop, llamaBatchModel, type SlotModel } from './batch-loop';
+import { ORT_WASM_MEMORY_BYTES } from './engine-choice';
 import { cachedRangeReader } from './range-cache';
 import type { CommTimer } from './remote-comm';
 
@@ -22,6 +27,10 @@ export interface LoadRequest {
   maxBatchSize?: number;
   /** An idle replica waits this long for companions before a batch starts (serve's batch_wait_timeout_ms). */
   batchWaitMs?: number;
+  /** The worker resolves 'auto' to its peer's choice before loading; here absent or 'auto' means wgsl. */
+  engine?: LlmEngineChoice;
+  /** Per-rank shares for proportional shards (src/parallel/hetero.ts); default even. */
+  weights?: number[];
 }
 
 export interface LoadInfo {
@@ -33,11 +42,18 @@ export interface LoadInfo {
   maxSlots: number;
   downloadedBytes: number;
   config: GgufIndex['config'];
+  engine: LlmEngineKind;
+  /** This rank's slices: query heads, MLP hidden units, vocab rows ([start, end) each). */
+  share: { heads: [number, number]; hidden: [number, number]; vocab: [number, number] };
+  /** What sized the KV cache: the adapter's largest binding (wgsl), or the wasm memory budget (ORT). */
+  kvBudgetBytes: number;
 }
+
+type EngineModel = ShardModel & SlotModel;
 
 export class LlmEngine {
   private constructor(
-    private readonly model: LlamaGpu,
+    private readonly model: EngineModel,
     private readonly tokenizer: LlamaTokenizer,
     private readonly comm: Comm,
     private readonly timer: CommTimer,
@@ -45,7 +61,7 @@ export class LlmEngine {
     private readonly batchWaitMs = 0,
   ) {}
 
-  static async load(gpu: Gpu, req: LoadRequest, comm: Comm, timer: CommTimer, onProgress: (loaded: number, total: number) => void,
+  static async load(gpu: Gpu | null, req: LoadRequest, comm: Comm, timer: CommTimer, onProgress: (loaded: number, total: number) => void,
     remoteRead?: (start: number, end: number) => Promise<Uint8Array>): Promise<LlmEngine> {
     let loaded = 0;
     let total = 0; // known once the header is parsed
@@ -58,25 +74,47 @@ export class LlmEngine {
       ? { size: req.size ?? 0, read: async (s, e) => { const b = await remoteRead(s, e); counted(b.byteLength); return b; } }
       : null;
     const index = await loadGgufIndex(remote ?? req.url);
-    validateTp(index.config, req.tp);
+    if (!req.weights) validateTp(index.config, req.tp); // weighted plans are checked by planTp (validateHetero)
+    const engine: LlmEngineKind = !req.engine || req.engine === 'auto' ? 'wgsl' : req.engine;
+    const plan = planTp(index, req.rank, req.tp, req.weights);
     const read = remote ? (s: number, e: number) => remote.read(s, e) : cachedRangeReader(req.url, counted);
     // Exactly the ranges makeShard will read: the progress bar's total is not an estimate.
-    total = loaded + shardRanges(index, req.rank, req.tp).reduce((n, r) => n + r.end - r.start, 0);
-    const shard = await makeShard(index, read, req.rank, req.tp);
+    total = loaded + shardRanges(index, req.rank, req.tp, undefined, req.weights).reduce((n, r) => n + r.end - r.start, 0);
+    const shard = await makeShard(index, read, req.rank, req.tp, { weights: req.weights });
     // Memory budget (as vLLM's gpu_memory_utilization): WebGPU does not expose device memory, so
     // the per-layer K and V caches ([maxSeqLen, kvDim] each) are sized by the adapter's largest
     // binding, capped by the model's context and the request; the peer reports what it got.
     // With continuous batching each layer's cache holds maxSlots sequences, so the per-sequence
     // length shrinks to fit the same binding: maxSeqLen is per slot.
+    // Without a GPU (ORT on wasm) the weights, dequantized to f32, and each step's copy of the past
+    // K/V rows share wasm32's 4 GiB: the whole KV cache (every layer, K and V, every slot) gets half
+    // of what the weights leave, at least 64 MiB. ORT's webgpu backend keeps the same budget: its
+    // buffers are not visible to us either.
     const maxSlots = Math.max(1, Math.floor(req.maxBatchSize ?? 1));
     const perPos = shard.nKvHeadsLocal * shard.config.headDim * 4; // bytes per position per layer
-    const bindingCap = Math.floor(gpu.report.limits.maxStorageBufferBindingSize / (perPos * maxSlots));
-    const maxSeqLen = Math.max(16, Math.min(req.maxSeqLen, shard.config.contextLength, bindingCap));
-    const model = await LlamaGpu.load(gpu, shard, { maxSeqLen, maxSlots });
+    let kvBudgetBytes: number;
+    let posCap: number;
+    if (engine === 'wgsl') {
+      if (!gpu) throw new Error('engine wgsl needs a WebGPU device');
+      kvBudgetBytes = gpu.report.limits.maxStorageBufferBindingSize; // per layer, K or V
+      posCap = Math.floor(kvBudgetBytes / (perPos * maxSlots));
+    } else {
+      kvBudgetBytes = Math.max(64 * 1024 ** 2, (ORT_WASM_MEMORY_BYTES - f32Bytes(shard)) / 2); // all layers, K and V
+      posCap = Math.floor(kvBudgetBytes / (2 * shard.config.nLayers * perPos * maxSlots));
+    }
+    const maxSeqLen = Math.max(16, Math.min(req.maxSeqLen, shard.config.contextLength, posCap));
+    let model: EngineModel;
+    if (engine === 'wgsl') {
+      model = await LlamaGpu.load(gpu as Gpu, shard, { maxSeqLen, maxSlots });
+    } else {
+      const { LlamaOrt } = await import('../model/ort/llama-ort'); // ORT is parsed only by peers that use it
+      model = await LlamaOrt.load(shard, { maxSeqLen, maxSlots, backend: engine === 'ort-webgpu' ? 'webgpu' : 'wasm' });
+    }
     onProgress(loaded, loaded);
     const tokenizer = new LlamaTokenizer(index.tokenizer);
     return new LlmEngine(model, tokenizer, comm, timer, {
       rank: req.rank, tp: req.tp, weightBytes: model.weightBytes(), kvBytes: model.kvBytes(), maxSeqLen, maxSlots, downloadedBytes: loaded, config: index.config,
+      engine, share: { heads: plan.heads, hidden: plan.hidden, vocab: plan.vocab }, kvBudgetBytes,
     }, req.batchWaitMs ?? 0);
   }
 
@@ -170,4 +208,12 @@ export class LlmEngine {
     this.batch?.close(new Error('the model was unloaded'));
     this.model.destroy();
   }
+}
+
+/** Bytes of the shard's weights as f32 (what ORT holds after dequantizing). */
+function f32Bytes(s: ModelShard): number {
+  const n = (w: { rows: number; cols: number }) => w.rows * w.cols;
+  let e = n(s.tokenEmbd) + n(s.output) + s.outputNorm.length;
+  for (const L of s.layers) e += n(L.wq) + n(L.wk) + n(L.wv) + n(L.wo) + n(L.wGate) + n(L.wUp) + n(L.wDown) + L.attnNorm.length + L.ffnNorm.length;
+  return 4 * e;
 }

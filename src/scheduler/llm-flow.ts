@@ -3,10 +3,9 @@
 // 'llm-generate' job (rank 0 streams tokens), and keep per-peer live statistics (shard, tokens/s,
 // compute / all-reduce / idle time) from the peers' 'stats' events. Used by the page's LLM panel
 // and by the Node coordinator of bench/multi-gpu.ts.
-import type { JobEvent, ModelRef } from '../session/protocol';
+import { LLM_ENGINES, type JobEvent, type LlmEngineChoice, type ModelRef } from '../session/protocol';
 import type { Roster } from './roster';
 import type { RunJob } from './jobs';
-import { splitRange } from '../parallel/tp';
 import { randomSeed } from '../model/sampling';
 import type { LoadInfo } from '../engines/llm-engine';
 
@@ -18,6 +17,31 @@ export interface GenerateRequest {
   onToken?: (ev: { index: number; tokenId: number; text: string }) => void;
   /** Only these peers (rank order) instead of the fastest free ones; they must be free. */
   peers?: string[];
+  /** The engine of every chosen peer; default 'auto' (each peer's own choice: WGSL on a hardware GPU, ORT wasm otherwise). */
+  engine?: LlmEngineChoice;
+  /** Per rank, overriding `engine` (e.g. ['wgsl', 'ort-wasm']: a mixed group). */
+  engines?: LlmEngineChoice[];
+  /** Shares of heads / hidden units / vocab: 'even' (default), 'speed' (each peer's measured GFLOPS), or per-rank weights. */
+  shard_weights?: 'even' | 'speed' | number[];
+}
+
+/** The per-rank engines and shard weights of a request over `group` (rank order); throws on a bad value. */
+export function loadOptions(req: Pick<GenerateRequest, 'engine' | 'engines' | 'shard_weights'>, group: string[], gflopsOf: (peer: string) => number | undefined):
+  { engines: LlmEngineChoice[]; weights?: number[] } {
+  const tp = group.length;
+  if (req.engines && req.engines.length !== tp) throw new Error(`engines names ${req.engines.length} engines for tensor_parallel_size=${tp}`);
+  const engines = req.engines ?? new Array<LlmEngineChoice>(tp).fill(req.engine ?? 'auto');
+  for (const e of engines) if (!LLM_ENGINES.includes(e)) throw new Error(`unknown engine "${String(e)}": use ${LLM_ENGINES.join(', ')}`);
+  const w = req.shard_weights ?? 'even';
+  if (w === 'even') return { engines };
+  if (w === 'speed') {
+    const weights = group.map((p) => gflopsOf(p) ?? 0);
+    if (weights.some((x) => !(x > 0))) throw new Error('shard_weights "speed": a peer has no measured GFLOPS');
+    return { engines, weights };
+  }
+  if (!Array.isArray(w) || w.length !== tp || w.some((x) => !(Number.isFinite(x) && x > 0)))
+    throw new Error(`shard_weights must be 'even', 'speed' or ${tp} positive numbers`);
+  return { engines, weights: [...w] };
 }
 
 /** One peer's share of the session's LLM work, as the panel shows it. */
@@ -25,6 +49,8 @@ export interface PeerLlmStats {
   peer: string;
   rank: number;
   tp: number;
+  engine: string; // wgsl | ort-wasm | ort-webgpu ('—' before the load reports)
+  share: string; // e.g. "heads 0–3 of 8, hidden 0–511 of 1024"
   shard: string; // e.g. "heads 0–15 of 32, 1.2 GB"
   tokens: number; // tokens this peer has produced in the current / last generate
   tok_s: number; // tokens / (compute + all-reduce) of that generate
@@ -77,12 +103,14 @@ export class LlmFlow {
       const b = this.books.get(peer);
       const c = b?.info.config;
       const tp = b?.info.tp ?? group.length;
-      const heads = c ? splitRange(c.nHeads, tp, b!.info.rank) : null;
-      const shard = c ? `heads ${heads![0]}–${heads![1] - 1} of ${c.nHeads}, ${(b!.info.weightBytes / 1e9).toFixed(2)} GB` : '—';
+      const sh = b?.info.share;
+      const heads = sh ? `heads ${sh.heads[0]}–${sh.heads[1] - 1} of ${c!.nHeads}` : '';
+      const shard = c && sh ? `${heads}, ${(b!.info.weightBytes / 1e9).toFixed(2)} GB` : '—';
+      const share = c && sh ? `${heads}, hidden ${sh.hidden[0]}–${sh.hidden[1] - 1} of ${c.hiddenDim}` : '—';
       const live = b?.live ?? { tokens: 0, computeMs: 0, commMs: 0 };
       const busy = live.computeMs + live.commMs;
       const idle = b ? Math.max(0, now - b.loadedAt - b.activeMs - (this.current ? busy : 0)) : 0;
-      return { peer, rank, tp, shard, tokens: live.tokens, tok_s: busy > 0 ? live.tokens / (busy / 1000) : 0, compute_ms: live.computeMs, allreduce_ms: live.commMs, idle_ms: idle };
+      return { peer, rank, tp, engine: b?.info.engine ?? '—', share, shard, tokens: live.tokens, tok_s: busy > 0 ? live.tokens / (busy / 1000) : 0, compute_ms: live.computeMs, allreduce_ms: live.commMs, idle_ms: idle };
     });
   }
 
@@ -99,9 +127,10 @@ export class LlmFlow {
       group = roster.pick(tp);
     }
     if (group.length < tp) throw new Error(`tensor_parallel_size=${tp} needs ${tp} free peers; ${group.length} of ${roster.list().length} connected peers are free (the others are busy)`);
+    const opts = loadOptions(req, group, (p) => roster.get(p)?.gflops);
     for (const p of group) roster.setState(p, 'busy'); // held from the load to the last token
     try {
-      const key = `${model.url}|${group.join(',')}`;
+      const key = `${model.url}|${group.join(',')}|${opts.engines.join(',')}|${opts.weights?.join(',') ?? 'even'}`;
       const t0 = performance.now();
       if (!group.every((p) => this.loadedOn.get(p) === key)) {
         for (const p of group) {
@@ -111,7 +140,7 @@ export class LlmFlow {
         log(`loading ${req.model} on ${group.length} peer(s)`);
         hooks.onLoadStart?.(req.model, group.length);
         const loads = new Map<string, [number, number]>();
-        const h = runJob<LoadInfo>({ kind: 'llm-load', group, model, maxSeqLen: MAX_SEQ_LEN }, (peer, ev) => {
+        const h = runJob<LoadInfo>({ kind: 'llm-load', group, model, maxSeqLen: MAX_SEQ_LEN, engines: opts.engines, weights: opts.weights }, (peer, ev) => {
           if (ev.kind !== 'progress') return;
           loads.set(peer, [ev.loaded, ev.total]);
           let a = 0, b = 0;

@@ -109,7 +109,7 @@ export function startCoordinatorCore(opts: CoordinatorCoreOptions): CoordinatorC
           if (msg.report.id !== conn.peer) return void conn.close();
           conns.set(conn.peer, conn);
           roster.add(msg.report, now);
-          log(`peer ${conn.peer.slice(-12)} joined: ${msg.report.adapter.vendor} ${msg.report.adapter.architecture}, ${msg.report.gflops.toFixed(1)} GFLOPS`);
+          log(`peer ${conn.peer.slice(-12)} joined: ${msg.report.adapter.vendor} ${msg.report.adapter.architecture}, engine ${msg.report.engine ?? 'wgsl'}, ${msg.report.gflops.toFixed(1)} GFLOPS`);
           send(conn.peer, { type: 'welcome', sessionId, meshPeers: roster.ids() });
           broadcastMesh();
           break;

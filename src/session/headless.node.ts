@@ -1,6 +1,7 @@
 // The headless peer: `npx tabmesh peer <join-link>` runs src/session/peer-agent.ts in Node, on the
 // same code as a peer tab. What the browser provides comes from npm packages instead:
-//  - WebGPU: Dawn (`webgpu`), installed as navigator.gpu, so GpuWorkerApi.init() is unchanged;
+//  - WebGPU: Dawn (`webgpu`), installed as navigator.gpu, so GpuWorkerApi.init() is unchanged (engine
+//    'auto' is WGSL on a hardware adapter, ONNX Runtime wasm on a software one such as lavapipe);
 //  - WebRTC: node-datachannel's W3C polyfill (libdatachannel) as RTCPeerConnection & co;
 //  - WebSocket (PeerJS's signaling socket): `ws` (Node 20 has no global WebSocket).
 // These globals must exist before PeerJS is evaluated: it probes `new RTCPeerConnection()` once at
@@ -126,7 +127,7 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
   });
   if (!agent) return 1;
   log(`peer id: ${agent.id}`);
-  log(`adapter: ${agent.report.adapter.vendor} ${agent.report.adapter.architecture} ${agent.report.adapter.description}${agent.report.adapter.isFallback ? ' (fallback)' : ''}, ${agent.report.gflops.toFixed(1)} GFLOPS`);
+  log(`adapter: ${agent.report.adapter.vendor} ${agent.report.adapter.architecture} ${agent.report.adapter.description}${agent.report.adapter.isFallback ? ' (fallback)' : ''}, engine ${agent.report.engine ?? 'wgsl'}, ${agent.report.gflops.toFixed(1)} GFLOPS`);
   const onSignal = (sig: string) => () => {
     log(`${sig}: leaving the session`);
     finish(0);

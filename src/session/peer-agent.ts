@@ -105,8 +105,8 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
     const r = await gpu.init();
     report = { ...r, id: myId, userAgent: opts.userAgent };
   } catch (e) {
-    ui.state('not joined: no usable GPU');
-    ui.alert(`WebGPU is present but no GPU device could be created: ${(e as Error).message}.${opts.gpuHelp ? ` ${opts.gpuHelp}` : ''}`, 'error', 'no-webgpu');
+    ui.state('not joined: nothing can compute here');
+    ui.alert(`Neither WebGPU nor ONNX Runtime (wasm) works on this device: ${(e as Error).message}.${opts.gpuHelp ? ` ${opts.gpuHelp}` : ''}`, 'error', 'no-webgpu');
     return null;
   }
   let coord: DataConnection | null = null;
@@ -154,7 +154,7 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
     if (files.handle(msg)) return;
     switch (msg.type) {
       case 'welcome':
-        ui.state(`ready (${report.adapter.vendor} ${report.adapter.architecture}, ${report.gflops.toFixed(1)} GFLOPS)`);
+        ui.state(`ready (${report.adapter.vendor} ${report.adapter.architecture}, engine ${report.engine ?? 'wgsl'}, ${report.gflops.toFixed(1)} GFLOPS)`);
         mesh.setMembers(msg.meshPeers);
         return;
       case 'mesh':
@@ -212,13 +212,14 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
       }
       case 'image': {
         const comm = await mesh.group(job.group, 60_000);
-        return gpu.runImage({ url: job.model.url, seed: job.seed, steps: job.steps, sampler: job.sampler, mode: job.mode, warmupSteps: job.warmupSteps, withSingle: job.withSingle, label: job.label, guidance: job.guidance }, proxy(mesh.bridge(comm)), proxy((ev: ImageStepEvent) => emit(ev)));
+        return gpu.runImage({ url: job.model.url, seed: job.seed, steps: job.steps, sampler: job.sampler, mode: job.mode, warmupSteps: job.warmupSteps, withSingle: job.withSingle, label: job.label, guidance: job.guidance, backend: job.backend }, proxy(mesh.bridge(comm)), proxy((ev: ImageStepEvent) => emit(ev)));
       }
       case 'llm-load': {
         const comm = await mesh.group(job.group, 30_000);
         ui.progress(0, 1);
         const local = job.model.url.startsWith(LOCAL_MODEL_SCHEME) ? job.model.url.slice(LOCAL_MODEL_SCHEME.length) : null;
-        return gpu.loadLlm({ url: job.model.url, size: job.model.size, rank, tp: job.group.length, maxSeqLen: job.maxSeqLen, maxBatchSize: job.maxBatchSize, batchWaitMs: job.batchWaitMs }, proxy(timedComm(mesh.bridge(comm), llmLive)), proxy((loaded: number, total: number) => {
+        return gpu.loadLlm({ url: job.model.url, size: job.model.size, rank, tp: job.group.length, maxSeqLen: job.maxSeqLen, maxBatchSize: job.maxBatchSize, batchWaitMs: job.batchWaitMs,
+          engine: job.engines?.[rank], weights: job.weights }, proxy(timedComm(mesh.bridge(comm), llmLive)), proxy((loaded: number, total: number) => {
           ui.progress(loaded, total);
           emit({ kind: 'progress', loaded, total, label: job.model.name });
         }), local === null ? undefined : proxy((start: number, end: number) => files.read(local, start, end)));

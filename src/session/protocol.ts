@@ -8,7 +8,14 @@ export interface PeerReport {
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupStorageSize: number; maxComputeInvocationsPerWorkgroup: number };
   gflops: number;
   userAgent: string;
+  /** The engine 'auto' picks on this peer (absent from older peers: 'wgsl'); `adapter.vendor` is 'none' without WebGPU. */
+  engine?: LlmEngineKind;
 }
+
+/** How a peer runs the LLM: WGSL kernels on WebGPU, or ONNX Runtime Web (wasm on the CPU, or its webgpu backend). */
+export type LlmEngineKind = 'wgsl' | 'ort-wasm' | 'ort-webgpu';
+export type LlmEngineChoice = LlmEngineKind | 'auto';
+export const LLM_ENGINES: readonly LlmEngineChoice[] = ['auto', 'wgsl', 'ort-wasm', 'ort-webgpu'];
 
 export interface RosterEntry extends PeerReport {
   rttMs: number | null;
@@ -38,9 +45,10 @@ export type ToCoordinator =
 export type Job =
   | { kind: 'allreduce'; group: string[]; length: number; timeoutMs: number; delayPeer?: string; delayMs?: number }
   | { kind: 'bench-comm'; group: string[]; sizes: number[]; reps: number }
-  | { kind: 'image'; group: string[]; model: ModelRef; seed: number; steps: number; sampler: 'ddpm' | 'ddim'; mode: 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync'; warmupSteps: number; withSingle: boolean; label?: number; guidance?: number }
+  | { kind: 'image'; group: string[]; model: ModelRef; seed: number; steps: number; sampler: 'ddpm' | 'ddim'; mode: 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync'; warmupSteps: number; withSingle: boolean; label?: number; guidance?: number; backend?: 'gpu' | 'cpu' }
   // maxBatchSize: KV-cache slots for continuous batching (serving); batchWaitMs: an idle replica's wait for companions.
-  | { kind: 'llm-load'; group: string[]; model: ModelRef; maxSeqLen: number; maxBatchSize?: number; batchWaitMs?: number }
+  // engines: per rank ('auto' = the peer's own choice); weights: per-rank shares (proportional shards, src/parallel/hetero.ts).
+  | { kind: 'llm-load'; group: string[]; model: ModelRef; maxSeqLen: number; maxBatchSize?: number; batchWaitMs?: number; engines?: LlmEngineChoice[]; weights?: number[] }
   // batched: run in the replica's continuous-batching loop (serving), keyed by the job number on every rank.
   | { kind: 'llm-generate'; group: string[]; model: ModelRef; prompt: string; sampling: Record<string, unknown>; batched?: boolean };
 

@@ -177,16 +177,19 @@ function emitEmbed(b: GraphBuilder, s: ModelShard): string {
   return b.node('Gather', [e, IO.tokens], { axis: 0 }); // [T, dim]
 }
 
-/** Last row of x -> RMSNorm -> this rank's vocab rows: logits [1, vocabLocal]. */
-function emitHead(b: GraphBuilder, s: ModelShard, x: string): void {
+/**
+ * Last row of x -> RMSNorm -> this rank's vocab rows: logits [1, vocabLocal]; with `allRows` every
+ * row ([T, vocabLocal]: a batched decode, where each row is some sequence's last token).
+ */
+function emitHead(b: GraphBuilder, s: ModelShard, x: string, allRows = false): void {
   const c = s.config;
   const norm = b.initF32('output_norm', s.outputNorm, [c.dim]);
   // A tied head (tp = 1) is the embedding itself: one initializer serves Gather and Gemm.
   const w = b.hasInit('token_embd') && sameTensor(s.output, s.tokenEmbd)
     ? 'token_embd'
     : b.initF32('output', f32(s.output), [s.output.rows, c.dim]);
-  const last = b.node('Slice', [x, b.constI64([-1]), b.constI64([2 ** 31 - 1]), b.constI64([0])]); // [1, dim]
-  b.output(IO.logits, 'float32', [1, s.output.rows]);
+  const last = allRows ? x : b.node('Slice', [x, b.constI64([-1]), b.constI64([2 ** 31 - 1]), b.constI64([0])]); // [1 | T, dim]
+  b.output(IO.logits, 'float32', [allRows ? 'T' : 1, s.output.rows]);
   linear(b, rmsNorm(b, last, norm, c.rmsEps), w, IO.logits); // [1, vocabLocal]
 }
 
@@ -241,12 +244,12 @@ export function buildMlpPiece(s: ModelShard, l: number): BuiltGraph {
   return finish(b);
 }
 
-/** Head piece: the last MLP's all-reduced sum, the final norm and this rank's vocab slice. */
-export function buildHeadPiece(s: ModelShard): BuiltGraph {
-  const b = new GraphBuilder('llama_head');
+/** Head piece: the last MLP's all-reduced sum, the final norm and this rank's vocab slice (last row, or all rows). */
+export function buildHeadPiece(s: ModelShard, allRows = false): BuiltGraph {
+  const b = new GraphBuilder(allRows ? 'llama_head_rows' : 'llama_head');
   const dim = s.config.dim;
   b.input(IO.x, 'float32', ['T', dim]);
   b.input(IO.delta, 'float32', ['T', dim]);
-  emitHead(b, s, b.node('Add', [IO.x, IO.delta])); // [T, dim] -> logits [1, vocabLocal]
+  emitHead(b, s, b.node('Add', [IO.x, IO.delta]), allRows); // [T, dim] -> logits [1 | T, vocabLocal]
   return finish(b);
 }
