@@ -75,6 +75,11 @@ test('2 replicas of tp=2 serve 16 concurrent OpenAI requests; a peer closing mid
   const chat = await client.chat.completions.create({ model: 'stories260K', messages: [{ role: 'user', content: 'Tell a story' }], max_tokens: 8, seed: 1 });
   expect(chat.choices[0].message.role).toBe('assistant');
   expect(chat.usage!.completion_tokens).toBeGreaterThan(0);
+  // stories260K has no tokenizer.chat_template: the peers render the Llama-2 [INST] default, so the
+  // chat answer equals the completion of that text written out by hand (same seed and length).
+  const byHand = await client.completions.create({ model: 'stories260K', prompt: '[INST] Tell a story [/INST]', max_tokens: 8, seed: 1 });
+  expect(chat.choices[0].message.content).toBe(byHand.choices[0].text);
+  expect(chat.usage!.prompt_tokens).toBe(byHand.usage!.prompt_tokens);
 
   // Fault: close a peer page of a replica that is running a request, in the middle of a burst.
   const faulty = Promise.all(Array.from({ length: N }, (_, i) => complete(client, i)));
@@ -103,5 +108,15 @@ test('2 replicas of tp=2 serve 16 concurrent OpenAI requests; a peer closing mid
   expect(again.map((r) => r.text)).toEqual(alone.slice(0, 6));
   const rebuilt = await c.evaluate(() => window.tabmesh.replicas().map((r) => r.completed));
   expect(rebuilt.every((n) => n > 0)).toBe(true);
+
+  // Scaling up: a fifth and a sixth live peer form a third replica, which starts taking work.
+  await openPeer(browser, swarm.link, swarm.contexts);
+  await openPeer(browser, swarm.link, swarm.contexts);
+  await expect.poll(() => c.evaluate(() => window.tabmesh.replicas().filter((r) => r.state === 'ready').length), { timeout: 90_000 }).toBe(3);
+  const third = await Promise.all(Array.from({ length: 9 }, (_, i) => complete(client, i)));
+  expect(third.map((r) => r.text)).toEqual(alone.slice(0, 9));
+  const scaled = await c.evaluate(() => window.tabmesh.replicas().filter((r) => r.state === 'ready').map((r) => r.completed));
+  expect(scaled).toHaveLength(3);
+  expect(scaled.every((n) => n > 0)).toBe(true);
   await swarm.close();
 });

@@ -19,26 +19,6 @@ type ToServer =
   | { type: 'result'; id: string; choices: { index: number; text: string; finish_reason: string }[]; usage: { prompt_tokens: number; completion_tokens: number } }
   | { type: 'error'; id: string; status: number; message: string };
 
-/**
- * A simple default chat template for llama-style models (Llama-2 [INST] style for system/user
- * turns). A GGUF that carries `tokenizer.chat_template` should have that Jinja template applied
- * here instead; tabmesh does not evaluate Jinja yet, so every model gets this default.
- */
-export function defaultChatTemplate(messages: { role: string; content: string }[]): string {
-  const system = messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n');
-  let out = '';
-  let first = true;
-  for (const m of messages) {
-    if (m.role === 'system') continue;
-    if (m.role === 'user') {
-      const sys = first && system ? `<<SYS>>\n${system}\n<</SYS>>\n\n` : '';
-      out += `[INST] ${sys}${m.content.trim()} [/INST]`;
-      first = false;
-    } else out += ` ${m.content.trim()} `;
-  }
-  return out;
-}
-
 export function connectApiRelay(api: ServeApi, log: (line: string) => void): void {
   let ws: WebSocket | null = null;
   const send = (m: ToServer) => void (ws?.readyState === WebSocket.OPEN && ws.send(JSON.stringify(m)));
@@ -50,11 +30,13 @@ export function connectApiRelay(api: ServeApi, log: (line: string) => void): voi
 
   const run = async (r: ApiRequest) => {
     const n = Number(r.sampling.n ?? 1);
-    const prompts = r.messages ? [defaultChatTemplate(r.messages)] : r.prompts;
+    // Chat: the messages travel to the peers, which render them with the GGUF's own chat template
+    // (src/model/chat-template.ts); the coordinator never needs the model's header.
+    const prompts = r.messages ? [''] : r.prompts;
     try {
       // One scheduler request per prompt; choice index = prompt * n + completion (OpenAI's order).
       const results = await Promise.all(prompts.map((prompt, p) => api.submit({
-        model: r.model, prompt, sampling: r.sampling, label: `api ${r.id}`,
+        model: r.model, prompt, messages: r.messages, sampling: r.sampling, label: `api ${r.id}`,
         onToken: (ev) => send({ type: 'token', id: r.id, choice: p * n + ev.index, text: ev.text }),
       })));
       const choices = results.flatMap((res, p) => res.outputs.map((o, i) => ({ index: p * n + i, text: o.text, finish_reason: o.finish_reason === 'abort' ? 'stop' : o.finish_reason })));

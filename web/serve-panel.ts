@@ -31,13 +31,13 @@ interface Ctx {
   models: () => Promise<{ name: string; url: string; kind: string }[]>;
 }
 
-interface Payload { prompt: string; sampling: Record<string, unknown> }
+interface Payload { prompt: string; sampling: Record<string, unknown>; messages?: { role: string; content: string }[] }
 type PeerResult = GenerateResponse & { stats: { computeMs: number; commMs: number } };
 
 const MAX_SEQ_LEN = 1024; // as the LLM panel: KV positions per peer, capped by each peer's limits
 // Errors that would repeat on any replica (bad sampling, prompt too long): fail the request. Any
 // other job error is a fault of the replica (a peer left, a collective broke) and re-queues it.
-const REQUEST_ERROR = /generate: |SamplingParams|must be|no room/;
+const REQUEST_ERROR = /generate: |SamplingParams|must be|no room|chat template/;
 
 export function mountServePanel(app: HTMLElement, ctx: Ctx): ServeApi {
   // ---- page ----
@@ -105,7 +105,7 @@ export function mountServePanel(app: HTMLElement, ctx: Ctx): ServeApi {
       case 'run': {
         for (const p of c.peers) ctx.roster.setState(p, 'busy');
         // batched: the peers' continuous-batching loop runs it beside the replica's other requests.
-        const h = ctx.runJob<PeerResult>({ kind: 'llm-generate', group: c.peers, model: m, prompt: c.payload.prompt, sampling: c.payload.sampling, batched: true }, (peer, ev) => {
+        const h = ctx.runJob<PeerResult>({ kind: 'llm-generate', group: c.peers, model: m, prompt: c.payload.prompt, sampling: c.payload.sampling, messages: c.payload.messages, batched: true }, (peer, ev) => {
           if (ev.kind === 'token' && peer === c.peers[0]) s.token(c.request, c.attempt, ev);
         });
         jobOf.set(c.request, { replica: c.replica, jobId: h.jobId });
@@ -213,7 +213,7 @@ export function mountServePanel(app: HTMLElement, ctx: Ctx): ServeApi {
       throw e;
     }
     // n completions decode side by side: n KV-cache slots of the replica's batch.
-    return s.submit({ prompt: req.prompt, sampling }, { onToken: req.onToken, label: req.label ?? req.prompt.slice(0, 24), slots: sampling.n ?? 1 }).done;
+    return s.submit({ prompt: req.prompt, sampling, messages: req.messages }, { onToken: req.onToken, label: req.label ?? (req.messages ? 'chat' : req.prompt).slice(0, 24), slots: sampling.n ?? 1 }).done;
   };
 
   const generateBatch: ServeApi['generateBatch'] = async (prompts, options = {}) => {

@@ -55,6 +55,8 @@ export interface BatchRequest {
   /** Identifies the request on every rank (the coordinator's job number); lower keys are admitted first. < 2^24. */
   key: number;
   prompt: string;
+  /** Token ids to use instead of encoding `prompt` (a chat prompt rendered and tokenized with parseSpecial). */
+  promptIds?: Int32Array;
   params: SamplingParams; // with tp > 1 the seed must be set (the coordinator fixes it)
   seed: number;
   onToken?: (ev: TokenEvent) => void;
@@ -131,7 +133,7 @@ export class BatchLoop {
     // The same checks and messages as generate(): they depend only on the request, so every rank
     // rejects it alike and it never enters the agreed state.
     const params = req.params;
-    const promptIds = this.tokenizer.encode(req.prompt); // [P]
+    const promptIds = req.promptIds ?? this.tokenizer.encode(req.prompt); // [P]
     if (promptIds.length === 0) return Promise.reject(new Error('generate: empty prompt and no BOS: nothing to condition on'));
     const maxLen = Math.min(params.max_tokens, this.model.maxSeqLen - promptIds.length);
     if (maxLen < 1) return Promise.reject(new Error(`generate: prompt of ${promptIds.length} tokens leaves no room in ${this.model.maxSeqLen} positions`));

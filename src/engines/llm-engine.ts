@@ -8,6 +8,7 @@ import { LlamaGpu } from '../model/llama';
 import type { ShardModel } from '../model/shard-model';
 import type { LlmEngineChoice, LlmEngineKind } from '../session/protocol';
 import { LlamaTokenizer } from '../model/tokenizer';
+import { renderChat, type ChatMessage, type ChatTemplateInfo } from '../model/chat-template';
 import { makeShard, planTp, shardRanges, validateTp } from '../parallel/tp';
 import type { ModelShard } from '../model/types';
 import { generate, type GenerateResult } from './generate';
@@ -112,10 +113,13 @@ export class LlmEngine {
     }
     onProgress(loaded, loaded);
     const tokenizer = new LlamaTokenizer(index.tokenizer);
-    return new LlmEngine(model, tokenizer, comm, timer, {
+    const eng = new LlmEngine(model, tokenizer, comm, timer, {
       rank: req.rank, tp: req.tp, weightBytes: model.weightBytes(), kvBytes: model.kvBytes(), maxSeqLen, maxSlots, downloadedBytes: loaded, config: index.config,
       engine, share: { heads: plan.heads, hidden: plan.hidden, vocab: plan.vocab }, kvBudgetBytes,
     }, req.batchWaitMs ?? 0);
+    eng.chatTemplate = index.chatTemplate;
+    eng.vocabTokens = index.tokenizer.tokens;
+    return eng;
   }
 
   /**
@@ -154,7 +158,18 @@ export class LlmEngine {
     if (this.comm.size === 1) this.stepAbort?.abort();
   }
 
-  async generate(prompt: string, sampling: Record<string, unknown>, onToken: (ev: { index: number; tokenId: number; text: string }) => void): Promise<GenerateResult & { stats: { computeMs: number; commMs: number } }> {
+  /** Chat messages -> prompt ids: the GGUF's template (or the [INST] default), control tokens parsed. */
+  private chatIds(messages: ChatMessage[] | undefined): Int32Array | undefined {
+    if (!messages) return undefined;
+    const t = this.tokenizer;
+    const info: ChatTemplateInfo = { template: this.chatTemplate, bosText: this.vocabTokens[t.bos] ?? '', eosText: this.vocabTokens[t.eos] ?? '', addBos: t.addBos };
+    return t.encode(renderChat(messages, info), { parseSpecial: true }); // [P]
+  }
+
+  private chatTemplate: string | undefined;
+  private vocabTokens: string[] = [];
+
+  async generate(prompt: string, sampling: Record<string, unknown>, onToken: (ev: { index: number; tokenId: number; text: string }) => void, messages?: ChatMessage[]): Promise<GenerateResult & { stats: { computeMs: number; commMs: number } }> {
     // Both paths use the KV cache's slot 0 and the group's collectives: never at the same time.
     if (this.batch?.busy) throw new Error('this replica is serving batched requests; use the batched path');
     const params = parseSamplingParams(sampling);
@@ -165,7 +180,9 @@ export class LlmEngine {
     const signal = this.stepAbort.signal;
     const t0 = performance.now();
     this.soloRunning = true;
+    const promptTokenIds = this.chatIds(messages);
     const res = await generate((t, p) => this.forward(t, p), this.tokenizer, prompt, params, {
+      promptTokenIds,
       onToken: this.info.rank === 0 ? onToken : undefined,
       signal,
       reset: () => this.model.reset(),
@@ -183,7 +200,7 @@ export class LlmEngine {
    * every rank of the group (the coordinator's job number) and orders admissions. Resolves when all
    * its completions finish. With tp > 1 the sampling seed must be set (the coordinator fixes it).
    */
-  async generateBatched(key: number, prompt: string, sampling: Record<string, unknown>, onToken: (ev: { index: number; tokenId: number; text: string }) => void): Promise<GenerateResult & { stats: { computeMs: number; commMs: number } }> {
+  async generateBatched(key: number, prompt: string, sampling: Record<string, unknown>, onToken: (ev: { index: number; tokenId: number; text: string }) => void, messages?: ChatMessage[]): Promise<GenerateResult & { stats: { computeMs: number; commMs: number } }> {
     if (this.soloRunning) throw new Error('this replica is running an unbatched generate');
     const params = parseSamplingParams(sampling);
     if (params.seed === undefined && this.comm.size > 1) throw new Error('generate: batched requests need a seed when tp > 1 (every rank samples)');
@@ -194,7 +211,7 @@ export class LlmEngine {
     // request's lifetime (wall time, and the group's collective time meanwhile), not its own share.
     const t0 = performance.now();
     const comm0 = this.timer.commMs;
-    const res = await this.batch.submit({ key, prompt, params, seed: params.seed ?? randomSeed(), onToken: this.info.rank === 0 ? onToken : undefined });
+    const res = await this.batch.submit({ key, prompt, promptIds: this.chatIds(messages), params, seed: params.seed ?? randomSeed(), onToken: this.info.rank === 0 ? onToken : undefined });
     const commMs = this.timer.commMs - comm0;
     return { ...res, stats: { computeMs: performance.now() - t0 - commMs, commMs } };
   }

@@ -1,6 +1,7 @@
 // What the GPU worker exposes to its page through Comlink. One instance per worker.
 import type { Remote } from 'comlink';
 import type { Comm } from '../collectives/types';
+import type { ChatMessage } from '../model/chat-template';
 import { Gpu } from '../gpu/gpu';
 import type { JobEvent, LlmEngineKind, PeerReport } from '../session/protocol';
 import { autoEngine, ORT_WASM_MEMORY_BYTES, resolveEngine } from './engine-choice';
@@ -85,15 +86,15 @@ export class GpuWorkerApi {
     return this.llm.info;
   }
 
-  async generate(req: { prompt: string; sampling: Record<string, unknown> }, onEvent: (ev: JobEvent) => void): Promise<unknown> {
+  async generate(req: { prompt: string; sampling: Record<string, unknown>; messages?: ChatMessage[] }, onEvent: (ev: JobEvent) => void): Promise<unknown> {
     if (!this.llm) throw new Error('no model is loaded on this peer');
-    return this.llm.generate(req.prompt, req.sampling, (t) => onEvent({ kind: 'token', ...t }));
+    return this.llm.generate(req.prompt, req.sampling, (t) => onEvent({ kind: 'token', ...t }), req.messages);
   }
 
   /** A request for the replica's continuous-batching loop; `key` is the same on every rank (the job number). */
-  async generateBatched(req: { key: number; prompt: string; sampling: Record<string, unknown> }, onEvent: (ev: JobEvent) => void): Promise<unknown> {
+  async generateBatched(req: { key: number; prompt: string; sampling: Record<string, unknown>; messages?: ChatMessage[] }, onEvent: (ev: JobEvent) => void): Promise<unknown> {
     if (!this.llm) throw new Error('no model is loaded on this peer');
-    return this.llm.generateBatched(req.key, req.prompt, req.sampling, (t) => onEvent({ kind: 'token', ...t }));
+    return this.llm.generateBatched(req.key, req.prompt, req.sampling, (t) => onEvent({ kind: 'token', ...t }), req.messages);
   }
 
   /** One DistriFusion image over the group behind `comm` (a Comlink proxy of the page's communicator). */

@@ -12,6 +12,8 @@ import type { LoadInfo } from '../engines/llm-engine';
 export interface GenerateRequest {
   model: string; // a name from /api/models or an absolute URL
   prompt: string;
+  /** A chat instead of a prompt: each peer renders it with the GGUF's chat template (or a Llama-2 [INST] default). */
+  messages?: { role: string; content: string }[];
   tensor_parallel_size?: number;
   sampling?: { temperature?: number; top_k?: number; top_p?: number; min_p?: number; n?: number; seed?: number; max_tokens?: number; stop?: string[]; ignore_eos?: boolean };
   onToken?: (ev: { index: number; tokenId: number; text: string }) => void;
@@ -161,7 +163,7 @@ export class LlmFlow {
       for (const p of group) { const b = this.books.get(p); if (b) b.live = { tokens: 0, computeMs: 0, commMs: 0 }; }
       let text = '';
       hooks.onText?.('');
-      const h = runJob<PeerGenerateResult>({ kind: 'llm-generate', group, model: { name: req.model, url: model.url }, prompt: req.prompt, sampling }, (peer, ev: JobEvent) => {
+      const h = runJob<PeerGenerateResult>({ kind: 'llm-generate', group, model: { name: req.model, url: model.url }, prompt: req.prompt, sampling, messages: req.messages }, (peer, ev: JobEvent) => {
         if (ev.kind === 'stats') {
           const b = this.books.get(peer);
           if (b) b.live = { tokens: ev.tokens, computeMs: ev.computeMs, commMs: ev.commMs };

@@ -26,8 +26,8 @@ export interface PeerGpuApi {
   onLost(cb: (reason: string) => void): unknown;
   loadLlm(req: LoadRequest, comm: Comm, onProgress: (loaded: number, total: number) => void,
     remoteRead?: (start: number, end: number) => Promise<Uint8Array>): Promise<LoadInfo>;
-  generate(req: { prompt: string; sampling: Record<string, unknown> }, onEvent: (ev: JobEvent) => void): Promise<unknown>;
-  generateBatched(req: { key: number; prompt: string; sampling: Record<string, unknown> }, onEvent: (ev: JobEvent) => void): Promise<unknown>;
+  generate(req: { prompt: string; sampling: Record<string, unknown>; messages?: { role: string; content: string }[] }, onEvent: (ev: JobEvent) => void): Promise<unknown>;
+  generateBatched(req: { key: number; prompt: string; sampling: Record<string, unknown>; messages?: { role: string; content: string }[] }, onEvent: (ev: JobEvent) => void): Promise<unknown>;
   runImage(req: ImageRequest, comm: Comm, onStep?: (ev: ImageStepEvent) => void): Promise<ImageResult>;
   cancel(key?: number): unknown; // a batched request's key, or none: the unbatched generate
 }
@@ -231,7 +231,7 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
           const key = Number(/\d+$/.exec(jobId)?.[0] ?? NaN) % 2 ** 24;
           if (!Number.isInteger(key)) throw new Error(`job id ${jobId} has no number for the batch loop`);
           signal.addEventListener('abort', () => void gpu.cancel(key));
-          return gpu.generateBatched({ key, prompt: job.prompt, sampling: job.sampling }, proxy((ev: JobEvent) => emit(ev)));
+          return gpu.generateBatched({ key, prompt: job.prompt, sampling: job.sampling, messages: job.messages }, proxy((ev: JobEvent) => emit(ev)));
         }
         signal.addEventListener('abort', () => void gpu.cancel());
         // Live per-peer numbers for the coordinator's panel: time inside collectives as seen from
@@ -246,7 +246,7 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
         };
         const timer = setInterval(tick, LIVE_STATS_PERIOD_MS);
         try {
-          return await gpu.generate({ prompt: job.prompt, sampling: job.sampling }, proxy((ev: JobEvent) => {
+          return await gpu.generate({ prompt: job.prompt, sampling: job.sampling, messages: job.messages }, proxy((ev: JobEvent) => {
             if (ev.kind === 'token') streamed++;
             emit(ev);
           }));

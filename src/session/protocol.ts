@@ -50,7 +50,8 @@ export type Job =
   // engines: per rank ('auto' = the peer's own choice); weights: per-rank shares (proportional shards, src/parallel/hetero.ts).
   | { kind: 'llm-load'; group: string[]; model: ModelRef; maxSeqLen: number; maxBatchSize?: number; batchWaitMs?: number; engines?: LlmEngineChoice[]; weights?: number[] }
   // batched: run in the replica's continuous-batching loop (serving), keyed by the job number on every rank.
-  | { kind: 'llm-generate'; group: string[]; model: ModelRef; prompt: string; sampling: Record<string, unknown>; batched?: boolean };
+  // messages: a chat request, rendered by each peer with the GGUF's chat template (prompt is then '')
+  | { kind: 'llm-generate'; group: string[]; model: ModelRef; prompt: string; sampling: Record<string, unknown>; batched?: boolean; messages?: { role: string; content: string }[] };
 
 export interface ModelRef {
   name: string;
