@@ -6,6 +6,7 @@ import matvecWgsl from '../../shaders/llm/matvec.wgsl?raw';
 import matvecSgWgsl from '../../shaders/llm/matvec_sg.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
 import { gemv, subgroupsUsable, GEMV_DEFAULT, type GemvConfig } from './gemv';
+import { gemvBatch } from './gemv-batch';
 import { grid, params, WTYPE, type GpuWeight } from './common';
 
 /** CPU reference: x [M, K] times w [N, K] transposed -> [M, N], accumulated in f64. */
@@ -21,7 +22,7 @@ export function reference(x: Float32Array, w: Float32Array, M: number, N: number
   return y;
 }
 
-export type MatmulPath = 'tiled' | 'matvec' | 'matvec-shared' | 'rows' | 'gemv';
+export type MatmulPath = 'tiled' | 'matvec' | 'matvec-shared' | 'rows' | 'gemv' | 'gemv-batch';
 
 /**
  * Encodes y[M, N] = x[M, K] * w^T. `x` holds [M, w.cols] f32, `y` gets [M, w.rows].
@@ -42,6 +43,13 @@ export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: nu
     if (!gemvOk) throw new Error(`gemv path needs M = 1 and f32/f16 weights (got M=${M}, ${w.type})`);
     const sg: GemvConfig = { wg: 256, rows: 4, subgroups: true };
     gemv(gpu, w.buf, x, N, K, w.type as 'f32' | 'f16', { out: y, config: subgroupsUsable(gpu, sg) ? sg : GEMV_DEFAULT });
+    return;
+  }
+  if (path === 'gemv-batch') {
+    // Batched decode (src/model/llama.ts decodeBatch): f32/f16 weights read once per 8 rows; other
+    // weight types take the tiled kernel (also batch-invariant). The caller checks gemvBatchUsable().
+    if (w.type === 'f32' || w.type === 'f16') gemvBatch(gpu, w.buf, x, y, M, N, K, w.type);
+    else gpu.run({ code: matmulWgsl, file: 'shaders/llm/matmul.wgsl', constants }, params(M, N, K, w.scaleOff), [x, w.buf, y], [Math.ceil(N / 64), Math.ceil(M / 64)]);
     return;
   }
   if (path === 'rows') {

@@ -14,6 +14,7 @@ import { uploadWeight, type GpuWeight } from '../kernels/common';
 import { add, siluMul } from '../kernels/elementwise';
 import { embed } from '../kernels/embed';
 import { matmul } from '../kernels/matmul';
+import { gemvBatchUsable } from '../kernels/gemv-batch';
 import { rmsnorm } from '../kernels/rmsnorm';
 import { rope, ropeTable } from '../kernels/rope';
 import type { ModelShard } from './types';
@@ -227,7 +228,7 @@ export class LlamaGpu {
    * The matmul kernel is chosen independently of B (the tiled kernel on GPUs, even for B = 1; the
    * per-output "rows" kernel on CPU-backed adapters), so a row's logits never depend on its companions.
    */
-  async decodeBatch(rows: DecodeRow[], reduce?: ReduceHook, impl?: 'tiled' | 'rows'): Promise<Float32Array> {
+  async decodeBatch(rows: DecodeRow[], reduce?: ReduceHook, impl?: 'tiled' | 'rows' | 'gemv-batch'): Promise<Float32Array> {
     if (this.destroyed) throw new Error('decodeBatch: model destroyed');
     const gpu = this.gpu;
     const s = this.shard;
@@ -242,7 +243,10 @@ export class LlamaGpu {
       if (r.pos !== this.lengths[r.slot]) throw new Error(`decodeBatch: pos ${r.pos} but slot ${r.slot} holds ${this.lengths[r.slot]} positions`);
       if (r.pos + 1 > this.maxSeqLen) throw new Error(`decodeBatch: slot ${r.slot} is full (maxSeqLen ${this.maxSeqLen})`);
     }
-    const force = impl ?? (gpu.report.isFallback ? 'rows' : 'tiled'); // `impl`: tests exercise both
+    // One kernel for every batch size (so a row's logits never depend on its companions): the
+    // barrier-free row kernel on CPU-backed adapters, else the batched GEMV (weights read once per 8
+    // rows; bench/results/batch-gpu-*.md), else the tiled GEMM. `impl`: tests exercise each.
+    const force = impl ?? (gpu.report.isFallback ? 'rows' : gemvBatchUsable(gpu) ? 'gemv-batch' : 'tiled');
     const qDim = s.nHeadsLocal * headDim;
     const kvDim = s.nKvHeadsLocal * headDim;
     const hid = s.hiddenLocal;

@@ -98,7 +98,7 @@ describe('LlamaGpu.decodeBatch on stories260K', () => {
     return out;
   }
 
-  for (const [tp, impl] of [[1, 'rows'], [1, 'tiled'], [2, undefined]] as const) {
+  for (const [tp, impl] of [[1, 'rows'], [1, 'tiled'], [1, 'gemv-batch'], [2, undefined]] as const) {
     it(`B=3 sequences in slots equal three single runs, with a refill (tp=${tp}${impl ? `, ${impl} matmuls` : ''})`, async () => {
       const refs = await Promise.all(PROMPTS.map((p, i) => alone(tp, p, i === 2 ? REFILL_AT : STEPS)));
       const { models, hooks } = await ranks(stories, tp, { maxSeqLen: 32, maxSlots: 4 });
