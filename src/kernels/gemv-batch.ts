@@ -9,18 +9,8 @@ import type { GemvConfig, GemvWeights } from './gemv';
 /** Rows of X per dispatch: the shader's const MB (accumulators per thread). */
 export const GEMV_BATCH_ROWS = 8;
 
-/** CPU reference with f64 accumulation: x [M, K], w [N, K] (f32 values) -> y [M, N]. */
-export function reference(x: Float32Array, w: Float32Array, M: number, N: number, K: number): Float32Array {
-  const y = new Float32Array(M * N); // [M, N]
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += x[m * K + k] * w[n * K + k];
-      y[m * N + n] = s;
-    }
-  }
-  return y;
-}
+/** CPU reference (f64 accumulation): x [M, K] times w [N, K] transposed -> [M, N]; the projection matmul's. */
+export { reference } from './matmul';
 
 /** Whether the kernel can run: it reduces with subgroups, which must fit inside one row's threads. */
 export function gemvBatchUsable(gpu: Pick<Gpu, 'report'>, cfg: GemvConfig = GEMV_BATCH_DEFAULT, maxSubgroupSize = 128): boolean {
