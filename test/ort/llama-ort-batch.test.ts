@@ -100,4 +100,15 @@ describe('LlamaOrt.decodeBatch (stories260K, wasm)', () => {
     expect(loop.stats.maxRows).toBe(3);
     ort.destroy();
   });
+
+  it('one slot (max_batch_size 1): the BatchLoop still serves, one request at a time, golden ids', async () => {
+    const [full] = await shards(1);
+    const ort = await LlamaOrt.load(full, { maxSeqLen: 80, maxSlots: 1, backend: 'wasm' });
+    const loop = new BatchLoop(llamaBatchModel(ort), new LlamaTokenizer(stories.index.tokenizer), soloComm, { batchWaitMs: 0 });
+    const params = parseSamplingParams({ temperature: 0, max_tokens: 64 });
+    const res = await Promise.all([1, 2].map((key) => loop.submit({ key, prompt: '', params, seed: 1 })));
+    for (const r of res) expect(r.outputs[0].token_ids).toEqual(GOLDEN_IDS);
+    expect(loop.stats.maxRows).toBe(1);
+    ort.destroy();
+  });
 });

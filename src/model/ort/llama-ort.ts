@@ -179,6 +179,9 @@ export class LlamaOrt implements ShardModel {
   async decodeBatch(rows: OrtDecodeRow[], reduce?: ReduceHook): Promise<Float32Array> {
     if (this.destroyed) throw new Error('decodeBatch: model destroyed');
     const P = this.pieces;
+    // One slot (serving with max_batch_size 1): a batch is always one row, which is exactly a
+    // one-token forward (same reduce contract: one [1*dim] call per layer-point, logits [1, vocabLocal]).
+    if (this.maxSlots === 1 && rows.length === 1) return this.forward(Int32Array.of(rows[0].token), rows[0].pos, reduce, rows[0].slot);
     if (!P?.headRows) throw new Error('decodeBatch: load the model with maxSlots > 1');
     const s = this.shard;
     const c = s.config;
