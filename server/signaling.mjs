@@ -45,11 +45,32 @@ export function isolationHeaders(_req, res, next) {
   next();
 }
 
-/** Models found (recursively) under TABMESH_MODELS, served with HTTP Range support. */
+/**
+ * Models shipped with the app itself (web/public, served at the site root by Vite and copied into
+ * dist/ by `vite build`), listed after the TABMESH_MODELS ones so existing defaults keep their place.
+ */
+export const BUNDLED_MODELS = [
+  { name: 'fm-unet', kind: 'diffusion', url: '/fm-unet/fm-unet.safetensors', files: ['web/public/fm-unet/fm-unet.safetensors', 'dist/fm-unet/fm-unet.safetensors'] },
+];
+
+function bundledModels(taken) {
+  const out = [];
+  for (const m of BUNDLED_MODELS) {
+    if (taken.has(m.name)) continue; // a same-named file under TABMESH_MODELS wins
+    const file = m.files.map((f) => path.resolve(f)).find((f) => fs.existsSync(f));
+    if (file) out.push({ name: m.name, kind: m.kind, bytes: fs.statSync(file).size, url: m.url });
+  }
+  return out;
+}
+
+/** Models found (recursively) under TABMESH_MODELS, served with HTTP Range support, plus the bundled ones. */
 export function modelsRouter(root) {
   const router = express.Router();
-  const list = () => findModels(root);
-  router.get('/api/models', (_req, res) => res.json(list().map(({ name, rel, bytes, kind }) => ({ name, kind, bytes, url: `/models/${rel}` }))));
+  const list = () => {
+    const found = findModels(root).map(({ name, rel, bytes, kind }) => ({ name, kind, bytes, url: `/models/${rel}` }));
+    return [...found, ...bundledModels(new Set(found.map((m) => m.name)))];
+  };
+  router.get('/api/models', (_req, res) => res.json(list()));
   router.use('/models', express.static(root, { acceptRanges: true, index: false, dotfiles: 'deny', fallthrough: false }));
   return router;
 }

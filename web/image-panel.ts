@@ -5,14 +5,18 @@ import type { Job, JobEvent } from '../src/session/protocol';
 import type { Roster } from '../src/scheduler/roster';
 import type { JobHandle } from '../src/scheduler/jobs';
 import type { ImageResult } from '../src/engines/image-engine';
+import { decodePixels } from '../src/engines/pixel-codec';
 import { el, showAlert } from './ui';
 import { createTimeline, type Timeline } from './timeline-chart';
+import type { UnetCheckOptions, UnetCheckResult } from './unet-check';
 
 type Mode = 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync';
 
 export interface ImageRequest {
   model?: string; // a diffusion model name from /api/models (default: the first one)
-  prompt?: string; // class prompt; ddpm-mnist-cnn is unconditional and ignores it
+  prompt?: string; // class name from the model's config.json (case-insensitive; none: unconditional); ddpm-mnist-cnn ignores it
+  guidance?: number; // classifier-free guidance weight (class-conditional models; default: the config's default_guidance)
+  backend?: 'gpu' | 'cpu'; // where peers compute (patches and the single-device reference): WebGPU (default) or plain JS
   seed?: number;
   steps?: number;
   sampler?: 'ddpm' | 'ddim';
@@ -34,6 +38,14 @@ export interface ImageResponse {
 
 export interface ImageApi {
   generateImage(req: ImageRequest): Promise<ImageResponse>;
+  /** fm-unet's WGSL forward vs onnxruntime-web (wasm) vs PyTorch on the golden inputs (loaded on first use). */
+  checkUnetOnnx(opts?: UnetCheckOptions): Promise<UnetCheckResult>;
+}
+
+/** What a diffusion model's config.json (beside its weights) says about prompts. */
+interface ModelInfo {
+  classes: string[] | null; // class-conditional models: class i's name; null: unconditional
+  defaultGuidance: number;
 }
 
 interface Ctx {
@@ -44,7 +56,7 @@ interface Ctx {
 }
 
 const COLOURS = ['#ef4444', '#3b82f6', '#22c55e', '#eab308', '#a855f7', '#14b8a6', '#f97316', '#ec4899'];
-const SCALE = 8; // 28 px MNIST drawn at 224 px
+const SCALE = 8; // 28 px MNIST drawn at 224 px, 32 px fm-unet at 256 px
 
 function draw(canvas: HTMLCanvasElement, w: number, h: number, px: number[], rows: [number, number][] = []): void {
   canvas.width = w * SCALE;
@@ -62,7 +74,31 @@ function draw(canvas: HTMLCanvasElement, w: number, h: number, px: number[], row
   });
 }
 
+/** config.json beside a model's weights (e.g. /fm-unet/config.json); models without one are unconditional. */
+async function fetchModelInfo(url: string): Promise<ModelInfo> {
+  const none: ModelInfo = { classes: null, defaultGuidance: 1 };
+  try {
+    const res = await fetch(new URL('config.json', new URL(url, location.href)));
+    if (!res.ok) return none;
+    const cfg = (await res.json()) as { classes?: unknown; default_guidance?: unknown };
+    const classes = Array.isArray(cfg.classes) && cfg.classes.every((c) => typeof c === 'string') ? (cfg.classes as string[]) : null;
+    return { classes, defaultGuidance: classes && typeof cfg.default_guidance === 'number' ? cfg.default_guidance : 1 };
+  } catch {
+    return none; // no config or not JSON: treat as unconditional
+  }
+}
+
 export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
+  const modelSel = el('select', { 'data-testid': 'image-model' });
+  const prompt = el('select', { 'data-testid': 'image-prompt' });
+  const guidance = el('input', { type: 'number', value: '1', step: '0.5', min: '0', 'data-testid': 'image-guidance' });
+  const backend = el('select', { 'data-testid': 'image-backend' }, el('option', { value: 'gpu' }, 'WebGPU'), el('option', { value: 'cpu' }, 'CPU (plain JS)'));
+  const infos = new Map<string, Promise<ModelInfo>>(); // url -> its config, fetched once
+  const infoOf = (url: string): Promise<ModelInfo> => {
+    let p = infos.get(url);
+    if (!p) infos.set(url, (p = fetchModelInfo(url)));
+    return p;
+  };
   const seed = el('input', { type: 'number', value: '1', 'data-testid': 'image-seed' });
   const steps = el('input', { type: 'number', value: '20', min: '1', 'data-testid': 'image-steps' });
   const sampler = el('select', { 'data-testid': 'image-sampler' }, el('option', { value: 'ddim' }, 'DDIM'), el('option', { value: 'ddpm' }, 'DDPM'));
@@ -79,29 +115,59 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
   let timeline: Timeline | null = null;
   const field = (label: string, input: HTMLElement) => el('label', {}, label, input);
   app.append(el('section', {}, el('h2', {}, 'DistriFusion (patch-parallel diffusion)'),
-    el('div', { class: 'grid' }, field('seed', seed), field('steps', steps), field('sampler', sampler), field('mode', mode), field('warmup_steps', warmup), field('peers', peers)),
+    el('div', { class: 'grid' }, field('model', modelSel), field('prompt (class)', prompt), field('guidance', guidance), field('compute', backend), field('seed', seed), field('steps', steps), field('sampler', sampler), field('mode', mode), field('warmup_steps', warmup), field('peers', peers)),
     el('p', {}, go), el('div', { class: 'join' }, el('figure', {}, parallel, el('figcaption', {}, 'patch-parallel (rows outlined per peer)')), el('figure', {}, single, el('figcaption', {}, 'single device'))), progress, info, stats,
     el('h3', {}, 'Per-step timeline (compute in the peer\'s colour, waiting on the exchange in grey)'), timelineCanvas));
 
+  // The selectors follow the server's diffusion models; the class list follows the chosen model.
+  const diffusionModels = async () => (await ctx.models()).filter((m) => m.kind === 'diffusion');
+  const showClasses = async () => {
+    const entry = (await diffusionModels()).find((m) => m.name === modelSel.value);
+    const info = entry ? await infoOf(entry.url) : null;
+    const classes = info?.classes ?? null;
+    prompt.replaceChildren(...(classes ? classes.map((c) => el('option', { value: c }, c)) : [el('option', { value: '' }, '(unconditional model)')]));
+    prompt.toggleAttribute('disabled', !classes);
+    guidance.toggleAttribute('disabled', !classes);
+    guidance.value = String(info?.defaultGuidance ?? 1);
+  };
+  modelSel.addEventListener('change', () => void showClasses());
+  void diffusionModels().then((list) => {
+    modelSel.replaceChildren(...list.map((m) => el('option', { value: m.name }, m.name)));
+    return showClasses();
+  }, () => undefined); // the LLM panel already reports an unreachable /api/models
+
+  /** The class index for `prompt` (case-insensitive), or the null class when none is given. */
+  const labelFor = (name: string, info: ModelInfo, p: string | undefined): number | undefined => {
+    if (!info.classes) return undefined; // unconditional model: the prompt is ignored
+    if (p === undefined || p.trim() === '') return info.classes.length; // the CFG null class: unconditional
+    const i = info.classes.findIndex((c) => c.toLowerCase() === p.trim().toLowerCase());
+    if (i < 0) throw new Error(`unknown class "${p}" for ${name}; its classes are: ${info.classes.map((c) => `"${c}"`).join(', ')}`);
+    return i;
+  };
+
   const generateImage = async (req: ImageRequest): Promise<ImageResponse> => {
-    const list = (await ctx.models()).filter((m) => m.kind === 'diffusion');
+    const list = await diffusionModels();
     const entry = req.model ? list.find((m) => m.name === req.model) : list[0];
-    if (!entry) throw new Error(req.model ? `unknown diffusion model "${req.model}"` : 'the server offers no diffusion model');
+    if (!entry) throw new Error(req.model ? `unknown diffusion model "${req.model}" (the server offers: ${list.map((m) => m.name).join(', ') || 'none'})` : 'the server offers no diffusion model');
+    const info = await infoOf(entry.url);
+    const label = labelFor(entry.name, info, req.prompt); // checked before any peer is taken
+    const w = label === undefined ? undefined : (req.guidance ?? info.defaultGuidance);
+    if (w !== undefined && !Number.isFinite(w)) throw new Error(`guidance must be a number, got ${req.guidance}`);
     const n = req.peers ?? 2;
     const group = ctx.roster.pick(n);
     if (group.length < n) throw new Error(`${n} free peers needed; ${group.length} of ${ctx.roster.list().length} connected peers are free (the others are busy)`);
     for (const p of group) ctx.roster.setState(p, 'busy');
     try {
-      return await runImage(group, req, entry);
+      return await runImage(group, req, entry, label, w);
     } finally {
       for (const p of group) if (ctx.roster.has(p)) ctx.roster.setState(p, 'ready');
     }
   };
 
-  const runImage = async (group: string[], req: ImageRequest, entry: { name: string; url: string }): Promise<ImageResponse> => {
+  const runImage = async (group: string[], req: ImageRequest, entry: { name: string; url: string }, label?: number, w?: number): Promise<ImageResponse> => {
     const n = group.length;
     const t0 = performance.now();
-    ctx.log(`image on ${n} peer(s), mode ${req.mode ?? 'corrected_async_gn'}`);
+    ctx.log(`image (${entry.name}${label === undefined ? '' : `, class ${label}, guidance ${w}`}) on ${n} peer(s), mode ${req.mode ?? 'corrected_async_gn'}`);
     // Live view: each peer's rows of the predicted image are painted as its step events arrive.
     let live: { w: number; h: number; px: number[] } | null = null;
     const liveRows: [number, number][] = group.map(() => [0, 0]);
@@ -129,29 +195,34 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
     const h = ctx.runJob<ImageResult>({
       kind: 'image', group, model: { name: entry.name, url: entry.url }, seed: req.seed ?? 0, steps: req.steps ?? 20,
       sampler: req.sampler ?? 'ddim', mode: req.mode ?? 'corrected_async_gn', warmupSteps: req.warmup_steps ?? 2, withSingle: req.compare ?? true,
+      ...(label === undefined ? {} : { label, guidance: w }), ...(req.backend ? { backend: req.backend } : {}),
     }, onEvent);
     const results = await h.done;
     const r0 = results[0];
     const rows = results.map((r) => r.rows);
-    draw(parallel, r0.width, r0.height, r0.pixels ?? [], rows);
-    if (r0.single) draw(single, r0.width, r0.height, r0.single);
+    const pixels = r0.pixels ? decodePixels(r0.pixels) : []; // [H*W]
+    const singlePx = r0.single ? decodePixels(r0.single) : null; // [H*W]
+    draw(parallel, r0.width, r0.height, pixels, rows);
+    if (singlePx) draw(single, r0.width, r0.height, singlePx);
     const psnr = r0.psnr_vs_single ?? null;
     info.textContent = psnr === null ? '' : `PSNR vs single device: ${Number.isFinite(psnr) ? psnr.toFixed(2) + ' dB' : 'identical (∞)'}`;
     stats.replaceChildren(el('tr', {}, ...['peer', 'rows', 'total ms', 'waiting on comm ms', 'bytes sent / step'].map((x) => el('th', {}, x))),
       ...results.map((r, i) => el('tr', {}, el('td', { style: `color:${COLOURS[i % COLOURS.length]}` }, group[i].slice(-12)), el('td', {}, `${r.rows[0]}–${r.rows[1]}`),
         el('td', {}, r.timings.totalMs.toFixed(0)), el('td', {}, r.timings.commWaitMs.toFixed(0)), el('td', {}, String(r.timings.bytesSentPerStep)))));
-    return { width: r0.width, height: r0.height, pixels: r0.pixels ?? [], single: r0.single ?? null, psnr_vs_single: psnr, rows, timings: { wall_ms: performance.now() - t0, per_peer: results.map((r) => r.timings), single_ms: r0.timings.singleMs } };
+    return { width: r0.width, height: r0.height, pixels, single: singlePx, psnr_vs_single: psnr, rows, timings: { wall_ms: performance.now() - t0, per_peer: results.map((r) => r.timings), single_ms: r0.timings.singleMs } };
   };
 
   go.addEventListener('click', async () => {
     go.setAttribute('disabled', '');
     try {
-      await generateImage({ seed: Number(seed.value), steps: Number(steps.value), sampler: sampler.value as 'ddim' | 'ddpm', mode: mode.value as Mode, warmup_steps: Number(warmup.value), peers: Number(peers.value) });
+      const conditional = !prompt.hasAttribute('disabled');
+      await generateImage({ model: modelSel.value || undefined, prompt: conditional ? prompt.value : undefined, guidance: conditional ? Number(guidance.value) : undefined, backend: backend.value as 'gpu' | 'cpu', seed: Number(seed.value), steps: Number(steps.value), sampler: sampler.value as 'ddim' | 'ddpm', mode: mode.value as Mode, warmup_steps: Number(warmup.value), peers: Number(peers.value) });
     } catch (e) {
       showAlert(`Image generation failed: ${(e as Error).message}`, 'error', 'image-error');
     } finally {
       go.removeAttribute('disabled');
     }
   });
-  return { generateImage };
+  const checkUnetOnnx = async (opts?: UnetCheckOptions): Promise<UnetCheckResult> => (await import('./unet-check')).checkUnetOnnx(opts);
+  return { generateImage, checkUnetOnnx };
 }

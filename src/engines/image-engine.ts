@@ -10,6 +10,8 @@ import { psnr } from '../model/ddpm/metrics';
 import { runPatchParallel, type PatchMode } from '../parallel/patch';
 import { gpuPatchBackend } from '../parallel/patch-gpu';
 import { cachedRangeReader } from './range-cache';
+import { encodePixels } from './pixel-codec';
+import type { UnetModel } from '../model/unet/config';
 
 export interface ImageRequest {
   url: string; // the model's .safetensors (HTTP Range capable, or whole-file)
@@ -19,6 +21,9 @@ export interface ImageRequest {
   mode: PatchMode;
   warmupSteps: number;
   withSingle: boolean; // rank 0 also runs single-device for psnr_vs_single
+  label?: number; // class-conditional models (fm-unet): class 0..9; default the null class (unconditional)
+  guidance?: number; // classifier-free guidance weight w (default 1: one conditional forward)
+  backend?: 'gpu' | 'cpu'; // where the patches and the single-device reference run (default: this peer's GPU)
 }
 
 export interface ImageResult {
@@ -26,22 +31,28 @@ export interface ImageResult {
   rows: [number, number];
   width: number;
   height: number;
-  pixels?: number[]; // [H*W] in [0, 1], rank 0 only
-  single?: number[]; // [H*W] single-device pixels, rank 0 with withSingle
+  pixels?: string; // [H*W] in [0, 1] as encodePixels (f32 base64: one control message holds it), rank 0 only
+  single?: string; // [H*W] single-device pixels, encoded the same way, rank 0 with withSingle
   psnr_vs_single?: number;
   timings: { totalMs: number; commWaitMs: number; steps: number; bytesSentPerStep: number; singleMs?: number };
 }
 
-const models = new Map<string, DdpmModel>();
+type AnyModel = { kind: 'ddpm'; model: DdpmModel } | { kind: 'unet'; model: UnetModel };
+const models = new Map<string, AnyModel>();
 
-async function fetchModel(url: string): Promise<DdpmModel> {
+/** The model behind `url`, told apart by its tensor names (fm-unet has class_emb/conv_in). */
+async function fetchModel(url: string): Promise<AnyModel> {
   const known = models.get(url);
   if (known) return known;
   const head = await fetch(url, { method: 'HEAD' });
   const size = Number(head.headers.get('content-length'));
   if (!head.ok || !size) throw new Error(`cannot read ${url}: HTTP ${head.status}`);
   const bytes = await cachedRangeReader(url)(0, size);
-  const model = loadDdpm(bytes); // throws a clear error on a malformed file
+  // Loaded on first use, like this module: a ddpm-only peer never parses the U-Net code.
+  const unet = await import('./unet-image');
+  const model: AnyModel = unet.isUnetSafetensors(bytes)
+    ? { kind: 'unet', model: unet.loadUnetModel(bytes) }
+    : { kind: 'ddpm', model: loadDdpm(bytes) }; // throws a clear error on a malformed file
   models.set(url, model);
   return model;
 }
@@ -61,24 +72,30 @@ export interface ImageStepEvent {
 }
 
 export async function runImage(gpu: Gpu, comm: Comm, req: ImageRequest, onStep?: (ev: ImageStepEvent) => void): Promise<ImageResult> {
-  const model = await fetchModel(req.url);
+  const loaded = await fetchModel(req.url);
+  if (loaded.kind === 'unet') {
+    const { runUnetImage } = await import('./unet-image');
+    return runUnetImage(gpu, comm, loaded.model, req, onStep);
+  }
+  const model = loaded.model;
   const dg = DdpmGpu.create(gpu, model);
   const sampler = { kind: req.sampler, steps: req.steps };
   const res = await runPatchParallel({
     comm, model, rank: comm.rank, nPeers: comm.size, steps: req.steps, sampler, mode: req.mode,
-    warmupSteps: req.warmupSteps, seed: req.seed, backend: gpuPatchBackend(dg),
+    warmupSteps: req.warmupSteps, seed: req.seed, backend: req.backend === 'cpu' ? undefined : gpuPatchBackend(dg),
     onStep: onStep && ((ev) => onStep({ ...ev, kind: 'image-step', preview: Array.from(ev.preview) })),
   });
   const { width, height } = model.config;
   const out: ImageResult = { rank: comm.rank, rows: res.rows, width, height, timings: { ...res.timings } };
   if (comm.rank !== 0) return out;
   const px = toPixels(res.image); // [C*H*W] in [0, 1]
-  out.pixels = Array.from(px);
+  out.pixels = encodePixels(px);
   if (req.withSingle) {
     const t0 = performance.now();
-    const single = await sampleImage({ model, sampler, seed: req.seed, denoiser: (z, t) => dg.forward(z, t) }); // [C*H*W]
+    const denoiser = req.backend === 'cpu' ? undefined : (z: Float32Array, t: number) => dg.forward(z, t); // same compute as the patches
+    const single = await sampleImage({ model, sampler, seed: req.seed, denoiser }); // [C*H*W]
     out.timings.singleMs = performance.now() - t0;
-    out.single = Array.from(toPixels(single));
+    out.single = encodePixels(toPixels(single));
     out.psnr_vs_single = psnr(res.image, single);
   }
   return out;
