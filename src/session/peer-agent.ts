@@ -6,7 +6,7 @@
 import { Peer, type DataConnection } from 'peerjs';
 import { proxy } from 'comlink';
 import { coordinatorPeerId, newPeerId } from './ids';
-import { LOCAL_MODEL_SCHEME, type AllReduceResult, type Job, type JobEvent, type PeerReport, type ToCoordinator, type ToPeer } from './protocol';
+import { LOCAL_MODEL_SCHEME, MAX_CONTROL_MESSAGE_CHARS, type AllReduceResult, type Job, type JobEvent, type PeerReport, type ToCoordinator, type ToPeer } from './protocol';
 import { PeerMesh } from './peer-mesh';
 import { FileClient } from './file-client';
 import { benchCollectives, benchLink } from '../collectives/bench';
@@ -173,6 +173,10 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
         ui.job(`running ${msg.job.kind}`);
         try {
           const result = await runJob(msg.job, ac.signal, (event) => toCoord({ type: 'job-progress', jobId: msg.jobId, event }), msg.jobId);
+          // PeerJS drops an oversized JSON message without a word, which would leave the coordinator
+          // waiting forever: fail the job with the reason instead.
+          const size = JSON.stringify(result ?? null).length;
+          if (size > MAX_CONTROL_MESSAGE_CHARS) throw new Error(`the ${msg.job.kind} result is ${size} characters, over the control channel's ${MAX_CONTROL_MESSAGE_CHARS}`);
           toCoord({ type: 'job-done', jobId: msg.jobId, result });
           ui.job(`done: ${msg.job.kind}`);
         } catch (e) {

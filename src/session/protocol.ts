@@ -88,6 +88,9 @@ export const LOCAL_MODEL_SCHEME = 'tabmesh-local:';
  */
 export const FILE_CHUNK_BYTES = 11 * 1024;
 
+/** The largest control message (JSON text) PeerJS's json connection delivers: bigger ones are dropped silently. */
+export const MAX_CONTROL_MESSAGE_CHARS = 16_000;
+
 export function toBase64(bytes: Uint8Array): string {
   let s = '';
   for (let i = 0; i < bytes.length; i += 0x2000) s += String.fromCharCode(...bytes.subarray(i, i + 0x2000));
