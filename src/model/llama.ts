@@ -18,8 +18,9 @@ import { gemvBatchUsable } from '../kernels/gemv-batch';
 import { rmsnorm } from '../kernels/rmsnorm';
 import { rope, ropeTable } from '../kernels/rope';
 import type { ModelShard } from './types';
+import { checkDecodeRows, type DecodeRow, type ReduceHook } from './shard-model';
 
-export type ReduceHook = (partial: Float32Array) => Promise<Float32Array>; // [T*dim] partial sums -> summed
+export type { DecodeRow, ReduceHook } from './shard-model';
 
 interface GpuLayer {
   attnNorm: GPUBuffer; // [dim]
@@ -33,13 +34,6 @@ interface GpuLayer {
   wDown: GpuWeight; // [dim, hiddenLocal]
   kCache: GPUBuffer; // [maxSlots * maxSeqLen, kvDim]: slot s owns rows [s*maxSeqLen, (s+1)*maxSeqLen)
   vCache: GPUBuffer; // [maxSlots * maxSeqLen, kvDim]
-}
-
-/** One row of a batched decode: the slot's next token at position `pos` (= the slot's length). */
-export interface DecodeRow {
-  slot: number;
-  token: number;
-  pos: number;
 }
 
 export class LlamaGpu {
@@ -235,14 +229,7 @@ export class LlamaGpu {
     const c = s.config;
     const B = rows.length;
     const { dim, headDim } = c;
-    if (B === 0) throw new Error('decodeBatch: no rows');
-    const seen = new Set<number>();
-    for (const r of rows) {
-      if (!(r.slot >= 0 && r.slot < this.maxSlots) || seen.has(r.slot)) throw new Error(`decodeBatch: bad or repeated slot ${r.slot}`);
-      seen.add(r.slot);
-      if (r.pos !== this.lengths[r.slot]) throw new Error(`decodeBatch: pos ${r.pos} but slot ${r.slot} holds ${this.lengths[r.slot]} positions`);
-      if (r.pos + 1 > this.maxSeqLen) throw new Error(`decodeBatch: slot ${r.slot} is full (maxSeqLen ${this.maxSeqLen})`);
-    }
+    checkDecodeRows(rows, this.lengths, this.maxSlots, this.maxSeqLen);
     // One kernel for every batch size (so a row's logits never depend on its companions): the
     // barrier-free row kernel on CPU-backed adapters, else the batched GEMV (weights read once per 8
     // rows; bench/results/batch-gpu-*.md), else the tiled GEMM. `impl`: tests exercise each.

@@ -6,6 +6,28 @@
 /** [T*dim] partial sums of a row-parallel matmul -> their sum over ranks (same length). */
 export type ReduceHook = (partial: Float32Array) => Promise<Float32Array>;
 
+/** One row of a batched decode: the slot's next token at position `pos` (= the slot's length). */
+export interface DecodeRow {
+  slot: number;
+  token: number;
+  pos: number;
+}
+
+/**
+ * The checks every decodeBatch makes before it runs (LlamaGpu and LlamaOrt alike): at least one row,
+ * each slot valid and at most once, each row at its slot's next position with room left.
+ */
+export function checkDecodeRows(rows: DecodeRow[], lengths: readonly number[], maxSlots: number, maxSeqLen: number): void {
+  if (rows.length === 0) throw new Error('decodeBatch: no rows');
+  const seen = new Set<number>();
+  for (const r of rows) {
+    if (!(r.slot >= 0 && r.slot < maxSlots) || seen.has(r.slot)) throw new Error(`decodeBatch: bad or repeated slot ${r.slot}`);
+    seen.add(r.slot);
+    if (r.pos !== lengths[r.slot]) throw new Error(`decodeBatch: pos ${r.pos} but slot ${r.slot} holds ${lengths[r.slot]} positions`);
+    if (r.pos + 1 > maxSeqLen) throw new Error(`decodeBatch: slot ${r.slot} is full (maxSeqLen ${maxSeqLen})`);
+  }
+}
+
 export interface ShardModel {
   /** Positions filled in the KV cache (the next forward must start here). */
   readonly length: number;

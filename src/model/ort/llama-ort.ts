@@ -9,7 +9,7 @@
 // mask, so the past fed is the concatenation of the rows' slot caches and the mask lets row b see
 // only its own slot's segment and its own new key (exp(-inf) = 0: the other segments add exact zeros).
 import type { ModelShard } from '../types';
-import type { ReduceHook, ShardModel } from '../shard-model';
+import { checkDecodeRows, type DecodeRow, type ReduceHook, type ShardModel } from '../shard-model';
 import { buildAttnPiece, buildFusedGraph, buildHeadPiece, buildMlpPiece, IO, type BuiltGraph } from './llama-graph';
 import { configureOrt, createSession, ort, type OrtBackend } from './ort-env';
 
@@ -39,12 +39,8 @@ interface Pieces {
   headRows: Session | null; // logits of every row [T, vocabLocal] (decodeBatch; built when maxSlots > 1)
 }
 
-/** One row of a batched decode: the slot's next token at position `pos` (= the slot's length). Same as LlamaGpu's. */
-export interface OrtDecodeRow {
-  slot: number;
-  token: number;
-  pos: number;
-}
+/** One row of a batched decode (the shared DecodeRow of ../shard-model). */
+export type OrtDecodeRow = DecodeRow;
 
 export class LlamaOrt implements ShardModel {
   /** Positions filled in each slot's KV cache (the next forward of that slot must start there). */
@@ -186,15 +182,8 @@ export class LlamaOrt implements ShardModel {
     const s = this.shard;
     const c = s.config;
     const B = rows.length;
-    if (B === 0) throw new Error('decodeBatch: no rows');
-    const seen = new Set<number>();
-    for (const r of rows) {
-      if (!(r.slot >= 0 && r.slot < this.maxSlots) || seen.has(r.slot)) throw new Error(`decodeBatch: bad or repeated slot ${r.slot}`);
-      seen.add(r.slot);
-      if (r.pos !== this.lengths[r.slot]) throw new Error(`decodeBatch: pos ${r.pos} but slot ${r.slot} holds ${this.lengths[r.slot]} positions`);
-      if (r.pos + 1 > this.maxSeqLen) throw new Error(`decodeBatch: slot ${r.slot} is full (maxSeqLen ${this.maxSeqLen})`);
-      if (r.token < 0 || r.token >= c.vocabSize) throw new RangeError(`token id ${r.token} out of range`);
-    }
+    checkDecodeRows(rows, this.lengths, this.maxSlots, this.maxSeqLen);
+    for (const r of rows) if (r.token < 0 || r.token >= c.vocabSize) throw new RangeError(`token id ${r.token} out of range`);
     const kvDim = s.nKvHeadsLocal * c.headDim;
     const half = c.headDim / 2;
     const offs: number[] = []; // row b's segment starts at offs[b] in the concatenated past
