@@ -22,7 +22,8 @@ build() {
   rm -rf "$nd/dist/types" "$nd/dist/cjs"
   find "$nd/dist" -name '*.map' -delete
   # loadBinding() tries ../../build/Release/node_datachannel.node (relative to dist/esm/lib) first.
-  cp node_modules/@node-datachannel/linux-x64-gnu/node_datachannel.node "$nd/build/Release/"
+  # Stored xz-compressed (the tree sent to the GPU machine is capped at 64 MiB); scripts/gpu-prologue.sh unpacks it.
+  xz -c node_modules/@node-datachannel/linux-x64-gnu/node_datachannel.node > "$nd/build/Release/node_datachannel.node.xz"
   cp -r node_modules/detect-libc .gpu-node/node_modules/
   du -sh .gpu-node .gl | sed 's/^/carried: /'
 }
@@ -30,13 +31,14 @@ build() {
 case "$mode" in
   build) build ;;
   run)
-    for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json NCCL_NVLS_ENABLE=0
-    xz -dc .gpu-node/node.xz > /tmp/node && chmod +x /tmp/node
+    source scripts/gpu-prologue.sh
     export BENCH_OUT="${OUT:-$PWD/bench/out}"
     cd .gpu-node && exec /tmp/node multi-gpu.mjs ;;
   local)
     build
-    cd .gpu-node && SHAPE="${SHAPE:-tiny}" N="${N:-2}" BENCH_OUT="${BENCH_OUT:-$PWD/../bench/out}" exec node multi-gpu.mjs ;;
+    # Run from bench/out so that webgpu and node-datachannel resolve to the repo's node_modules (the
+    # copies in .gpu-node/ are the GPU machine's, stored compressed).
+    mkdir -p bench/out && cp .gpu-node/multi-gpu.mjs bench/out/
+    SHAPE="${SHAPE:-tiny}" N="${N:-2}" BENCH_OUT="${BENCH_OUT:-$PWD/bench/out}" exec node bench/out/multi-gpu.mjs ;;
   *) echo "usage: bash bench/multi-gpu.sh build|run|local"; exit 2 ;;
 esac

@@ -15,6 +15,8 @@ export async function bundle(entry, outfile, opts = {}) {
     outfile,
     external: ['webgpu', ...(opts.external ?? [])],
     logLevel: 'warning',
+    // The GPU machine's working tree is capped at 64 MiB: bundles that travel there can be minified.
+    minify: opts.minify ?? false,
     // CommonJS packages (express, peer) call require() for Node built-ins: an ESM bundle needs a real one.
     ...(opts.cjsRequire ? { banner: { js: "import { createRequire as __tabmeshCreateRequire } from 'node:module'; const require = __tabmeshCreateRequire(import.meta.url);" } } : {}),
     plugins: [{
