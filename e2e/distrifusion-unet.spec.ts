@@ -7,8 +7,10 @@
 // The 10-step runs use the plain-JS compute ('cpu') for patches and reference alike: the browser's
 // SwiftShader WebGPU runs one fm-unet forward in ~30 s on this 2-core machine. The WebGPU path is
 // checked end to end with a 2-step full_sync run.
+// The second test mixes a peer without WebGPU (plain-JS patches, backend 'auto') with a SwiftShader
+// WebGPU peer in one full_sync group, and has a peer leave in the middle of an image.
 import { test, expect, type Page } from '@playwright/test';
-import { openSwarm } from './helpers';
+import { openNoWebGpuPeer, openSwarm, peerIdOf } from './helpers';
 import type { ImageRequest, ImageResponse } from '../web/image-panel';
 
 /** generateImage on the coordinator, logging the live step counter meanwhile (where the minutes go). */
@@ -76,4 +78,63 @@ test('fm-unet over 2 peers: model and class selectors, clear errors, full_sync e
   console.log(`webgpu full_sync (2 steps): max |parallel - single| = ${gpuDiff.toExponential(2)}; wall ${gpu.timings.wall_ms.toFixed(0)} ms, single ${gpu.timings.single_ms?.toFixed(0)} ms`);
   expect(gpuDiff).toBeLessThanOrEqual(1e-3);
   await swarm.close();
+});
+
+test('fm-unet: a peer without WebGPU computes on CPU beside a WebGPU peer (auto); a peer leaving mid-image fails it naming the peer, and the rest go on', async ({ browser }) => {
+  test.setTimeout(300_000);
+  const t0 = Date.now();
+  const phase = (what: string) => console.log(`  +${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
+  const swarm = await openSwarm(browser, 2);
+  const c = swarm.coordinator;
+  const cpuPeer = await openNoWebGpuPeer(swarm.link);
+  try {
+    await expect(c.getByTestId('peer-count')).toHaveText('3', { timeout: 90_000 });
+    phase('3 peers joined');
+    const [gpuA, gpuB] = await Promise.all(swarm.peers.map(peerIdOf));
+    const cpuId = await peerIdOf(cpuPeer.page);
+    await expect(c.getByTestId('image-backend')).toHaveValue('auto');
+    const attempt = (r: ImageRequest) => c.evaluate((q) => window.tabmesh.generateImage(q).then(() => 'completed', (e: Error) => e.message), r);
+    const req = { model: 'fm-unet', prompt: 'Ankle Boot', seed: 5, sampler: 'ddim' as const, guidance: 1 };
+
+    // Forcing WebGPU on a group with the CPU peer fails before anything runs, naming that peer.
+    const forced = await attempt({ ...req, steps: 1, peer_ids: [cpuId, gpuA], backend: 'gpu' });
+    expect(forced).toContain(cpuId);
+    expect(forced).toContain('needs WebGPU');
+
+    // (b) auto: rank 0 (no WebGPU) on plain JS, rank 1 on WebGPU (SwiftShader: 2 steps); full_sync
+    // equals rank 0's single-device run, which runs on rank 0's backend (plain JS).
+    const mixed = await generate(c, { ...req, steps: 2, mode: 'full_sync', peer_ids: [cpuId, gpuA] });
+    expect(mixed.peers).toEqual([cpuId, gpuA]);
+    expect(mixed.backends).toEqual(['cpu', 'gpu']);
+    const mixedDiff = maxAbs(mixed.pixels, mixed.single!);
+    console.log(`mixed cpu+webgpu full_sync (2 steps): max |parallel - single| = ${mixedDiff.toExponential(2)}; wall ${mixed.timings.wall_ms.toFixed(0)} ms`);
+    expect(mixedDiff).toBeLessThanOrEqual(1e-3);
+    await expect(c.getByTestId('image-peer-backend')).toHaveText([/peer 0 .*: CPU \(plain JS\)/, /peer 1 .*: WebGPU/]);
+    await expect(c.getByTestId('image-peer-compute')).toHaveText(['CPU (plain JS)', 'WebGPU']);
+
+    phase('mixed group done');
+    // (a) peer B leaves during a plain-JS image on A and B: the image fails soon, naming B.
+    const leaving = attempt({ ...req, steps: 20, mode: 'corrected_async_gn', peer_ids: [gpuA, gpuB], backend: 'cpu' });
+    await expect(c.getByTestId('image-progress')).toHaveText(/^step \d+\/20/, { timeout: 60_000 });
+    phase('20-step image started');
+    const left = Date.now();
+    const ctxB = swarm.peers[1].context();
+    swarm.contexts.splice(swarm.contexts.indexOf(ctxB), 1);
+    await ctxB.close();
+    const err = await leaving;
+    console.log(`peer left mid-image: "${err}" after ${Date.now() - left} ms`);
+    expect(err).not.toBe('completed');
+    expect(err).toContain(gpuB);
+    expect(Date.now() - left).toBeLessThan(30_000);
+    await expect(c.getByTestId('peer-count')).toHaveText('2');
+    phase('failed');
+    // The remaining peers (A from the failed group, and the CPU peer) take the next request.
+    const after = await generate(c, { ...req, steps: 1, mode: 'full_sync', peers: 2, backend: 'cpu' });
+    expect(after.peers.sort()).toEqual([gpuA, cpuId].sort());
+    expect(maxAbs(after.pixels, after.single!)).toBeLessThanOrEqual(1e-3);
+    phase(`next image on the remaining peers done (wall ${after.timings.wall_ms.toFixed(0)} ms)`);
+  } finally {
+    await cpuPeer.close();
+    await swarm.close();
+  }
 });

@@ -1,6 +1,6 @@
 // Shared e2e helpers: a coordinator page and peer pages in separate browser contexts (separate
 // processes' worth of state), joined through the real join link, over real WebRTC.
-import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { chromium, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
 
 export interface Swarm {
   coordinator: Page;
@@ -32,4 +32,27 @@ export async function openPeer(browser: Browser, link: string, contexts: Browser
   page.on('pageerror', (e) => console.log('[peer error]', e.message));
   await page.goto(link);
   return page;
+}
+
+/** The peer id a peer page shows. */
+export async function peerIdOf(page: Page): Promise<string> {
+  await expect(page.getByTestId('peer-id')).not.toBeEmpty({ timeout: 90_000 });
+  return ((await page.getByTestId('peer-id').textContent()) ?? '').trim();
+}
+
+/**
+ * A peer page in a second Chromium launched WITHOUT WebGPU (no --enable-unsafe-webgpu, and the
+ * page's navigator.gpu hidden too): it joins as a CPU peer (adapter vendor 'none', LLM on ORT wasm).
+ */
+export async function openNoWebGpuPeer(link: string): Promise<{ page: Page; close(): Promise<void> }> {
+  const noGpu = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  const ctx = await noGpu.newContext();
+  await ctx.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => console.log('[no-webgpu peer error]', e.message));
+  await page.goto(link);
+  return { page, close: () => noGpu.close() };
 }

@@ -1,7 +1,7 @@
 // The coordinator's DistriFusion panel and `window.tabmesh.generateImage`: one diffusion image split
 // into row patches over N peers, shown with each peer's rows outlined in its colour, next to the
 // single-device result of the same request and the PSNR between them.
-import type { Job, JobEvent } from '../src/session/protocol';
+import type { ImageBackend, Job, JobEvent, RosterEntry } from '../src/session/protocol';
 import type { Roster } from '../src/scheduler/roster';
 import type { JobHandle } from '../src/scheduler/jobs';
 import type { ImageResult } from '../src/engines/image-engine';
@@ -16,13 +16,16 @@ export interface ImageRequest {
   model?: string; // a diffusion model name from /api/models (default: the first one)
   prompt?: string; // class name from the model's config.json (case-insensitive; none: unconditional); ddpm-mnist-cnn ignores it
   guidance?: number; // classifier-free guidance weight (class-conditional models; default: the config's default_guidance)
-  backend?: 'gpu' | 'cpu'; // where peers compute (patches and the single-device reference): WebGPU (default) or plain JS
+  /** Where peers compute (patches, and rank 0's single-device reference): 'auto' (default) picks per peer,
+   *  WebGPU where it has it and plain JS where not; 'gpu' or 'cpu' forces every peer. */
+  backend?: 'auto' | ImageBackend;
   seed?: number;
   steps?: number;
   sampler?: 'ddpm' | 'ddim';
   mode?: Mode;
   warmup_steps?: number;
   peers?: number;
+  peer_ids?: string[]; // these peers in this rank order instead of the `peers` fastest free ones
   compare?: boolean; // also run single-device on rank 0 (default true)
 }
 
@@ -34,6 +37,8 @@ export interface ImageResponse {
   psnr_vs_single: number | null;
   timings: { wall_ms: number; per_peer: ImageResult['timings'][]; single_ms?: number };
   rows: [number, number][];
+  peers: string[]; // rank order
+  backends: ImageBackend[]; // per rank: where that peer computed
 }
 
 export interface ImageApi {
@@ -53,6 +58,27 @@ interface Ctx {
   runJob: <R>(job: Job & { group: string[] }, onEvent?: (peer: string, ev: JobEvent) => void) => JobHandle<R>;
   models: () => Promise<{ name: string; url: string; kind: string }[]>;
   log: (line: string) => void;
+}
+
+/** A peer without any WebGPU device reports adapter vendor 'none' (it runs the LLM on ORT wasm). */
+const hasWebGpu = (e: RosterEntry): boolean => e.adapter.vendor !== 'none';
+const BACKEND_LABEL: Record<ImageBackend, string> = { gpu: 'WebGPU', cpu: 'CPU (plain JS)' };
+
+/**
+ * Per rank: the forced backend, or (auto) WebGPU where the peer has it and plain JS where it has
+ * not. Mixing is sound: both backends exchange the same flat per-layer segments (the plan's
+ * registry in src/parallel/patch-unet-plan.ts: halo rows [nb, C, W], GroupNorm [sum, sumsq] per
+ * group, K/V rows [2c, n]), so a full_sync group of mixed ranks still equals one device.
+ */
+function imageBackends(entries: RosterEntry[], choice: 'auto' | ImageBackend): ImageBackend[] {
+  if (choice === 'cpu') return entries.map(() => 'cpu');
+  if (choice === 'gpu') {
+    const lacking = entries.filter((e) => !hasWebGpu(e)).map((e) => e.id);
+    if (lacking.length) throw new Error(`backend "gpu" needs WebGPU, which peer${lacking.length > 1 ? 's' : ''} ${lacking.join(', ')} lack${lacking.length > 1 ? '' : 's'}: use backend "auto" (such peers compute in plain JS) or "cpu"`);
+    return entries.map(() => 'gpu');
+  }
+  if (choice !== 'auto') throw new Error(`unknown backend "${String(choice)}": use auto, gpu or cpu`);
+  return entries.map((e) => (hasWebGpu(e) ? 'gpu' : 'cpu'));
 }
 
 const COLOURS = ['#ef4444', '#3b82f6', '#22c55e', '#eab308', '#a855f7', '#14b8a6', '#f97316', '#ec4899'];
@@ -92,7 +118,7 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
   const modelSel = el('select', { 'data-testid': 'image-model' });
   const prompt = el('select', { 'data-testid': 'image-prompt' });
   const guidance = el('input', { type: 'number', value: '1', step: '0.5', min: '0', 'data-testid': 'image-guidance' });
-  const backend = el('select', { 'data-testid': 'image-backend' }, el('option', { value: 'gpu' }, 'WebGPU'), el('option', { value: 'cpu' }, 'CPU (plain JS)'));
+  const backend = el('select', { 'data-testid': 'image-backend' }, el('option', { value: 'auto' }, 'auto (WebGPU where a peer has it)'), el('option', { value: 'gpu' }, 'WebGPU'), el('option', { value: 'cpu' }, 'CPU (plain JS)'));
   const infos = new Map<string, Promise<ModelInfo>>(); // url -> its config, fetched once
   const infoOf = (url: string): Promise<ModelInfo> => {
     let p = infos.get(url);
@@ -109,6 +135,7 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
   const parallel = el('canvas', { 'data-testid': 'image-parallel' });
   const single = el('canvas', { 'data-testid': 'image-single' });
   const info = el('p', { 'data-testid': 'image-psnr' });
+  const legend = el('p', { 'data-testid': 'image-peers' }); // each peer's colour and backend, from the start of a run
   const stats = el('table', { 'data-testid': 'image-stats' });
   const progress = el('p', { class: 'muted', 'data-testid': 'image-progress' });
   const timelineCanvas = el('canvas', { 'data-testid': 'image-timeline', width: '720', height: '160' });
@@ -116,7 +143,7 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
   const field = (label: string, input: HTMLElement) => el('label', {}, label, input);
   app.append(el('section', {}, el('h2', {}, 'DistriFusion (patch-parallel diffusion)'),
     el('div', { class: 'grid' }, field('model', modelSel), field('prompt (class)', prompt), field('guidance', guidance), field('compute', backend), field('seed', seed), field('steps', steps), field('sampler', sampler), field('mode', mode), field('warmup_steps', warmup), field('peers', peers)),
-    el('p', {}, go), el('div', { class: 'join' }, el('figure', {}, parallel, el('figcaption', {}, 'patch-parallel (rows outlined per peer)')), el('figure', {}, single, el('figcaption', {}, 'single device'))), progress, info, stats,
+    el('p', {}, go), el('div', { class: 'join' }, el('figure', {}, parallel, el('figcaption', {}, 'patch-parallel (rows outlined per peer)')), el('figure', {}, single, el('figcaption', {}, 'single device'))), legend, progress, info, stats,
     el('h3', {}, 'Per-step timeline (compute in the peer\'s colour, waiting on the exchange in grey)'), timelineCanvas));
 
   // The selectors follow the server's diffusion models; the class list follows the chosen model.
@@ -153,27 +180,41 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
     const label = labelFor(entry.name, info, req.prompt); // checked before any peer is taken
     const w = label === undefined ? undefined : (req.guidance ?? info.defaultGuidance);
     if (w !== undefined && !Number.isFinite(w)) throw new Error(`guidance must be a number, got ${req.guidance}`);
-    const n = req.peers ?? 2;
-    const group = ctx.roster.pick(n);
+    const group = req.peer_ids ? checkedPeers(req.peer_ids) : ctx.roster.pick(req.peers ?? 2);
+    const n = req.peer_ids?.length ?? req.peers ?? 2;
     if (group.length < n) throw new Error(`${n} free peers needed; ${group.length} of ${ctx.roster.list().length} connected peers are free (the others are busy)`);
+    const backends = imageBackends(group.map((p) => ctx.roster.get(p)!), req.backend ?? 'auto'); // [n] per rank
     for (const p of group) ctx.roster.setState(p, 'busy');
     try {
-      return await runImage(group, req, entry, label, w);
+      return await runImage(group, backends, req, entry, label, w);
     } finally {
       for (const p of group) if (ctx.roster.has(p)) ctx.roster.setState(p, 'ready');
     }
   };
 
-  const runImage = async (group: string[], req: ImageRequest, entry: { name: string; url: string }, label?: number, w?: number): Promise<ImageResponse> => {
+  /** An explicit group (rank order): connected, free, no repeats. */
+  const checkedPeers = (ids: string[]): string[] => {
+    if (ids.length === 0) throw new Error('peer_ids is empty');
+    if (new Set(ids).size !== ids.length) throw new Error(`peer_ids repeats a peer: ${ids.join(', ')}`);
+    const unknown = ids.filter((id) => !ctx.roster.has(id));
+    if (unknown.length) throw new Error(`unknown peer(s) ${unknown.join(', ')} (connected: ${ctx.roster.ids().join(', ') || 'none'})`);
+    const busy = ids.filter((id) => ctx.roster.get(id)!.state !== 'ready');
+    if (busy.length) throw new Error(`peer(s) ${busy.join(', ')} are busy with another job`);
+    return [...ids];
+  };
+
+  const runImage = async (group: string[], backends: ImageBackend[], req: ImageRequest, entry: { name: string; url: string }, label?: number, w?: number): Promise<ImageResponse> => {
     const n = group.length;
     const t0 = performance.now();
-    ctx.log(`image (${entry.name}${label === undefined ? '' : `, class ${label}, guidance ${w}`}) on ${n} peer(s), mode ${req.mode ?? 'corrected_async_gn'}`);
+    ctx.log(`image (${entry.name}${label === undefined ? '' : `, class ${label}, guidance ${w}`}) on ${n} peer(s) (${backends.join(', ')}), mode ${req.mode ?? 'corrected_async_gn'}`);
+    legend.replaceChildren(...group.map((p, i) => el('span', { style: `color:${COLOURS[i % COLOURS.length]}; margin-right:1.5em`, 'data-testid': 'image-peer-backend', 'data-peer': p },
+      `■ peer ${i} …${p.slice(-6)}: ${BACKEND_LABEL[backends[i]]}`)));
     // Live view: each peer's rows of the predicted image are painted as its step events arrive.
     let live: { w: number; h: number; px: number[] } | null = null;
     const liveRows: [number, number][] = group.map(() => [0, 0]);
     let paintQueued = false;
     timeline?.destroy();
-    timeline = createTimeline(timelineCanvas, group.map((p, i) => `peer ${i} ${p.slice(-6)}`), COLOURS);
+    timeline = createTimeline(timelineCanvas, group.map((p, i) => `peer ${i} ${p.slice(-6)} (${backends[i]})`), COLOURS);
     const onEvent = (peer: string, ev: JobEvent) => {
       if (ev.kind !== 'image-step') return;
       const i = group.indexOf(peer);
@@ -195,7 +236,7 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
     const h = ctx.runJob<ImageResult>({
       kind: 'image', group, model: { name: entry.name, url: entry.url }, seed: req.seed ?? 0, steps: req.steps ?? 20,
       sampler: req.sampler ?? 'ddim', mode: req.mode ?? 'corrected_async_gn', warmupSteps: req.warmup_steps ?? 2, withSingle: req.compare ?? true,
-      ...(label === undefined ? {} : { label, guidance: w }), ...(req.backend ? { backend: req.backend } : {}),
+      ...(label === undefined ? {} : { label, guidance: w }), backends,
     }, onEvent);
     const results = await h.done;
     const r0 = results[0];
@@ -206,17 +247,17 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
     if (singlePx) draw(single, r0.width, r0.height, singlePx);
     const psnr = r0.psnr_vs_single ?? null;
     info.textContent = psnr === null ? '' : `PSNR vs single device: ${Number.isFinite(psnr) ? psnr.toFixed(2) + ' dB' : 'identical (∞)'}`;
-    stats.replaceChildren(el('tr', {}, ...['peer', 'rows', 'total ms', 'waiting on comm ms', 'bytes sent / step'].map((x) => el('th', {}, x))),
-      ...results.map((r, i) => el('tr', {}, el('td', { style: `color:${COLOURS[i % COLOURS.length]}` }, group[i].slice(-12)), el('td', {}, `${r.rows[0]}–${r.rows[1]}`),
+    stats.replaceChildren(el('tr', {}, ...['peer', 'compute', 'rows', 'total ms', 'waiting on comm ms', 'bytes sent / step'].map((x) => el('th', {}, x))),
+      ...results.map((r, i) => el('tr', {}, el('td', { style: `color:${COLOURS[i % COLOURS.length]}` }, group[i].slice(-12)), el('td', { 'data-testid': 'image-peer-compute' }, BACKEND_LABEL[backends[i]]), el('td', {}, `${r.rows[0]}–${r.rows[1]}`),
         el('td', {}, r.timings.totalMs.toFixed(0)), el('td', {}, r.timings.commWaitMs.toFixed(0)), el('td', {}, String(r.timings.bytesSentPerStep)))));
-    return { width: r0.width, height: r0.height, pixels, single: singlePx, psnr_vs_single: psnr, rows, timings: { wall_ms: performance.now() - t0, per_peer: results.map((r) => r.timings), single_ms: r0.timings.singleMs } };
+    return { width: r0.width, height: r0.height, pixels, single: singlePx, psnr_vs_single: psnr, rows, peers: group, backends, timings: { wall_ms: performance.now() - t0, per_peer: results.map((r) => r.timings), single_ms: r0.timings.singleMs } };
   };
 
   go.addEventListener('click', async () => {
     go.setAttribute('disabled', '');
     try {
       const conditional = !prompt.hasAttribute('disabled');
-      await generateImage({ model: modelSel.value || undefined, prompt: conditional ? prompt.value : undefined, guidance: conditional ? Number(guidance.value) : undefined, backend: backend.value as 'gpu' | 'cpu', seed: Number(seed.value), steps: Number(steps.value), sampler: sampler.value as 'ddim' | 'ddpm', mode: mode.value as Mode, warmup_steps: Number(warmup.value), peers: Number(peers.value) });
+      await generateImage({ model: modelSel.value || undefined, prompt: conditional ? prompt.value : undefined, guidance: conditional ? Number(guidance.value) : undefined, backend: backend.value as 'auto' | ImageBackend, seed: Number(seed.value), steps: Number(steps.value), sampler: sampler.value as 'ddim' | 'ddpm', mode: mode.value as Mode, warmup_steps: Number(warmup.value), peers: Number(peers.value) });
     } catch (e) {
       showAlert(`Image generation failed: ${(e as Error).message}`, 'error', 'image-error');
     } finally {

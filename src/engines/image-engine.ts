@@ -24,6 +24,7 @@ export interface ImageRequest {
   label?: number; // class-conditional models (fm-unet): class 0..9; default the null class (unconditional)
   guidance?: number; // classifier-free guidance weight w (default 1: one conditional forward)
   backend?: 'gpu' | 'cpu'; // where the patches and the single-device reference run (default: this peer's GPU)
+  commFree?: boolean; // fm-unet no_sync only: skip the per-step eps allGather too (the no-communication timing ideal)
 }
 
 export interface ImageResult {
@@ -71,18 +72,33 @@ export interface ImageStepEvent {
   sync: boolean;
 }
 
-export async function runImage(gpu: Gpu, comm: Comm, req: ImageRequest, onStep?: (ev: ImageStepEvent) => void): Promise<ImageResult> {
+/**
+ * Stands in for the Gpu of a peer without WebGPU on the plain-JS backend, which never touches it;
+ * should that change, the first use says why instead of failing on null.
+ */
+function absentGpu(): Gpu {
+  return new Proxy({} as Gpu, {
+    get(_t, key) {
+      throw new Error(`this peer has no WebGPU device: the image's 'cpu' backend used gpu.${String(key)}`);
+    },
+  });
+}
+
+/** gpu: null on a peer without WebGPU, which runs only backend 'cpu'. */
+export async function runImage(gpu: Gpu | null, comm: Comm, req: ImageRequest, onStep?: (ev: ImageStepEvent) => void): Promise<ImageResult> {
+  const onCpu = req.backend === 'cpu';
+  if (!gpu && !onCpu) throw new Error('this peer has no WebGPU device: its image share must run on the plain-JS backend (backend "cpu" or "auto")');
   const loaded = await fetchModel(req.url);
   if (loaded.kind === 'unet') {
     const { runUnetImage } = await import('./unet-image');
-    return runUnetImage(gpu, comm, loaded.model, req, onStep);
+    return runUnetImage(gpu ?? absentGpu(), comm, loaded.model, req, onStep);
   }
   const model = loaded.model;
-  const dg = DdpmGpu.create(gpu, model);
+  const dg = gpu && !onCpu ? DdpmGpu.create(gpu, model) : null; // null: plain-JS patches and reference
   const sampler = { kind: req.sampler, steps: req.steps };
   const res = await runPatchParallel({
     comm, model, rank: comm.rank, nPeers: comm.size, steps: req.steps, sampler, mode: req.mode,
-    warmupSteps: req.warmupSteps, seed: req.seed, backend: req.backend === 'cpu' ? undefined : gpuPatchBackend(dg),
+    warmupSteps: req.warmupSteps, seed: req.seed, backend: dg ? gpuPatchBackend(dg) : undefined,
     onStep: onStep && ((ev) => onStep({ ...ev, kind: 'image-step', preview: Array.from(ev.preview) })),
   });
   const { width, height } = model.config;
@@ -92,7 +108,7 @@ export async function runImage(gpu: Gpu, comm: Comm, req: ImageRequest, onStep?:
   out.pixels = encodePixels(px);
   if (req.withSingle) {
     const t0 = performance.now();
-    const denoiser = req.backend === 'cpu' ? undefined : (z: Float32Array, t: number) => dg.forward(z, t); // same compute as the patches
+    const denoiser = dg ? (z: Float32Array, t: number) => dg.forward(z, t) : undefined; // same compute as the patches
     const single = await sampleImage({ model, sampler, seed: req.seed, denoiser }); // [C*H*W]
     out.timings.singleMs = performance.now() - t0;
     out.single = encodePixels(toPixels(single));

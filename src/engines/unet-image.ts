@@ -3,7 +3,7 @@
 // run of the same request on this peer's WGSL forward as the reference for psnr_vs_single.
 import type { Comm } from '../collectives/types';
 import type { Gpu } from '../gpu/gpu';
-import { loadUnet, type UnetModel } from '../model/unet/config';
+import { loadUnet, UNET_CONFIG_METADATA_KEY, type UnetModel } from '../model/unet/config';
 import { UnetGpu } from '../model/unet/forward-gpu';
 import { sampleUnet, unetToPixels } from '../model/unet/sampler';
 import { runUnetPatchParallel } from '../parallel/patch-unet';
@@ -11,22 +11,44 @@ import { unetGpuPatchBackend } from '../parallel/patch-unet-gpu';
 import type { ImageRequest, ImageResult, ImageStepEvent } from './image-engine';
 import { encodePixels } from './pixel-codec';
 
-/** True when a safetensors header names fm-unet's tensors (its class embedding and U-Net input conv). */
+/**
+ * True when a safetensors header names fm-unet's tensors (its class embedding and U-Net input conv),
+ * or carries a U-Net config in its metadata (a widened U-Net, see loadUnet).
+ */
 export function isUnetSafetensors(bytes: Uint8Array): boolean {
   if (bytes.byteLength < 8) return false;
   const len = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (!Number.isSafeInteger(len) || 8 + len > bytes.byteLength) return false; // the loader reports the details
   try {
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + len))) as Record<string, unknown>;
-    return 'class_emb.weight' in header && 'conv_in.weight' in header;
+    const meta = header.__metadata__ as Record<string, unknown> | undefined;
+    return ('class_emb.weight' in header && 'conv_in.weight' in header) || typeof meta?.[UNET_CONFIG_METADATA_KEY] === 'string';
   } catch {
     return false;
   }
 }
 
+/** The file's metadata config when it has one (UNET_CONFIG_METADATA_KEY), else fm-unet's. */
 export function loadUnetModel(bytes: Uint8Array): UnetModel {
   return loadUnet(bytes); // shape-checked by the spec's names; throws a clear error on a malformed file
 }
+
+/**
+ * Values of a step preview that fit one control message: PeerJS's JSON channel refuses messages of
+ * about 16 KB (MAX_CONTROL_MESSAGE_CHARS) and drops the connection, and a value rounded to 1e-4 takes
+ * at most 7 characters. Larger patches (the widened U-Net's 64x64+ latents) send no preview.
+ */
+export const UNET_PREVIEW_MAX_VALUES = 1600;
+
+/** Channel 0 of a preview [C, rows, W] rounded to 1e-4 (display only), or [] when it would not fit. */
+export function compactPreview(preview: Float32Array, rows: number, width: number): number[] {
+  const n = rows * width; // channel 0
+  if (n > UNET_PREVIEW_MAX_VALUES) return [];
+  return Array.from(preview.subarray(0, n), (v) => Math.round(v * 1e4) / 1e4);
+}
+
+/** f32 base64 is 16/3 characters a pixel: the result's image and single-device image (2 x 1200) fit one message. */
+const UNET_PIXELS_MAX_VALUES = 1200;
 
 /** PSNR in dB (peak 1) between two pixel images in [0, 1]; Infinity when identical. */
 export function psnrPixels(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -64,8 +86,8 @@ export async function runUnetImage(gpu: Gpu, comm: Comm, model: UnetModel, req: 
   const onGpu = (req.backend ?? 'gpu') === 'gpu';
   const res = await runUnetPatchParallel({
     comm: copyingComm(comm), model, rank: comm.rank, nPeers: comm.size, sampler, mode: req.mode, warmupSteps: req.warmupSteps,
-    seed: req.seed, label, guidance, backend: onGpu ? unetGpuPatchBackend(gpu, model) : undefined,
-    onStep: onStep && ((ev) => onStep({ ...ev, kind: 'image-step', preview: Array.from(ev.preview) })),
+    seed: req.seed, label, guidance, backend: onGpu ? unetGpuPatchBackend(gpu, model) : undefined, commFree: req.commFree,
+    onStep: onStep && ((ev) => onStep({ ...ev, kind: 'image-step', preview: compactPreview(ev.preview, ev.rows[1] - ev.rows[0], ev.width) })),
   });
   const out: ImageResult = {
     rank: comm.rank, rows: res.rows, width: S, height: S,
@@ -73,14 +95,15 @@ export async function runUnetImage(gpu: Gpu, comm: Comm, model: UnetModel, req: 
   };
   if (comm.rank !== 0) return out;
   const px = unetToPixels(res.image); // [C*S*S] in [0, 1]
-  out.pixels = encodePixels(px.subarray(0, S * S)); // the panel shows channel 0 (fm-unet is grey, C = 1)
+  // the panel shows channel 0 (fm-unet is grey, C = 1); a widened U-Net's 32x32+ latent would not fit one message
+  if (S * S <= UNET_PIXELS_MAX_VALUES) out.pixels = encodePixels(px.subarray(0, S * S));
   if (req.withSingle) {
     const ug = onGpu ? UnetGpu.shared(gpu, model) : null; // weights uploaded once per (device, model)
     const t0 = performance.now();
     const single = await sampleUnet({ model, sampler, seed: req.seed, label, guidance, denoiser: ug ? (x, t, y) => ug.forward(x, t, y) : undefined }); // [C*S*S]
     out.timings.singleMs = performance.now() - t0;
     const spx = unetToPixels(single); // [C*S*S]
-    out.single = encodePixels(spx.subarray(0, S * S));
+    if (S * S <= UNET_PIXELS_MAX_VALUES) out.single = encodePixels(spx.subarray(0, S * S));
     out.psnr_vs_single = psnrPixels(px, spx);
   }
   return out;

@@ -99,7 +99,8 @@ export class GpuWorkerApi {
 
   /** One DistriFusion image over the group behind `comm` (a Comlink proxy of the page's communicator). */
   async runImage(req: ImageRequest, comm: Comm, onStep?: (ev: ImageStepEvent) => void): Promise<ImageResult> {
-    const gpu = this.requireGpu();
+    // backend 'cpu' computes in plain JS: a peer without WebGPU runs it too.
+    const gpu = req.backend === 'cpu' ? this.gpu : this.requireGpu();
     const { runImage } = await import('./image-engine');
     const timer: CommTimer = { commMs: 0, calls: 0 };
     const rank = await (comm as unknown as Remote<Comm>).rank;

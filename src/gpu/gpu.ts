@@ -2,10 +2,21 @@
 //  - a size-bucketed buffer pool (alloc/free reuse storage buffers instead of creating new ones per step),
 //  - a pipeline cache keyed by shader code + entry point + override constants,
 //  - one pending command encoder that run()/copy() append to; flush() submits it, read() flushes first,
-//  - a uniform arena: every run() gets its own 256-byte-aligned slice, written once per flush.
+//  - a uniform arena: every run() gets its own 256-byte-aligned slice, written once per flush,
+//  - a bind-group cache and one shared compute pass per encoder (GpuTuning in ./timer.ts says why),
+//  - counters (stats) and, on request, timestamp queries around every pass (./timer.ts).
 // Runs in the browser (navigator.gpu) and in Node (npm `webgpu`, passed as opts.gpu).
 
-import matmulWgsl from '../../shaders/llm/matmul.wgsl?raw';
+import { matmulGflops } from './probe';
+import { DEFAULT_TUNING, GpuTimer, zeroStats, type GpuStats, type GpuTimes, type GpuTuning } from './timer';
+
+export type { GpuStats, GpuTimes, GpuTuning } from './timer';
+
+interface Pipe {
+  pipe: GPUComputePipeline;
+  id: number;
+  layout: GPUBindGroupLayout;
+}
 
 export interface AdapterReport {
   vendor: string;
@@ -58,6 +69,9 @@ const USAGE_READBACK = 0x01 | 0x08; // MAP_READ | COPY_DST
 const MAP_READ = 0x01;
 const UNIFORM_ARENA_BYTES = 64 * 1024;
 const POOL_MAX_PER_BUCKET = 8; // more idle buffers of one size than this are destroyed on free()
+// Cached bind groups before the cache is cleared: a 22-layer decode step uses ~320, a prefill as many
+// again; stale entries (buffers freed and destroyed) are only dropped at a clear.
+const BIND_CACHE_MAX = 4096;
 
 /** Pool bucket for a request: 16-byte aligned below 4 KiB, then 2^k * {1, 1.25, 1.5, 1.75} (<= 25% waste). */
 function bucketSize(bytes: number): number {
@@ -72,7 +86,15 @@ export class Gpu {
   readonly device: GPUDevice;
   readonly report: AdapterReport;
   private pool = new Map<number, GPUBuffer[]>(); // bucket size -> idle buffers
-  private pipelines = new Map<string, Map<string, GPUComputePipeline>>(); // code -> (entry|constants) -> pipeline
+  private pipelines = new Map<string, Map<string, Pipe>>(); // code -> (entry|constants) -> pipeline
+  private bindCache = new Map<string, GPUBindGroup>(); // "pipe|uniform slice|buffer ids" -> bind group
+  private bufIds = new WeakMap<GPUBuffer, number>();
+  private nextId = 1;
+  private pass: GPUComputePassEncoder | null = null; // the open shared compute pass (tuning.sharedPass)
+  private passPipe: GPUComputePipeline | null = null; // pipeline last set on it
+  private timer: GpuTimer | null = null;
+  readonly tuning: GpuTuning = { ...DEFAULT_TUNING };
+  stats: GpuStats = zeroStats();
   private compileChecks: Promise<void>[] = []; // getCompilationInfo() of new modules, awaited by read()
   private encoder: GPUCommandEncoder | null = null;
   private pendingDispatches = 0;
@@ -99,7 +121,8 @@ export class Gpu {
   }
 
   // powerPreference defaults to 'high-performance': on dual-GPU laptops that picks the discrete GPU.
-  static async create(opts: { gpu?: GPU; powerPreference?: GPUPowerPreference } = {}): Promise<Gpu> {
+  // timestamps: also request 'timestamp-query' when the adapter has it (for enableTimer()).
+  static async create(opts: { gpu?: GPU; powerPreference?: GPUPowerPreference; timestamps?: boolean } = {}): Promise<Gpu> {
     const nav = typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }) : undefined;
     const gpu = opts.gpu ?? nav?.gpu;
     if (!gpu) throw new GpuUnavailableError('navigator.gpu is missing');
@@ -111,7 +134,8 @@ export class Gpu {
       if (typeof v === 'number') requiredLimits[k] = v;
     }
     const requiredFeatures: GPUFeatureName[] = [];
-    for (const f of ['shader-f16', 'subgroups'] as GPUFeatureName[]) if (adapter.features.has(f)) requiredFeatures.push(f);
+    const wanted = ['shader-f16', 'subgroups', ...(opts.timestamps ? ['timestamp-query'] : [])] as GPUFeatureName[];
+    for (const f of wanted) if (adapter.features.has(f)) requiredFeatures.push(f);
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
     const info = adapter.info ?? ({} as GPUAdapterInfo);
     const report: AdapterReport = {
@@ -163,6 +187,7 @@ export class Gpu {
   /** Writes `data` at byteOffset. Submits pending work first so the write lands after earlier run()s. */
   write(buf: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
     if (this.pendingDispatches > 0 || this.encoder) this.flush();
+    this.stats.writes++;
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     const n4 = bytes.byteLength & ~3; // writeBuffer needs a multiple of 4 bytes
     if (n4 > 0) this.device.queue.writeBuffer(buf, byteOffset, bytes, 0, n4);
@@ -175,21 +200,33 @@ export class Gpu {
 
   /** Copies GPU-side within the pending encoder (ordered with run()). Offsets and size multiples of 4. */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.endPass(); // copies are encoder commands, not pass commands
     this.enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
   /** Reads `bytes` (default: the whole buffer) at byteOffset, after all pending work. */
   async read(buf: GPUBuffer, bytes?: number, byteOffset = 0): Promise<ArrayBuffer> {
-    await this.checkCompiles();
     const n = bytes ?? buf.size - byteOffset;
     const size = Math.max(16, Math.ceil(n / 16) * 16);
     const idle = this.readbacks.get(size);
     const rb = idle?.pop() ?? this.device.createBuffer({ size, usage: USAGE_READBACK, label: 'readback' });
     // Copy size must be a multiple of 4 and stay inside the source buffer.
     const copyBytes = Math.min(Math.ceil(n / 4) * 4, buf.size - byteOffset);
+    this.endPass();
     this.enc().copyBufferToBuffer(buf, byteOffset, rb, 0, copyBytes);
+    // Submit before the first await: the GPU starts at once (an all-reduce point waits on this read).
     this.flush();
+    try {
+      await this.checkCompiles();
+    } catch (e) {
+      rb.destroy();
+      throw e;
+    }
+    this.stats.readbacks++;
+    this.stats.readBytes += copyBytes;
+    const t0 = performance.now();
     await rb.mapAsync(MAP_READ);
+    this.stats.mapWaitMs += performance.now() - t0;
     const out = rb.getMappedRange(0, size).slice(0, n);
     rb.unmap();
     if (!this.readbacks.has(size)) this.readbacks.set(size, []);
@@ -219,7 +256,7 @@ export class Gpu {
 
   // ---------------------------------------------------------------- kernels
 
-  private pipeline(kernel: Kernel): GPUComputePipeline {
+  private pipeline(kernel: Kernel): Pipe {
     const entry = kernel.entryPoint ?? 'main';
     const sub = entry + '|' + (kernel.constants ? JSON.stringify(kernel.constants) : '');
     let byCode = this.pipelines.get(kernel.code);
@@ -238,11 +275,12 @@ export class Gpu {
         }
       }),
     );
-    pipe = this.device.createComputePipeline({
+    const p = this.device.createComputePipeline({
       label: `${kernel.file}:${entry}`,
       layout: 'auto',
       compute: { module, entryPoint: entry, constants: kernel.constants },
     });
+    pipe = { pipe: p, id: this.nextId++, layout: p.getBindGroupLayout(0) };
     byCode.set(sub, pipe);
     return pipe;
   }
@@ -297,29 +335,116 @@ export class Gpu {
       throw new Error(`run(${kernel.file}): workgroups [${x},${y},${z}] exceed ${maxWg} per dimension`);
     }
     if (x === 0 || y === 0 || z === 0) return;
-    const pipe = this.pipeline(kernel);
-    const entries: GPUBindGroupEntry[] = [];
-    if (params) entries.push({ binding: 0, resource: this.uniform(params) });
-    const base = params ? 1 : 0;
-    buffers.forEach((b, i) => entries.push({ binding: base + i, resource: { buffer: b } }));
-    const bind = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
-    const pass = this.enc().beginComputePass();
-    pass.setPipeline(pipe);
-    pass.setBindGroup(0, bind);
-    pass.dispatchWorkgroups(x, y, z);
-    pass.end();
+    const p = this.pipeline(kernel);
+    const uni = params ? this.uniform(params) : null;
+    const bind = this.tuning.cacheBindGroups ? this.cachedBindGroup(p, uni, buffers) : this.bindGroup(p.pipe.getBindGroupLayout(0), uni, buffers);
+    if (this.tuning.sharedPass) {
+      const pass = (this.pass ??= this.beginPass());
+      if (this.passPipe !== p.pipe) pass.setPipeline((this.passPipe = p.pipe));
+      pass.setBindGroup(0, bind);
+      pass.dispatchWorkgroups(x, y, z);
+    } else {
+      const pass = this.beginPass();
+      pass.setPipeline(p.pipe);
+      pass.setBindGroup(0, bind);
+      pass.dispatchWorkgroups(x, y, z);
+      pass.end();
+    }
     this.pendingDispatches++;
+    this.stats.dispatches++;
+    if (this.tuning.flushEvery > 0 && this.pendingDispatches >= this.tuning.flushEvery) this.flush();
+  }
+
+  private bindGroup(layout: GPUBindGroupLayout, uni: GPUBufferBinding | null, buffers: GPUBuffer[]): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = [];
+    if (uni) entries.push({ binding: 0, resource: uni });
+    const base = uni ? 1 : 0;
+    buffers.forEach((b, i) => entries.push({ binding: base + i, resource: { buffer: b } }));
+    this.stats.bindGroups++;
+    return this.device.createBindGroup({ layout, entries });
+  }
+
+  private bufId(b: GPUBuffer): number {
+    let id = this.bufIds.get(b);
+    if (id === undefined) this.bufIds.set(b, (id = this.nextId++));
+    return id;
+  }
+
+  /** The bind group of (pipeline, uniform slice, buffers), created once: buffer identity, not contents. */
+  private cachedBindGroup(p: Pipe, uni: GPUBufferBinding | null, buffers: GPUBuffer[]): GPUBindGroup {
+    let key = String(p.id);
+    if (uni) key += `|${this.bufId(uni.buffer)}@${uni.offset}+${uni.size}`;
+    for (const b of buffers) key += `|${this.bufId(b)}`;
+    let bg = this.bindCache.get(key);
+    if (bg) {
+      this.stats.bindGroupHits++;
+      return bg;
+    }
+    if (this.bindCache.size >= BIND_CACHE_MAX) this.bindCache.clear();
+    bg = this.bindGroup(p.layout, uni, buffers);
+    this.bindCache.set(key, bg);
+    return bg;
+  }
+
+  private beginPass(): GPUComputePassEncoder {
+    this.stats.passes++;
+    const ts = this.timer?.passWrites();
+    return this.enc().beginComputePass(ts ? { timestampWrites: ts } : undefined);
+  }
+
+  private endPass(): void {
+    if (!this.pass) return;
+    this.pass.end();
+    this.pass = null;
+    this.passPipe = null;
+  }
+
+  /** Drops every cached bind group (call after destroying buffers that cached ones reference). */
+  clearBindGroupCache(): void {
+    this.bindCache.clear();
+  }
+
+  /** Zeroes the counters and returns the previous ones. */
+  resetStats(): GpuStats {
+    const s = this.stats;
+    this.stats = zeroStats();
+    return s;
+  }
+
+  /** Times every later pass (timestamp queries; read with gpuTimes()); false without 'timestamp-query'. */
+  enableTimer(): boolean {
+    if (this.timer) return true;
+    if (!this.device.features.has('timestamp-query')) return false;
+    this.flush();
+    this.timer = new GpuTimer(this.device);
+    return true;
+  }
+
+  disableTimer(): void {
+    this.flush();
+    this.timer?.destroy();
+    this.timer = null;
+  }
+
+  /** GPU time of the passes submitted since the last call (flushes first); null without a timer. */
+  async gpuTimes(): Promise<GpuTimes | null> {
+    if (!this.timer) return null;
+    this.flush();
+    return this.timer.collect();
   }
 
   /** Submits the pending encoder (uniform arena slices are written just before, in queue order). */
   flush(): void {
     if (!this.encoder) return;
+    this.endPass();
+    this.timer?.resolve(this.encoder);
     for (let a = 0; a * UNIFORM_ARENA_BYTES < this.stagedLen; a++) {
       const start = a * UNIFORM_ARENA_BYTES;
       const end = Math.min(this.stagedLen, start + UNIFORM_ARENA_BYTES);
       this.device.queue.writeBuffer(this.arenas[a], 0, this.staged, start, Math.ceil((end - start) / 4) * 4);
     }
     this.device.queue.submit([this.encoder.finish()]);
+    this.stats.submits++;
     this.encoder = null;
     this.stagedLen = 0;
     this.pendingDispatches = 0;
@@ -338,7 +463,10 @@ export class Gpu {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.pass = null;
     this.encoder = null;
+    this.timer?.destroy();
+    this.bindCache.clear();
     for (const list of this.pool.values()) for (const b of list) b.destroy();
     for (const list of this.readbacks.values()) for (const b of list) b.destroy();
     for (const b of this.arenas) b.destroy();
@@ -349,35 +477,8 @@ export class Gpu {
     this.keepAlive.length = 0;
   }
 
-  /** Measured f32 GFLOPS of the tiled matmul kernel at 256^3 (compile and warm-up excluded). */
-  async matmulGflops(): Promise<number> {
-    const n = 256;
-    const a = this.alloc(n * n * 4, 'bench.a');
-    const b = this.alloc(n * n * 4, 'bench.b');
-    const c = this.alloc(n * n * 4, 'bench.c');
-    const fill = new Float32Array(n * n).map((_, i) => ((i * 7919) % 13) / 13 - 0.5);
-    this.write(a, fill);
-    this.write(b, fill);
-    const kernel: Kernel = { code: matmulWgsl, file: 'shaders/llm/matmul.wgsl', constants: { WTYPE: 0 } };
-    const params = new Uint32Array([n, n, n, 0]);
-    const wg: [number, number] = [Math.ceil(n / 64), Math.ceil(n / 64)];
-    this.run(kernel, params, [a, b, c], wg); // warm-up: compiles the pipeline
-    await this.checkCompiles();
-    await this.sync();
-    let reps = 2;
-    let secs = 0;
-    // Grow the rep count until the timed batch is long enough to measure (>= 50 ms) or reps get large.
-    for (;;) {
-      const t0 = performance.now();
-      for (let r = 0; r < reps; r++) this.run(kernel, params, [a, b, c], wg);
-      await this.sync();
-      secs = (performance.now() - t0) / 1000;
-      if (secs >= 0.05 || reps >= 256) break;
-      reps *= 4;
-    }
-    this.free(a);
-    this.free(b);
-    this.free(c);
-    return (2 * n * n * n * reps) / secs / 1e9;
+  /** Measured f32 GFLOPS of the tiled matmul kernel at 256^3 (compile and warm-up excluded; ./probe.ts). */
+  matmulGflops(): Promise<number> {
+    return matmulGflops(this);
   }
 }

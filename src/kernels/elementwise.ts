@@ -1,6 +1,7 @@
-// Element-wise kernels of the Llama block: SwiGLU activation and the residual add.
+// Element-wise kernels of the Llama block: SwiGLU activation (in place, or over the fused gate|up rows) and the residual add.
 import addWgsl from '../../shaders/llm/add.wgsl?raw';
 import siluWgsl from '../../shaders/llm/silu_mul.wgsl?raw';
+import swigluWgsl from '../../shaders/llm/swiglu.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
 import { grid, params } from './common';
 
@@ -14,8 +15,20 @@ export function addReference(x: Float32Array, y: Float32Array): Float32Array {
   return x.map((v, i) => v + y[i]); // [n]
 }
 
-/** One reference() per module as the kernel rule asks; here it is the pair above. */
-export const reference = { siluMul: siluMulReference, add: addReference };
+/** CPU reference of swiglu: gu [rows, 2*hid] (row = gate | up) -> silu(gate) * up [rows, hid], in f64. */
+export function swigluReference(gu: Float32Array, rows: number, hid: number): Float32Array {
+  const h = new Float32Array(rows * hid); // [rows, hid]
+  for (let t = 0; t < rows; t++) {
+    for (let j = 0; j < hid; j++) {
+      const g = gu[t * 2 * hid + j];
+      h[t * hid + j] = (g / (1 + Math.exp(-g))) * gu[t * 2 * hid + hid + j];
+    }
+  }
+  return h;
+}
+
+/** One reference() per module as the kernel rule asks; here it is the three above. */
+export const reference = { siluMul: siluMulReference, add: addReference, swiglu: swigluReference };
 
 /** g [n] <- silu(g) * u [n]. */
 export function siluMul(gpu: Gpu, g: GPUBuffer, u: GPUBuffer, n: number): void {
@@ -25,4 +38,9 @@ export function siluMul(gpu: Gpu, g: GPUBuffer, u: GPUBuffer, n: number): void {
 /** x [n] <- x + y [n]. */
 export function add(gpu: Gpu, x: GPUBuffer, y: GPUBuffer, n: number): void {
   gpu.run({ code: addWgsl, file: 'shaders/llm/add.wgsl' }, params(n), [x, y], grid(Math.ceil(n / 256)));
+}
+
+/** h [rows, hid] = silu(gu[:, :hid]) * gu[:, hid:] for the fused gate|up projection gu [rows, 2*hid]. */
+export function swiglu(gpu: Gpu, gu: GPUBuffer, h: GPUBuffer, rows: number, hid: number): void {
+  gpu.run({ code: swigluWgsl, file: 'shaders/llm/swiglu.wgsl' }, params(rows, hid), [gu, h], grid(Math.ceil((rows * hid) / 256)));
 }

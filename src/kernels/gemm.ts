@@ -3,6 +3,7 @@
 import code from '../../shaders/gemm/gemm.wgsl?raw';
 import type { Gpu, Kernel } from '../gpu/gpu';
 import { autotune, tuneKey, wallClock, type TuneCache, type TuneResult } from './autotune';
+import { gemmReg, type GemmRegConfig } from './gemm-reg';
 
 const FILE = 'shaders/gemm/gemm.wgsl';
 
@@ -17,6 +18,9 @@ export interface GemmConfig {
 export interface GemmOptions {
   bT?: boolean; // B is [N, K] (row-major weights) instead of [K, N]
   config?: GemmConfig;
+  // Selects the register-tiled kernel (shaders/gemm/gemm_reg.wgsl) with this config instead of gemm.wgsl.
+  // Not yet an autotune candidate: that waits for H100 numbers from bench/gemm-sweep.ts.
+  reg?: GemmRegConfig;
 }
 
 /** The autotuner's candidates: 128x128, 128x64, 64x128 and 64x64 tiles at two K steps. */
@@ -91,6 +95,7 @@ export function planGemm(M: number, N: number, K: number, opts: GemmOptions = {}
 /** Encodes C = A * op(B) into `out` (or a new pooled buffer) and returns it: a [M,K], b [K,N]|[N,K], C [M,N]. */
 export function gemm(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, M: number, N: number, K: number,
   opts: GemmOptions & { out?: GPUBuffer } = {}): GPUBuffer {
+  if (opts.reg) return gemmReg(gpu, a, b, M, N, K, { bT: opts.bT, config: opts.reg, out: opts.out });
   const c = opts.out ?? gpu.alloc(M * N * 4, 'gemm.c'); // [M, N]
   const d = planGemm(M, N, K, opts);
   gpu.run(d.kernel, d.params, [a, b, c], d.workgroups);

@@ -7,7 +7,8 @@ import matvecSgWgsl from '../../shaders/llm/matvec_sg.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
 import { gemv, subgroupsUsable, GEMV_DEFAULT, type GemvConfig } from './gemv';
 import { gemvBatch } from './gemv-batch';
-import { grid, params, WTYPE, type GpuWeight } from './common';
+import { dequantize, grid, params, WTYPE, type GpuWeight } from './common';
+import type { WeightTensor } from '../model/types';
 
 /** CPU reference: x [M, K] times w [N, K] transposed -> [M, N], accumulated in f64. */
 export function reference(x: Float32Array, w: Float32Array, M: number, N: number, K: number): Float32Array {
@@ -20,6 +21,25 @@ export function reference(x: Float32Array, w: Float32Array, M: number, N: number
     }
   }
   return y;
+}
+
+/**
+ * Stacks weights that read the same input ([N_i, K] each) into one [sum N_i, K] matrix, so one matmul
+ * computes all their outputs side by side (row m = [y_0 | y_1 | ...]): fused q|k|v and gate|up
+ * projections, one dispatch instead of three or two. Rows are independent in every matmul kernel, so
+ * each output keeps its bits. Same types: the raw ggml rows concatenate as they are (q8_0 blocks run
+ * along a row); mixed types are widened to f32 (exact for f16 and q8_0 values).
+ */
+export function concatRows(ws: WeightTensor[]): WeightTensor {
+  const K = ws[0].cols;
+  if (ws.some((w) => w.cols !== K)) throw new Error(`concatRows: column counts ${ws.map((w) => w.cols).join(', ')}`);
+  const rows = ws.reduce((s, w) => s + w.rows, 0);
+  const same = ws.every((w) => w.type === ws[0].type);
+  const parts = same ? ws.map((w) => w.data) : ws.map((w) => new Uint8Array(dequantize(w).buffer)); // bytes of [N_i, K]
+  const data = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0)); // [rows, K] in the common type
+  let o = 0;
+  for (const p of parts) { data.set(p, o); o += p.byteLength; }
+  return { type: same ? ws[0].type : 'f32', rows, cols: K, data };
 }
 
 export type MatmulPath = 'tiled' | 'matvec' | 'matvec-shared' | 'rows' | 'gemv' | 'gemv-batch';

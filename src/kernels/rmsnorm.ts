@@ -1,4 +1,5 @@
-// RMSNorm over the rows of x (attention / MLP / output norms).
+// RMSNorm over the rows of x (attention / MLP / output norms), alone or fused with the residual add before it.
+import addWgsl from '../../shaders/llm/add_rmsnorm.wgsl?raw';
 import rowsWgsl from '../../shaders/llm/rmsnorm_rows.wgsl?raw';
 import wgsl from '../../shaders/llm/rmsnorm.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
@@ -25,4 +26,18 @@ export function rmsnorm(gpu: Gpu, x: GPUBuffer, w: GPUBuffer, y: GPUBuffer, rows
     return;
   }
   gpu.run({ code: wgsl, file: 'shaders/llm/rmsnorm.wgsl' }, params(rows, dim, { f: eps }), [x, w, y], grid(rows));
+}
+
+/** CPU reference of addRmsnorm: x [rows, dim] + d, and its rmsnorm times w. Returns both (x not modified). */
+export function addRmsnormReference(x: Float32Array, d: Float32Array, w: Float32Array, rows: number, dim: number,
+  eps: number): { x: Float32Array; y: Float32Array } {
+  const sum = x.map((v, i) => v + d[i]); // [rows, dim]
+  return { x: sum, y: reference(sum, w, rows, dim, eps) };
+}
+
+/** x [rows, dim] += d [rows, dim]; y [rows, dim] = rmsnorm(x) * w [dim]: the residual add and the next norm in one dispatch. */
+export function addRmsnorm(gpu: Gpu, x: GPUBuffer, d: GPUBuffer, w: GPUBuffer, y: GPUBuffer, rows: number, dim: number, eps: number,
+  impl: 'rows' | 'shared' = gpu.report.isFallback ? 'rows' : 'shared'): void {
+  const kernel = { code: addWgsl, file: 'shaders/llm/add_rmsnorm.wgsl', entryPoint: impl === 'rows' ? 'rows' : 'main' };
+  gpu.run(kernel, params(rows, dim, { f: eps }), [x, d, w, y], grid(impl === 'rows' ? Math.ceil(rows / 64) : rows));
 }

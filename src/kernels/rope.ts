@@ -1,4 +1,6 @@
-// Rotary position embedding, llama.cpp "normal" (adjacent pairs) mode, with a precomputed cos/sin table.
+// Rotary position embedding, llama.cpp "normal" (adjacent pairs) mode, with a precomputed cos/sin table;
+// ropeQkv: the same rotation as the epilogue of the fused q|k|v projection, storing k and v in the KV cache.
+import qkvWgsl from '../../shaders/llm/rope_qkv.wgsl?raw';
 import wgsl from '../../shaders/llm/rope.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
 import { grid, params } from './common';
@@ -39,4 +41,42 @@ export function rope(gpu: Gpu, x: GPUBuffer, table: GPUBuffer, T: number, nHeads
   if (headDim % 2) throw new Error('rope: odd headDim');
   const pairs = (T * nHeads * headDim) / 2;
   gpu.run({ code: wgsl, file: 'shaders/llm/rope.wgsl' }, params(T, nHeads, headDim, pos), [x, table], grid(Math.ceil(pairs / 256)));
+}
+
+/**
+ * CPU reference of ropeQkv (angles in f64): splits qkv [T, qDim + 2*kvDim] into rotated q [T, qDim]
+ * and writes rotated k / plain v of row t into cache row rows[t].base + rows[t].pos of kc / vc [cacheRows, kvDim].
+ */
+export function ropeQkvReference(qkv: Float32Array, rows: { base: number; pos: number }[], qDim: number, kvDim: number,
+  headDim: number, theta: number, kc: Float32Array, vc: Float32Array): Float32Array {
+  const width = qDim + 2 * kvDim;
+  const q = new Float32Array(rows.length * qDim); // [T, qDim]
+  const rot = (src: Float32Array, n: number, pos: number): Float32Array => { // [n] rotated copy
+    const y = Float32Array.from(src);
+    for (let e = 0; e < n; e += 2) {
+      const a = pos * Math.pow(theta, -(e % headDim) / headDim);
+      y[e] = src[e] * Math.cos(a) - src[e + 1] * Math.sin(a);
+      y[e + 1] = src[e] * Math.sin(a) + src[e + 1] * Math.cos(a);
+    }
+    return y;
+  };
+  rows.forEach(({ base, pos }, t) => {
+    const row = qkv.subarray(t * width, (t + 1) * width); // [qDim + 2*kvDim]
+    q.set(rot(row.subarray(0, qDim), qDim, pos), t * qDim);
+    kc.set(rot(row.subarray(qDim, qDim + kvDim), kvDim, pos), (base + pos) * kvDim);
+    vc.set(row.subarray(qDim + kvDim), (base + pos) * kvDim);
+  });
+  return q;
+}
+
+/**
+ * The fused projection's epilogue (shaders/llm/rope_qkv.wgsl): qkv [T, qDim + 2*kvDim] -> rotated q [T, qDim],
+ * rotated k and v into cache row base+pos of kc / vc for each row; `rows` is a u32 [T, 2] (base, pos) buffer.
+ */
+export function ropeQkv(gpu: Gpu, qkv: GPUBuffer, table: GPUBuffer, rows: GPUBuffer, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer,
+  T: number, qDim: number, kvDim: number, headDim: number): void {
+  if (headDim % 2 || qDim % headDim || kvDim % headDim) throw new Error(`ropeQkv: headDim ${headDim}, qDim ${qDim}, kvDim ${kvDim}`);
+  const pairs = (T * (qDim + 2 * kvDim)) / 2;
+  gpu.run({ code: qkvWgsl, file: 'shaders/llm/rope_qkv.wgsl' }, params(T, qDim, kvDim, headDim), [qkv, table, rows, q, kc, vc],
+    grid(Math.ceil(pairs / 256)));
 }

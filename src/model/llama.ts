@@ -11,35 +11,70 @@ import type { Gpu } from '../gpu/gpu';
 import { attention } from '../kernels/attention';
 import { attentionBatch, packRows, ropeBatch } from '../kernels/batch-decode';
 import { uploadWeight, type GpuWeight } from '../kernels/common';
-import { add, siluMul } from '../kernels/elementwise';
+import { add, siluMul, swiglu } from '../kernels/elementwise';
 import { embed } from '../kernels/embed';
-import { matmul } from '../kernels/matmul';
+import { concatRows, matmul, type MatmulPath } from '../kernels/matmul';
 import { gemvBatchUsable } from '../kernels/gemv-batch';
-import { rmsnorm } from '../kernels/rmsnorm';
-import { rope, ropeTable } from '../kernels/rope';
-import type { ModelShard } from './types';
+import { addRmsnorm, rmsnorm } from '../kernels/rmsnorm';
+import { ropeQkv, ropeTable } from '../kernels/rope';
+import type { ModelShard, WeightTensor } from './types';
 import { checkDecodeRows, type DecodeRow, type ReduceHook } from './shard-model';
 
 export type { DecodeRow, ReduceHook } from './shard-model';
 
+// Projections that read the same input are stacked (fused, the default) so one matmul computes them:
+// qkv = [wq; wk; wv] and gateUp = [w_gate; w_up]; unfused (load option fuse: false, benches only) keeps
+// the separate matrices and the pre-fusion dispatch sequence, to measure the gain in one run.
 interface GpuLayer {
   attnNorm: GPUBuffer; // [dim]
-  wq: GpuWeight; // [qDim, dim]
-  wk: GpuWeight; // [kvDim, dim]
-  wv: GpuWeight; // [kvDim, dim]
+  qkv: GpuWeight[]; // fused: [[qDim + 2*kvDim, dim]]; unfused: [wq [qDim, dim], wk [kvDim, dim], wv [kvDim, dim]]
   wo: GpuWeight; // [dim, qDim]
   ffnNorm: GPUBuffer; // [dim]
-  wGate: GpuWeight; // [hiddenLocal, dim]
-  wUp: GpuWeight; // [hiddenLocal, dim]
+  gateUp: GpuWeight[]; // fused: [[2*hiddenLocal, dim]]; unfused: [w_gate, w_up] ([hiddenLocal, dim] each)
   wDown: GpuWeight; // [dim, hiddenLocal]
   kCache: GPUBuffer; // [maxSlots * maxSeqLen, kvDim]: slot s owns rows [s*maxSeqLen, (s+1)*maxSeqLen)
   vCache: GPUBuffer; // [maxSlots * maxSeqLen, kvDim]
+}
+
+/** Activation buffers of one forward / decode step, each sized for `rows` token rows. */
+interface Scratch {
+  tok: GPUBuffer; // i32 [rows]
+  pos: GPUBuffer; // u32 [rows] (unfused path: ropeBatch positions)
+  rowInfo: GPUBuffer; // u32 [rows, 2] (slot base row, pos)
+  x: GPUBuffer; // [rows, dim] residual stream
+  xn: GPUBuffer; // [rows, dim] normed
+  qkv: GPUBuffer; // [rows, qDim + 2*kvDim] fused projection output
+  q: GPUBuffer; // [rows, qDim] rotated queries
+  k: GPUBuffer; // [rows, kvDim] (unfused path)
+  v: GPUBuffer; // [rows, kvDim] (unfused path)
+  att: GPUBuffer; // [rows, qDim]
+  o: GPUBuffer; // [rows, dim] row-parallel partial sums
+  gu: GPUBuffer; // [rows, 2*hiddenLocal] fused gate|up (unfused: up in the first half)
+  h: GPUBuffer; // [rows, hiddenLocal] silu(gate) * up
+  lastN: GPUBuffer; // [dim]
+  logits: GPUBuffer; // [logitRows, vocabLocal]
+}
+
+/** What differs between forward() and decodeBatch() inside the shared layer loop (blocks()). */
+interface Step {
+  M: number; // token rows
+  force?: MatmulPath; // matmul path for every projection
+  attend(L: GpuLayer): void; // q -> att against the cache (rows already stored)
+  storeKv(L: GpuLayer): void; // unfused path: k, v -> cache rows
+  allReduce(buf: GPUBuffer): Promise<void>; // row-parallel partial sums -> sums over ranks, in place
 }
 
 export class LlamaGpu {
   /** Positions filled in each slot's KV cache (the next forward of that slot must start there). */
   readonly lengths: number[];
   private destroyed = false;
+  // Decode steps (forward of one token, decodeBatch of up to maxSlots rows) reuse one persistent set of
+  // activation buffers, so every step binds the same buffers and the Gpu's bind-group cache serves all
+  // its dispatches. Prefill (T > maxSlots) and a step overlapping another (busy) take pooled buffers.
+  private work: Scratch | null = null;
+  private workBusy = false;
+  /** Use the persistent decode buffers (default); false = pooled buffers per call, as before. */
+  persistentScratch = true;
 
   /** Slot 0's length: the single-sequence API (forward without a slot) uses slot 0. */
   get length(): number {
@@ -55,6 +90,7 @@ export class LlamaGpu {
     readonly shard: ModelShard,
     readonly maxSeqLen: number,
     readonly maxSlots: number,
+    readonly fused: boolean,
     private readonly layers: GpuLayer[],
     private readonly tokenEmbd: GpuWeight, // [vocab, dim]
     private readonly output: GpuWeight, // [vocabLocal, dim]
@@ -71,10 +107,11 @@ export class LlamaGpu {
    * Uploads the shard's weights and allocates the per-layer K and V caches
    * [maxSlots * maxSeqLen, nKvHeadsLocal*headDim] (maxSlots defaults to 1: one sequence).
    */
-  static async load(gpu: Gpu, shard: ModelShard, opts: { maxSeqLen: number; maxSlots?: number }): Promise<LlamaGpu> {
+  static async load(gpu: Gpu, shard: ModelShard, opts: { maxSeqLen: number; maxSlots?: number; fuse?: boolean }): Promise<LlamaGpu> {
     const c = shard.config;
     const maxSeqLen = opts.maxSeqLen;
     const maxSlots = opts.maxSlots ?? 1;
+    const fuse = opts.fuse ?? true;
     if (maxSeqLen < 1) throw new Error(`maxSeqLen ${maxSeqLen}`);
     if (!Number.isInteger(maxSlots) || maxSlots < 1) throw new Error(`maxSlots ${maxSlots}`);
     const kvDim = shard.nKvHeadsLocal * c.headDim;
@@ -88,6 +125,9 @@ export class LlamaGpu {
       wBytes += g.bytes;
       return g;
     };
+    // Fused: one stacked matrix (concatRows) per group of projections sharing an input.
+    const group = (ts: WeightTensor[], label: string): GpuWeight[] =>
+      fuse ? [w(concatRows(ts), label)] : ts.map((t, j) => w(t, `${label}.${j}`));
     const vec = (v: Float32Array, label: string): GPUBuffer => {
       const b = gpu.upload(v, label);
       wBytes += b.size;
@@ -95,13 +135,10 @@ export class LlamaGpu {
     };
     const layers = shard.layers.map((l, i): GpuLayer => ({
       attnNorm: vec(l.attnNorm, `blk${i}.attn_norm`),
-      wq: w(l.wq, `blk${i}.wq`),
-      wk: w(l.wk, `blk${i}.wk`),
-      wv: w(l.wv, `blk${i}.wv`),
+      qkv: group([l.wq, l.wk, l.wv], `blk${i}.wqkv`),
       wo: w(l.wo, `blk${i}.wo`),
       ffnNorm: vec(l.ffnNorm, `blk${i}.ffn_norm`),
-      wGate: w(l.wGate, `blk${i}.w_gate`),
-      wUp: w(l.wUp, `blk${i}.w_up`),
+      gateUp: group([l.wGate, l.wUp], `blk${i}.w_gate_up`),
       wDown: w(l.wDown, `blk${i}.w_down`),
       // Per-layer caches (not one [nLayers, ...] buffer) so each binding stays under the adapter's limit.
       kCache: gpu.alloc(cacheBytes, `blk${i}.k_cache`),
@@ -118,7 +155,7 @@ export class LlamaGpu {
     const kvmap = gpu.upload(new Uint32Array(shard.kvHeadOfLocalHead), 'kvmap');
     await gpu.checkCompiles();
     const kvBytes = layers.reduce((s, l) => s + l.kCache.size + l.vCache.size, 0);
-    return new LlamaGpu(gpu, shard, maxSeqLen, maxSlots, layers, tokenEmbd, output, outputNorm, ropeTab, kvmap, wBytes, kvBytes);
+    return new LlamaGpu(gpu, shard, maxSeqLen, maxSlots, fuse, layers, tokenEmbd, output, outputNorm, ropeTab, kvmap, wBytes, kvBytes);
   }
 
   kvBytes(): number {
@@ -145,73 +182,38 @@ export class LlamaGpu {
     if (!(slot >= 0 && slot < this.maxSlots)) throw new Error(`forward: slot ${slot} of ${this.maxSlots}`);
     if (pos !== this.lengths[slot]) throw new Error(`forward: pos ${pos} but slot ${slot} holds ${this.lengths[slot]} positions`);
     if (pos + T > this.maxSeqLen) throw new Error(`forward: ${pos + T} positions exceed maxSeqLen ${this.maxSeqLen}`);
-    const qDim = s.nHeadsLocal * headDim;
     const kvDim = s.nKvHeadsLocal * headDim;
-    const hid = s.hiddenLocal;
-    const scratch: GPUBuffer[] = [];
-    const tmp = (floats: number, label: string): GPUBuffer => {
-      const b = gpu.alloc(floats * 4, label);
-      scratch.push(b);
-      return b;
-    };
-    const tok = tmp(T, 'tokens'); // i32 [T]
-    const x = tmp(T * dim, 'x'); // [T, dim] residual stream
-    const xn = tmp(T * dim, 'xn'); // [T, dim] normed
-    const q = tmp(T * qDim, 'q'); // [T, qDim]
-    const k = tmp(T * kvDim, 'k'); // [T, kvDim]
-    const v = tmp(T * kvDim, 'v'); // [T, kvDim]
-    const att = tmp(T * qDim, 'att'); // [T, qDim]
-    const o = tmp(T * dim, 'o'); // [T, dim] row-parallel partial sums
-    const g = tmp(T * hid, 'gate'); // [T, hiddenLocal]
-    const u = tmp(T * hid, 'up'); // [T, hiddenLocal]
-    const last = tmp(dim, 'last'); // [dim]
-    const lastN = tmp(dim, 'last_n'); // [dim]
-    const logits = tmp(this.output.rows, 'logits'); // [vocabLocal]
+    const sc = this.scratch(T, 1);
+    const { q, k, v, att, xn, lastN, logits } = sc.b; // [T, ...] as in Scratch
+    const slotOff = slot * this.maxSeqLen * kvDim; // first float of this slot's cache region
     try {
-      gpu.write(tok, tokens);
-      embed(gpu, tok, this.tokenEmbd, x, T);
-      const allReduce = async (buf: GPUBuffer): Promise<void> => {
-        if (!reduce) return;
-        const partial = new Float32Array(await gpu.read(buf, T * dim * 4)); // [T, dim]
-        const summed = await reduce(partial); // [T, dim]
-        if (summed.length !== T * dim) throw new Error(`reduce returned ${summed.length} floats, want ${T * dim}`);
-        gpu.write(buf, summed);
-      };
-      for (const L of this.layers) {
-        // Attention block.
-        rmsnorm(gpu, x, L.attnNorm, xn, T, dim, c.rmsEps);
-        matmul(gpu, xn, L.wq, q, T); // [T, qDim]
-        matmul(gpu, xn, L.wk, k, T); // [T, kvDim]
-        matmul(gpu, xn, L.wv, v, T); // [T, kvDim]
-        rope(gpu, q, this.ropeTab, T, s.nHeadsLocal, headDim, pos);
-        rope(gpu, k, this.ropeTab, T, s.nKvHeadsLocal, headDim, pos);
-        // Append this step's keys/values: cache rows [pos, pos+T) of the slot are contiguous, so one copy each.
-        const slotOff = slot * this.maxSeqLen * kvDim; // first float of this slot's region
-        gpu.copy(k, 0, L.kCache, (slotOff + pos * kvDim) * 4, T * kvDim * 4);
-        gpu.copy(v, 0, L.vCache, (slotOff + pos * kvDim) * 4, T * kvDim * 4);
-        attention(gpu, q, L.kCache, L.vCache, this.kvmap, att,
-          { T, pos, nHeads: s.nHeadsLocal, headDim, kvDim }, slotOff); // [T, qDim]
-        matmul(gpu, att, L.wo, o, T); // [T, dim] partial over this rank's heads
-        await allReduce(o);
-        add(gpu, x, o, T * dim);
-        // MLP block.
-        rmsnorm(gpu, x, L.ffnNorm, xn, T, dim, c.rmsEps);
-        matmul(gpu, xn, L.wGate, g, T); // [T, hiddenLocal]
-        matmul(gpu, xn, L.wUp, u, T); // [T, hiddenLocal]
-        siluMul(gpu, g, u, T * hid);
-        matmul(gpu, g, L.wDown, o, T); // [T, dim] partial over this rank's hidden slice
-        await allReduce(o);
-        add(gpu, x, o, T * dim);
+      gpu.write(sc.b.tok, tokens);
+      // Row t sits at position pos+t of the slot: (base, pos) rows for the fused rope / cache store,
+      // plain positions for the unfused ropes.
+      if (this.fused) gpu.write(sc.b.rowInfo, packRows(Array.from({ length: T }, (_, t) => ({ base: slot * this.maxSeqLen, pos: pos + t }))));
+      else gpu.write(sc.b.pos, Uint32Array.from({ length: T }, (_, t) => pos + t));
+      await this.blocks(sc.b, {
+        M: T,
+        attend: (L) => attention(gpu, q, L.kCache, L.vCache, this.kvmap, att, { T, pos, nHeads: s.nHeadsLocal, headDim, kvDim }, slotOff),
+        // Cache rows [pos, pos+T) of the slot are contiguous: one copy each.
+        storeKv: (L) => {
+          gpu.copy(k, 0, L.kCache, (slotOff + pos * kvDim) * 4, T * kvDim * 4);
+          gpu.copy(v, 0, L.vCache, (slotOff + pos * kvDim) * 4, T * kvDim * 4);
+        },
+        allReduce: this.reducer(reduce, T * dim),
+      });
+      // Only the last token's logits are needed: project that normed row alone.
+      let last = xn; // [T, dim]: row T-1
+      if (T > 1) {
+        gpu.copy(xn, (T - 1) * dim * 4, lastN, 0, dim * 4);
+        last = lastN; // [dim]
       }
-      // Only the last token's logits are needed: norm and project that row alone.
-      gpu.copy(x, (T - 1) * dim * 4, last, 0, dim * 4);
-      rmsnorm(gpu, last, this.outputNorm, lastN, 1, dim, c.rmsEps);
-      matmul(gpu, lastN, this.output, logits, 1); // [vocabLocal]
+      matmul(gpu, last, this.output, logits, 1); // [vocabLocal]
       const out = new Float32Array(await gpu.read(logits, this.output.rows * 4));
       this.lengths[slot] = pos + T;
       return out;
     } finally {
-      for (const b of scratch) gpu.free(b);
+      sc.release();
     }
   }
 
@@ -234,75 +236,146 @@ export class LlamaGpu {
     // barrier-free row kernel on CPU-backed adapters, else the batched GEMV (weights read once per 8
     // rows; bench/results/batch-gpu-*.md), else the tiled GEMM. `impl`: tests exercise each.
     const force = impl ?? (gpu.report.isFallback ? 'rows' : gemvBatchUsable(gpu) ? 'gemv-batch' : 'tiled');
-    const qDim = s.nHeadsLocal * headDim;
     const kvDim = s.nKvHeadsLocal * headDim;
-    const hid = s.hiddenLocal;
     const vocab = this.output.rows;
-    const scratch: GPUBuffer[] = [];
-    const tmp = (floats: number, label: string): GPUBuffer => {
-      const b = gpu.alloc(floats * 4, label);
-      scratch.push(b);
-      return b;
-    };
-    const tok = tmp(B, 'tokens'); // i32 [B]
-    const posBuf = tmp(B, 'pos'); // u32 [B]
-    const rowBuf = tmp(2 * B, 'rows'); // u32 [B, 2] (slot base row, pos)
-    const x = tmp(B * dim, 'x'); // [B, dim] residual stream
-    const xn = tmp(B * dim, 'xn'); // [B, dim] normed
-    const q = tmp(B * qDim, 'q'); // [B, qDim]
-    const k = tmp(B * kvDim, 'k'); // [B, kvDim]
-    const v = tmp(B * kvDim, 'v'); // [B, kvDim]
-    const att = tmp(B * qDim, 'att'); // [B, qDim]
-    const o = tmp(B * dim, 'o'); // [B, dim] row-parallel partial sums
-    const g = tmp(B * hid, 'gate'); // [B, hiddenLocal]
-    const u = tmp(B * hid, 'up'); // [B, hiddenLocal]
-    const logits = tmp(B * vocab, 'logits'); // [B, vocabLocal]
+    const sc = this.scratch(B, B);
+    const { q, k, v, att, xn, logits } = sc.b; // [B, ...] as in Scratch
+    const rowBuf = sc.b.rowInfo; // u32 [B, 2]
     try {
-      gpu.write(tok, Int32Array.from(rows, (r) => r.token));
-      gpu.write(posBuf, Uint32Array.from(rows, (r) => r.pos));
+      gpu.write(sc.b.tok, Int32Array.from(rows, (r) => r.token));
       gpu.write(rowBuf, packRows(rows.map((r) => ({ base: r.slot * this.maxSeqLen, pos: r.pos }))));
-      embed(gpu, tok, this.tokenEmbd, x, B);
-      const allReduce = async (buf: GPUBuffer): Promise<void> => {
-        if (!reduce) return;
-        const partial = new Float32Array(await gpu.read(buf, B * dim * 4)); // [B, dim]
-        const summed = await reduce(partial); // [B, dim]: one all-reduce for the whole batch
-        if (summed.length !== B * dim) throw new Error(`reduce returned ${summed.length} floats, want ${B * dim}`);
-        gpu.write(buf, summed);
-      };
+      if (!this.fused) gpu.write(sc.b.pos, Uint32Array.from(rows, (r) => r.pos));
       const shape = { nHeads: s.nHeadsLocal, headDim, kvDim };
-      for (const L of this.layers) {
-        rmsnorm(gpu, x, L.attnNorm, xn, B, dim, c.rmsEps);
-        matmul(gpu, xn, L.wq, q, B, force); // [B, qDim]
-        matmul(gpu, xn, L.wk, k, B, force); // [B, kvDim]
-        matmul(gpu, xn, L.wv, v, B, force); // [B, kvDim]
-        ropeBatch(gpu, q, this.ropeTab, posBuf, B, s.nHeadsLocal, headDim);
-        ropeBatch(gpu, k, this.ropeTab, posBuf, B, s.nKvHeadsLocal, headDim);
-        // Each row's key/value goes to its own slot: one row copy each (B small copies, no kernel).
-        rows.forEach((r, b) => {
+      await this.blocks(sc.b, {
+        M: B,
+        force,
+        attend: (L) => attentionBatch(gpu, q, L.kCache, L.vCache, this.kvmap, rowBuf, att, B, shape), // [B, qDim]
+        // Each row's key/value goes to its own slot: one row copy each.
+        storeKv: (L) => rows.forEach((r, b) => {
           const dst = ((r.slot * this.maxSeqLen + r.pos) * kvDim) * 4;
           gpu.copy(k, b * kvDim * 4, L.kCache, dst, kvDim * 4);
           gpu.copy(v, b * kvDim * 4, L.vCache, dst, kvDim * 4);
-        });
-        attentionBatch(gpu, q, L.kCache, L.vCache, this.kvmap, rowBuf, att, B, shape); // [B, qDim]
-        matmul(gpu, att, L.wo, o, B, force); // [B, dim] partial over this rank's heads
-        await allReduce(o);
-        add(gpu, x, o, B * dim);
-        rmsnorm(gpu, x, L.ffnNorm, xn, B, dim, c.rmsEps);
-        matmul(gpu, xn, L.wGate, g, B, force); // [B, hiddenLocal]
-        matmul(gpu, xn, L.wUp, u, B, force); // [B, hiddenLocal]
-        siluMul(gpu, g, u, B * hid);
-        matmul(gpu, g, L.wDown, o, B, force); // [B, dim] partial over this rank's hidden slice
-        await allReduce(o);
-        add(gpu, x, o, B * dim);
-      }
-      rmsnorm(gpu, x, this.outputNorm, xn, B, dim, c.rmsEps); // every row is a "last token"
-      matmul(gpu, xn, this.output, logits, B, force); // [B, vocabLocal]
+        }),
+        allReduce: this.reducer(reduce, B * dim), // one all-reduce for the whole batch
+      });
+      matmul(gpu, xn, this.output, logits, B, force); // [B, vocabLocal]: every row is a "last token"
       const out = new Float32Array(await gpu.read(logits, B * vocab * 4));
       for (const r of rows) this.lengths[r.slot] = r.pos + 1;
       return out;
     } finally {
-      for (const b of scratch) gpu.free(b);
+      sc.release();
     }
+  }
+
+  /** The all-reduce point of a row-parallel matmul: read the partial [n], exchange, write the sum back. */
+  private reducer(reduce: ReduceHook | undefined, n: number): (buf: GPUBuffer) => Promise<void> {
+    return async (buf) => {
+      if (!reduce) return;
+      // read() submits everything encoded so far at once, so the GPU finishes the partial without waiting
+      // on the CPU; nothing is encoded after it until the sum is back (everything after depends on it).
+      const partial = new Float32Array(await this.gpu.read(buf, n * 4)); // [n]
+      const summed = await reduce(partial); // [n]
+      if (summed.length !== n) throw new Error(`reduce returned ${summed.length} floats, want ${n}`);
+      this.gpu.write(buf, summed);
+    };
+  }
+
+  /**
+   * Embeds the step's tokens and encodes every transformer block over M rows, ending with the output
+   * norm in xn [M, dim]. Fused (default) per layer: q|k|v matmul, rope+cache store, attention, wo,
+   * add+norm, gate|up matmul, swiglu, w_down, add+next norm: 9 dispatches, 15 unfused (1B decode: 333 -> 201 a token).
+   */
+  private async blocks(b: Scratch, st: Step): Promise<void> {
+    const gpu = this.gpu;
+    const s = this.shard;
+    const c = s.config;
+    const { dim, headDim } = c;
+    const { M, force } = st;
+    const qDim = s.nHeadsLocal * headDim;
+    const kvDim = s.nKvHeadsLocal * headDim;
+    const hid = s.hiddenLocal;
+    const { x, xn, qkv, q, k, v, o, gu, h } = b; // [M, ...] as in Scratch
+    embed(gpu, b.tok, this.tokenEmbd, x, M); // [M, dim]
+    rmsnorm(gpu, x, this.layers[0].attnNorm, xn, M, dim, c.rmsEps);
+    // Residual add, then the next norm: one kernel fused, the two separate kernels unfused.
+    const addNorm = (w: GPUBuffer) => {
+      if (this.fused) addRmsnorm(gpu, x, o, w, xn, M, dim, c.rmsEps);
+      else {
+        add(gpu, x, o, M * dim);
+        rmsnorm(gpu, x, w, xn, M, dim, c.rmsEps);
+      }
+    };
+    for (let l = 0; l < this.layers.length; l++) {
+      const L = this.layers[l];
+      if (this.fused) {
+        matmul(gpu, xn, L.qkv[0], qkv, M, force); // [M, qDim + 2*kvDim]
+        ropeQkv(gpu, qkv, this.ropeTab, b.rowInfo, q, L.kCache, L.vCache, M, qDim, kvDim, headDim); // q [M, qDim], cache rows
+      } else {
+        matmul(gpu, xn, L.qkv[0], q, M, force); // [M, qDim]
+        matmul(gpu, xn, L.qkv[1], k, M, force); // [M, kvDim]
+        matmul(gpu, xn, L.qkv[2], v, M, force); // [M, kvDim]
+        ropeBatch(gpu, q, this.ropeTab, b.pos, M, s.nHeadsLocal, headDim);
+        ropeBatch(gpu, k, this.ropeTab, b.pos, M, s.nKvHeadsLocal, headDim);
+        st.storeKv(L);
+      }
+      st.attend(L); // att [M, qDim]
+      matmul(gpu, b.att, L.wo, o, M, force); // [M, dim] partial over this rank's heads
+      await st.allReduce(o);
+      addNorm(L.ffnNorm);
+      if (this.fused) {
+        matmul(gpu, xn, L.gateUp[0], gu, M, force); // [M, 2*hiddenLocal]
+        swiglu(gpu, gu, h, M, hid); // [M, hiddenLocal]
+      } else {
+        matmul(gpu, xn, L.gateUp[0], h, M, force); // [M, hiddenLocal] gate
+        matmul(gpu, xn, L.gateUp[1], gu, M, force); // [M, hiddenLocal] up
+        siluMul(gpu, h, gu, M * hid);
+      }
+      matmul(gpu, h, L.wDown, o, M, force); // [M, dim] partial over this rank's hidden slice
+      await st.allReduce(o);
+      addNorm(l + 1 < this.layers.length ? this.layers[l + 1].attnNorm : this.outputNorm);
+    }
+  }
+
+  /** Activation buffers for `rows` token rows (logits for `logitRows`): the persistent set or pooled ones. */
+  private scratch(rows: number, logitRows: number): { b: Scratch; release(): void } {
+    const gpu = this.gpu;
+    if (this.persistentScratch && rows <= this.maxSlots && !this.workBusy) {
+      this.work ??= this.allocScratch(this.maxSlots, this.maxSlots, (n, l) => gpu.alloc(n * 4, l));
+      this.workBusy = true;
+      return { b: this.work, release: () => { this.workBusy = false; } };
+    }
+    const taken: GPUBuffer[] = [];
+    const b = this.allocScratch(rows, logitRows, (n, l) => {
+      const buf = gpu.alloc(n * 4, l);
+      taken.push(buf);
+      return buf;
+    });
+    return { b, release: () => { for (const t of taken) gpu.free(t); } };
+  }
+
+  private allocScratch(R: number, logitRows: number, alloc: (floats: number, label: string) => GPUBuffer): Scratch {
+    const s = this.shard;
+    const { dim, headDim } = s.config;
+    const qDim = s.nHeadsLocal * headDim;
+    const kvDim = s.nKvHeadsLocal * headDim;
+    const hid = s.hiddenLocal;
+    return {
+      tok: alloc(R, 'tokens'), // i32 [R]
+      pos: alloc(R, 'pos'), // u32 [R]
+      rowInfo: alloc(2 * R, 'rows'), // u32 [R, 2]
+      x: alloc(R * dim, 'x'), // [R, dim]
+      xn: alloc(R * dim, 'xn'), // [R, dim]
+      qkv: alloc(R * (qDim + 2 * kvDim), 'qkv'), // [R, qDim + 2*kvDim]
+      q: alloc(R * qDim, 'q'), // [R, qDim]
+      k: alloc(R * kvDim, 'k'), // [R, kvDim]
+      v: alloc(R * kvDim, 'v'), // [R, kvDim]
+      att: alloc(R * qDim, 'att'), // [R, qDim]
+      o: alloc(R * dim, 'o'), // [R, dim]
+      gu: alloc(R * 2 * hid, 'gate_up'), // [R, 2*hiddenLocal]
+      h: alloc(R * hid, 'ffn_h'), // [R, hiddenLocal]
+      lastN: alloc(dim, 'last_n'), // [dim]
+      logits: alloc(logitRows * this.output.rows, 'logits'), // [logitRows, vocabLocal]
+    };
   }
 
   /** Clears a sequence (slot 0 by default; pos back to 0); stale cache rows are overwritten before they are read. */
@@ -323,7 +396,7 @@ export class LlamaGpu {
     gpu.flush();
     for (const L of this.layers) {
       for (const b of [L.attnNorm, L.ffnNorm]) drop(b);
-      for (const wt of [L.wq, L.wk, L.wv, L.wo, L.wGate, L.wUp, L.wDown]) drop(wt.buf);
+      for (const wt of [...L.qkv, L.wo, ...L.gateUp, L.wDown]) drop(wt.buf);
       drop(L.kCache);
       drop(L.vCache);
     }
@@ -332,5 +405,8 @@ export class LlamaGpu {
     drop(this.outputNorm);
     drop(this.ropeTab);
     drop(this.kvmap);
+    if (this.work) for (const b of Object.values(this.work)) drop(b);
+    this.work = null;
+    gpu.clearBindGroupCache();
   }
 }

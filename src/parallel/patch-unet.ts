@@ -224,6 +224,13 @@ export interface UnetPatchRunOptions {
   guidance: number; // CFG weight w; w = 1 runs one branch
   commTimeoutMs?: number;
   backend?: UnetPatchBackend; // default: unetCpuPatchBackend() (plain TS)
+  /**
+   * no_sync only: skip the per-step eps allGather as well, so a step sends nothing at all (the
+   * DistriFusion speed bench's no-communication ideal). Each peer advances the latent on its own
+   * rows only (other rows see eps = 0); one allGather of the final rows after the last step gives
+   * every peer the whole (meaningless for quality) image.
+   */
+  commFree?: boolean;
   /** After each step: this peer's rows of the predicted x0 as pixels clip((x0+1)/2, 0, 1), and timings. */
   onStep?: (ev: PatchStepEvent) => void;
   /** After each step's eps gather: the full guided eps [C, S, S] and the latent it was computed from (tests, benches). */
@@ -265,6 +272,7 @@ export function unetPreviewRows(model: UnetModel, t: number, z: Float32Array, ep
 export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<UnetPatchRunResult> {
   const { comm, model, rank, nPeers, mode, sampler } = o;
   if (comm.size !== nPeers || comm.rank !== rank) throw new Error(`unet patch-parallel: comm is rank ${comm.rank}/${comm.size}, options say ${rank}/${nPeers}`);
+  if (o.commFree && mode !== 'no_sync') throw new Error(`unet patch-parallel: commFree needs mode no_sync, not ${mode}`);
   const backend = o.backend ?? unetCpuPatchBackend();
   const branches = o.guidance === 1 ? 1 : 2;
   const plan = buildUnetPatchPlan(model, nPeers, branches);
@@ -321,9 +329,11 @@ export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<Unet
       p.catch(() => undefined); // a failure surfaces where it is awaited
       pending = p;
     }
-    const parts = await collect(comm.allGather(epsLocal), 'eps allGather');
+    // commFree: only this peer's rows (the others' eps stay 0), nothing sent
+    const parts = o.commFree ? null : await collect(comm.allGather(epsLocal), 'eps allGather');
     const full = new Float32Array(C * S * S); // [C, S, S]
-    parts.forEach((part, p) => {
+    (parts ?? plan.ranges[0].map((_, p) => (p === rank ? epsLocal : null))).forEach((part, p) => {
+      if (!part) return;
       const [a, e] = plan.ranges[0][p];
       for (let c = 0; c < C; c++) full.set(part.subarray(c * (e - a) * S, (c + 1) * (e - a) * S), (c * S + a) * S);
     });
@@ -338,5 +348,17 @@ export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<Unet
     z = unetSamplerUpdate(model, sampler.kind, ts, k, z, full, unetStepNoise(model, sampler, o.seed, k));
   }
   if (pending) await collect(pending, 'final async flat-buffer allGather'); // keep the comms in lockstep
-  return { rows: [r0, r1], image: z, commWaitMs, totalMs: performance.now() - t0, bytesSentPerStep: reg.total(rank) * 4 };
+  if (o.commFree && nPeers > 1) {
+    // every peer's own final rows [C, rows_p, S] into the image (after the timed steps)
+    const mine = new Float32Array(C * (r1 - r0) * S); // [C, rows, S]
+    for (let c = 0; c < C; c++) mine.set(z.subarray((c * S + r0) * S, (c * S + r1) * S), c * (r1 - r0) * S);
+    const rows = await collect(comm.allGather(mine), 'final rows allGather');
+    const img = new Float32Array(C * S * S); // [C, S, S]
+    rows.forEach((part, p) => {
+      const [a, e] = plan.ranges[0][p];
+      for (let c = 0; c < C; c++) img.set(part.subarray(c * (e - a) * S, (c + 1) * (e - a) * S), (c * S + a) * S);
+    });
+    z = img;
+  }
+  return { rows: [r0, r1], image: z, commWaitMs, totalMs: performance.now() - t0, bytesSentPerStep: mode === 'no_sync' ? 0 : reg.total(rank) * 4 };
 }

@@ -17,6 +17,9 @@ export type LlmEngineKind = 'wgsl' | 'ort-wasm' | 'ort-webgpu';
 export type LlmEngineChoice = LlmEngineKind | 'auto';
 export const LLM_ENGINES: readonly LlmEngineChoice[] = ['auto', 'wgsl', 'ort-wasm', 'ort-webgpu'];
 
+/** Where a peer computes its DistriFusion patches: WGSL on WebGPU, or plain JS (peers without WebGPU). */
+export type ImageBackend = 'gpu' | 'cpu';
+
 export interface RosterEntry extends PeerReport {
   rttMs: number | null;
   state: 'ready' | 'busy';
@@ -45,7 +48,8 @@ export type ToCoordinator =
 export type Job =
   | { kind: 'allreduce'; group: string[]; length: number; timeoutMs: number; delayPeer?: string; delayMs?: number }
   | { kind: 'bench-comm'; group: string[]; sizes: number[]; reps: number }
-  | { kind: 'image'; group: string[]; model: ModelRef; seed: number; steps: number; sampler: 'ddpm' | 'ddim'; mode: 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync'; warmupSteps: number; withSingle: boolean; label?: number; guidance?: number; backend?: 'gpu' | 'cpu' }
+  // backends: per rank, where that peer computes (a peer without WebGPU: 'cpu'); backend: every rank's, when backends is absent.
+  | { kind: 'image'; group: string[]; model: ModelRef; seed: number; steps: number; sampler: 'ddpm' | 'ddim'; mode: 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync'; warmupSteps: number; withSingle: boolean; label?: number; guidance?: number; backend?: ImageBackend; backends?: ImageBackend[]; commFree?: boolean }
   // maxBatchSize: KV-cache slots for continuous batching (serving); batchWaitMs: an idle replica's wait for companions.
   // engines: per rank ('auto' = the peer's own choice); weights: per-rank shares (proportional shards, src/parallel/hetero.ts).
   | { kind: 'llm-load'; group: string[]; model: ModelRef; maxSeqLen: number; maxBatchSize?: number; batchWaitMs?: number; engines?: LlmEngineChoice[]; weights?: number[] }

@@ -6,9 +6,20 @@ export function reference(a: Float32Array, b: Float32Array): Float32Array {
   return a.map((v, i) => v + b[i]); // [n]
 }
 
+/** WebGPU's guaranteed maxComputeWorkgroupsPerDimension. */
+export const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/** ceil(n / 64) workgroups as a 2D grid [x, y] with x <= 65535, and the elements per grid row (64 x). */
+export function grid1d(n: number): { x: number; y: number; rowLen: number } {
+  const g = Math.max(1, Math.ceil(n / 64));
+  const x = Math.min(g, MAX_WORKGROUPS_PER_DIM);
+  return { x, y: Math.ceil(g / x), rowLen: 64 * x };
+}
+
 /** Encode y = a + b over n floats; returns a pooled buffer [n]. */
 export function add(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, n: number): GPUBuffer {
   const y = gpu.alloc(n * 4, 'add.out'); // [n]
-  gpu.run({ code, file: 'shaders/diffusion/add.wgsl' }, new Uint32Array([n]), [a, b, y], [Math.ceil(n / 64)]);
+  const g = grid1d(n);
+  gpu.run({ code, file: 'shaders/diffusion/add.wgsl' }, new Uint32Array([n, g.rowLen]), [a, b, y], [g.x, g.y]);
   return y;
 }

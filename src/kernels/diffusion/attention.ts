@@ -1,8 +1,12 @@
 // Single-head spatial self-attention, queries from one buffer and keys/values from another
 // (shaders/diffusion/attention.wgsl), so a patch's queries can attend over a K/V buffer that holds
-// fresh local rows and stale remote rows (DistriFusion).
+// fresh local rows and stale remote rows (DistriFusion). Shapes past attention.wgsl's limits (the
+// widened U-Net: 640/1280 channels, 4096 keys at a 64x64 latent) go to attention_online.wgsl, which
+// streams keys with an online softmax.
 import code from '../../../shaders/diffusion/attention.wgsl?raw';
+import onlineCode from '../../../shaders/diffusion/attention_online.wgsl?raw';
 import type { Gpu } from '../../gpu/gpu';
+import { MAX_WORKGROUPS_PER_DIM } from './add';
 
 export interface AttentionShape {
   c: number; // channels (single head), <= 512
@@ -13,8 +17,9 @@ export interface AttentionShape {
   vBase: number; // float offset of v[0, 0] in kvBuf
 }
 
-export const ATTN_MAX_C = 512;
-export const ATTN_MAX_KEYS = 1024;
+export const ATTN_MAX_C = 512; // attention.wgsl
+export const ATTN_MAX_KEYS = 1024; // attention.wgsl
+export const ATTN_ONLINE_MAX_C = 2048; // attention_online.wgsl (any number of keys)
 
 /** o [c, lq] = v softmax(q^T k / sqrt(c))^T, with scores and sums in float64. */
 export function reference(qBuf: Float32Array, kvBuf: Float32Array, s: AttentionShape): Float32Array {
@@ -41,14 +46,26 @@ export function reference(qBuf: Float32Array, kvBuf: Float32Array, s: AttentionS
   return o;
 }
 
-/** Encode the attention; returns a pooled buffer [c, lq] the caller frees. qBuf may equal kvBuf. */
-export function attention(gpu: Gpu, qBuf: GPUBuffer, kvBuf: GPUBuffer, s: AttentionShape): GPUBuffer {
-  if (s.c > ATTN_MAX_C || s.lk > ATTN_MAX_KEYS) throw new Error(`attention: c ${s.c} > ${ATTN_MAX_C} or lk ${s.lk} > ${ATTN_MAX_KEYS}`);
+/**
+ * Encode the attention; returns a pooled buffer [c, lq] the caller frees. qBuf may equal kvBuf.
+ * kernel: 'auto' picks attention.wgsl within its limits (fm-unet), else attention_online.wgsl.
+ */
+export function attention(gpu: Gpu, qBuf: GPUBuffer, kvBuf: GPUBuffer, s: AttentionShape, kernel: 'auto' | 'scores' | 'online' = 'auto'): GPUBuffer {
+  const fits = s.c <= ATTN_MAX_C && s.lk <= ATTN_MAX_KEYS && s.lq <= MAX_WORKGROUPS_PER_DIM;
+  const k = kernel === 'auto' ? (fits ? 'scores' : 'online') : kernel;
+  if (k === 'scores' && !fits) throw new Error(`attention: c ${s.c} > ${ATTN_MAX_C} or lk ${s.lk} > ${ATTN_MAX_KEYS} or lq ${s.lq} > ${MAX_WORKGROUPS_PER_DIM}`);
+  if (k === 'online' && s.c > ATTN_ONLINE_MAX_C) throw new Error(`attention: c ${s.c} > ${ATTN_ONLINE_MAX_C}`);
   const out = gpu.alloc(s.c * s.lq * 4, 'attention.out'); // [c, lq]
   const params = new ArrayBuffer(32);
   const dv = new DataView(params);
   [s.c, s.lq, s.lk, s.qBase, s.kBase, s.vBase].forEach((v, i) => dv.setUint32(4 * i, v, true));
   dv.setFloat32(24, 1 / Math.sqrt(s.c), true);
-  gpu.run({ code, file: 'shaders/diffusion/attention.wgsl' }, new Uint8Array(params), [qBuf, kvBuf, out], [s.lq]);
+  if (k === 'scores') {
+    gpu.run({ code, file: 'shaders/diffusion/attention.wgsl' }, new Uint8Array(params), [qBuf, kvBuf, out], [s.lq]);
+  } else {
+    const x = Math.min(s.lq, MAX_WORKGROUPS_PER_DIM); // queries per dispatch row
+    dv.setUint32(28, x, true);
+    gpu.run({ code: onlineCode, file: 'shaders/diffusion/attention_online.wgsl' }, new Uint8Array(params), [qBuf, kvBuf, out], [x, Math.ceil(s.lq / x)]);
+  }
   return out;
 }

@@ -236,11 +236,59 @@ export function buildUnet(get: TensorGetter, c: UnetConfig = FM_UNET_CONFIG): Un
 }
 
 /**
- * Load fm-unet.safetensors. `sched.betas` [nT] is optional; when present it must match the spec's
- * linear schedule (within f32 rounding), since the samplers use the computed schedule.
+ * The safetensors `__metadata__` key holding a UnetConfig as JSON: a file with other channel counts
+ * or sizes than fm-unet (e.g. the Stable-Diffusion-like widened U-Net of bench/unet-widened-model.ts)
+ * carries its architecture with it, so the normal loader path (the image engine) needs no side channel.
  */
-export function loadUnet(bytes: Uint8Array, c: UnetConfig = FM_UNET_CONFIG): UnetModel {
+export const UNET_CONFIG_METADATA_KEY = 'tabmesh_unet_config';
+
+const CONFIG_NUMBERS = ['size', 'inChannels', 'baseCh', 'timeFreqDim', 'tembDim', 'numClasses', 'groups', 'eps', 'nT', 'betaStart', 'betaEnd'] as const;
+
+/** The `__metadata__` entry for `c` (safetensors metadata values are strings). */
+export function unetConfigMetadata(c: UnetConfig): Record<string, string> {
+  return { [UNET_CONFIG_METADATA_KEY]: JSON.stringify(c) };
+}
+
+/** The UnetConfig stored in safetensors metadata, checked field by field; null when the key is absent. */
+export function unetConfigFromMetadata(meta: Record<string, string>): UnetConfig | null {
+  const raw = meta[UNET_CONFIG_METADATA_KEY];
+  if (raw === undefined) return null;
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(raw) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`unet: metadata ${UNET_CONFIG_METADATA_KEY} is not JSON (${(e as Error).message})`);
+  }
+  const bad = (why: string): never => {
+    throw new Error(`unet: metadata ${UNET_CONFIG_METADATA_KEY}: ${why}`);
+  };
+  if (typeof j !== 'object' || j === null) bad('not an object');
+  for (const k of CONFIG_NUMBERS) if (typeof j[k] !== 'number' || !Number.isFinite(j[k])) bad(`'${k}' is not a number`);
+  const levels = j.levels;
+  if (!Array.isArray(levels) || levels.length < 1) bad('levels is not a non-empty array');
+  const lv = (levels as unknown[]).map((l, i) => {
+    const o = l as { ch?: unknown; attn?: unknown };
+    if (typeof o?.ch !== 'number' || !Number.isInteger(o.ch) || o.ch < 1 || typeof o.attn !== 'boolean') bad(`levels[${i}] is not { ch, attn }`);
+    return { ch: o.ch as number, attn: o.attn as boolean };
+  });
+  const c = { levels: lv } as UnetConfig;
+  for (const k of CONFIG_NUMBERS) (c as unknown as Record<string, number>)[k] = j[k] as number;
+  for (const k of ['size', 'inChannels', 'baseCh', 'timeFreqDim', 'tembDim', 'numClasses', 'groups', 'nT'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) bad(`'${k}' = ${c[k]} is not a positive integer`);
+  }
+  if (c.timeFreqDim % 2 !== 0) bad(`timeFreqDim ${c.timeFreqDim} is odd (sin and cos halves)`);
+  return c;
+}
+
+/**
+ * Load a U-Net .safetensors. The architecture is `c` when given, else the file's metadata config
+ * (UNET_CONFIG_METADATA_KEY), else fm-unet's (FM_UNET_CONFIG: fm-unet.safetensors has no metadata).
+ * `sched.betas` [nT] is optional; when present it must match the spec's linear schedule (within f32
+ * rounding), since the samplers use the computed schedule.
+ */
+export function loadUnet(bytes: Uint8Array, config?: UnetConfig): UnetModel {
   const f = parseSafetensors(bytes);
+  const c = config ?? unetConfigFromMetadata(f.metadata) ?? FM_UNET_CONFIG;
   const model = buildUnet(safetensorsGetter(f), c);
   if (f.tensors.has('sched.betas')) {
     const stored = getTensor(f, 'sched.betas', [c.nT]);

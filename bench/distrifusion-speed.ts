@@ -1,0 +1,235 @@
+// DistriFusion SPEED on real GPUs (issue 5 section 6, issue 7 section 3): time per DDIM step of
+// full_sync, corrected_async_gn and the no-communication ideal, N = 1, 2, 4 peers, one headless Node
+// peer process per GPU over real WebRTC (node-datachannel), driven like bench/multi-gpu.ts: a
+// signaling + model server and the Node coordinator here, peers pinned to their GPU by hiding the
+// other /dev/nvidiaN in a private mount namespace (root, > 1 GPU). Fresh peer processes per (px, N):
+// Dawn-for-Node has aborted when one process allocated a second multi-hundred-MB weight set.
+//
+// Decisions (issue 5/7 notes):
+//  - "px" is the image size as in Stable Diffusion; the U-Net runs on the latent at px / 8 with 4
+//    latent channels (SD's VAE factor): 256 / 512 / 1024 px = latent 32 / 64 / 128.
+//  - px 32 means fm-unet itself at its trained 32x32 with its real weights (web/public/fm-unet/).
+//  - other px: "sd-like", fm-unet's layout widened to inChannels 4, baseCh 320, levels 320 / 640(attn)
+//    / 1280(attn), GroupNorm 32, tembDim 1280, timeFreqDim 320 (SD's time_proj width; negligible
+//    cost), one ResBlock per level as fm-unet; random weights (src/model/unet/widened.ts), 214M
+//    parameters, 857 MB f32, config in the safetensors metadata. WIDTH scales the channels (local runs).
+//  - the ideal = mode no_sync with commFree: every peer computes its own patch and sends NOTHING per
+//    step (plain no_sync still all-gathers the eps rows each step; commFree skips that too and
+//    gathers the final rows once after the timed steps).
+//  - time per step = the median over steps k >= WARMUP (the same steps for every mode; step 0 also
+//    compiles pipelines) of the slowest peer's step (compute + comm wait, from the peers' image-step
+//    events); compute / wait are that peer's split. Bytes per step per peer: the flat comm buffer
+//    (all layers' halo rows, GroupNorm sums, K/V rows; the per-layer gathers of a sync step move the
+//    same floats) + this peer's eps rows; an allGather delivers them to each of the N - 1 others.
+// `node distrifusion-speed.mjs peer <link> ...` runs a peer (how the driver starts its children).
+// Environment: PX=32,256,512,1024  NS=1,2,4 (capped by GPUs; default 1 and 2 without GPUs)
+//   MODES=full_sync,corrected_async_gn,no_sync  STEPS=8  WARMUP=2  WIDTH=1  SEED=1  PORT=5391
+//   MODEL_DIR ($TMPDIR/tabmesh-bench-models)  PIN=0|1  BENCH_OUT/OUT (bench/out)  COMMBENCH=1
+import express from 'express';
+import http from 'node:http';
+import os from 'node:os';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ExpressPeerServer } from 'peer';
+import { runHeadlessPeer } from '../src/session/headless.node';
+import { startNodeCoordinator, type NodeCoordinator } from '../src/session/coordinator.node';
+import type { JobEvent } from '../src/session/protocol';
+import type { ImageResult } from '../src/engines/image-engine';
+import { buildUnetPatchPlan } from '../src/parallel/patch-unet-plan';
+import { buildUnet, FM_UNET_CONFIG, type UnetConfig } from '../src/model/unet/config';
+import { writeWidenedModel } from './unet-widened-model';
+import { markdown, summarize, type CaseRow, type StepSample } from './distrifusion-speed-report';
+
+const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${l}`);
+
+if (process.argv[2] === 'peer') process.exit(await runHeadlessPeer(process.argv.slice(3)));
+
+const env = (k: string, d: string) => process.env[k] ?? d;
+const gpus = fs.readdirSync('/dev').filter((n) => /^nvidia\d+$/.test(n)).map((n) => Number(n.slice(6))).sort((a, b) => a - b);
+const maxPeers = gpus.length > 1 ? gpus.length : 2;
+const PX = env('PX', '32,256,512,1024').split(',').map(Number);
+const NS = env('NS', [1, 2, 4].filter((n) => n <= maxPeers).join(',')).split(',').map(Number).filter((n) => n <= maxPeers);
+const MODES = env('MODES', 'full_sync,corrected_async_gn,no_sync').split(',') as CaseRow['mode'][];
+const STEPS = Number(env('STEPS', '8'));
+const WARMUP = Number(env('WARMUP', '2'));
+const WIDTH = Number(env('WIDTH', '1'));
+const SEED = Number(env('SEED', '1'));
+const port = Number(env('PORT', '5391'));
+const pin = env('PIN', gpus.length > 1 && process.getuid?.() === 0 ? '1' : '0') === '1';
+const commBench = env('COMMBENCH', '1') === '1';
+const outDir = path.resolve(process.env.BENCH_OUT ?? process.env.OUT ?? 'bench/out');
+const modelDir = path.resolve(env('MODEL_DIR', path.join(os.tmpdir(), 'tabmesh-bench-models')));
+const self = process.argv[1]; // this bundle: children run it with `peer`
+if (STEPS <= WARMUP) throw new Error(`STEPS ${STEPS} must exceed WARMUP ${WARMUP} (timed steps are k >= WARMUP)`);
+
+/** fm-unet's real weights: the repo's web/public copy (bundle in .gpu-node/ or bench/out/: two levels up is the repo). */
+function fmUnetFile(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const root of [path.resolve(here, '..'), path.resolve(here, '../..'), process.cwd()]) {
+    const f = path.join(root, 'web/public/fm-unet/fm-unet.safetensors');
+    if (fs.existsSync(f)) return f;
+  }
+  throw new Error('web/public/fm-unet/fm-unet.safetensors not found (run from the repo)');
+}
+
+async function startServer(): Promise<{ origin: string; close(): void }> {
+  const app = express();
+  const server = http.createServer(app);
+  app.use('/peerjs', ExpressPeerServer(server, { path: '/', allow_discovery: false, alive_timeout: 60_000 }));
+  app.use('/models', express.static(modelDir, { acceptRanges: true, index: false, fallthrough: false }));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+  return { origin: `http://127.0.0.1:${port}`, close: () => server.close() };
+}
+
+// spawnPeer / stopPeers as in bench/multi-gpu.ts (a script with top-level effects: not importable).
+function spawnPeer(i: number, link: string): ChildProcess {
+  const name = pin ? `gpu${gpus[i]}` : `peer${i}`;
+  const args = [self, 'peer', link, '--name', name];
+  let child: ChildProcess;
+  if (pin) {
+    const hide = gpus.filter((_, j) => j !== i).map((g) => `mount --bind /dev/null /dev/nvidia${g} && `).join('');
+    child = spawn('unshare', ['-m', 'sh', '-c', `${hide}exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } else {
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+  const relay = (b: Buffer) => { for (const line of b.toString().split('\n')) if (line.trim()) console.log(`  [${name}] ${line}`); };
+  child.stdout!.on('data', relay);
+  child.stderr!.on('data', relay);
+  return child;
+}
+
+async function stopPeers(children: ChildProcess[], coord: NodeCoordinator): Promise<void> {
+  const exits = children.map((c) => new Promise<void>((r) => (c.exitCode !== null ? r() : c.once('exit', () => r()))));
+  for (const c of children) c.kill('SIGTERM');
+  const t = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), 10_000);
+  await Promise.all(exits);
+  clearTimeout(t);
+  for (let i = 0; i < 50 && coord.core.roster.list().length; i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+const zeroGetter = () => new Float32Array(0); // buildUnet for the plan's layout only: no weights needed
+
+interface ModelCase { px: number; name: string; url: string; config: UnetConfig; label: string; params: number | null }
+
+/** One image job: every peer's per-step events and results. */
+async function runImage(coord: NodeCoordinator, group: string[], m: ModelCase, mode: CaseRow['mode'], steps: number): Promise<{ samples: StepSample[][]; results: ImageResult[]; wallMs: number }> {
+  const samples: StepSample[][] = group.map(() => []);
+  const t0 = performance.now();
+  const h = coord.core.runJob<ImageResult>({
+    kind: 'image', group, model: { name: m.name, url: m.url }, seed: SEED, steps, sampler: 'ddim', mode, warmupSteps: WARMUP,
+    withSingle: false, label: 0, guidance: 1, backend: 'gpu', commFree: mode === 'no_sync',
+  }, (peer: string, ev: JobEvent) => {
+    if (ev.kind !== 'image-step') return;
+    samples[group.indexOf(peer)].push({ step: ev.step, computeMs: ev.computeMs, commWaitMs: ev.commWaitMs, sync: ev.sync });
+  });
+  const results = await h.done;
+  return { samples, results, wallMs: performance.now() - t0 };
+}
+
+async function runCase(coord: NodeCoordinator, m: ModelCase, n: number): Promise<CaseRow[]> {
+  log(`${m.label} N=${n}: starting ${n} peer(s)${pin ? ` on GPUs ${gpus.slice(0, n).join(',')}` : ''}`);
+  let children = Array.from({ length: n }, (_, i) => spawnPeer(i, coord.joinLink));
+  try {
+    try {
+      await coord.waitForPeers(n, 90_000);
+    } catch (e) {
+      // seen once on a 2-CPU box: one peer's PeerJS join never reached the coordinator; start afresh once
+      log(`${m.label} N=${n}: ${(e as Error).message}; restarting the peers`);
+      await stopPeers(children, coord);
+      children = Array.from({ length: n }, (_, i) => spawnPeer(i, coord.joinLink));
+      await coord.waitForPeers(n, 180_000);
+    }
+    const entries = coord.core.roster.list();
+    const group = [...entries].sort((a, b) => a.userAgent.localeCompare(b.userAgent)).map((e) => e.id); // rank r on GPU r
+    const tLoad = performance.now();
+    await runImage(coord, group, m, 'no_sync', 1); // download + parse + weight upload + most pipelines
+    const loadMs = performance.now() - tLoad;
+    log(`${m.label} N=${n}: loaded in ${(loadMs / 1000).toFixed(1)} s`);
+    const plan = n > 1 ? buildUnetPatchPlan(buildUnet(zeroGetter, m.config), n) : null; // sizes only
+    const rows: CaseRow[] = [];
+    for (const mode of MODES) {
+      if (n === 1 && mode !== 'no_sync') continue; // one peer: every mode is the same single-device run
+      const r = await runImage(coord, group, m, mode, STEPS);
+      const epsBytes = mode === 'no_sync' || n === 1 ? 0 : (m.config.inChannels * m.config.size * m.config.size * 4) / n;
+      const row = summarize({
+        px: m.px, model: m.label, latent: m.config.size, n, mode, steps: STEPS, warmup: WARMUP, loadMs, samples: r.samples, results: r.results,
+        wallMs: r.wallMs, flatBytes: mode === 'no_sync' ? 0 : plan ? plan.registry.total(0) * 4 : 0, epsBytes,
+      });
+      log(`${m.label} N=${n} ${mode}: ${row.step_ms.toFixed(1)} ms/step (compute ${row.compute_ms.toFixed(1)}, wait ${row.comm_wait_ms.toFixed(1)}), ${(row.bytes_per_step_per_peer / 1e6).toFixed(2)} MB/step/peer`);
+      rows.push(row);
+    }
+    if (commBench && n > 1 && plan) {
+      // the allGather of the flat buffer in isolation, at this case's size (what an async step overlaps)
+      try {
+        const res = await coord.core.benchComm({ peers: group, sizes: [plan.registry.total(0) * 4], reps: 3 });
+        for (const row of rows) row.comm_bench = res.rows;
+      } catch (e) {
+        log(`${m.label} N=${n}: comm bench failed: ${(e as Error).message}`);
+      }
+    }
+    const a = entries[0];
+    for (const row of rows) row.adapter = { ...a.adapter, features: a.features, limits: a.limits, gflops: entries.map((e) => e.gflops), userAgent: a.userAgent };
+    return rows;
+  } finally {
+    await stopPeers(children, coord);
+  }
+}
+
+fs.mkdirSync(modelDir, { recursive: true });
+fs.mkdirSync(outDir, { recursive: true });
+const models: ModelCase[] = [];
+const server = await startServer();
+for (const px of PX) {
+  if (px === 32) {
+    const dst = path.join(modelDir, 'fm-unet.safetensors');
+    if (!fs.existsSync(dst)) fs.symlinkSync(fmUnetFile(), dst);
+    models.push({ px, name: 'fm-unet', url: `${server.origin}/models/fm-unet.safetensors`, config: FM_UNET_CONFIG, label: 'fm-unet 32x32', params: null });
+  } else {
+    const f = writeWidenedModel(modelDir, px, WIDTH, SEED, log);
+    models.push({ px, name: f.name, url: `${server.origin}/models/${f.name}`, config: f.config, label: `sd-like${WIDTH !== 1 ? ` x${WIDTH}` : ''} ${px}px (latent ${f.config.size})`, params: f.params });
+  }
+}
+log(`px: ${PX.join(', ')}; N: ${NS.join(', ')}; modes: ${MODES.join(', ')}; steps ${STEPS} (timed k >= ${WARMUP}); GPUs: ${gpus.length ? gpus.join(',') : 'none'}${pin ? ' (pinned)' : ''}`);
+const coord = await startNodeCoordinator(server.origin, log, { heartbeatTimeoutMs: Number(env('HEARTBEAT_TIMEOUT_MS', '120000')) });
+const rows: CaseRow[] = [];
+let failure: string | null = null;
+const started = new Date().toISOString();
+/** JSON + markdown after every case too: a run cut short by the device's time limit keeps what it measured. */
+function writeResults(final: boolean): void {
+  const date = new Date().toISOString();
+  const adapter = rows[0]?.adapter ?? null;
+  const doc = {
+    name: 'distrifusion-speed', date, started, complete: final,
+    machine: { hostname: os.hostname(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_GB: os.totalmem() / 1e9, gpus: gpus.length, pinned: pin },
+    node: process.version, adapter, steps: STEPS, warmup: WARMUP, sampler: 'ddim', width: WIDTH,
+    models: models.map((m) => ({ px: m.px, label: m.label, latent: m.config.size, params: m.params, config: m.config })),
+    transport: 'WebRTC data channels (node-datachannel / libdatachannel) over loopback, one process per peer',
+    timing: 'step_ms = median over steps k >= warmup of the slowest peer\'s compute + comm wait (image-step events)',
+    rows, failure,
+  };
+  const slug = `${String((adapter as { description?: string } | null)?.description || 'unknown').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40)}-${started.slice(0, 19).replace(/:/g, '')}`;
+  const md = markdown(doc);
+  fs.writeFileSync(path.join(outDir, `distrifusion-speed-${slug}.json`), JSON.stringify(doc, null, 2));
+  fs.writeFileSync(path.join(outDir, `distrifusion-speed-${slug}.md`), md);
+  if (final) {
+    console.log(md);
+    log(`wrote ${path.join(outDir, `distrifusion-speed-${slug}.{json,md}`)}`);
+  }
+}
+try {
+  for (const m of models) {
+    for (const n of NS) {
+      rows.push(...(await runCase(coord, m, n)));
+      writeResults(false);
+    }
+  }
+} catch (e) {
+  failure = (e as Error).stack ?? String(e);
+  log(`FAILED: ${failure}`);
+}
+writeResults(true);
+coord.close();
+server.close();
+process.exit(failure ? 1 : 0);

@@ -1,0 +1,119 @@
+// Fused decode kernels (issue 7 §3: fewer dispatches per token) against their CPU references, and the
+// fused LlamaGpu forward against the unfused one and the CPU model.
+import { describe, expect, it } from 'vitest';
+import { dequantize, quantize, uploadWeight } from '../../src/kernels/common';
+import * as ew from '../../src/kernels/elementwise';
+import { packRows } from '../../src/kernels/batch-decode';
+import { concatRows, matmul, reference as matmulRef } from '../../src/kernels/matmul';
+import * as rms from '../../src/kernels/rmsnorm';
+import * as ropeK from '../../src/kernels/rope';
+import { readRange } from '../../src/model/gguf';
+import { LlamaGpu } from '../../src/model/llama';
+import { LlamaCpu } from '../../src/model/reference';
+import { makeShard } from '../../src/parallel/tp';
+import { testGpu } from '../helpers/gpu';
+import { synthetic } from '../model/models';
+import { maxAbsDiff, randArray, rng } from './rand';
+
+async function readF32(buf: GPUBuffer, n: number): Promise<Float32Array> {
+  const gpu = await testGpu();
+  return new Float32Array(await gpu.read(buf, n * 4));
+}
+
+describe('fused decode kernels', () => {
+  for (const [nH, nKv, hd] of [[4, 2, 8], [3, 1, 6]]) {
+    it(`ropeQkv splits q|k|v, rotates q and k, stores k and v in each row's cache row (heads ${nH}/${nKv}, hd ${hd})`, async () => {
+      const gpu = await testGpu();
+      const r = rng(nH * 10 + hd);
+      const qDim = nH * hd, kvDim = nKv * hd, cacheRows = 40;
+      const rows = [{ base: 0, pos: 5 }, { base: 20, pos: 0 }, { base: 20, pos: 13 }]; // [T] (slot base, position)
+      const qkv = randArray(r, rows.length * (qDim + 2 * kvDim)); // [T, qDim + 2*kvDim]
+      const kc = randArray(r, cacheRows * kvDim), vc = randArray(r, cacheRows * kvDim); // [cacheRows, kvDim]
+      const kcb = gpu.upload(kc), vcb = gpu.upload(vc), qb = gpu.alloc(rows.length * qDim * 4); // q [T, qDim]
+      const tab = gpu.upload(ropeK.ropeTable(cacheRows, hd, 10000)); // [cacheRows, hd/2, 2]
+      ropeK.ropeQkv(gpu, gpu.upload(qkv), tab, gpu.upload(packRows(rows)), qb, kcb, vcb, rows.length, qDim, kvDim, hd);
+      const wantK = Float32Array.from(kc), wantV = Float32Array.from(vc); // untouched rows keep their values
+      const wantQ = ropeK.ropeQkvReference(qkv, rows, qDim, kvDim, hd, 10000, wantK, wantV);
+      expect(maxAbsDiff(await readF32(qb, wantQ.length), wantQ)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(await readF32(kcb, wantK.length), wantK)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(await readF32(vcb, wantV.length), wantV)).toBe(0);
+    });
+  }
+
+  for (const impl of ['shared', 'rows'] as const) for (const [rows, dim] of [[1, 64], [3, 200], [70, 7]]) {
+    it(`addRmsnorm (${impl}) rows=${rows} dim=${dim}: x += d, y = rmsnorm(x) * w`, async () => {
+      const gpu = await testGpu();
+      const r = rng(rows * 7 + dim);
+      const x = randArray(r, rows * dim, 3), d = randArray(r, rows * dim, 2), w = randArray(r, dim); // [rows, dim] x2, [dim]
+      const xb = gpu.upload(x), y = gpu.alloc(rows * dim * 4); // [rows, dim]
+      rms.addRmsnorm(gpu, xb, gpu.upload(d), gpu.upload(w), y, rows, dim, 1e-5, impl);
+      const want = rms.addRmsnormReference(x, d, w, rows, dim, 1e-5);
+      expect(maxAbsDiff(await readF32(xb, rows * dim), want.x)).toBeLessThan(1e-6);
+      expect(maxAbsDiff(await readF32(y, rows * dim), want.y)).toBeLessThan(1e-5);
+    });
+  }
+
+  it('swiglu over fused gate|up rows, hid not a multiple of 256', async () => {
+    const gpu = await testGpu();
+    const rows = 3, hid = 300;
+    const gu = randArray(rng(5), rows * 2 * hid, 4); // [rows, 2*hid]
+    const h = gpu.alloc(rows * hid * 4); // [rows, hid]
+    ew.swiglu(gpu, gpu.upload(gu), h, rows, hid);
+    expect(maxAbsDiff(await readF32(h, rows * hid), ew.swigluReference(gu, rows, hid))).toBeLessThan(1e-5);
+  });
+
+  // Stacked weights give every part's product side by side: same types keep their bytes, mixed widen to f32.
+  for (const types of [['f16', 'f16', 'f16'], ['q8_0', 'q8_0'], ['f16', 'q8_0', 'f32']] as const) {
+    it(`concatRows(${types.join(', ')}) matmul equals each part's product`, async () => {
+      const gpu = await testGpu();
+      const r = rng(types.length * 3 + types[0].length);
+      const K = 64, M = 2, Ns = [32, 8, 16].slice(0, types.length);
+      const parts = types.map((t, i) => quantize(randArray(r, Ns[i] * K), Ns[i], K, t)); // [N_i, K]
+      const fused = concatRows(parts);
+      expect(fused.type).toBe(new Set(types).size === 1 ? types[0] : 'f32');
+      const x = randArray(r, M * K); // [M, K]
+      const want = new Float32Array(M * fused.rows); // [M, sum N_i]: row m = [y_0 | y_1 | ...]
+      let off = 0;
+      parts.forEach((p, i) => {
+        const y = matmulRef(x, dequantize(p), M, Ns[i], K); // [M, N_i]
+        for (let m = 0; m < M; m++) want.set(y.subarray(m * Ns[i], (m + 1) * Ns[i]), m * fused.rows + off);
+        off += Ns[i];
+      });
+      const w = uploadWeight(gpu, fused);
+      for (const path of ['rows', 'tiled'] as const) {
+        const y = gpu.alloc(M * fused.rows * 4); // [M, sum N_i]
+        matmul(gpu, gpu.upload(x), w, y, M, path);
+        expect(maxAbsDiff(await readF32(y, M * fused.rows), want)).toBeLessThan(1e-4);
+      }
+    });
+  }
+
+  it('fused LlamaGpu equals the unfused one and the CPU model, with 9 dispatches a layer instead of 15', async () => {
+    const gpu = await testGpu();
+    const m = await synthetic({ dim: 64, nHeads: 4, nKvHeads: 2, hidden: 96, vocab: 50, layers: 2, seed: 11 });
+    const shard = await makeShard(m.index, (s, e) => readRange(m.buf, s, e), 0, 1);
+    const cpu = new LlamaCpu(shard, 24);
+    const fused = await LlamaGpu.load(gpu, shard, { maxSeqLen: 24, maxSlots: 2 });
+    const plain = await LlamaGpu.load(gpu, shard, { maxSeqLen: 24, maxSlots: 2, fuse: false });
+    const prompt = Int32Array.of(1, 7, 9, 30, 2); // [5]
+    const wantPrompt = await cpu.forward(prompt, 0); // [vocab]
+    for (const model of [fused, plain]) expect(maxAbsDiff(await model.forward(prompt, 0), wantPrompt)).toBeLessThan(1e-4);
+    const want = await cpu.forward(Int32Array.of(12), 5); // [vocab]
+    const counts: number[] = [];
+    for (const model of [fused, plain]) {
+      gpu.resetStats();
+      const got = await model.forward(Int32Array.of(12), 5); // [vocab]
+      counts.push(gpu.resetStats().dispatches);
+      expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
+    }
+    // embed + first norm + output projection, then per layer 9 fused / 15 unfused.
+    expect(counts).toEqual([3 + 9 * 2, 3 + 15 * 2]);
+    // Batched decode: slot 1 prefilled separately, both slots step together.
+    for (const model of [fused, plain]) await model.forward(Int32Array.of(1, 4), 0, undefined, 1);
+    const rows = [{ slot: 0, token: 3, pos: 6 }, { slot: 1, token: 5, pos: 2 }];
+    const a = await fused.decodeBatch(rows), b = await plain.decodeBatch(rows); // [2, vocab]
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-5);
+    fused.destroy();
+    plain.destroy();
+  });
+});
