@@ -13,7 +13,7 @@ mode="${1:-local}"
 
 build() {
   [ -d .gpu-node/node_modules/webgpu ] || { echo "run ../shared/gpu/prepare.sh first (fills .gpu-node/ and .gl/)"; exit 1; }
-  node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/multi-gpu.ts', '.gpu-node/multi-gpu.mjs', { external: ['node-datachannel', 'node-datachannel/*', 'bufferutil', 'utf-8-validate'], cjsRequire: true }))"
+  node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/multi-gpu.ts', '.gpu-node/multi-gpu.mjs', { external: ['node-datachannel', 'node-datachannel/*', 'bufferutil', 'utf-8-validate'], cjsRequire: true, minify: true }))"
   local nd=.gpu-node/node_modules/node-datachannel
   rm -rf "$nd" .gpu-node/node_modules/detect-libc
   mkdir -p "$nd/build/Release"

@@ -5,7 +5,7 @@
 // backend cannot run) gives a row with `error` set instead of throwing, so one engine cannot sink
 // the rest of the benchmark.
 import type { Page } from '@playwright/test';
-import type { LlmRow } from './tabmesh-llm';
+import { warmUntilSteady, type LlmRow } from './tabmesh-llm';
 
 type EngineChoice = 'auto' | 'wgsl' | 'ort-wasm' | 'ort-webgpu';
 
@@ -26,6 +26,7 @@ export interface EngineRow extends LlmRow {
   shares: string; // each rank's heads / hidden share (per_peer), shows what 'speed' did
   allreduce_share: number;
   error: string;
+  warmup_ms_per_token: string; // decode ms/token of each untimed warm-up run (warmUntilSteady)
 }
 
 /** What ORT's wasm backend uses when numThreads is left unset (ort-web: min(4, ceil(cores / 2))). */
@@ -41,10 +42,10 @@ export async function benchTabmeshEngine(coordinator: Page, o: EngineRunOptions)
     shard_weights: o.shardWeights ?? 'even',
     sampling: { temperature: 0, max_tokens: o.maxTokens, ignore_eos: true },
   };
-  const warm = { ...req, prompt: o.warmPrompt ?? o.prompt, sampling: { ...req.sampling, max_tokens: 4 } };
+  const warm = { ...req, prompt: o.warmPrompt ?? o.prompt }; // as long as the measured run (WARMUP_RUNS)
   const failed = (e: unknown): EngineRow => ({
     model: o.model, engine: `tabmesh (${requested})`, tp_or_threads: o.tp, requested, prompt_tokens: 0, completion_tokens: 0,
-    prefill_tok_s: NaN, decode_tok_s: NaN, ms_per_token: NaN, allreduce_share: NaN, shares: '', text: '',
+    prefill_tok_s: NaN, decode_tok_s: NaN, ms_per_token: NaN, allreduce_share: NaN, shares: '', text: '', warmup_ms_per_token: '',
     error: (e as Error).message.split('\n')[0].slice(0, 300),
   });
   const limit = o.timeoutMs ?? 240_000;
@@ -61,11 +62,15 @@ export async function benchTabmeshEngine(coordinator: Page, o: EngineRunOptions)
     }
   };
   try {
-    await gen(warm); // load + compile (a new engine reloads)
+    const warmMs = await warmUntilSteady(async () => { // load + compile (a new engine reloads) + JIT tier-up
+      const w = await gen(warm);
+      return w.timings.decode_ms / Math.max(1, w.usage.completion_tokens - 1);
+    });
     const res = await gen(req);
     const t = res.timings;
     const decodeTokens = res.usage.completion_tokens - 1; // the first token comes from the prefill's logits
     const loaded = res.per_peer?.map((p) => p.engine) ?? [];
+    console.log(`[tabmesh] ${o.model} ${requested} warm-up ms/token: ${warmMs.map((x) => x.toFixed(2)).join(' ')}`);
     return {
       model: o.model, engine: `tabmesh (${loaded.join('+') || requested})`, tp_or_threads: o.tp, requested,
       prompt_tokens: res.usage.prompt_tokens, completion_tokens: res.usage.completion_tokens,
@@ -74,6 +79,7 @@ export async function benchTabmeshEngine(coordinator: Page, o: EngineRunOptions)
       ms_per_token: t.decode_ms / decodeTokens,
       allreduce_share: t.allreduce_ms / (t.compute_ms + t.allreduce_ms),
       shares: res.per_peer?.map((p) => p.share).join(' / ') ?? '',
+      warmup_ms_per_token: warmMs.map((x) => x.toFixed(2)).join(' '),
       text: res.outputs[0]?.text ?? '',
       error: '',
     };

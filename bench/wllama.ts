@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from '@playwright/test';
 import type { WllamaRunOptions, WllamaRunResult } from './pages/wllama-page';
-import type { LlmRow } from './tabmesh-llm';
+import { WARMUP_RUNS, type LlmRow } from './tabmesh-llm';
 
 // Vite serves files outside its root (web/) under /@fs/<absolute path>; server.fs.allow covers the repo.
 const PAGE = `/@fs${fileURLToPath(new URL('./pages/wllama.html', import.meta.url))}`;
@@ -58,9 +58,9 @@ export async function wllamaRows(browser: Browser, o: { model: string; prompt: s
     const url = await modelUrl(page, o.model);
     const rows = [];
     for (const threads of o.threads ?? [1, 2]) {
-      const row = await benchWllama(page, { model: o.model, modelUrl: url, prompt: o.prompt, maxTokens: o.maxTokens, threads, nCtx: o.nCtx });
+      const row = await benchWllama(page, { model: o.model, modelUrl: url, prompt: o.prompt, maxTokens: o.maxTokens, threads, nCtx: o.nCtx, warmRuns: WARMUP_RUNS });
       if (threads > 1 && !row.wllama.multithread) console.log(`[wllama] asked for ${threads} threads but ran single-threaded (crossOriginIsolated=${row.wllama.crossOriginIsolated})`);
-      console.log(`[wllama] ${o.model} threads=${row.tp_or_threads}: prefill ${row.prefill_tok_s.toFixed(1)} tok/s, decode ${row.decode_tok_s.toFixed(1)} tok/s`);
+      console.log(`[wllama] ${o.model} threads=${row.tp_or_threads}: prefill ${row.prefill_tok_s.toFixed(1)} tok/s, decode ${row.decode_tok_s.toFixed(1)} tok/s (warm-up ms/token: ${row.wllama.warmup_ms_per_token.map((x) => x.toFixed(2)).join(' ')})`);
       rows.push(row);
     }
     return rows;

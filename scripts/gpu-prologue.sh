@@ -7,3 +7,5 @@ ldconfig
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json NCCL_NVLS_ENABLE=0
 xz -dc .gpu-node/node.xz > /tmp/node && chmod +x /tmp/node
 find .gpu-node/node_modules -name '*.node.xz' -exec xz -df {} \;
+# ONNX Runtime Web's .wasm (bench/ort-webgpu-gpu.ts reads .gpu-node/ort/*.wasm) travels xz-compressed too.
+find .gpu-node -name '*.wasm.xz' -exec xz -df {} \;

@@ -25,8 +25,8 @@ import { GraphBuilder } from './onnx-graph';
 /** Names of the graph inputs/outputs the runtime (llama-ort.ts) feeds and reads. */
 export const IO = {
   tokens: 'tokens', // int32 [T]
-  cos: 'rope_cos', // [T, 1, headDim/2, 1]
-  sin: 'rope_sin', // [T, 1, headDim/2, 1]
+  cos: 'rope_cos', // [T, 1, headDim]: cos of pair i at columns 2i and 2i+1
+  sin: 'rope_sin', // [T, 1, headDim]
   mask: 'mask', // [T, S] additive causal mask (0 or -inf), S = P + T
   x: 'x', // [T, dim] residual stream in
   delta: 'delta', // [T, dim] all-reduced partial sum to add to x first
@@ -80,21 +80,33 @@ function linear(b: GraphBuilder, x: string, w: string, out?: string): string {
   return b.node('Gemm', [x, w], { transB: 1 }, out); // [T, out]
 }
 
-/** llama.cpp "normal" RoPE: adjacent pairs (2i, 2i+1) of each head rotated by the angle in cos/sin. */
-function rope(b: GraphBuilder, x: string, nHeads: number, hd: number, out?: string): string {
-  const x4 = b.node('Reshape', [x, b.constI64([-1, nHeads, hd / 2, 2])]); // [T, H, hd/2, 2]
-  const [x0, x1] = b.nodeN('Split', [x4], { axis: 3 }, 2); // [T, H, hd/2, 1] each
-  const mul = (a: string, c: string) => b.node('Mul', [a, c]);
-  const r0 = b.node('Sub', [mul(x0, IO.cos), mul(x1, IO.sin)]); // [T, H, hd/2, 1]
-  const r1 = b.node('Add', [mul(x0, IO.sin), mul(x1, IO.cos)]); // [T, H, hd/2, 1]
-  const r = b.node('Concat', [r0, r1], { axis: 3 }); // [T, H, hd/2, 2]
-  return b.node('Reshape', [r, b.constI64([-1, nHeads * hd])], {}, out); // [T, H*hd]
+/**
+ * llama.cpp "normal" RoPE: adjacent pairs (x0, x1) of each head -> (x0 c - x1 s, x0 s + x1 c), spelled
+ * x * cos + swap(x) * sin with swap(x) = (-x1, x0) per pair: a MatMul by a constant [hd, hd] of 0 / +-1
+ * (exact: every product is 0 or +-x). 6 kernels instead of 10: at small widths each kernel's fixed
+ * cost in ORT's wasm executor is the whole step.
+ */
+function rope(b: GraphBuilder, x: string, nHeads: number, hd: number): string {
+  const swap = new Float32Array(hd * hd); // [hd, hd]: (x @ swap)[2i] = -x[2i+1], (x @ swap)[2i+1] = x[2i]
+  for (let i = 0; i < hd; i += 2) {
+    swap[(i + 1) * hd + i] = -1;
+    swap[i * hd + i + 1] = 1;
+  }
+  const name = `rope_swap_${hd}`;
+  if (!b.hasInit(name)) {
+    b.initF32(name, swap, [hd, hd]);
+    b.floatBytes -= swap.byteLength; // a constant, not model weights
+  }
+  const x3 = b.node('Reshape', [x, b.constI64([-1, nHeads, hd])]); // [T, H, hd]
+  const sw = b.node('MatMul', [x3, name]); // [T, H, hd]
+  const r = b.node('Add', [b.node('Mul', [x3, IO.cos]), b.node('Mul', [sw, IO.sin])]); // [T, H, hd]
+  return b.node('Reshape', [r, b.constI64([-1, nHeads * hd])]); // [T, H*hd]
 }
 
 /** Declares the inputs every attention-bearing graph needs: RoPE angles and the causal mask. */
 function attnInputs(b: GraphBuilder, hd: number): void {
-  b.input(IO.cos, 'float32', ['T', 1, hd / 2, 1]);
-  b.input(IO.sin, 'float32', ['T', 1, hd / 2, 1]);
+  b.input(IO.cos, 'float32', ['T', 1, hd]);
+  b.input(IO.sin, 'float32', ['T', 1, hd]);
   b.input(IO.mask, 'float32', ['T', 'S']);
 }
 
@@ -118,10 +130,9 @@ function emitAttention(b: GraphBuilder, s: ModelShard, l: number, L: LayerShard,
   const qkv = linear(b, xn, wqkv); // [T, qDim + 2 kvDim]
   // Query and key heads rotate by the same angles: one RoPE over both (fewer nodes, each with a
   // fixed cost in ORT's wasm executor that dominates at small widths).
-  const [qk, v] = b.nodeN('Split', [qkv, b.constI64([qDim + kvDim, kvDim])], { axis: 1 }, 2);
+  const [qk] = b.nodeN('Split', [qkv, b.constI64([qDim + kvDim, kvDim])], { axis: 1 }, [`l${l}.qk`, IO.newV(l)]); // [T, qDim + kvDim], [T, kvDim] (graph output)
   const qkr = rope(b, qk, hq + hkv, hd); // [T, qDim + kvDim]
   const [qr] = b.nodeN('Split', [qkr, b.constI64([qDim, kvDim])], { axis: 1 }, [`l${l}.q_rot`, IO.newK(l)]); // [T, qDim], [T, kvDim] (graph output)
-  b.node('Identity', [v], {}, IO.newV(l)); // [T, kvDim] -> graph output
   const kAll = b.node('Concat', [pastK, IO.newK(l)], { axis: 0 }); // [S, kvDim]
   const vAll = b.node('Concat', [pastV, IO.newV(l)], { axis: 0 }); // [S, kvDim]
   const scale = b.constF32(1 / Math.sqrt(hd));

@@ -65,8 +65,8 @@ export class LlamaOrt implements ShardModel {
     private readonly pieces: Pieces | null,
     private readonly kCache: Float32Array[], // per layer [maxSlots * maxSeqLen, kvDim]: slot s owns rows [s*maxSeqLen, (s+1)*maxSeqLen)
     private readonly vCache: Float32Array[], // per layer [maxSlots * maxSeqLen, kvDim]
-    private readonly ropeCos: Float32Array, // [maxSeqLen, headDim/2]
-    private readonly ropeSin: Float32Array, // [maxSeqLen, headDim/2]
+    private readonly ropeCos: Float32Array, // [maxSeqLen, headDim]: pair i's value at columns 2i, 2i+1
+    private readonly ropeSin: Float32Array, // [maxSeqLen, headDim]
     private readonly weightBytesTotal: number,
   ) {
     this.lengths = new Array<number>(maxSlots).fill(0);
@@ -144,12 +144,12 @@ export class LlamaOrt implements ShardModel {
     for (const id of tokens) if (id < 0 || id >= c.vocabSize) throw new RangeError(`token id ${id} out of range`);
     if (reduce && !this.pieces) throw new Error('forward: this model runs one fused graph (tp = 1); load it with split: true to reduce');
     const kvDim = s.nKvHeadsLocal * c.headDim;
-    const half = c.headDim / 2;
+    const hd = c.headDim;
     const S = pos + T;
     const base = slot * this.maxSeqLen * kvDim; // first float of the slot's rows
     const common: Feeds = {
-      [IO.cos]: new ort.Tensor('float32', this.ropeCos.slice(pos * half, S * half), [T, 1, half, 1]),
-      [IO.sin]: new ort.Tensor('float32', this.ropeSin.slice(pos * half, S * half), [T, 1, half, 1]),
+      [IO.cos]: new ort.Tensor('float32', this.ropeCos.subarray(pos * hd, S * hd), [T, 1, hd]),
+      [IO.sin]: new ort.Tensor('float32', this.ropeSin.subarray(pos * hd, S * hd), [T, 1, hd]),
       [IO.mask]: new ort.Tensor('float32', causalMask(T, pos), [T, S]),
     };
     // Past rows [0, pos) of the slot in layer l's cache (a view: ORT copies inputs into its heap anyway).
@@ -185,7 +185,7 @@ export class LlamaOrt implements ShardModel {
     checkDecodeRows(rows, this.lengths, this.maxSlots, this.maxSeqLen);
     for (const r of rows) if (r.token < 0 || r.token >= c.vocabSize) throw new RangeError(`token id ${r.token} out of range`);
     const kvDim = s.nKvHeadsLocal * c.headDim;
-    const half = c.headDim / 2;
+    const hd = c.headDim;
     const offs: number[] = []; // row b's segment starts at offs[b] in the concatenated past
     let Ptot = 0;
     for (const r of rows) {
@@ -193,18 +193,18 @@ export class LlamaOrt implements ShardModel {
       Ptot += r.pos;
     }
     const S = Ptot + B; // keys: [all rows' pasts ; B new rows]
-    const cos = new Float32Array(B * half); // [B, 1, half, 1]: each row at its own position
-    const sin = new Float32Array(B * half);
+    const cos = new Float32Array(B * hd); // [B, 1, hd]: each row at its own position
+    const sin = new Float32Array(B * hd);
     const mask = new Float32Array(B * S).fill(-Infinity); // [B, S]
     rows.forEach((r, b) => {
-      cos.set(this.ropeCos.subarray(r.pos * half, (r.pos + 1) * half), b * half);
-      sin.set(this.ropeSin.subarray(r.pos * half, (r.pos + 1) * half), b * half);
+      cos.set(this.ropeCos.subarray(r.pos * hd, (r.pos + 1) * hd), b * hd);
+      sin.set(this.ropeSin.subarray(r.pos * hd, (r.pos + 1) * hd), b * hd);
       mask.fill(0, b * S + offs[b], b * S + offs[b] + r.pos); // its own slot's past
       mask[b * S + Ptot + b] = 0; // and its own new key
     });
     const common: Feeds = {
-      [IO.cos]: new ort.Tensor('float32', cos, [B, 1, half, 1]),
-      [IO.sin]: new ort.Tensor('float32', sin, [B, 1, half, 1]),
+      [IO.cos]: new ort.Tensor('float32', cos, [B, 1, hd]),
+      [IO.sin]: new ort.Tensor('float32', sin, [B, 1, hd]),
       [IO.mask]: new ort.Tensor('float32', mask, [B, S]),
     };
     const gather = (cache: Float32Array): Float32Array => {
@@ -289,16 +289,18 @@ function floats(v: ort.Tensor | undefined): Float32Array {
   return v.data as Float32Array;
 }
 
-/** cos/sin of pos * theta^(-2i/headDim) for every position and pair i: [maxSeqLen, headDim/2] each. */
+/**
+ * cos/sin of pos * theta^(-2i/headDim) for every position and pair i, each value twice (columns 2i
+ * and 2i+1, the pair's two elements: see rope() in llama-graph.ts): [maxSeqLen, headDim] each.
+ */
 function ropeTables(maxSeqLen: number, headDim: number, theta: number): [Float32Array, Float32Array] {
-  const half = headDim / 2;
-  const cos = new Float32Array(maxSeqLen * half); // [maxSeqLen, headDim/2]
-  const sin = new Float32Array(maxSeqLen * half); // [maxSeqLen, headDim/2]
+  const cos = new Float32Array(maxSeqLen * headDim); // [maxSeqLen, headDim]
+  const sin = new Float32Array(maxSeqLen * headDim); // [maxSeqLen, headDim]
   for (let p = 0; p < maxSeqLen; p++) {
-    for (let i = 0; i < half; i++) {
+    for (let i = 0; i < headDim / 2; i++) {
       const ang = p * Math.pow(theta, (-2 * i) / headDim); // the reference's formula, in doubles
-      cos[p * half + i] = Math.cos(ang);
-      sin[p * half + i] = Math.sin(ang);
+      cos[p * headDim + 2 * i] = cos[p * headDim + 2 * i + 1] = Math.cos(ang);
+      sin[p * headDim + 2 * i] = sin[p * headDim + 2 * i + 1] = Math.sin(ang);
     }
   }
   return [cos, sin];
