@@ -25,6 +25,7 @@
 // Environment: PX=32,256,512,1024  NS=1,2,4 (capped by GPUs; default 1 and 2 without GPUs)
 //   MODES=full_sync,corrected_async_gn,no_sync  STEPS=8  WARMUP=2  WIDTH=1  SEED=1  PORT=5391
 //   MODEL_DIR ($TMPDIR/tabmesh-bench-models)  PIN=0|1  BENCH_OUT/OUT (bench/out)  COMMBENCH=1
+//   COMMDTYPE=f16|f32 (async modes' flat buffer on the wire; sync gathers are always f32)
 import express from 'express';
 import http from 'node:http';
 import os from 'node:os';
@@ -56,6 +57,7 @@ const STEPS = Number(env('STEPS', '8'));
 const WARMUP = Number(env('WARMUP', '2'));
 const WIDTH = Number(env('WIDTH', '1'));
 const SEED = Number(env('SEED', '1'));
+const COMMDTYPE = env('COMMDTYPE', 'f16') as 'f16' | 'f32';
 const port = Number(env('PORT', '5391'));
 const pin = env('PIN', gpus.length > 1 && process.getuid?.() === 0 ? '1' : '0') === '1';
 const commBench = env('COMMBENCH', '1') === '1';
@@ -119,7 +121,7 @@ async function runImage(coord: NodeCoordinator, group: string[], m: ModelCase, m
   const t0 = performance.now();
   const h = coord.core.runJob<ImageResult>({
     kind: 'image', group, model: { name: m.name, url: m.url }, seed: SEED, steps, sampler: 'ddim', mode, warmupSteps: WARMUP,
-    withSingle: false, label: 0, guidance: 1, backend: 'gpu', commFree: mode === 'no_sync',
+    withSingle: false, label: 0, guidance: 1, backend: 'gpu', commFree: mode === 'no_sync', commDtype: COMMDTYPE,
   }, (peer: string, ev: JobEvent) => {
     if (ev.kind !== 'image-step') return;
     samples[group.indexOf(peer)].push({ step: ev.step, computeMs: ev.computeMs, commWaitMs: ev.commWaitMs, sync: ev.sync });
@@ -155,7 +157,7 @@ async function runCase(coord: NodeCoordinator, m: ModelCase, n: number): Promise
       const epsBytes = mode === 'no_sync' || n === 1 ? 0 : (m.config.inChannels * m.config.size * m.config.size * 4) / n;
       const row = summarize({
         px: m.px, model: m.label, latent: m.config.size, n, mode, steps: STEPS, warmup: WARMUP, loadMs, samples: r.samples, results: r.results,
-        wallMs: r.wallMs, flatBytes: mode === 'no_sync' ? 0 : plan ? plan.registry.total(0) * 4 : 0, epsBytes,
+        wallMs: r.wallMs, flatBytes: mode === 'no_sync' ? 0 : plan ? plan.registry.total(0) * (COMMDTYPE === 'f16' && mode !== 'full_sync' ? 2 : 4) : 0, epsBytes,
       });
       log(`${m.label} N=${n} ${mode}: ${row.step_ms.toFixed(1)} ms/step (compute ${row.compute_ms.toFixed(1)}, wait ${row.comm_wait_ms.toFixed(1)}), ${(row.bytes_per_step_per_peer / 1e6).toFixed(2)} MB/step/peer`);
       rows.push(row);

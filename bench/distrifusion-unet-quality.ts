@@ -35,6 +35,8 @@ const warmup = Number(args.get('warmup') ?? 2);
 const ns = (args.get('n') ?? '2,4').split(',').map(Number);
 const ws = (args.get('guidance') ?? '1,2').split(',').map(Number);
 const jobs = Number(args.get('jobs') ?? 1);
+// The async exchange's wire format (patch-unet.ts commDtype): f16 halves the bytes; sync steps stay f32.
+const commDtype = (args.get('comm-dtype') ?? 'f32') as 'f32' | 'f16';
 const modes = (args.get('modes') ?? 'corrected_async_gn,stale_gn,sync_gn,no_sync').split(',') as PatchMode[];
 const weights = args.get('weights') ?? ['web/public/fm-unet/fm-unet.safetensors', '../web/public/fm-unet/fm-unet.safetensors']
   .map((p) => resolve(process.cwd(), p)).find((p) => existsSync(p)) ?? 'web/public/fm-unet/fm-unet.safetensors';
@@ -82,7 +84,7 @@ async function measure(from: number, count: number): Promise<Child> {
           const comms = loopbackComms(n);
           t0 = performance.now();
           const res = await Promise.all(comms.map((comm, rank) => runUnetPatchParallel({
-            comm, model, rank, nPeers: n, sampler, mode, warmupSteps: warmup, seed, label, guidance: w, backend: unetGpuPatchBackend(gpu, model),
+            comm, model, rank, nPeers: n, sampler, mode, warmupSteps: warmup, seed, label, guidance: w, backend: unetGpuPatchBackend(gpu, model), commDtype,
           })));
           const ms = performance.now() - t0;
           comms.forEach((c) => c.dispose());
@@ -101,7 +103,7 @@ async function measure(from: number, count: number): Promise<Child> {
 function forked(from: number, cnt: number): Promise<Child> {
   return new Promise((res, rej) => {
     const argv = [process.argv[1], '--seed-from', String(from), '--seeds', String(cnt), '--steps', String(steps), '--warmup', String(warmup),
-      '--n', ns.join(','), '--guidance', ws.join(','), '--modes', modes.join(','), '--weights', weights, '--raw', '1'];
+      '--n', ns.join(','), '--guidance', ws.join(','), '--modes', modes.join(','), '--weights', weights, '--comm-dtype', commDtype, '--raw', '1'];
     const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -140,13 +142,13 @@ async function main(): Promise<void> {
   })));
   const device = parts[0].device;
   const result = {
-    model: 'fm-unet (web/public/fm-unet/fm-unet.safetensors)', sampler: `DDIM ${steps} steps, warmup ${warmup}`, steps, warmupSteps: warmup,
+    model: 'fm-unet (web/public/fm-unet/fm-unet.safetensors)', sampler: `DDIM ${steps} steps, warmup ${warmup}, exchange ${commDtype}`, steps, warmupSteps: warmup, commDtype,
     seeds, seedFrom, classes: 'seed % 10', guidance: ws, device, backend: 'WGSL (unetGpuPatchBackend), loopback collectives, one process',
     metricsOn: '28x28 content, pixels clip((x+1)/2, 0, 1)', wallS: (performance.now() - t0) / 1000,
     singleDeviceBlack: refs.filter((r) => r.black).length, singleMsMean: mean(refs.map((r) => r.ms)), summary, rows,
   };
   const md = [
-    `# DistriFusion quality: fm-unet (32x32 Fashion-MNIST U-Net), ${seeds} seeds, DDIM ${steps} steps, warmup ${warmup}`,
+    `# DistriFusion quality: fm-unet (32x32 Fashion-MNIST U-Net), ${seeds} seeds, DDIM ${steps} steps, warmup ${warmup}, async exchange in ${commDtype}`,
     '',
     `PSNR/SSIM of the final image against the single-device run of the same seed and class (class = seed % 10), on the 28x28 content in pixels clip((x+1)/2, 0, 1). ` +
       'Paper (SDXL, 1024 px): corrected async 24.6 dB at N=2, 23.0 at N=4; naive patches 14.0 and 10.7.',
@@ -163,7 +165,7 @@ async function main(): Promise<void> {
   if (out) {
     mkdirSync(out, { recursive: true });
     const tag = device.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'gpu';
-    const base = `${out}/distrifusion-unet-quality-fm-unet-${tag}-w${ws.join('-')}-${new Date().toISOString().slice(0, 10)}`;
+    const base = `${out}/distrifusion-unet-quality-fm-unet-${tag}-w${ws.join('-')}-${commDtype}-${new Date().toISOString().slice(0, 10)}`;
     writeFileSync(`${base}.json`, JSON.stringify(result, null, 1));
     writeFileSync(`${base}.md`, md);
   }

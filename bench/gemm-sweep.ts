@@ -6,7 +6,7 @@
 // Dawn toggles are per instance, and because Dawn-node has aborted when a process allocated a second big
 // buffer set (see bench/results/gpu-kernels.md):
 //   probe  : adapter features / info / subgroupMatrixConfigs under a few instance flags (no buffers)
-//   sweep  : phase 1 every gemmRegCandidates() config at 4096 NN; phase 2 warp layout x L2 grouping
+//   sweep  : phase 1 phase1Configs() at 4096 NN (loops and hand-unrolled); phase 2 warp layout x L2 grouping
 //            for the 3 leaders; the winner in NT layout; gemm.wgsl baselines
 //   bench  : given configs (GEMM_SWEEP_CONFIGS) at 4096 NN under given Dawn toggles (diagnostic rows)
 //   sizes  : the winner at 1024^3 and 2048^3 (NN and NT)
@@ -60,6 +60,16 @@ function adapterInfo(adapter: GPUAdapter): Record<string, unknown> {
   const info = adapter.info as unknown as Record<string, unknown>;
   const o: Record<string, unknown> = {};
   for (const k in info) o[k] = info[k]; // getters on the prototype: copy them all (subgroupMatrixConfigs too)
+  // The configs' fields are getters too (JSON.stringify printed {}): read each one by name.
+  const smc = info.subgroupMatrixConfigs as Record<string, unknown>[] | undefined;
+  if (smc && typeof smc === 'object') {
+    try { // array-like (length + index) whatever its class; a failure here must not lose the probe
+      o.subgroupMatrixConfigs = Array.from({ length: Number(smc.length) || 0 }, (_, i) => smc[i]).map((c) => ({
+        componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }));
+    } catch (e) {
+      o.subgroupMatrixConfigs = `unreadable: ${String(e)}`;
+    }
+  }
   return o;
 }
 
@@ -228,6 +238,21 @@ function checkGemm(a: Float32Array, b: Float32Array, c: Float32Array, M: number,
   return Number.isFinite(num) ? Math.sqrt(num / den) : Infinity;
 }
 
+// Phase 1: the configs of gemmRegCandidates() within 15% of the 2026-11-28 H100 winner (44.4 TFLOPS at
+// 4096^3; bench/results/gemm-sweep-nvidia-h100-2026-11-28.md), each also in its hand-unrolled shader
+// (gemm_reg_u*.wgsl) where one exists, plus the unrolled 8x16-per-thread shapes (B read as 4 vec4 rows).
+const PHASE1_KEEP = new Set(['128x128 t16x8 bk8 s1', '256x128 t16x8 bk8 s1', '64x128 t8x4 bk16 s1', '128x64 t8x4 bk16 s1',
+  '128x128 t16x8 bk16 s1', '128x128 t8x8 bk16 s2', '64x128 t8x8 bk16 s1', '128x128 t8x8 bk16 s1', '256x128 t16x8 bk16 s1',
+  '128x128 t8x8 bk32 s1', '64x64 t8x8 bk16 s1', '128x64 t8x8 bk16 s1', '64x128 t4x8 bk16 s1', '128x128 t16x8 bk8 s2']);
+function phase1Configs(): GemmRegConfig[] {
+  const kept = gemmRegCandidates().filter((c) => PHASE1_KEEP.has(gemmRegLabel(c).split(' w')[0]));
+  const unrolled = kept.map((c) => ({ ...c, unroll: true })).filter((c) => !gemmRegConfigError(c));
+  const wide: GemmRegConfig[] = [8, 16].map((bk) => ({ wgX: 8, wgY: 16, tm: 8, tn: 16, bk, stages: 1, warpX: 8, groupM: 8, unroll: true }));
+  // The winner's scheduling (w4 g0) on the unrolled winner shape right away, in case phase 2 is cut short.
+  const w4: GemmRegConfig = { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, unroll: true };
+  return [w4, ...kept, ...unrolled, ...wide];
+}
+
 const GEMM_BASELINES: GemmConfig[] = [
   { wgX: 16, wgY: 16, bk: 8 }, { wgX: 16, wgY: 16, bk: 8, swiz: true }, { wgX: 16, wgY: 8, bk: 8, swiz: true },
 ];
@@ -261,7 +286,7 @@ async function child(): Promise<unknown> {
   }
   const S = QUICK ? 256 : 4096;
   if (ROLE === 'sweep') {
-    let cands = gemmRegCandidates();
+    let cands = phase1Configs();
     if (QUICK) cands = cands.filter((c) => c.wgX * c.wgY <= 64).slice(0, 4);
     return runBench(flags, toggles, async (run) => {
       const p1 = await run(cands.map((cfg) => ({ phase: 'phase1', c: { kind: 'reg' as const, cfg }, bT: false })));
@@ -323,6 +348,21 @@ function sh(cmd: string): string {
   }
 }
 
+/** One line on chromium-experimental-subgroup-matrix: is there an f32 x f32 config an f32 GEMM could use? */
+function smVerdict(probes: Record<string, unknown>[]): string {
+  const cfgs = probes.flatMap((p) => {
+    const c = (p.info as Record<string, unknown> | undefined)?.subgroupMatrixConfigs;
+    return Array.isArray(c) ? (c as Record<string, unknown>[]) : [];
+  });
+  if (cfgs.length === 0) return 'Subgroup matrix: no configs offered under any probed instance flags.';
+  const f32 = cfgs.filter((c) => c.componentType === 'f32');
+  const hasF16 = probes.some((p) => (p.features as string[] | undefined)?.includes('shader-f16'));
+  return f32.length
+    ? `Subgroup matrix: f32 x f32 configs exist: ${JSON.stringify(f32)} (a subgroup-matrix f32 GEMM is possible).`
+    : `Subgroup matrix: no f32 x f32 config (component types: ${[...new Set(cfgs.map((c) => String(c.componentType)))].join(', ')}); `
+      + `${hasF16 ? 'shader-f16 is offered' : 'the f16 ones need shader-f16, which this adapter does not offer'}.`;
+}
+
 async function parent(): Promise<void> {
   const probes = [[], ['enable-dawn-features=allow_unsafe_apis'],
     ['disable-dawn-features=vulkan_use_storage_input_output_16bit'],
@@ -334,9 +374,8 @@ async function parent(): Promise<void> {
   const top = best(sweepRows).filter((r, i, a) => a.findIndex((x) => x.label === r.label) === i).slice(0, 3);
   const cfgs: AnyCfg[] = [...top.map((r) => ({ kind: 'reg' as const, cfg: r.config as GemmRegConfig })),
     { kind: 'gemm.wgsl', cfg: GEMM_BASELINES[0] }];
-  const toggleSets = ['', 'disable_robustness', 'disable_workgroup_init', 'skip_validation',
-    'disable_polyfills_on_integer_div_and_mod',
-    'disable_robustness,disable_workgroup_init,skip_validation,disable_polyfills_on_integer_div_and_mod'];
+  // 2026-11-28: only disable_robustness moved the numbers (44.4 -> 48.8); the other toggles were noise.
+  const toggleSets = ['', 'disable_robustness'];
   const toggleRuns = toggleSets.map((t) => spawnChild('bench', { GEMM_SWEEP_TOGGLES: t, GEMM_SWEEP_CONFIGS: JSON.stringify(cfgs) }, QUICK ? 900 : 60));
   const sizes = spawnChild('sizes', { GEMM_SWEEP_CONFIGS: JSON.stringify(cfgs.slice(0, 1).concat(cfgs.slice(-1))) }, QUICK ? 900 : 90);
   const rows = [...sweepRows, ...toggleRuns.flatMap((t) => (t.rows ?? []) as Row[]), ...((sizes.rows ?? []) as Row[])];
@@ -359,7 +398,7 @@ async function parent(): Promise<void> {
     `Dawn (npm webgpu) in Node; ${result.timing}. Wall time ${elapsed().toFixed(0)} s.`, '',
     `Features (default instance): ${(probes[0].features as string[] | undefined)?.join(', ') ?? probes[0].error}`, '',
     ...probes.slice(1).map((p) => `- flags ${JSON.stringify(p.flags)}: features ${(p.features as string[] | undefined)?.join(', ') ?? p.error}; subgroupMatrixConfigs ${JSON.stringify((p.info as Record<string, unknown> | undefined)?.subgroupMatrixConfigs ?? null)}`),
-    '', '#### Sweep, sorted by TFLOPS', '', ...head, ...sweepSorted.map(fmt),
+    '', smVerdict(probes), '', '#### Sweep, sorted by TFLOPS', '', ...head, ...sweepSorted.map(fmt),
     '', '#### Dawn toggles (diagnostic; separate processes)', '', ...head, ...toggleRuns.flatMap((t) => ((t.rows ?? []) as Row[]).map(fmt)),
     '', '#### Other sizes', '', ...head, ...((sizes.rows ?? []) as Row[]).map(fmt),
     ...(result.errors.length ? ['', `Child errors: ${JSON.stringify(result.errors)}`] : []),

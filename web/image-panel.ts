@@ -27,6 +27,7 @@ export interface ImageRequest {
   peers?: number;
   peer_ids?: string[]; // these peers in this rank order instead of the `peers` fastest free ones
   compare?: boolean; // also run single-device on rank 0 (default true)
+  comm_dtype?: 'f16' | 'f32'; // fm-unet async steps: wire format of the exchange (default f16; sync steps always f32)
 }
 
 export interface ImageResponse {
@@ -236,7 +237,7 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
     const h = ctx.runJob<ImageResult>({
       kind: 'image', group, model: { name: entry.name, url: entry.url }, seed: req.seed ?? 0, steps: req.steps ?? 20,
       sampler: req.sampler ?? 'ddim', mode: req.mode ?? 'corrected_async_gn', warmupSteps: req.warmup_steps ?? 2, withSingle: req.compare ?? true,
-      ...(label === undefined ? {} : { label, guidance: w }), backends,
+      ...(label === undefined ? {} : { label, guidance: w }), backends, ...(req.comm_dtype ? { commDtype: req.comm_dtype } : {}),
     }, onEvent);
     const results = await h.done;
     const r0 = results[0];

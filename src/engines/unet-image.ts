@@ -86,7 +86,7 @@ export async function runUnetImage(gpu: Gpu, comm: Comm, model: UnetModel, req: 
   const onGpu = (req.backend ?? 'gpu') === 'gpu';
   const res = await runUnetPatchParallel({
     comm: copyingComm(comm), model, rank: comm.rank, nPeers: comm.size, sampler, mode: req.mode, warmupSteps: req.warmupSteps,
-    seed: req.seed, label, guidance, backend: onGpu ? unetGpuPatchBackend(gpu, model) : undefined, commFree: req.commFree,
+    seed: req.seed, label, guidance, backend: onGpu ? unetGpuPatchBackend(gpu, model) : undefined, commFree: req.commFree, commDtype: req.commDtype,
     onStep: onStep && ((ev) => onStep({ ...ev, kind: 'image-step', preview: compactPreview(ev.preview, ev.rows[1] - ev.rows[0], ev.width) })),
   });
   const out: ImageResult = {

@@ -3,6 +3,9 @@
 // inner loop (see its header). Configs are override constants; GEMM_REG_CANDIDATES is what the bench
 // sweeps and what tuneGemm() may try once device numbers justify it.
 import code from '../../shaders/gemm/gemm_reg.wgsl?raw';
+import codeU16x8 from '../../shaders/gemm/gemm_reg_u16x8.wgsl?raw';
+import codeU8x16 from '../../shaders/gemm/gemm_reg_u8x16.wgsl?raw';
+import codeU8x8 from '../../shaders/gemm/gemm_reg_u8x8.wgsl?raw';
 import type { Gpu, Kernel } from '../gpu/gpu';
 
 const FILE = 'shaders/gemm/gemm_reg.wgsl';
@@ -17,7 +20,13 @@ export interface GemmRegConfig {
   stages: 1 | 2; // shared-memory stages (2: one barrier per K tile)
   warpX: number; // threads along N inside a 32-wide subgroup; 0 = row-major threads
   groupM: number; // L2 swizzle group (tile rows); 0 or 1 = raster order
+  // Hand-unrolled shader (shaders/gemm/gemm_reg_u{tm}x{tn}.wgsl: 16x8, 8x16 or 8x8) instead of the
+  // loop-and-array one; same knobs otherwise.
+  unroll?: boolean;
 }
+
+/** The hand-unrolled shaders by `${tm}x${tn}`. */
+const UNROLLED: Record<string, string> = { '16x8': codeU16x8, '8x16': codeU8x16, '8x8': codeU8x8 };
 
 export interface GemmRegOptions {
   bT?: boolean; // B is [N, K] (row-major weights) instead of [K, N]
@@ -43,6 +52,7 @@ export function gemmRegConfigError(cfg: GemmRegConfig,
   const { bm, bn, threads } = gemmRegTile(cfg);
   if (![4, 8, 12, 16].includes(tm) || ![4, 8, 12, 16].includes(tn)) return 'tm, tn must be 4, 8, 12 or 16';
   if (tm * tn > 128) return 'tm*tn must be <= 128 (32 vec4 accumulators)';
+  if (cfg.unroll && !UNROLLED[`${tm}x${tn}`]) return 'unroll needs tm x tn = 16x8, 8x16 or 8x8';
   if (bk % 8 !== 0 || bk <= 0) return 'bk must be a positive multiple of 8';
   if (stages !== 1 && stages !== 2) return 'stages must be 1 or 2';
   const aq = (bm * bk) / 4;
@@ -87,15 +97,17 @@ export function planGemmReg(M: number, N: number, K: number, opts: GemmRegOption
   if (err) throw new Error(`gemm_reg config ${JSON.stringify(cfg)}: ${err}`);
   const { bm, bn } = gemmRegTile(cfg);
   const aligned = M % bm === 0 && N % bn === 0 && K % cfg.bk === 0;
+  const constants: Record<string, number> = {
+    WG_X: cfg.wgX, WG_Y: cfg.wgY, BK: cfg.bk, STAGES: cfg.stages,
+    WARP_X: cfg.warpX, GROUP_M: cfg.groupM, B_T: opts.bT ? 1 : 0, CHECK: aligned ? 0 : 1,
+  };
+  const u = `${cfg.tm}x${cfg.tn}`;
+  // The unrolled shaders fix TM and TN as consts: passing them as overrides would fail the pipeline.
+  const kernel: Kernel = cfg.unroll
+    ? { code: UNROLLED[u], file: `shaders/gemm/gemm_reg_u${u}.wgsl`, constants }
+    : { code, file: FILE, constants: { ...constants, TM: cfg.tm, TN: cfg.tn } };
   return {
-    kernel: {
-      code,
-      file: FILE,
-      constants: {
-        WG_X: cfg.wgX, WG_Y: cfg.wgY, TM: cfg.tm, TN: cfg.tn, BK: cfg.bk, STAGES: cfg.stages,
-        WARP_X: cfg.warpX, GROUP_M: cfg.groupM, B_T: opts.bT ? 1 : 0, CHECK: aligned ? 0 : 1,
-      },
-    },
+    kernel,
     params: new Uint32Array([M, N, K, 0]),
     workgroups: [Math.ceil(N / bn), Math.ceil(M / bm)],
   };
@@ -110,10 +122,10 @@ export function gemmReg(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, M: number, N: numb
   return c;
 }
 
-/** Short label for tables: "128x128 t8x8 bk8 s2 w8 g8". */
+/** Short label for tables: "128x128 t8x8 bk8 s2 w8 g8" (" u" appended for the unrolled shaders). */
 export function gemmRegLabel(cfg: GemmRegConfig): string {
   const { bm, bn } = gemmRegTile(cfg);
-  return `${bm}x${bn} t${cfg.tm}x${cfg.tn} bk${cfg.bk} s${cfg.stages} w${cfg.warpX} g${cfg.groupM}`;
+  return `${bm}x${bn} t${cfg.tm}x${cfg.tn} bk${cfg.bk} s${cfg.stages} w${cfg.warpX} g${cfg.groupM}${cfg.unroll ? ' u' : ''}`;
 }
 
 /**

@@ -2,8 +2,8 @@
 // Tile sizes are override constants; tuneGemm() picks them per adapter through autotune.ts.
 import code from '../../shaders/gemm/gemm.wgsl?raw';
 import type { Gpu, Kernel } from '../gpu/gpu';
-import { autotune, tuneKey, wallClock, type TuneCache, type TuneResult } from './autotune';
-import { gemmReg, type GemmRegConfig } from './gemm-reg';
+import { autotune, defaultTuneCache, tuneKey, wallClock, type TuneCache, type TuneResult } from './autotune';
+import { gemmReg, gemmRegConfigError, type GemmRegConfig } from './gemm-reg';
 
 const FILE = 'shaders/gemm/gemm.wgsl';
 
@@ -19,7 +19,6 @@ export interface GemmOptions {
   bT?: boolean; // B is [N, K] (row-major weights) instead of [K, N]
   config?: GemmConfig;
   // Selects the register-tiled kernel (shaders/gemm/gemm_reg.wgsl) with this config instead of gemm.wgsl.
-  // Not yet an autotune candidate: that waits for H100 numbers from bench/gemm-sweep.ts.
   reg?: GemmRegConfig;
 }
 
@@ -39,6 +38,41 @@ export const GEMM_CANDIDATES: GemmConfig[] = [
   { wgX: 8, wgY: 8, bk: 8 },
   { wgX: 8, wgY: 8, bk: 16 },
 ];
+
+/**
+ * gemm_reg.wgsl configs the autotuner tries beside GEMM_CANDIDATES: the leaders of the H100 sweep
+ * (bench/results/gemm-sweep-nvidia-h100-2026-11-28.md, 4096^3: 44.4, 43.9, 43.2, 42.6, 41.5 TFLOPS vs
+ * 31.5 for the best gemm.wgsl), the winner in the hand-unrolled shader (not yet timed on a GPU: the
+ * tuner decides), and a 64x64 one that fits small adapters (64 threads, 9 KB shared).
+ */
+export const GEMM_REG_TUNE: GemmRegConfig[] = [
+  { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0 }, // 128x128 t16x8 bk8 s1 w4 g0
+  { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, unroll: true }, // the same, unrolled shader
+  { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 16, groupM: 0 }, // w16
+  { wgX: 16, wgY: 16, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0 }, // 256x128
+  { wgX: 16, wgY: 8, tm: 8, tn: 4, bk: 16, stages: 1, warpX: 8, groupM: 16 }, // 64x128 t8x4 bk16
+  { wgX: 8, wgY: 16, tm: 8, tn: 4, bk: 16, stages: 1, warpX: 8, groupM: 8 }, // 128x64 t8x4 bk16
+  { wgX: 8, wgY: 8, tm: 8, tn: 8, bk: 8, stages: 2, warpX: 8, groupM: 8 }, // 64x64, small adapters
+];
+
+/** One autotune candidate: a gemm.wgsl config, or a gemm_reg.wgsl config wrapped as { reg }. */
+export type GemmChoice = GemmConfig | { reg: GemmRegConfig };
+
+/** What tuneGemm() tries by default: the register-tiled leaders first, then every gemm.wgsl config. */
+export const GEMM_TUNE_CANDIDATES: GemmChoice[] = [...GEMM_REG_TUNE.map((reg) => ({ reg })), ...GEMM_CANDIDATES];
+
+/** The gemm() options that run `choice` (spread them into the call's options). */
+export function gemmChoiceOptions(choice: GemmChoice): Pick<GemmOptions, 'config' | 'reg'> {
+  return 'reg' in choice ? { reg: choice.reg } : { config: choice };
+}
+
+/** Why `choice` cannot run (shader constraints or the adapter's limits), or null. */
+export function gemmChoiceError(choice: GemmChoice,
+  limits: { maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupStorageSize: number }): string | null {
+  if ('reg' in choice) return gemmRegConfigError(choice.reg, limits);
+  if (choice.wgX * choice.wgY > limits.maxComputeInvocationsPerWorkgroup) return 'too many threads for this device';
+  return gemmConfigError(choice);
+}
 
 /** A safe default before tuning: 64x64 tiles (64 threads) fit every WebGPU adapter's limits. */
 export const GEMM_DEFAULT: GemmConfig = { wgX: 8, wgY: 8, bk: 8 };
@@ -95,6 +129,8 @@ export function planGemm(M: number, N: number, K: number, opts: GemmOptions = {}
 /** Encodes C = A * op(B) into `out` (or a new pooled buffer) and returns it: a [M,K], b [K,N]|[N,K], C [M,N]. */
 export function gemm(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, M: number, N: number, K: number,
   opts: GemmOptions & { out?: GPUBuffer } = {}): GPUBuffer {
+  // No kernel named: the adapter's cached tuneGemm() winner for this shape class (GEMM_DEFAULT if untuned).
+  if (!opts.config && !opts.reg) opts = { ...opts, ...gemmTuned(gpu, M, N, K, { bT: opts.bT }) };
   if (opts.reg) return gemmReg(gpu, a, b, M, N, K, { bT: opts.bT, config: opts.reg, out: opts.out });
   const c = opts.out ?? gpu.alloc(M * N * 4, 'gemm.c'); // [M, N]
   const d = planGemm(M, N, K, opts);
@@ -102,17 +138,20 @@ export function gemm(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, M: number, N: number,
   return c;
 }
 
-/** Shape class for the tuning cache: log2 of the geometric-mean dimension, and the B layout. */
+/** Shape class for the tuning cache: log2 of the geometric-mean dimension, and the B layout. v2: the
+ * candidate set gained gemm_reg.wgsl, so winners cached under the old key are not reused. */
 export function gemmShapeKey(M: number, N: number, K: number, bT = false): string {
-  return `gemm|${bT ? 'nt' : 'nn'}|s${Math.round(Math.log2(M * N * K) / 3)}`;
+  return `gemm.v2|${bT ? 'nt' : 'nn'}|s${Math.round(Math.log2(M * N * K) / 3)}`;
 }
 
-/** Picks (and caches per adapter) the fastest candidate for this shape class, timing it with wall clock. */
+/**
+ * Picks (and caches per adapter) the fastest candidate for this shape class, timing it with wall clock.
+ * Run once per shape class at load time (e.g. a prefill-sized matmul); gemmTuned() then reads the cache.
+ */
 export async function tuneGemm(gpu: Gpu, M: number, N: number, K: number,
-  opts: { bT?: boolean; cache?: TuneCache; candidates?: GemmConfig[] } = {}): Promise<TuneResult<GemmConfig>> {
-  const maxThreads = gpu.report.limits.maxComputeInvocationsPerWorkgroup;
-  const candidates = (opts.candidates ?? GEMM_CANDIDATES)
-    .filter((c) => !gemmConfigError(c) && c.wgX * c.wgY <= maxThreads);
+  opts: { bT?: boolean; cache?: TuneCache; candidates?: GemmChoice[] } = {}): Promise<TuneResult<GemmChoice>> {
+  const limits = gpu.report.limits;
+  const candidates = (opts.candidates ?? GEMM_TUNE_CANDIDATES).filter((c) => !gemmChoiceError(c, limits));
   const a = gpu.alloc(M * K * 4, 'tune.a'); // [M, K]
   const b = gpu.alloc(K * N * 4, 'tune.b'); // [K, N] or [N, K]
   const c = gpu.alloc(M * N * 4, 'tune.c'); // [M, N]
@@ -124,11 +163,29 @@ export async function tuneGemm(gpu: Gpu, M: number, N: number, K: number,
       key: tuneKey(gpu.report, gemmShapeKey(M, N, K, opts.bT)),
       candidates,
       cache: opts.cache,
-      measure: (config) => wallClock(gpu, () => gemm(gpu, a, b, M, N, K, { bT: opts.bT, config, out: c })),
+      measure: (choice) => wallClock(gpu, () => gemm(gpu, a, b, M, N, K, { bT: opts.bT, ...gemmChoiceOptions(choice), out: c })),
     });
   } finally {
     gpu.free(a);
     gpu.free(b);
     gpu.free(c);
   }
+}
+
+/**
+ * The cached tuneGemm() winner for this shape class on this adapter (synchronous: no tuning), or
+ * GEMM_DEFAULT when none is cached or the cached one no longer validates.
+ */
+export function gemmTuned(gpu: Gpu, M: number, N: number, K: number,
+  opts: { bT?: boolean; cache?: TuneCache } = {}): Pick<GemmOptions, 'config' | 'reg'> {
+  const hit = (opts.cache ?? defaultTuneCache()).get(tuneKey(gpu.report, gemmShapeKey(M, N, K, opts.bT)));
+  if (hit) {
+    try {
+      const choice = JSON.parse(hit) as GemmChoice;
+      if (!gemmChoiceError(choice, gpu.report.limits)) return gemmChoiceOptions(choice);
+    } catch {
+      // corrupt entry: fall through to the default
+    }
+  }
+  return { config: GEMM_DEFAULT };
 }

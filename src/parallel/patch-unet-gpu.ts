@@ -2,8 +2,9 @@
 // U-Net on the diffusion kernels, activations on the GPU for the whole step.
 //
 // The kernels never wait on the network:
-//  - async steps: the other peers' previous-step flat buffers are uploaded ONCE at the start of the
-//    step into one GPU buffer (`stale`, ranks back to back); halo rows (copy_strided into the conv
+//  - async steps: the other peers' previous-step flat buffers go into one GPU buffer (`stale`, ranks
+//    back to back), uploaded piece by piece (see UnetPieces) as the first layer reading a piece needs
+//    it, so the step's early layers run while later pieces are still on the wire; halo rows (copy_strided into the conv
 //    tile), K/V rows (copy_strided into the full K/V buffer) and GroupNorm sums (gn_combine) are read
 //    from it by the kernels. This peer's fresh halo rows, GroupNorm sums and K/V rows are written by
 //    the kernels into a GPU-side send buffer laid out as the plan's flat buffer; it is read back ONCE
@@ -53,6 +54,7 @@ class GpuPatchStep {
   private readonly temps: GPUBuffer[] = []; // freed at the end of the step
   private stale: GPUBuffer | null = null; // every rank's previous flat buffer, back to back
   private readonly staleOff: number[] = []; // float offset of rank p's flat buffer in `stale`
+  private uploaded = 0; // pieces 0..uploaded-1 of every rank are in `stale`
   private out: GPUBuffer | null = null; // [sendLen + branches * epsLen]: the send buffer, then eps rows
   private branch = 0;
 
@@ -95,7 +97,10 @@ class GpuPatchStep {
   private async sources(si: number, sync: boolean, mine: { buf: GPUBuffer; off: number }, what: string): Promise<SegSource> {
     const { gpu, io } = this;
     const seg = io.plan.registry.segments[si];
-    if (!sync) return { buf: this.stale!, base: (p) => this.staleOff[p] + seg.offsets[p] };
+    if (!sync) {
+      await this.uploadStale(si);
+      return { buf: this.stale!, base: (p) => this.staleOff[p] + seg.offsets[p] };
+    }
     const len = seg.sizes[io.rank];
     const host = new Float32Array(await gpu.read(mine.buf, len * 4, mine.off * 4)); // [len] this rank's segment
     const all = await io.gather(si, host, what);
@@ -113,20 +118,30 @@ class GpuPatchStep {
     return { buf, base: (p) => bases[p] };
   }
 
+  /** Waits for the piece holding segment si (and those before it) and uploads every rank's new pieces. */
+  private async uploadStale(si: number): Promise<void> {
+    const { io, gpu } = this;
+    const j = io.pieces.of(si);
+    if (j < this.uploaded) return;
+    const st = await io.stale(si); // the async step's only waits on the network, one per piece at most
+    for (; this.uploaded <= j; this.uploaded++) {
+      st.forEach((g, p) => {
+        const [a, b] = io.pieces.range(this.uploaded, p);
+        gpu.write(this.stale!, g.subarray(a, b), (this.staleOff[p] + a) * 4); // [piece floats of rank p]
+      });
+    }
+  }
+
   async run(): Promise<Float32Array> {
     const { gpu, io, model } = this;
     const reg = io.plan.registry;
     if (io.send) {
-      const st = await io.stale(); // the one wait on the network of an async step, before any kernel
       let n = 0;
-      st.forEach((g) => {
+      for (let p = 0; p < io.plan.nPeers; p++) {
         this.staleOff.push(n);
-        n += g.length;
-      });
-      const cat = new Float32Array(n); // every rank's flat buffer back to back
-      st.forEach((g, p) => cat.set(g, this.staleOff[p]));
-      this.stale = gpu.alloc(n * 4, 'unet.patch.stale');
-      gpu.write(this.stale, cat);
+        n += reg.total(p);
+      }
+      this.stale = gpu.alloc(n * 4, 'unet.patch.stale'); // every rank's flat buffer back to back, filled per piece
     }
     const sendLen = io.send ? reg.total(io.rank) : 0;
     const epsLen = model.config.inChannels * this.rows(0) * this.S;

@@ -217,7 +217,7 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
       case 'image': {
         // This rank's backend: a group may mix WebGPU peers with peers computing in plain JS (same exchange format).
         const comm = await mesh.group(job.group, 60_000);
-        return gpu.runImage({ url: job.model.url, seed: job.seed, steps: job.steps, sampler: job.sampler, mode: job.mode, warmupSteps: job.warmupSteps, withSingle: job.withSingle, label: job.label, guidance: job.guidance, backend: job.backends?.[rank] ?? job.backend, commFree: job.commFree }, proxy(mesh.bridge(comm)), proxy((ev: ImageStepEvent) => emit(ev)));
+        return gpu.runImage({ url: job.model.url, seed: job.seed, steps: job.steps, sampler: job.sampler, mode: job.mode, warmupSteps: job.warmupSteps, withSingle: job.withSingle, label: job.label, guidance: job.guidance, backend: job.backends?.[rank] ?? job.backend, commFree: job.commFree, commDtype: job.commDtype }, proxy(mesh.bridge(comm)), proxy((ev: ImageStepEvent) => emit(ev)));
       }
       case 'llm-load': {
         const comm = await mesh.group(job.group, 30_000);

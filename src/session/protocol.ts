@@ -49,7 +49,7 @@ export type Job =
   | { kind: 'allreduce'; group: string[]; length: number; timeoutMs: number; delayPeer?: string; delayMs?: number }
   | { kind: 'bench-comm'; group: string[]; sizes: number[]; reps: number }
   // backends: per rank, where that peer computes (a peer without WebGPU: 'cpu'); backend: every rank's, when backends is absent.
-  | { kind: 'image'; group: string[]; model: ModelRef; seed: number; steps: number; sampler: 'ddpm' | 'ddim'; mode: 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync'; warmupSteps: number; withSingle: boolean; label?: number; guidance?: number; backend?: ImageBackend; backends?: ImageBackend[]; commFree?: boolean }
+  | { kind: 'image'; group: string[]; model: ModelRef; seed: number; steps: number; sampler: 'ddpm' | 'ddim'; mode: 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync'; warmupSteps: number; withSingle: boolean; label?: number; guidance?: number; backend?: ImageBackend; backends?: ImageBackend[]; commFree?: boolean; commDtype?: 'f32' | 'f16' }
   // maxBatchSize: KV-cache slots for continuous batching (serving); batchWaitMs: an idle replica's wait for companions.
   // engines: per rank ('auto' = the peer's own choice); weights: per-rank shares (proportional shards, src/parallel/hetero.ts).
   | { kind: 'llm-load'; group: string[]; model: ModelRef; maxSeqLen: number; maxBatchSize?: number; batchWaitMs?: number; engines?: LlmEngineChoice[]; weights?: number[] }

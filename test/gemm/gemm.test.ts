@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { GEMM_CANDIDATES, gemm, gemmConfigError, planGemm, reference, tuneGemm, type GemmConfig } from '../../src/kernels/gemm';
+import {
+  GEMM_CANDIDATES, GEMM_DEFAULT, GEMM_TUNE_CANDIDATES, gemm, gemmChoiceError, gemmChoiceOptions, gemmConfigError, gemmTuned,
+  planGemm, reference, tuneGemm, type GemmChoice, type GemmConfig,
+} from '../../src/kernels/gemm';
 import { MemoryTuneCache } from '../../src/kernels/autotune';
 import { testGpu } from '../helpers/gpu';
 import { randn, relErr } from './util';
@@ -89,5 +92,34 @@ describe('gemm (shaders/gemm/gemm.wgsl)', () => {
     const second = await tuneGemm(gpu, 64, 64, 32, { cache, candidates });
     expect(second.cached).toBe(true);
     expect(second.best).toEqual(first.best);
+  });
+
+  it('tunes gemm.wgsl and gemm_reg.wgsl candidates together; gemmTuned() reads the winner back', async () => {
+    const gpu = await testGpu();
+    const limits = { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 };
+    expect(GEMM_TUNE_CANDIDATES.some((c) => 'reg' in c)).toBe(true);
+    for (const c of GEMM_TUNE_CANDIDATES) expect(gemmChoiceError(c, limits)).toBeNull(); // WebGPU's default limits
+    expect(gemmChoiceError({ wgX: 32, wgY: 16, bk: 32 }, limits)).toMatch(/threads/);
+    const cache = new MemoryTuneCache();
+    expect(gemmTuned(gpu, 64, 64, 32, { cache })).toEqual({ config: GEMM_DEFAULT }); // nothing tuned yet
+    const reg = { wgX: 8, wgY: 8, tm: 8, tn: 8, bk: 8, stages: 2 as const, warpX: 8, groupM: 8 };
+    const candidates: GemmChoice[] = [SMALL, { reg }];
+    const r = await tuneGemm(gpu, 64, 64, 32, { bT: true, cache, candidates });
+    expect(r.trials.map((t) => Number.isFinite(t.seconds))).toEqual([true, true]);
+    const opts = gemmTuned(gpu, 64, 64, 32, { bT: true, cache });
+    expect(opts).toEqual(gemmChoiceOptions(r.best));
+    expect(gemmTuned(gpu, 64, 64, 32, { bT: false, cache })).toEqual({ config: GEMM_DEFAULT }); // other layout
+    // The winner computes the right product on an unaligned shape (bounds-checked path).
+    const [M, N, K] = [37, 70, 29];
+    const a = randn(M * K, 5); // [M, K]
+    const b = randn(N * K, 6); // [N, K]
+    const ab = gpu.upload(a);
+    const bb = gpu.upload(b);
+    const cb = gemm(gpu, ab, bb, M, N, K, { bT: true, ...opts }); // [M, N]
+    const got = new Float32Array(await gpu.read(cb, M * N * 4)); // [M, N]
+    gpu.free(cb);
+    ab.destroy();
+    bb.destroy();
+    expect(relErr(got, reference(a, b, M, N, K, true))).toBeLessThan(1e-5);
   });
 });

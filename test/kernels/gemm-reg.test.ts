@@ -33,6 +33,10 @@ const CONFIGS: [string, GemmRegConfig][] = [
   ['128x64 t16x8 (4 A quads per k)', { ...base, tm: 16, tn: 8, warpX: 4 }],
   ['64x128 t8x16 128 threads', { ...base, wgY: 8, wgX: 8, tn: 16, warpX: 8 }],
   ['128x128 t8x8 256 threads (the H100 shape)', { wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8, stages: 2, warpX: 8, groupM: 8 }],
+  // Hand-unrolled shaders (gemm_reg_u*.wgsl)
+  ['unrolled 64x64 t8x8 bk16 s1', { ...base, bk: 16, stages: 1, unroll: true }],
+  ['unrolled 64x128 t8x16 raster order', { ...base, tn: 16, groupM: 0, unroll: true }],
+  ['unrolled 128x64 t16x8 warp4 s1 (the H100 winner shape)', { ...base, tm: 16, stages: 1, warpX: 4, groupM: 0, unroll: true }],
 ];
 
 // Aligned shapes hit the CHECK=false path for 64-tiles; the odd ones cover partial tiles in M, N and K
@@ -52,6 +56,9 @@ describe('gemm_reg (shaders/gemm/gemm_reg.wgsl)', () => {
     expect(gemmRegConfigError({ ...base, bk: 4 })).not.toBeNull();
     expect(gemmRegConfigError({ ...base, tm: 16, tn: 16 })).not.toBeNull();
     expect(gemmRegConfigError({ ...base, warpX: 16 })).not.toBeNull(); // wgX = 8 < 16
+    expect(gemmRegConfigError({ ...base, tm: 4, unroll: true })).toMatch(/unroll/); // no 4x8 unrolled shader
+    expect(planGemmReg(128, 128, 64, { config: { ...base, unroll: true } }).kernel.file).toBe('shaders/gemm/gemm_reg_u8x8.wgsl');
+    expect(planGemmReg(128, 128, 64, { config: { ...base, unroll: true } }).kernel.constants?.TM).toBeUndefined();
     expect(gemmRegSharedBytes(base)).toBe(2 * 1 * 32 * 9 * 16);
     expect(gemmRegConfigError(base, { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 4096 }))
       .toMatch(/workgroup memory/);

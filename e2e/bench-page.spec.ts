@@ -1,0 +1,53 @@
+// The benchmark page (web/bench.html): every chart of the committed bench/results/*.json renders
+// (canvas present with a non-zero drawn size), with no page error, console error or chart alert.
+// The expected charts come from the result files on disk, so a new result family without a chart,
+// or a chart that throws on a file, fails here.
+import { expect, test } from '@playwright/test';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const results = path.resolve(process.cwd(), 'bench/results');
+const names = fs.readdirSync(results).filter((n) => n.endsWith('.json'));
+const count = (prefix: string): number => names.filter((n) => n.startsWith(prefix)).length;
+
+test('bench page draws every chart without errors', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  // a failed load logs a console error without the URL: record the URL, and let the browser's own
+  // favicon probe (the page declares no icon) pass
+  page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(`console: ${m.text()}`); });
+  page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) errors.push(`${r.status()} ${r.url()}`); });
+  await page.goto('/bench.html');
+  await expect(page.locator('h2', { hasText: 'Files' })).toBeVisible();
+
+  // chart ids the page must show for the files committed now (one per family, more per file where the page does so)
+  const expected: string[] = ['chart-gemv', 'chart-llm-decode', 'chart-llm-prefill'];
+  if (count('gemm-sweep-')) expected.push('chart-gemm-sweep');
+  if (names.some((n) => n.startsWith('gpu-kernels-') && (JSON.parse(fs.readFileSync(path.join(results, n), 'utf8')) as { gemm?: unknown[] }).gemm?.length)) expected.push('chart-matmul');
+  if (count('llm-decode-profile-')) expected.push('chart-decode-profile');
+  if (count('ort-webgpu-gpu-')) expected.push('chart-ort-webgpu');
+  if (count('llm-wllama-')) expected.push('chart-wllama');
+  const quality = count('distrifusion-quality-');
+  for (let i = 0; i < quality; i++) expected.push(i === 0 ? 'chart-distrifusion' : `chart-distrifusion-${i}`);
+  for (const id of expected) {
+    const canvas = page.getByTestId(id);
+    await expect(canvas, id).toHaveCount(1);
+    const box = await canvas.boundingBox();
+    expect(box?.width ?? 0, `${id} width`).toBeGreaterThan(50);
+    expect(box?.height ?? 0, `${id} height`).toBeGreaterThan(50);
+  }
+  if (count('distrifusion-speed-')) expect(await page.locator('canvas[data-testid^="chart-distrifusion-speed-"]').count()).toBeGreaterThan(0);
+
+  // every canvas on the page (incl. the per-file ones not listed above) has a drawn size and a test id
+  const canvases = await page.locator('canvas').evaluateAll((cs) => cs.map((c) => ({ id: c.getAttribute('data-testid'), w: (c as HTMLCanvasElement).width, h: (c as HTMLCanvasElement).height })));
+  expect(canvases.length).toBeGreaterThanOrEqual(expected.length);
+  for (const c of canvases) {
+    expect(c.id, 'canvas without data-testid').toBeTruthy();
+    expect(c.w * c.h, `${c.id} drawn size`).toBeGreaterThan(0);
+  }
+  // chart sections carry a title and a one-line note
+  expect(await page.locator('section:has(canvas) h2').count()).toBe(canvases.length);
+  expect(await page.locator('section:has(canvas) p.muted').count()).toBe(canvases.length);
+  await expect(page.getByTestId('bench-chart-error')).toHaveCount(0);
+  expect(errors).toEqual([]);
+});

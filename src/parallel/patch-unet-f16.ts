@@ -1,0 +1,61 @@
+// Float32 <-> IEEE half (binary16) on the host, for DistriFusion's async flat buffer on the wire
+// (commDtype 'f16': half the bytes; no shader-f16 needed, the GPU still sees f32). Halves travel packed two
+// per float32 slot so the collectives (which move Float32Arrays as raw bytes, never reading the values)
+// carry them unchanged.
+
+const f16ToF32Table = (() => {
+  const t = new Float32Array(65536); // [65536] every half's value, built once (256 KiB)
+  for (let h = 0; h < 65536; h++) {
+    const s = h & 0x8000 ? -1 : 1;
+    const e = (h >> 10) & 0x1f;
+    const m = h & 0x3ff;
+    if (e === 0) t[h] = s * m * 2 ** -24; // subnormal (and zero)
+    else if (e === 31) t[h] = m ? NaN : s * Infinity;
+    else t[h] = s * (1 + m / 1024) * 2 ** (e - 15);
+  }
+  return t;
+})();
+
+/** Half bits of one float32 given as its bit pattern: round to nearest even, overflow to +-inf. */
+function halfBits(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const e = (x >>> 23) & 0xff;
+  let m = x & 0x7fffff;
+  if (e === 255) return sign | 0x7c00 | (m ? 0x200 : 0);
+  const e16 = e - 112; // e - 127 + 15
+  if (e16 >= 31) return sign | 0x7c00;
+  if (e16 <= 0) {
+    if (e16 < -10) return sign; // below half the smallest subnormal: +-0
+    m |= 0x800000;
+    const shift = 14 - e16; // 14..24
+    let h = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = sign | (e16 << 10) | (m >>> 13);
+  const rem = m & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent rounds up correctly (to inf at the top)
+  return h;
+}
+
+/** Floats of the f32 carrier for n halves (two per slot). */
+export const f16CarrierLen = (n: number): number => Math.ceil(n / 2);
+
+/** `src` [n] as halves packed into a new Float32Array carrier [ceil(n/2)] (its bits, not its values, matter). */
+export function packF16(src: Float32Array): Float32Array {
+  const carrier = new Float32Array(f16CarrierLen(src.length)); // [ceil(n/2)]
+  const h = new Uint16Array(carrier.buffer, 0, src.length); // [n] little-endian halves
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length); // [n] f32 bit patterns (src is 4-aligned)
+  for (let i = 0; i < bits.length; i++) h[i] = halfBits(bits[i]);
+  return carrier;
+}
+
+/** Unpacks the first dst.length halves of `carrier` into dst (f32). */
+export function unpackF16(carrier: Float32Array, dst: Float32Array): void {
+  if (carrier.length < f16CarrierLen(dst.length)) throw new Error(`unpackF16: carrier of ${carrier.length} floats holds < ${dst.length} halves`);
+  const h = new Uint16Array(carrier.buffer, carrier.byteOffset, dst.length); // [n]
+  const t = f16ToF32Table;
+  for (let i = 0; i < dst.length; i++) dst[i] = t[h[i]];
+}

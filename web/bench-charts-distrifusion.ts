@@ -1,0 +1,64 @@
+// DistriFusion charts: step time per sync mode (bench/results/distrifusion-speed-*.json, newest file)
+// and image quality against the single device (distrifusion-quality-*.json, one chart per file).
+import { chartSection, colour, filesWith, newest, num, rowsOf, str, uniq, val, whereOf, type Json, type ResultFile } from './bench-charts-common';
+
+// n=1 rows are the single device; no_sync at n>1 skips every exchange, i.e. the ideal split.
+const MODE_ORDER = ['single', 'full_sync', 'sync_gn', 'corrected_async_gn', 'stale_gn', 'no_sync'];
+const modeOf = (r: Json): string => (num(r.n) === 1 ? 'single' : str(r.mode));
+const modeLabel = (m: string): string => (m === 'no_sync' ? 'no_sync (ideal)' : m);
+const modeRank = (m: string): number => (MODE_ORDER.includes(m) ? MODE_ORDER.indexOf(m) : MODE_ORDER.length);
+
+/** Per image size: step ms per mode and N, stacked compute + comm wait (the slowest peer's). */
+export function distrifusionSpeedCharts(): void {
+  const f = newest('distrifusion-speed-');
+  if (!f) return;
+  const rows = rowsOf(f.doc);
+  const others = filesWith('distrifusion-speed-').filter((x) => x !== f).map((x) => x.name);
+  for (const px of uniq(rows.map((r) => num(r.px))).sort((a, b) => a - b)) {
+    const mine = rows.filter((r) => num(r.px) === px);
+    const ns = uniq(mine.map((r) => num(r.n))).sort((a, b) => a - b);
+    const modes = uniq(mine.map(modeOf)).sort((a, b) => modeRank(a) - modeRank(b));
+    const at = (n: number, m: string): Json | undefined => mine.find((r) => num(r.n) === n && modeOf(r) === m);
+    // older files may lack the split: then the whole step_ms is drawn as one segment
+    const hasSplit = mine.some((r) => typeof r.compute_ms === 'number');
+    const datasets = modes.flatMap((m, i) => hasSplit
+      ? [
+          { label: `${modeLabel(m)}: compute`, stack: m, backgroundColor: colour(i), data: ns.map((n) => val(at(n, m)?.compute_ms)) },
+          { label: `${modeLabel(m)}: comm wait`, stack: m, backgroundColor: `${colour(i)}66`, borderColor: colour(i), borderWidth: 1, data: ns.map((n) => val(at(n, m)?.comm_wait_ms)) },
+        ]
+      : [{ label: modeLabel(m), stack: m, backgroundColor: colour(i), data: ns.map((n) => val(at(n, m)?.step_ms)) }]);
+    const bytes = mine.map((r) => num(r.bytes_per_step_per_peer)).filter((b) => b > 0);
+    chartSection(`DistriFusion step time: ${str(mine[0]?.model, `${px}px`)} (${f.name})`,
+      `Median ms per denoising step (${str(f.doc.sampler, 'sampler')}, ${str(f.doc.steps)} steps, warmup ${str(f.doc.warmup)}) of the slowest peer, compute + waiting on the exchange, over ${str(f.doc.transport, 'the transport').split(' (')[0]}; ${whereOf(f.doc)}${bytes.length ? `; up to ${(Math.max(...bytes) / 1e6).toFixed(1)} MB/step/peer` : ''}. Goal: patch-parallel steps near no_sync (the ideal).${others.length ? ` Older: ${others.join(', ')}.` : ''}`,
+      `chart-distrifusion-speed-${px}`, {
+        type: 'bar',
+        data: { labels: ns.map((n) => (n === 1 ? '1 device' : `${n} peers`)), datasets },
+        options: { skipNull: true, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, title: { display: true, text: 'ms per step' } } } },
+      });
+  }
+}
+
+/** The file's setting for its title: model, steps, warmup, guidance. */
+function settingOf(f: ResultFile): string {
+  const d = f.doc;
+  const g = Array.isArray(d.guidance) ? (d.guidance as unknown[]).join('/') : d.guidance;
+  return [str(d.model, f.name).replace(/ \(.*\)$/, ''), d.steps !== undefined ? `${str(d.steps)} steps` : str(d.sampler, ''), d.warmupSteps !== undefined ? `warmup ${str(d.warmupSteps)}` : '', g !== undefined ? `guidance ${str(g)}` : ''].filter(Boolean).join(', ');
+}
+
+/** Mean PSNR of the patch-parallel image vs the single-device image, one chart per file. */
+export function distrifusionQualityCharts(): void {
+  filesWith('distrifusion-quality-').forEach((f, idx) => {
+    const summary = rowsOf(f.doc, 'summary');
+    if (!summary.length) return;
+    const modes = uniq(summary.map((r) => str(r.mode))).sort((a, b) => modeRank(a) - modeRank(b));
+    const ns = uniq(summary.map((r) => num(r.n))).sort((a, b) => a - b);
+    const where = typeof f.doc.device === 'string' ? `${f.doc.device}${f.doc.backend ? `, ${str(f.doc.backend)}` : ''}` : whereOf(f.doc);
+    chartSection(`DistriFusion quality: ${settingOf(f)}`,
+      `Mean PSNR (dB) of the patch-parallel image against the single-device image of the same seed, ${str(summary[0]?.seeds)} seeds, ${str(f.doc.sampler, '')}; ${where} (${f.name}). Higher is closer; no_sync is the no-exchange floor.`,
+      idx === 0 ? 'chart-distrifusion' : `chart-distrifusion-${idx}`, {
+        type: 'bar',
+        data: { labels: modes, datasets: ns.map((n, i) => ({ label: `${n} peers`, backgroundColor: colour(i), data: modes.map((m) => val(summary.find((r) => r.mode === m && num(r.n) === n)?.psnrMean)) })) },
+        options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'PSNR dB' } } } },
+      });
+  });
+}

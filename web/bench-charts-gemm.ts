@@ -1,0 +1,80 @@
+// GEMM sweep charts (bench/gemm-sweep.ts -> bench/results/gemm-sweep-*.json): the best f32 TFLOPS of
+// each kernel family (gemm.wgsl, gemm_reg*.wgsl variants) per size, and per Dawn toggle set, against
+// the 50 TFLOPS goal of docs/arch-gemm.md (f32 matmul 4096^3 on an H100).
+import { best, chartSection, colour, filesWith, goalLine, num, rowsOf, str, uniq, whereOf, type Json, type ResultFile } from './bench-charts-common';
+
+const GOAL_TFLOPS = 50;
+const shapeOf = (r: Json): string => `${str(r.M)}×${str(r.N)}×${str(r.K)} ${str(r.layout, '')}`.trim();
+const familyOf = (r: Json): string => str(r.kernel).replace(/\.wgsl$/, '');
+/** Rows that ran and passed the f64 check (ok missing in older files counts as passed if it has TFLOPS). */
+const passed = (rows: Json[]): Json[] => rows.filter((r) => r.ok !== false && Number.isFinite(num(r.tflops)));
+const toggleName = (t: unknown): string => (typeof t === 'string' && t ? t : 'default toggles');
+
+function sweepCharts(f: ResultFile, idx: number): void {
+  const rows = passed(rowsOf(f.doc));
+  if (!rows.length) return;
+  const where = whereOf(f.doc);
+  const id = idx === 0 ? '' : `-${idx}`;
+  // 1) sizes x kernel family, default toggles only (what the app ships with)
+  const plain = rows.filter((r) => !r.toggles);
+  const shapes = uniq(plain.map(shapeOf)).sort((a, b) => num(parseInt(a)) - num(parseInt(b)) || a.localeCompare(b));
+  const families = uniq(plain.map(familyOf)).sort();
+  chartSection(`GEMM sweep: best TFLOPS per kernel family (${f.name})`,
+    `Best f32 TFLOPS over all tile configs of each WGSL kernel, default Dawn toggles, timestamp-query median, results checked against f64; ${where}. Goal: ${GOAL_TFLOPS} TFLOPS at 4096³.`,
+    `chart-gemm-sweep${id}`, {
+      type: 'bar',
+      data: {
+        labels: shapes,
+        datasets: [
+          ...families.map((fam, i) => ({ label: fam, backgroundColor: colour(i), data: shapes.map((s) => best(plain.filter((r) => familyOf(r) === fam && shapeOf(r) === s).map((r) => num(r.tflops)))) })),
+          goalLine(`goal ${GOAL_TFLOPS} TFLOPS`, GOAL_TFLOPS, shapes.length),
+        ],
+      },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'TFLOPS' } } } },
+    });
+  // 2) toggle sets x kernel family, at the shapes where toggles were varied
+  const toggledShapes = uniq(rows.filter((r) => r.toggles).map(shapeOf));
+  if (!toggledShapes.length) return;
+  const tog = rows.filter((r) => toggledShapes.includes(shapeOf(r)));
+  const toggles = uniq(tog.map((r) => toggleName(r.toggles))).sort((a, b) => (a === 'default toggles' ? -1 : b === 'default toggles' ? 1 : a.length - b.length || a.localeCompare(b)));
+  const series = uniq(tog.map((r) => `${familyOf(r)} ${shapeOf(r)}`)).sort();
+  chartSection(`GEMM sweep: Dawn toggles (${f.name})`,
+    `Best f32 TFLOPS per Dawn toggle set (robustness off etc. are diagnostics, not shippable in a browser); ${where}. Goal: ${GOAL_TFLOPS} TFLOPS.`,
+    `chart-gemm-toggles${id}`, {
+      type: 'bar',
+      data: {
+        labels: toggles.map((t) => t.split(',')), // multi-line tick labels for combined toggle sets
+        datasets: [
+          ...series.map((s, i) => ({ label: s, backgroundColor: colour(i), data: toggles.map((t) => best(tog.filter((r) => `${familyOf(r)} ${shapeOf(r)}` === s && toggleName(r.toggles) === t).map((r) => num(r.tflops)))) })),
+          goalLine(`goal ${GOAL_TFLOPS} TFLOPS`, GOAL_TFLOPS, toggles.length),
+        ],
+      },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'TFLOPS' } } } },
+    });
+}
+
+/** One pair of charts per gemm-sweep file, newest first (a sweep is a day's tuning state). */
+export function gemmSweepCharts(): void {
+  filesWith('gemm-sweep-').reverse().forEach((f, i) => sweepCharts(f, i));
+}
+
+/** The older gpu-kernels-*.json matmul rows (kernels of 2026-11-27, incl. the baseline matmul.wgsl). */
+export function gpuKernelsMatmulChart(): void {
+  const docs = filesWith('gpu-kernels-');
+  const rows = docs.flatMap((f) => rowsOf(f.doc, 'gemm').map((r): Json => ({ ...r, toggles: f.doc.toggles })));
+  if (!rows.length) return;
+  const sizes = uniq(rows.map(shapeOf));
+  const variantOf = (r: Json): string => `${str(r.kernel)}${r.toggles ? ` (${str(r.toggles)})` : ''}`;
+  const variants = uniq(rows.map(variantOf));
+  chartSection('Matmul (f32 GEMM), gpu-kernels runs', `TFLOPS per kernel variant and size from bench/gpu-kernels (Node + Dawn), ${uniq(docs.map((f) => whereOf(f.doc))).join('; ')}. Goal: ${GOAL_TFLOPS} TFLOPS at 4096³.`, 'chart-matmul', {
+    type: 'bar',
+    data: {
+      labels: sizes,
+      datasets: [
+        ...variants.map((v, i) => ({ label: v, backgroundColor: colour(i), data: sizes.map((s) => best(rows.filter((r) => shapeOf(r) === s && variantOf(r) === v).map((r) => num(r.tflops)))) })),
+        goalLine(`goal ${GOAL_TFLOPS} TFLOPS`, GOAL_TFLOPS, sizes.length),
+      ],
+    },
+    options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'TFLOPS' } } } },
+  });
+}
