@@ -26,14 +26,11 @@
 //   MODES=full_sync,corrected_async_gn,no_sync  STEPS=8  WARMUP=2  WIDTH=1  SEED=1  PORT=5391
 //   MODEL_DIR ($TMPDIR/tabmesh-bench-models)  PIN=0|1  BENCH_OUT/OUT (bench/out)  COMMBENCH=1
 //   COMMDTYPE=f16|f32 (async modes' flat buffer on the wire; sync gathers are always f32)
-import express from 'express';
-import http from 'node:http';
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ExpressPeerServer } from 'peer';
+import { hostGpus, spawnBenchPeer, startBenchServer, stopBenchPeers } from './peer-procs';
 import { runHeadlessPeer } from '../src/session/headless.node';
 import { startNodeCoordinator, type NodeCoordinator } from '../src/session/coordinator.node';
 import type { JobEvent } from '../src/session/protocol';
@@ -48,7 +45,7 @@ const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 19
 if (process.argv[2] === 'peer') process.exit(await runHeadlessPeer(process.argv.slice(3)));
 
 const env = (k: string, d: string) => process.env[k] ?? d;
-const gpus = fs.readdirSync('/dev').filter((n) => /^nvidia\d+$/.test(n)).map((n) => Number(n.slice(6))).sort((a, b) => a - b);
+const gpus = hostGpus();
 const maxPeers = gpus.length > 1 ? gpus.length : 2;
 const PX = env('PX', '32,256,512,1024').split(',').map(Number);
 const NS = env('NS', [1, 2, 4].filter((n) => n <= maxPeers).join(',')).split(',').map(Number).filter((n) => n <= maxPeers);
@@ -76,40 +73,6 @@ function fmUnetFile(): string {
   throw new Error('web/public/fm-unet/fm-unet.safetensors not found (run from the repo)');
 }
 
-async function startServer(): Promise<{ origin: string; close(): void }> {
-  const app = express();
-  const server = http.createServer(app);
-  app.use('/peerjs', ExpressPeerServer(server, { path: '/', allow_discovery: false, alive_timeout: 60_000 }));
-  app.use('/models', express.static(modelDir, { acceptRanges: true, index: false, fallthrough: false }));
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
-  return { origin: `http://127.0.0.1:${port}`, close: () => server.close() };
-}
-
-// spawnPeer / stopPeers as in bench/multi-gpu.ts (a script with top-level effects: not importable).
-function spawnPeer(i: number, link: string): ChildProcess {
-  const name = pin ? `gpu${gpus[i]}` : `peer${i}`;
-  const args = [self, 'peer', link, '--name', name];
-  let child: ChildProcess;
-  if (pin) {
-    const hide = gpus.filter((_, j) => j !== i).map((g) => `mount --bind /dev/null /dev/nvidia${g} && `).join('');
-    child = spawn('unshare', ['-m', 'sh', '-c', `${hide}exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  } else {
-    child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  }
-  const relay = (b: Buffer) => { for (const line of b.toString().split('\n')) if (line.trim()) console.log(`  [${name}] ${line}`); };
-  child.stdout!.on('data', relay);
-  child.stderr!.on('data', relay);
-  return child;
-}
-
-async function stopPeers(children: ChildProcess[], coord: NodeCoordinator): Promise<void> {
-  const exits = children.map((c) => new Promise<void>((r) => (c.exitCode !== null ? r() : c.once('exit', () => r()))));
-  for (const c of children) c.kill('SIGTERM');
-  const t = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), 10_000);
-  await Promise.all(exits);
-  clearTimeout(t);
-  for (let i = 0; i < 50 && coord.core.roster.list().length; i++) await new Promise((r) => setTimeout(r, 100));
-}
 
 const zeroGetter = () => new Float32Array(0); // buildUnet for the plan's layout only: no weights needed
 
@@ -132,15 +95,15 @@ async function runImage(coord: NodeCoordinator, group: string[], m: ModelCase, m
 
 async function runCase(coord: NodeCoordinator, m: ModelCase, n: number): Promise<CaseRow[]> {
   log(`${m.label} N=${n}: starting ${n} peer(s)${pin ? ` on GPUs ${gpus.slice(0, n).join(',')}` : ''}`);
-  let children = Array.from({ length: n }, (_, i) => spawnPeer(i, coord.joinLink));
+  let children = Array.from({ length: n }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus }));
   try {
     try {
       await coord.waitForPeers(n, 90_000);
     } catch (e) {
       // seen once on a 2-CPU box: one peer's PeerJS join never reached the coordinator; start afresh once
       log(`${m.label} N=${n}: ${(e as Error).message}; restarting the peers`);
-      await stopPeers(children, coord);
-      children = Array.from({ length: n }, (_, i) => spawnPeer(i, coord.joinLink));
+      await stopBenchPeers(children, coord);
+      children = Array.from({ length: n }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus }));
       await coord.waitForPeers(n, 180_000);
     }
     const entries = coord.core.roster.list();
@@ -175,14 +138,14 @@ async function runCase(coord: NodeCoordinator, m: ModelCase, n: number): Promise
     for (const row of rows) row.adapter = { ...a.adapter, features: a.features, limits: a.limits, gflops: entries.map((e) => e.gflops), userAgent: a.userAgent };
     return rows;
   } finally {
-    await stopPeers(children, coord);
+    await stopBenchPeers(children, coord);
   }
 }
 
 fs.mkdirSync(modelDir, { recursive: true });
 fs.mkdirSync(outDir, { recursive: true });
 const models: ModelCase[] = [];
-const server = await startServer();
+const server = await startBenchServer(port, modelDir);
 for (const px of PX) {
   if (px === 32) {
     const dst = path.join(modelDir, 'fm-unet.safetensors');

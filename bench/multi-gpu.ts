@@ -10,13 +10,10 @@
 // Environment: SHAPE=tiny|1B|7B (default 1B), WEIGHTS=f16|f32, N=peers (default: GPUs, else 2),
 // TPS=1,2,4 (default 1 and powers of 2 up to N), PREFILL=128, DECODE=64, REPS=2, PORT=5390,
 // MODEL_DIR (default $TMPDIR/tabmesh-bench-models), PIN=0|1 (default: 1 when root with >1 GPU).
-import express from 'express';
-import http from 'node:http';
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { ExpressPeerServer } from 'peer';
+import { hostGpus, spawnBenchPeer, startBenchServer, stopBenchPeers } from './peer-procs';
 import { runHeadlessPeer } from '../src/session/headless.node';
 import { startNodeCoordinator, type NodeCoordinator } from '../src/session/coordinator.node';
 import { SHAPES, benchPrompt, writeBenchModel, type BenchShape } from './multi-gpu-model';
@@ -35,7 +32,7 @@ const env = (k: string, d: string) => process.env[k] ?? d;
 const shapeName = env('SHAPE', '1B');
 const shape: BenchShape = SHAPES[shapeName] ?? (() => { throw new Error(`SHAPE must be one of ${Object.keys(SHAPES).join(', ')}`); })();
 const weights = env('WEIGHTS', 'f16') as 'f16' | 'f32';
-const gpus = fs.readdirSync('/dev').filter((n) => /^nvidia\d+$/.test(n)).map((n) => Number(n.slice(6))).sort((a, b) => a - b);
+const gpus = hostGpus();
 const nPeers = Number(env('N', String(gpus.length > 1 ? gpus.length : 2)));
 const tps = env('TPS', [1, 2, 4, 8, 16].filter((t) => t <= nPeers).join(',')).split(',').map(Number);
 const PREFILL = Number(env('PREFILL', '128'));
@@ -47,42 +44,6 @@ const outDir = path.resolve(process.env.BENCH_OUT ?? process.env.OUT ?? 'bench/o
 const modelDir = path.resolve(env('MODEL_DIR', path.join(os.tmpdir(), 'tabmesh-bench-models')));
 const self = process.argv[1]; // this bundle: children run it with `peer`
 
-async function startServer(): Promise<{ origin: string; close(): void }> {
-  const app = express();
-  const server = http.createServer(app);
-  app.use('/peerjs', ExpressPeerServer(server, { path: '/', allow_discovery: false, alive_timeout: 60_000 }));
-  // HTTP Range: each peer downloads only its shard's byte ranges, as from the app server.
-  app.use('/models', express.static(modelDir, { acceptRanges: true, index: false, fallthrough: false }));
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
-  return { origin: `http://127.0.0.1:${port}`, close: () => server.close() };
-}
-
-/** Peer i on GPU gpus[i] alone: the other /dev/nvidiaN are bind-mounted over by /dev/null in its namespace. */
-function spawnPeer(i: number, link: string): ChildProcess {
-  const args = [self, 'peer', link, '--name', pin ? `gpu${gpus[i]}` : `peer${i}`];
-  let child: ChildProcess;
-  if (pin) {
-    const hide = gpus.filter((_, j) => j !== i).map((g) => `mount --bind /dev/null /dev/nvidia${g} && `).join('');
-    child = spawn('unshare', ['-m', 'sh', '-c', `${hide}exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  } else {
-    child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  }
-  const name = pin ? `gpu${gpus[i]}` : `peer${i}`;
-  const relay = (b: Buffer) => { for (const line of b.toString().split('\n')) if (line.trim()) console.log(`  [${name}] ${line}`); };
-  child.stdout!.on('data', relay);
-  child.stderr!.on('data', relay);
-  return child;
-}
-
-async function stopPeers(children: ChildProcess[], coord: NodeCoordinator): Promise<void> {
-  const exits = children.map((c) => new Promise<void>((r) => (c.exitCode !== null ? r() : c.once('exit', () => r()))));
-  for (const c of children) c.kill('SIGTERM');
-  const t = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), 10_000);
-  await Promise.all(exits);
-  clearTimeout(t);
-  // Their control connections close on exit; wait until the roster agrees (the heartbeat at worst).
-  for (let i = 0; i < 50 && coord.core.roster.list().length; i++) await new Promise((r) => setTimeout(r, 100));
-}
 
 async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, group: string[], prompt: string, maxTokens: number): Promise<RunSample> {
   const t0 = performance.now();
@@ -92,7 +53,7 @@ async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, grou
 
 async function runCase(coord: NodeCoordinator, origin: string, model: ModelRef, tp: number): Promise<CaseRow> {
   log(`tp=${tp}: starting ${tp} peer(s)${pin ? ` on GPUs ${gpus.slice(0, tp).join(',')}` : ''}`);
-  const children = Array.from({ length: tp }, (_, i) => spawnPeer(i, coord.joinLink));
+  const children = Array.from({ length: tp }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus }));
   try {
     await coord.waitForPeers(tp, 180_000);
     const entries = coord.core.roster.list();
@@ -120,7 +81,7 @@ async function runCase(coord: NodeCoordinator, origin: string, model: ModelRef, 
     const adapter = entries[0];
     return caseRow({ tp, shape, loadMs, prefill, full, decode: DECODE, comm, adapter: { ...adapter.adapter, gflops: entries.map((e) => e.gflops), userAgent: adapter.userAgent } });
   } finally {
-    await stopPeers(children, coord);
+    await stopBenchPeers(children, coord);
   }
 }
 
@@ -129,7 +90,7 @@ fs.mkdirSync(outDir, { recursive: true });
 const fileName = `random-${shapeName}-${weights}.gguf`;
 const bytes = writeBenchModel(path.join(modelDir, fileName), shape, weights, log);
 log(`model ${fileName}: ${(bytes / 1e9).toFixed(2)} GB; peers: ${nPeers}; tp: ${tps.join(', ')}; GPUs: ${gpus.length ? gpus.join(',') : 'none'}${pin ? ' (pinned)' : ''}`);
-const server = await startServer();
+const server = await startBenchServer(port, modelDir);
 // A headless peer loading a 7B shard blocks its event loop for several seconds at a time (seen on an
 // H100: dropped by the page's 3.5 s heartbeat timeout mid-load); a dead peer process still drops at once.
 const coord = await startNodeCoordinator(server.origin, log, { heartbeatTimeoutMs: Number(env('HEARTBEAT_TIMEOUT_MS', '120000')) });

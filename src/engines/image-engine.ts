@@ -73,18 +73,6 @@ export interface ImageStepEvent {
   sync: boolean;
 }
 
-/**
- * Stands in for the Gpu of a peer without WebGPU on the plain-JS backend, which never touches it;
- * should that change, the first use says why instead of failing on null.
- */
-function absentGpu(): Gpu {
-  return new Proxy({} as Gpu, {
-    get(_t, key) {
-      throw new Error(`this peer has no WebGPU device: the image's 'cpu' backend used gpu.${String(key)}`);
-    },
-  });
-}
-
 /** gpu: null on a peer without WebGPU, which runs only backend 'cpu'. */
 export async function runImage(gpu: Gpu | null, comm: Comm, req: ImageRequest, onStep?: (ev: ImageStepEvent) => void): Promise<ImageResult> {
   const onCpu = req.backend === 'cpu';
@@ -92,7 +80,7 @@ export async function runImage(gpu: Gpu | null, comm: Comm, req: ImageRequest, o
   const loaded = await fetchModel(req.url);
   if (loaded.kind === 'unet') {
     const { runUnetImage } = await import('./unet-image');
-    return runUnetImage(gpu ?? absentGpu(), comm, loaded.model, req, onStep);
+    return runUnetImage(gpu, comm, loaded.model, req, onStep);
   }
   const model = loaded.model;
   const dg = gpu && !onCpu ? DdpmGpu.create(gpu, model) : null; // null: plain-JS patches and reference

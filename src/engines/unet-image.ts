@@ -74,7 +74,8 @@ function copyingComm(comm: Comm): Comm {
   };
 }
 
-export async function runUnetImage(gpu: Gpu, comm: Comm, model: UnetModel, req: ImageRequest, onStep?: (ev: ImageStepEvent) => void): Promise<ImageResult> {
+/** gpu: null on a peer without WebGPU, which runs only backend 'cpu'. */
+export async function runUnetImage(gpu: Gpu | null, comm: Comm, model: UnetModel, req: ImageRequest, onStep?: (ev: ImageStepEvent) => void): Promise<ImageResult> {
   const { numClasses, size: S } = model.config;
   const label = req.label ?? numClasses; // no class: the CFG null class (unconditional)
   if (!Number.isInteger(label) || label < 0 || label > numClasses) throw new Error(`fm-unet: class ${label} is not in 0..${numClasses}`);
@@ -83,10 +84,11 @@ export async function runUnetImage(gpu: Gpu, comm: Comm, model: UnetModel, req: 
   const sampler = { kind: req.sampler, steps: req.steps };
   // The patch run and the single-device reference use the same kind of compute: the WGSL kernels on
   // this peer's GPU, or (backend 'cpu') the plain-TS ops, so full_sync compares like with like.
-  const onGpu = (req.backend ?? 'gpu') === 'gpu';
+  const g = (req.backend ?? 'gpu') === 'gpu' ? gpu : null; // this peer's GPU when it computes there
+  if ((req.backend ?? 'gpu') === 'gpu' && !g) throw new Error('this peer has no WebGPU device: its image share must run on the plain-JS backend');
   const res = await runUnetPatchParallel({
     comm: copyingComm(comm), model, rank: comm.rank, nPeers: comm.size, sampler, mode: req.mode, warmupSteps: req.warmupSteps,
-    seed: req.seed, label, guidance, backend: onGpu ? unetGpuPatchBackend(gpu, model) : undefined, commFree: req.commFree, commDtype: req.commDtype,
+    seed: req.seed, label, guidance, backend: g ? unetGpuPatchBackend(g, model) : undefined, commFree: req.commFree, commDtype: req.commDtype,
     onStep: onStep && ((ev) => onStep({ ...ev, kind: 'image-step', preview: compactPreview(ev.preview, ev.rows[1] - ev.rows[0], ev.width) })),
   });
   const out: ImageResult = {
@@ -98,7 +100,7 @@ export async function runUnetImage(gpu: Gpu, comm: Comm, model: UnetModel, req: 
   // the panel shows channel 0 (fm-unet is grey, C = 1); a widened U-Net's 32x32+ latent would not fit one message
   if (S * S <= UNET_PIXELS_MAX_VALUES) out.pixels = encodePixels(px.subarray(0, S * S));
   if (req.withSingle) {
-    const ug = onGpu ? UnetGpu.shared(gpu, model) : null; // weights uploaded once per (device, model)
+    const ug = g ? UnetGpu.shared(g, model) : null; // weights uploaded once per (device, model)
     const t0 = performance.now();
     const single = await sampleUnet({ model, sampler, seed: req.seed, label, guidance, denoiser: ug ? (x, t, y) => ug.forward(x, t, y) : undefined }); // [C*S*S]
     out.timings.singleMs = performance.now() - t0;

@@ -1,9 +1,9 @@
 // f32 GEMM (shaders/gemm/gemm.wgsl): C[M,N] = A[M,K] * B[K,N], or A * B^T with B[N,K] (weights layout).
 // Tile sizes are override constants; tuneGemm() picks them per adapter through autotune.ts.
 import code from '../../shaders/gemm/gemm.wgsl?raw';
-import type { Gpu, Kernel } from '../gpu/gpu';
+import type { Gpu } from '../gpu/gpu';
 import { autotune, defaultTuneCache, tuneKey, wallClock, type TuneCache, type TuneResult } from './autotune';
-import { gemmReg, gemmRegConfigError, type GemmRegConfig } from './gemm-reg';
+import { gemmReg, gemmRegConfigError, type GemmRegConfig, type GemmRegDispatch } from './gemm-reg';
 
 const FILE = 'shaders/gemm/gemm.wgsl';
 
@@ -87,24 +87,11 @@ export function gemmConfigError(cfg: GemmConfig): string | null {
   return null;
 }
 
-/** CPU reference in f64 accumulation: A [M,K], B [K,N] (or [N,K] if bT) -> C [M,N]. */
-export function reference(a: Float32Array, b: Float32Array, M: number, N: number, K: number, bT = false): Float32Array {
-  const c = new Float32Array(M * N); // [M, N]
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += a[m * K + k] * (bT ? b[n * K + k] : b[k * N + n]);
-      c[m * N + n] = s;
-    }
-  }
-  return c;
-}
+// The CPU reference (f64 accumulation, NN or NT) is shared with the register-tiled family.
+export { reference } from './gemm-reg';
 
-export interface Dispatch {
-  kernel: Kernel;
-  params: Uint32Array;
-  workgroups: [number, number];
-}
+/** Kernel, params and grid of one dispatch (the same shape as the register-tiled family's). */
+export type Dispatch = GemmRegDispatch;
 
 /** Kernel, params and grid for one GEMM: the fast path (no bounds checks) when the shape is tile-aligned. */
 export function planGemm(M: number, N: number, K: number, opts: GemmOptions = {}): Dispatch {

@@ -1,0 +1,56 @@
+// The process plumbing shared by the multi-GPU benches (bench/multi-gpu.ts, bench/distrifusion-speed.ts):
+// a signaling + model server, one headless peer process per GPU, and their shutdown. A peer is pinned
+// to its GPU by hiding the other /dev/nvidiaN in a private mount namespace (root on a multi-GPU host):
+// Dawn lists every GPU under one name and a process takes the first it sees.
+import express from 'express';
+import http from 'node:http';
+import fs from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ExpressPeerServer } from 'peer';
+import type { NodeCoordinator } from '../src/session/coordinator.node';
+
+/** The NVIDIA GPU indices of this host (/dev/nvidiaN), ascending; none on a machine without them. */
+export function hostGpus(): number[] {
+  return fs.readdirSync('/dev').filter((n) => /^nvidia\d+$/.test(n)).map((n) => Number(n.slice(6))).sort((a, b) => a - b);
+}
+
+/** PeerJS signaling at /peerjs and the model files at /models (HTTP Range: each peer fetches only its shard's bytes). */
+export async function startBenchServer(port: number, modelDir: string): Promise<{ origin: string; close(): void }> {
+  const app = express();
+  const server = http.createServer(app);
+  app.use('/peerjs', ExpressPeerServer(server, { path: '/', allow_discovery: false, alive_timeout: 60_000 }));
+  app.use('/models', express.static(modelDir, { acceptRanges: true, index: false, fallthrough: false }));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+  return { origin: `http://127.0.0.1:${port}`, close: () => server.close() };
+}
+
+/**
+ * Peer i (`node <self> peer <link> --name gpuN`), its output relayed with its name. With `pin`, it runs
+ * on GPU gpus[i] alone: the other /dev/nvidiaN are bind-mounted over by /dev/null in its namespace.
+ */
+export function spawnBenchPeer(self: string, i: number, link: string, o: { pin: boolean; gpus: number[] }): ChildProcess {
+  const name = o.pin ? `gpu${o.gpus[i]}` : `peer${i}`;
+  const args = [self, 'peer', link, '--name', name];
+  let child: ChildProcess;
+  if (o.pin) {
+    const hide = o.gpus.filter((_, j) => j !== i).map((g) => `mount --bind /dev/null /dev/nvidia${g} && `).join('');
+    child = spawn('unshare', ['-m', 'sh', '-c', `${hide}exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } else {
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+  const relay = (b: Buffer) => { for (const line of b.toString().split('\n')) if (line.trim()) console.log(`  [${name}] ${line}`); };
+  child.stdout!.on('data', relay);
+  child.stderr!.on('data', relay);
+  return child;
+}
+
+/** SIGTERM (SIGKILL after 10 s), then wait until the coordinator's roster has seen them go. */
+export async function stopBenchPeers(children: ChildProcess[], coord: NodeCoordinator): Promise<void> {
+  const exits = children.map((c) => new Promise<void>((r) => (c.exitCode !== null ? r() : c.once('exit', () => r()))));
+  for (const c of children) c.kill('SIGTERM');
+  const t = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), 10_000);
+  await Promise.all(exits);
+  clearTimeout(t);
+  // Their control connections close on exit; wait until the roster agrees (the heartbeat at worst).
+  for (let i = 0; i < 50 && coord.core.roster.list().length; i++) await new Promise((r) => setTimeout(r, 100));
+}
