@@ -20,6 +20,7 @@ import { execSync, spawnSync } from 'node:child_process';
 import type { Kernel } from '../src/gpu/gpu';
 import { gemmRegCandidates, gemmRegConfigError, gemmRegLabel, planGemmReg, type GemmRegConfig } from '../src/kernels/gemm-reg';
 import { planGemm, type GemmConfig } from '../src/kernels/gemm';
+import { checkGemm } from './gemm-check';
 
 Object.assign(globalThis, globals);
 const ROLE = process.env.GEMM_SWEEP_ROLE ?? 'parent';
@@ -223,20 +224,6 @@ async function runBench(flags: string[], toggles: string, plan: (run: RunJobs) =
   return out;
 }
 
-/** relErr of C on 256 sampled entries against an f64 CPU dot product. */
-function checkGemm(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number, bT: boolean): number {
-  let num = 0;
-  let den = 0;
-  for (let s = 0; s < 256; s++) {
-    const m = (s * 7919) % M;
-    const n = (s * 104729 + 13) % N;
-    let ref = 0;
-    for (let k = 0; k < K; k++) ref += a[m * K + k] * (bT ? b[n * K + k] : b[k * N + n]);
-    num += (c[m * N + n] - ref) ** 2;
-    den += ref * ref;
-  }
-  return Number.isFinite(num) ? Math.sqrt(num / den) : Infinity;
-}
 
 // Phase 1: the configs of gemmRegCandidates() within 15% of the 2026-11-28 H100 winner (44.4 TFLOPS at
 // 4096^3; bench/results/gemm-sweep-nvidia-h100-2026-11-28.md), each also in its hand-unrolled shader

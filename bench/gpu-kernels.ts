@@ -14,6 +14,7 @@ import type { Kernel } from '../src/gpu/gpu';
 import { MemoryTuneCache, autotune, tuneKey } from '../src/kernels/autotune';
 import { GEMM_CANDIDATES, gemmConfigError, gemmShapeKey, planGemm, type GemmConfig } from '../src/kernels/gemm';
 import { GEMV_CANDIDATES, packF16, planGemv, unpackF16, type GemvConfig, type GemvWeights } from '../src/kernels/gemv';
+import { checkGemm } from './gemm-check';
 
 Object.assign(globalThis, globals);
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -168,20 +169,6 @@ const gemmRows: GemmRow[] = [];
 const tuneLog: Record<string, unknown> = {};
 const cache = new MemoryTuneCache();
 
-/** relErr of C on `samples` random entries against an f64 CPU dot product. */
-function checkGemm(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number, bT: boolean): number {
-  let num = 0;
-  let den = 0;
-  for (let s = 0; s < 256; s++) {
-    const m = (s * 7919) % M;
-    const n = (s * 104729 + 13) % N;
-    let ref = 0;
-    for (let k = 0; k < K; k++) ref += a[m * K + k] * (bT ? b[n * K + k] : b[k * N + n]);
-    num += (c[m * N + n] - ref) ** 2;
-    den += ref * ref;
-  }
-  return Number.isFinite(num) ? Math.sqrt(num / den) : Infinity;
-}
 
 const gemmSizes = SKIP_GEMM ? [] : QUICK ? [128, 256] : [1024, 2048, 4096];
 for (const S of gemmSizes) {
