@@ -1,8 +1,92 @@
 // Causal GQA attention of T new tokens against the KV cache (keys and values already stored).
+import combineWgsl from '../../shaders/llm/attention_combine.wgsl?raw';
 import rowsWgsl from '../../shaders/llm/attention_rows.wgsl?raw';
+import splitWgsl from '../../shaders/llm/attention_split.wgsl?raw';
 import wgsl from '../../shaders/llm/attention.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
 import { grid, params } from './common';
+
+export type AttnImpl = 'rows' | 'shared' | 'split';
+
+/**
+ * Knobs of the split-KV decode kernel (attention_split.wgsl). Mutable so benches can sweep them; the
+ * defaults hold for every caller. Changing them between a single and a batched decode of the same
+ * sequence would break their bit equality (the chunking must be the same), so only benches touch them.
+ */
+export const splitTuning = {
+  // Workgroups a decode row aims for over all its kv heads: ~4 per SM of an H100 (132 SMs), so a single
+  // sequence fills the GPU; smaller GPUs just run them in more waves.
+  targetWorkgroups: 512,
+  // Fewest keys per chunk: below this a chunk's partial (headDim floats per query head) costs more to
+  // write and merge than its share of the K/V reads, and the loop over the chunk is too short to keep
+  // loads in flight. It is also the switch-over point: a row of <= minChunk keys is one chunk, finished
+  // by the split kernel itself (one dispatch, no partials), like the old kernel.
+  minChunk: 32,
+  wg: 128, // threads per workgroup
+  unroll: 2, // keys per lane group per loop step (their K and V loads are issued together)
+};
+
+/** How the split kernel runs for one shape; null where it cannot (no subgroups, headDim % 4, > 256 heads). */
+export interface SplitPlan {
+  consts: Record<string, number>; // WG, S, VPL, G, U overrides
+  hd4: number;
+  nKv: number;
+  nct: number; // chunks per row (max)
+  minChunk: number;
+}
+
+export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: number): SplitPlan | null {
+  if (!gpu.report.hasSubgroups) return null;
+  if (headDim % 4 || kvDim % headDim || nHeads > 256) return null;
+  const hd4 = headDim / 4, nKv = kvDim / headDim;
+  // S lanes read one key row; they must sit in one subgroup, so S <= the smallest subgroup size.
+  const info = (gpu.device as unknown as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+  const sgMin = info?.subgroupMinSize || 4; // WebGPU's floor
+  let S = 1;
+  while (S * 2 <= Math.min(hd4, sgMin, 32)) S *= 2;
+  const VPL = Math.ceil(hd4 / S);
+  if (VPL > 16) return null;
+  const { targetWorkgroups, minChunk, wg, unroll } = splitTuning;
+  const G = Math.max(1, Math.min(Math.ceil(nHeads / nKv), Math.floor(16 / VPL)));
+  const U = Math.max(1, Math.min(unroll, Math.floor(16 / VPL)));
+  const nct = Math.max(1, Math.ceil(targetWorkgroups / nKv));
+  return { consts: { WG: wg, S, VPL, G, U }, hd4, nKv, nct, minChunk };
+}
+
+/** Chunks of a row with nKeys keys (the same formula as chunkLen() in the shaders). */
+export function splitChunks(plan: SplitPlan, nKeys: number): number {
+  const cl = Math.max(plan.minChunk, Math.ceil(nKeys / plan.nct));
+  return Math.ceil(nKeys / cl);
+}
+
+/**
+ * Split-KV decode of B rows (shared by attention() and attentionBatch()). rows: u32 [B, 2] (base, pos)
+ * when given, else B = 1 at `pos` from cache row 0 (+ layerOff floats). out [B, nHeads*headDim].
+ */
+export function runSplit(gpu: Gpu, plan: SplitPlan, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, kvmap: GPUBuffer,
+  rows: GPUBuffer | null, out: GPUBuffer, B: number, nHeads: number, headDim: number, layerOff: number, pos: number): void {
+  if (layerOff % 4) throw new Error(`attention split: layerOff ${layerOff} not a multiple of 4`);
+  // One row of known length dispatches only its chunks; a batch (lengths on the GPU) dispatches nct per row.
+  const nch = rows ? plan.nct : splitChunks(plan, pos + 1);
+  // Combine: each workgroup takes cvb vec4s of a head, so 256 / cvb >= 32 chunk lanes share the chunks
+  // (a few loads each in flight instead of nct / 8 one after another at headDim 128).
+  let cvb = plan.hd4;
+  while (cvb > 8 && cvb % 2 === 0) cvb /= 2;
+  const u = params(B, nHeads, plan.hd4, plan.nKv * plan.hd4, plan.nKv, plan.nct, plan.minChunk, layerOff / 4, pos,
+    rows ? 1 : 0, { f: 1 / Math.sqrt(headDim) }, nch, cvb);
+  const parts = rows || nch > 1;
+  const pacc = gpu.alloc(parts ? B * nHeads * plan.nct * headDim * 4 : 16, 'attn_pacc'); // [B, nHeads, nct, headDim]
+  const pml = gpu.alloc(parts ? B * nHeads * plan.nct * 8 : 16, 'attn_pml'); // [B, nHeads, nct, 2]
+  const rowBuf = rows ?? kvmap; // unread when useRows = 0, but the binding must hold a buffer
+  gpu.run({ code: splitWgsl, file: 'shaders/llm/attention_split.wgsl', constants: plan.consts }, u,
+    [q, kc, vc, kvmap, rowBuf, out, pacc, pml], grid(B * plan.nKv * nch));
+  if (parts) {
+    gpu.run({ code: combineWgsl, file: 'shaders/llm/attention_combine.wgsl' }, u, [rowBuf, pacc, pml, out],
+      grid(B * nHeads * (plan.hd4 / cvb)));
+  }
+  gpu.free(pacc); // reuse by a later dispatch of the same encoder is safe: commands run in order
+  gpu.free(pml);
+}
 
 export interface AttnShape {
   T: number; // new tokens
@@ -49,8 +133,19 @@ export function reference(q: Float32Array, kc: Float32Array, vc: Float32Array, k
  * layerOff is this layer's first float; kvmap a u32 [nHeads] buffer.
  */
 export function attention(gpu: Gpu, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, kvmap: GPUBuffer, out: GPUBuffer,
-  s: AttnShape, layerOff: number, impl: 'rows' | 'shared' = gpu.report.isFallback ? 'rows' : 'shared'): void {
+  s: AttnShape, layerOff: number, impl?: AttnImpl): void {
   if (s.headDim > 256) throw new Error(`attention: headDim ${s.headDim} > 256`);
+  // Decode (T = 1) takes the split kernel wherever it runs: it reads K/V coalesced and spreads a long
+  // context over ~targetWorkgroups workgroups, where the old kernel has nHeads workgroups reading
+  // strided rows. Short contexts need no separate threshold: a row of <= minChunk keys is one chunk,
+  // one dispatch (see splitTuning.minChunk). Prefill (T > 1) keeps the old kernel.
+  const plan = !impl || impl === 'split' ? splitPlan(gpu, s.nHeads, s.headDim, s.kvDim) : null;
+  impl ??= gpu.report.isFallback ? 'rows' : s.T === 1 && plan && layerOff % 4 === 0 ? 'split' : 'shared';
+  if (impl === 'split') {
+    if (!plan || s.T !== 1) throw new Error('attention: split kernel needs T = 1, subgroups and headDim % 4 = 0');
+    runSplit(gpu, plan, q, kc, vc, kvmap, null, out, 1, s.nHeads, s.headDim, layerOff, s.pos);
+    return;
+  }
   if (impl === 'rows') {
     // CPU-backed adapter: thread per (token, head), no barriers (see shaders/llm/matvec_rows.wgsl).
     gpu.run({ code: rowsWgsl, file: 'shaders/llm/attention_rows.wgsl' },

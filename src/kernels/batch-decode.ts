@@ -1,10 +1,12 @@
 // Kernels of the batched decode (continuous batching): RoPE with one position per row, and attention
 // of B query rows each against its own slot of the KV cache. Both keep the arithmetic order of their
-// single-sequence counterparts (rope.wgsl, attention*.wgsl) so a batched row equals a lone decode.
+// single-sequence counterparts (rope.wgsl, attention*.wgsl; the split-KV decode kernel is the same
+// shader for both) so a batched row equals a lone decode.
 import attnRowsWgsl from '../../shaders/llm/attention_batch_rows.wgsl?raw';
 import attnWgsl from '../../shaders/llm/attention_batch.wgsl?raw';
 import ropeWgsl from '../../shaders/llm/rope_batch.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
+import { runSplit, splitPlan, type AttnImpl } from './attention';
 import { grid, params } from './common';
 
 export interface BatchAttnShape {
@@ -85,8 +87,18 @@ export function packRows(rows: BatchRow[]): Uint32Array {
 
 /** out [B, nHeads*headDim] = per-row attention over each row's cache slot; `rows` is packRows() on the GPU. */
 export function attentionBatch(gpu: Gpu, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, kvmap: GPUBuffer, rows: GPUBuffer,
-  out: GPUBuffer, B: number, s: BatchAttnShape, impl: 'rows' | 'shared' = gpu.report.isFallback ? 'rows' : 'shared'): void {
+  out: GPUBuffer, B: number, s: BatchAttnShape, impl?: AttnImpl): void {
   if (s.headDim > 256) throw new Error(`attentionBatch: headDim ${s.headDim} > 256`);
+  // The split-KV kernel wherever attention() uses it for a lone decode, so a row gives the same bits
+  // alone or batched (its chunking depends only on its own length). Row lengths live on the GPU, so
+  // every row gets nct chunk workgroups; those past a short row's keys exit at once.
+  const plan = !impl || impl === 'split' ? splitPlan(gpu, s.nHeads, s.headDim, s.kvDim) : null;
+  impl ??= gpu.report.isFallback ? 'rows' : plan ? 'split' : 'shared';
+  if (impl === 'split') {
+    if (!plan) throw new Error('attentionBatch: split kernel needs subgroups and headDim % 4 = 0');
+    runSplit(gpu, plan, q, kc, vc, kvmap, rows, out, B, s.nHeads, s.headDim, 0, 0);
+    return;
+  }
   const u = params(B, s.nHeads, s.headDim, s.kvDim, { f: 1 / Math.sqrt(s.headDim) });
   if (impl === 'rows') {
     gpu.run({ code: attnRowsWgsl, file: 'shaders/llm/attention_batch_rows.wgsl' }, u, [q, kc, vc, kvmap, rows, out],

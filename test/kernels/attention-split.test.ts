@@ -1,0 +1,112 @@
+// Split-KV decode attention (attention_split.wgsl + attention_combine.wgsl) against the plain-TS
+// references of the old kernels: single-sequence decode at several GQA shapes, head sizes and context
+// lengths (1 key, lengths that are no multiple of the chunk, many chunks), a layer offset into a
+// two-layer cache, an irregular head -> kv head map (a heterogeneous tensor-parallel shard), and the
+// batched path with rows in cache slots.
+import { afterEach, describe, expect, it } from 'vitest';
+import * as at from '../../src/kernels/attention';
+import * as bd from '../../src/kernels/batch-decode';
+import { testGpu } from '../helpers/gpu';
+import { maxAbsDiff, randArray, rng } from './rand';
+
+async function readF32(buf: GPUBuffer, n: number): Promise<Float32Array> {
+  return new Float32Array(await (await testGpu()).read(buf, n * 4));
+}
+
+const saved = { ...at.splitTuning };
+afterEach(() => { Object.assign(at.splitTuning, saved); });
+
+/** Regular GQA map: head h reads kv head floor(h * nKv / nHeads). */
+const regular = (nHeads: number, nKv: number) => Array.from({ length: nHeads }, (_, h) => Math.floor((h * nKv) / nHeads));
+
+describe('split-KV decode attention', async () => {
+  const gpu = await testGpu();
+  const can = at.splitPlan(gpu, 4, 64, 128) !== null;
+
+  // [nHeads, nKv, headDim, kvmap?]
+  const shapes: [number, number, number, number[]?][] = [
+    [8, 2, 64], [4, 1, 128], [6, 6, 16], [4, 2, 8], [32, 8, 128],
+    [5, 2, 32, [0, 1, 1, 1, 1]], // heads 3..7 of a group-4 model: 1 and 4 heads per kv head
+  ];
+  for (const [nHeads, nKv, hd, map] of shapes) {
+    for (const nKeys of [1, 33, 100, 517]) {
+      it.skipIf(!can)(`heads=${nHeads} kv=${nKv} hd=${hd} keys=${nKeys}`, async () => {
+        const r = rng(nHeads * 1000 + hd * 10 + nKeys);
+        const kvDim = nKv * hd, maxSeq = 520;
+        const kvmap = map ?? regular(nHeads, nKv);
+        const q = randArray(r, nHeads * hd, 2); // [1, nHeads*hd]
+        const kc = randArray(r, 2 * maxSeq * kvDim); // [2 layers, maxSeq, kvDim]
+        const vc = randArray(r, 2 * maxSeq * kvDim); // [2 layers, maxSeq, kvDim]
+        const layerOff = maxSeq * kvDim; // layer 1
+        const s = { T: 1, pos: nKeys - 1, nHeads, headDim: hd, kvDim };
+        const out = gpu.alloc(q.length * 4); // [1, nHeads*hd]
+        at.attention(gpu, gpu.upload(q), gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap)), out, s, layerOff, 'split');
+        const want = at.reference(q, kc.subarray(layerOff), vc.subarray(layerOff), kvmap, s);
+        expect(maxAbsDiff(await readF32(out, q.length), want)).toBeLessThan(2e-5);
+      });
+    }
+  }
+
+  it.skipIf(!can)('many small chunks (minChunk 4, 12 workgroups), hd=128, 1000 keys', async () => {
+    Object.assign(at.splitTuning, { minChunk: 4, targetWorkgroups: 12 });
+    const [nHeads, nKv, hd, nKeys] = [4, 1, 128, 1000];
+    const r = rng(99);
+    const kvDim = nKv * hd;
+    const kvmap = regular(nHeads, nKv);
+    const plan = at.splitPlan(gpu, nHeads, hd, kvDim)!;
+    expect(at.splitChunks(plan, nKeys)).toBe(12); // 1000 keys in chunks of 84: the last one short
+    const q = randArray(r, nHeads * hd, 3); // [1, nHeads*hd]
+    const kc = randArray(r, nKeys * kvDim); // [nKeys, kvDim]
+    const vc = randArray(r, nKeys * kvDim); // [nKeys, kvDim]
+    const s = { T: 1, pos: nKeys - 1, nHeads, headDim: hd, kvDim };
+    const out = gpu.alloc(q.length * 4); // [1, nHeads*hd]
+    at.attention(gpu, gpu.upload(q), gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap)), out, s, 0, 'split');
+    expect(maxAbsDiff(await readF32(out, q.length), at.reference(q, kc, vc, kvmap, s))).toBeLessThan(2e-5);
+  });
+
+  it.skipIf(!can)('attention() picks the split kernel for decode by default (not on a CPU adapter), the old one for prefill', async () => {
+    const [nHeads, nKv, hd, T, pos] = [4, 2, 16, 3, 70];
+    const r = rng(5);
+    const kvDim = nKv * hd;
+    const kvmap = regular(nHeads, nKv);
+    const kc = randArray(r, 80 * kvDim), vc = randArray(r, 80 * kvDim); // [80, kvDim]
+    const bufs = [gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap))] as const;
+    for (const t of [1, T]) {
+      const q = randArray(r, t * nHeads * hd); // [t, nHeads*hd]
+      const s = { T: t, pos, nHeads, headDim: hd, kvDim };
+      const out = gpu.alloc(q.length * 4); // [t, nHeads*hd]
+      const before = gpu.stats.dispatches;
+      at.attention(gpu, gpu.upload(q), bufs[0], bufs[1], bufs[2], out, s, 0);
+      // split + combine for decode; one dispatch of the old kernel for prefill, and always on a
+      // CPU-backed adapter (attention_rows.wgsl)
+      expect(gpu.stats.dispatches - before).toBe(t === 1 && !gpu.report.isFallback ? 2 : 1);
+      expect(maxAbsDiff(await readF32(out, q.length), at.reference(q, kc, vc, kvmap, s))).toBeLessThan(2e-5);
+    }
+  });
+
+  for (const [nHeads, nKv, hd] of [[4, 2, 8], [8, 2, 64], [4, 1, 128]]) {
+    it.skipIf(!can)(`batched rows heads=${nHeads} kv=${nKv} hd=${hd}: reference, and each row equals a lone decode`, async () => {
+      Object.assign(at.splitTuning, { minChunk: 8, targetWorkgroups: 16 });
+      const r = rng(nHeads + hd);
+      const kvDim = nKv * hd, maxSeq = 300, slots = 4;
+      const rows: bd.BatchRow[] = [{ base: 2 * maxSeq, pos: 270 }, { base: 0, pos: 0 }, { base: 3 * maxSeq, pos: 9 }, { base: maxSeq, pos: 64 }];
+      const kvmap = regular(nHeads, nKv);
+      const q = randArray(r, rows.length * nHeads * hd, 2); // [B, nHeads*hd]
+      const kc = randArray(r, slots * maxSeq * kvDim); // [slots*maxSeq, kvDim]
+      const vc = randArray(r, slots * maxSeq * kvDim); // [slots*maxSeq, kvDim]
+      const [kb, vb, mb] = [gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap))];
+      const out = gpu.alloc(q.length * 4); // [B, nHeads*hd]
+      const shape = { nHeads, headDim: hd, kvDim };
+      bd.attentionBatch(gpu, gpu.upload(q), kb, vb, mb, gpu.upload(bd.packRows(rows)), out, rows.length, shape, 'split');
+      const got = await readF32(out, q.length);
+      expect(maxAbsDiff(got, bd.attentionReference(q, kc, vc, kvmap, rows, shape))).toBeLessThan(2e-5);
+      for (const [b, row] of rows.entries()) {
+        const n = nHeads * hd;
+        const one = gpu.alloc(n * 4); // [1, nHeads*hd]
+        at.attention(gpu, gpu.upload(q.subarray(b * n, (b + 1) * n)), kb, vb, mb, one, { T: 1, pos: row.pos, nHeads, headDim: hd, kvDim },
+          row.base * kvDim, 'split');
+        expect(await readF32(one, n)).toEqual(got.subarray(b * n, (b + 1) * n));
+      }
+    });
+  }
+});
