@@ -13,9 +13,11 @@
 //    / 1280(attn), GroupNorm 32, tembDim 1280, timeFreqDim 320 (SD's time_proj width; negligible
 //    cost), one ResBlock per level as fm-unet; random weights (src/model/unet/widened.ts), 214M
 //    parameters, 857 MB f32, config in the safetensors metadata. WIDTH scales the channels (local runs).
-//  - the ideal = mode no_sync with commFree: every peer computes its own patch and sends NOTHING per
-//    step (plain no_sync still all-gathers the eps rows each step; commFree skips that too and
-//    gathers the final rows once after the timed steps).
+//  - the ideal (MODES entry ideal_async) = corrected_async_gn with commFree: the warm-up steps gather as
+//    usual, then the same kernels on the same shapes run with the stale values never refreshed and
+//    NOTHING sent per step (no pieces, no eps gather; the final rows are gathered once after the timed
+//    steps): what corrected_async_gn would cost with free communication. The old ideal (no_sync with
+//    commFree: patch-local attention, zero halos, local GN) does less arithmetic; both are reported.
 //  - time per step = the median over steps k >= WARMUP (the same steps for every mode; step 0 also
 //    compiles pipelines) of the slowest peer's step (compute + comm wait, from the peers' image-step
 //    events); compute / wait are that peer's split. Bytes per step per peer: the flat comm buffer
@@ -23,7 +25,7 @@
 //    same floats) + this peer's eps rows; an allGather delivers them to each of the N - 1 others.
 // `node distrifusion-speed.mjs peer <link> ...` runs a peer (how the driver starts its children).
 // Environment: PX=32,256,512,1024  NS=1,2,4 (capped by GPUs; default 1 and 2 without GPUs)
-//   MODES=full_sync,corrected_async_gn,no_sync  STEPS=8  WARMUP=2  WIDTH=1  SEED=1  PORT=5391
+//   MODES=full_sync,corrected_async_gn,ideal_async,no_sync  STEPS=8  WARMUP=2  WIDTH=1  SEED=1  PORT=5391
 //   MODEL_DIR ($TMPDIR/tabmesh-bench-models)  PIN=0|1  BENCH_OUT/OUT (bench/out)  COMMBENCH=1
 //   COMMDTYPE=f16|f32 (async modes' flat buffer on the wire; sync gathers are always f32)
 import os from 'node:os';
@@ -38,7 +40,7 @@ import type { ImageResult } from '../src/engines/image-engine';
 import { buildUnetPatchPlan } from '../src/parallel/patch-unet-plan';
 import { buildUnet, FM_UNET_CONFIG, type UnetConfig } from '../src/model/unet/config';
 import { writeWidenedModel } from './unet-widened-model';
-import { markdown, summarize, type CaseRow, type StepSample } from './distrifusion-speed-report';
+import { markdown, summarize, type CaseRow, type StepDetail, type StepSample } from './distrifusion-speed-report';
 
 const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${l}`);
 
@@ -49,7 +51,7 @@ const gpus = hostGpus();
 const maxPeers = gpus.length > 1 ? gpus.length : 2;
 const PX = env('PX', '32,256,512,1024').split(',').map(Number);
 const NS = env('NS', [1, 2, 4].filter((n) => n <= maxPeers).join(',')).split(',').map(Number).filter((n) => n <= maxPeers);
-const MODES = env('MODES', 'full_sync,corrected_async_gn,no_sync').split(',') as CaseRow['mode'][];
+const MODES = env('MODES', 'full_sync,corrected_async_gn,ideal_async,no_sync').split(',') as CaseRow['mode'][];
 const STEPS = Number(env('STEPS', '8'));
 const WARMUP = Number(env('WARMUP', '2'));
 const WIDTH = Number(env('WIDTH', '1'));
@@ -83,11 +85,12 @@ async function runImage(coord: NodeCoordinator, group: string[], m: ModelCase, m
   const samples: StepSample[][] = group.map(() => []);
   const t0 = performance.now();
   const h = coord.core.runJob<ImageResult>({
-    kind: 'image', group, model: { name: m.name, url: m.url }, seed: SEED, steps, sampler: 'ddim', mode, warmupSteps: WARMUP,
-    withSingle: false, label: 0, guidance: 1, backend: 'gpu', commFree: mode === 'no_sync', commDtype: COMMDTYPE,
+    kind: 'image', group, model: { name: m.name, url: m.url }, seed: SEED, steps, sampler: 'ddim', mode: mode === 'ideal_async' ? 'corrected_async_gn' : mode,
+    warmupSteps: WARMUP, withSingle: false, label: 0, guidance: 1, backend: 'gpu', commFree: mode === 'no_sync' || mode === 'ideal_async', commDtype: COMMDTYPE,
   }, (peer: string, ev: JobEvent) => {
     if (ev.kind !== 'image-step') return;
-    samples[group.indexOf(peer)].push({ step: ev.step, computeMs: ev.computeMs, commWaitMs: ev.commWaitMs, sync: ev.sync });
+    const detail = (ev as { detail?: StepDetail }).detail; // the runner's fine timers ride on the event (UnetStepEvent)
+    samples[group.indexOf(peer)].push({ step: ev.step, computeMs: ev.computeMs, commWaitMs: ev.commWaitMs, sync: ev.sync, detail });
   });
   const results = await h.done;
   return { samples, results, wallMs: performance.now() - t0 };
@@ -117,10 +120,11 @@ async function runCase(coord: NodeCoordinator, m: ModelCase, n: number): Promise
     for (const mode of MODES) {
       if (n === 1 && mode !== 'no_sync') continue; // one peer: every mode is the same single-device run
       const r = await runImage(coord, group, m, mode, STEPS);
-      const epsBytes = mode === 'no_sync' || n === 1 ? 0 : (m.config.inChannels * m.config.size * m.config.size * 4) / n;
+      const free = mode === 'no_sync' || mode === 'ideal_async'; // nothing per timed step
+      const epsBytes = free || n === 1 ? 0 : (m.config.inChannels * m.config.size * m.config.size * 4) / n;
       const row = summarize({
         px: m.px, model: m.label, latent: m.config.size, n, mode, steps: STEPS, warmup: WARMUP, loadMs, samples: r.samples, results: r.results,
-        wallMs: r.wallMs, flatBytes: mode === 'no_sync' ? 0 : plan ? plan.registry.total(0) * (COMMDTYPE === 'f16' && mode !== 'full_sync' ? 2 : 4) : 0, epsBytes,
+        wallMs: r.wallMs, flatBytes: free ? 0 : plan ? plan.registry.total(0) * (COMMDTYPE === 'f16' && mode !== 'full_sync' ? 2 : 4) : 0, epsBytes,
       });
       log(`${m.label} N=${n} ${mode}: ${row.step_ms.toFixed(1)} ms/step (compute ${row.compute_ms.toFixed(1)}, wait ${row.comm_wait_ms.toFixed(1)}), ${(row.bytes_per_step_per_peer / 1e6).toFixed(2)} MB/step/peer`);
       rows.push(row);

@@ -2,13 +2,14 @@
 // U-Net on the diffusion kernels, activations on the GPU for the whole step.
 //
 // The kernels never wait on the network:
-//  - async steps: the other peers' previous-step flat buffers go into one GPU buffer (`stale`, ranks
-//    back to back), uploaded piece by piece (see UnetPieces) as the first layer reading a piece needs
-//    it, so the step's early layers run while later pieces are still on the wire; halo rows (copy_strided into the conv
-//    tile), K/V rows (copy_strided into the full K/V buffer) and GroupNorm sums (gn_combine) are read
-//    from it by the kernels. This peer's fresh halo rows, GroupNorm sums and K/V rows are written by
-//    the kernels into a GPU-side send buffer laid out as the plan's flat buffer; it is read back ONCE
-//    at the end of the step (together with the eps rows) and handed to the runner, which sends it.
+//  - async steps: the other peers' previous-step flat buffers are in one GPU buffer (`stale`, ranks
+//    back to back, kept across steps: ./patch-unet-gpu-exchange.ts), refreshed piece by piece (see
+//    UnetPieces) as the first layer reading a piece needs it, so the step's early layers run while later
+//    pieces are still on the wire; halo rows (copy_strided into the conv tile), K/V rows (copy_strided
+//    into the full K/V buffer) and GroupNorm sums (gn_combine) are read from it by the kernels. This
+//    peer's fresh halo rows, GroupNorm sums and K/V rows are written by the kernels into a GPU-side send
+//    buffer laid out as the plan's flat buffer; each piece of it is read back (f16-packed on the GPU) and
+//    sent the moment its last segment's kernels are encoded, while the GPU goes on with the step.
 //  - synchronous steps (full_sync, warm-up) and sync_gn's statistics read this peer's segment back
 //    per layer, all-gather it, and upload every rank's values before the layer's kernels run.
 // GroupNorm correction (corrected_async_gn / stale_gn) runs on the GPU (gn_combine.wgsl): on the
@@ -28,6 +29,7 @@ import { upsampleNearest } from '../kernels/diffusion/upsample';
 import type { AttnW, Conv, GroupNormW, ResBlockW, UnetModel } from '../model/unet/config';
 import { UnetGpu } from '../model/unet/forward-gpu';
 import type { UnetPatchBackend, UnetStepIo } from './patch-unet';
+import { GpuExchangeBuffers } from './patch-unet-gpu-exchange';
 import { boundaryCount, branchKey } from './patch-unet-plan';
 
 /**
@@ -37,7 +39,8 @@ import { boundaryCount, branchKey } from './patch-unet-plan';
  */
 export function unetGpuPatchBackend(gpu: Gpu, model: UnetModel): UnetPatchBackend {
   const ug = UnetGpu.shared(gpu, model);
-  return { step: (io) => new GpuPatchStep(ug, io).run() };
+  const xb = new GpuExchangeBuffers(gpu); // kept across the run's steps
+  return { hostSend: false, step: (io) => new GpuPatchStep(ug, io, xb).run(), dispose: () => xb.dispose() };
 }
 
 /** Where every rank's values of one segment are on the GPU: rank p's at float offset base(p) of buf. */
@@ -52,16 +55,17 @@ class GpuPatchStep {
   private readonly model: UnetModel;
   private readonly S: number;
   private readonly temps: GPUBuffer[] = []; // freed at the end of the step
-  private stale: GPUBuffer | null = null; // every rank's previous flat buffer, back to back
-  private readonly staleOff: number[] = []; // float offset of rank p's flat buffer in `stale`
-  private uploaded = 0; // pieces 0..uploaded-1 of every rank are in `stale`
-  private out: GPUBuffer | null = null; // [sendLen + branches * epsLen]: the send buffer, then eps rows
+  private uploaded = 0; // pieces 0..uploaded-1 of every rank are in the stale buffer
+  private readonly written: Uint8Array; // [segments] written into the send buffer this step
+  private sentPieces = 0; // pieces 0..sentPieces-1 handed to the comm
   private branch = 0;
 
   constructor(
     private readonly ug: UnetGpu,
     private readonly io: UnetStepIo,
+    private readonly xb: GpuExchangeBuffers,
   ) {
+    this.written = new Uint8Array(io.plan.registry.segments.length);
     this.gpu = ug.gpu;
     this.model = ug.model;
     this.S = ug.model.config.size;
@@ -87,7 +91,22 @@ class GpuPatchStep {
   /** Where this rank's values of segment si go: its slot in the send buffer (async) or a scratch buffer (sync). */
   private mineTarget(si: number, sync: boolean): { buf: GPUBuffer; off: number } {
     const seg = this.io.plan.registry.segments[si];
-    return sync ? { buf: this.temp(seg.sizes[this.io.rank]), off: 0 } : { buf: this.out!, off: seg.offsets[this.io.rank] };
+    return sync ? { buf: this.temp(seg.sizes[this.io.rank]), off: 0 } : { buf: this.xb.sendBuf, off: seg.offsets[this.io.rank] };
+  }
+
+  /** Segment si of the send buffer has its kernels encoded: send every piece that is now complete. */
+  private wrote(si: number): void {
+    const { io } = this;
+    if (!io.sending) return;
+    this.written[si] = 1;
+    const P = io.ex.pieces;
+    while (io.ex.exchange && this.sentPieces < P.count) {
+      const j = this.sentPieces;
+      const [first, last] = [j === 0 ? 0 : P.lastSeg(j - 1) + 1, P.lastSeg(j)];
+      for (let s = first; s <= last; s++) if (!this.written[s]) return;
+      this.xb.sendPiece(io, j);
+      this.sentPieces++;
+    }
   }
 
   /**
@@ -99,7 +118,7 @@ class GpuPatchStep {
     const seg = io.plan.registry.segments[si];
     if (!sync) {
       await this.uploadStale(si);
-      return { buf: this.stale!, base: (p) => this.staleOff[p] + seg.offsets[p] };
+      return { buf: this.xb.staleBuf, base: (p) => this.xb.staleOff[p] + seg.offsets[p] };
     }
     const len = seg.sizes[io.rank];
     const host = new Float32Array(await gpu.read(mine.buf, len * 4, mine.off * 4)); // [len] this rank's segment
@@ -114,53 +133,48 @@ class GpuPatchStep {
     all.forEach((a, p) => cat.set(a, bases[p]));
     const buf = this.temp(n);
     gpu.write(buf, cat);
-    if (io.send) gpu.copy(mine.buf, mine.off * 4, this.out!, seg.offsets[io.rank] * 4, len * 4); // sync_gn stats in an async step
+    if (io.sending) {
+      gpu.copy(mine.buf, mine.off * 4, this.xb.sendBuf, seg.offsets[io.rank] * 4, len * 4); // sync_gn stats in an async step
+      this.wrote(si);
+    }
     return { buf, base: (p) => bases[p] };
   }
 
-  /** Waits for the piece holding segment si (and those before it) and uploads every rank's new pieces. */
+  /** Waits for the piece holding segment si (and those before it) and puts every rank's into the stale buffer. */
   private async uploadStale(si: number): Promise<void> {
-    const { io, gpu } = this;
-    const j = io.pieces.of(si);
-    if (j < this.uploaded) return;
-    const st = await io.stale(si); // the async step's only waits on the network, one per piece at most
+    const { io } = this;
+    const j = io.ex.pieces.of(si);
     for (; this.uploaded <= j; this.uploaded++) {
-      st.forEach((g, p) => {
-        const [a, b] = io.pieces.range(this.uploaded, p);
-        gpu.write(this.stale!, g.subarray(a, b), (this.staleOff[p] + a) * 4); // [piece floats of rank p]
-      });
+      const jj = this.uploaded;
+      if (io.staleFrom === 'kept') continue; // exchange off: the values of the last upload stay
+      // the async step's only waits on the network, one per piece at most
+      const got = io.staleFrom === 'wire' ? await io.ex.wire(jj) : await io.stale(io.ex.pieces.lastSeg(jj));
+      const u0 = performance.now();
+      if (io.staleFrom === 'wire') this.xb.upload(io, jj, got);
+      else this.xb.uploadHost(io, jj, got);
+      io.ex.detail.uploadMs += performance.now() - u0;
     }
   }
 
   async run(): Promise<Float32Array> {
     const { gpu, io, model } = this;
-    const reg = io.plan.registry;
-    if (io.send) {
-      let n = 0;
-      for (let p = 0; p < io.plan.nPeers; p++) {
-        this.staleOff.push(n);
-        n += reg.total(p);
-      }
-      this.stale = gpu.alloc(n * 4, 'unet.patch.stale'); // every rank's flat buffer back to back, filled per piece
-    }
-    const sendLen = io.send ? reg.total(io.rank) : 0;
+    if (io.sending) this.xb.ensure(io, io.ex.f16);
     const epsLen = model.config.inChannels * this.rows(0) * this.S;
-    const total = sendLen + io.branches * epsLen;
-    this.out = gpu.alloc(total * 4, 'unet.patch.out'); // [sendLen + branches * epsLen]
+    const epsAll = this.temp(io.branches * epsLen); // [branches, inC, rows, S]
     for (let b = 0; b < io.branches; b++) {
       this.branch = b;
       const eps = await this.forward(b === 0 ? io.label : model.config.numClasses); // [inC, rows, S]
-      gpu.copy(eps, 0, this.out, (sendLen + b * epsLen) * 4, epsLen * 4);
+      gpu.copy(eps, 0, epsAll, b * epsLen * 4, epsLen * 4);
       gpu.free(eps);
     }
-    const host = new Float32Array(await gpu.read(this.out, total * 4)); // the step's one read-back
-    if (io.send) io.send.set(host.subarray(0, sendLen));
-    gpu.free(this.out);
-    if (this.stale) gpu.free(this.stale);
+    if (io.sending) this.xb.keepOwn(io); // after every kernel of this step that reads the stale values
+    const r0 = performance.now();
+    const host = new Float32Array(await gpu.read(epsAll, io.branches * epsLen * 4)); // waits for the step's GPU work
+    io.ex.detail.readWaitMs += performance.now() - r0;
     for (const t of this.temps) gpu.free(t);
-    const cond = host.slice(sendLen, sendLen + epsLen); // [inC, rows, S]
+    const cond = host.slice(0, epsLen); // [inC, rows, S]
     if (io.branches === 1) return cond;
-    const unc = host.subarray(sendLen + epsLen, sendLen + 2 * epsLen); // [inC, rows, S]
+    const unc = host.subarray(epsLen, 2 * epsLen); // [inC, rows, S]
     return cond.map((c, i) => unc[i] + io.guidance * (c - unc[i]));
   }
 
@@ -181,6 +195,7 @@ class GpuPatchStep {
     if (boundaryCount(rows) === 2) {
       copyStrided(gpu, tile, mine.buf, { count: C, len: W, srcBase: rows * W, srcStride: R * W, dstBase: mine.off + C * W, dstStride: W });
     }
+    if (!io.syncStep) this.wrote(si);
     const src = await this.sources(si, io.syncStep, mine, `${key} halo allGather`);
     const { rank, plan } = io;
     if (rank > 0) {
@@ -235,6 +250,7 @@ class GpuPatchStep {
         const src = await this.sources(si, false, mine, '');
         const mode = io.mode === 'stale_gn' ? 'stale_gn' : 'corrected';
         mr = gnCombine(gpu, mv, src.buf, mine.buf, mode, { ...shape, sumsOff: mine.off, bases: shape.counts.map((_, p) => src.base(p)) });
+        this.wrote(si); // gn_combine wrote this patch's sums into the send buffer
       }
       gpu.free(mv);
     }
@@ -285,8 +301,9 @@ class GpuPatchStep {
         src = await this.sources(si, true, { buf: qkv, off: c * n }, `${a.name} kv allGather`);
       } else {
         const seg = io.plan.registry.segments[si];
-        gpu.copy(qkv, c * n * 4, this.out!, seg.offsets[io.rank] * 4, 2 * c * n * 4); // fresh K/V rows -> send
-        src = await this.sources(si, false, { buf: this.out!, off: seg.offsets[io.rank] }, '');
+        gpu.copy(qkv, c * n * 4, this.xb.sendBuf, seg.offsets[io.rank] * 4, 2 * c * n * 4); // fresh K/V rows -> send
+        this.wrote(si);
+        src = await this.sources(si, false, { buf: this.xb.sendBuf, off: seg.offsets[io.rank] }, '');
       }
       const kv = this.temp(2 * c * HW); // [2c, H*W]: other ranks' (stale or gathered) rows + this step's own
       io.plan.ranges[l].forEach(([ra, rb], p) => {

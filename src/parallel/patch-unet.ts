@@ -21,7 +21,7 @@ import {
 import type { PatchStepEvent } from './patch';
 import type { PatchMode, RowRange } from './patch-plan';
 import { combineStats } from './patch-stats';
-import { f16CarrierLen, packF16, unpackF16 } from './patch-unet-f16';
+import { UnetAsyncExchange, unetPieces, type StaleFrom, type UnetStepDetail } from './patch-unet-exchange';
 import {
   assembleKv, boundaryCount, branchKey, buildUnetPatchPlan, haloTile, packHalo, type UnetPatchPlan,
 } from './patch-unet-plan';
@@ -143,57 +143,44 @@ export interface UnetStepIo {
    */
   gather(seg: number, mine: Float32Array, what: string): Promise<Float32Array[]>;
   /**
-   * Every rank's flat buffer as sent at the previous step. The async exchange travels in pieces (whole
-   * segments, forward-layer order); this resolves once the piece holding segment `si` (every piece when
-   * omitted) and all before it have arrived, so a layer waits only for its own data.
+   * Every rank's flat buffer as sent at the previous step (f32, host). The async exchange travels in pieces
+   * (whole segments, forward-layer order); this resolves once the piece holding segment `si` (every piece
+   * when omitted) and all before it have arrived and are unpacked, so a layer waits only for its own data.
    */
   stale(si?: number): Promise<Float32Array[]>;
-  /** The async exchange's pieces: which piece holds segment si, and piece j's float range in rank r's flat buffer. */
-  pieces: UnetPieces;
-  /** This step's flat buffer (this rank's layout), sent at the end of an async step; null otherwise. */
+  /** The async exchange: pieces, where this step's stale values come from, raw received pieces (wire) and
+   *  early sends (sendPiece), and the step's fine timers. */
+  ex: UnetAsyncExchange;
+  /** An async step whose stale values come from `staleFrom` (see StaleFrom); undefined in a sync step. */
+  staleFrom: StaleFrom | undefined;
+  /** This rank's fresh values go into a flat buffer this step (an async step of an exchanging mode). */
+  sending: boolean;
+  /** The host flat buffer (this rank's layout) for a backend that fills it on the host (hostSend); null otherwise. */
   send: Float32Array | null;
 }
 
-/** Pieces of the flat buffer: consecutive segments, the same split on every rank. */
-export interface UnetPieces {
-  count: number;
-  of(si: number): number;
-  range(j: number, rank: number): [number, number];
-}
+export { UNET_EXCHANGE_PIECES, unetPieces, type UnetPieces } from './patch-unet-exchange';
 
-/** How many allGathers one async step's flat buffer is split into. The Link sends big messages in order, so
- *  piece 0 (the first layers' data) lands after ~1/8 of the transfer and the next step's first layers run
- *  while the rest is still on the wire; 8 keeps the per-call overhead (~1 RTT each, pipelined) negligible. */
-export const UNET_EXCHANGE_PIECES = 8;
-
-/** Splits the registry's segments (forward order) into <= k pieces of about equal size on rank 0. */
-export function unetPieces(reg: UnetPatchPlan['registry'], k = UNET_EXCHANGE_PIECES): UnetPieces {
-  const segs = reg.segments;
-  const starts: number[] = [0];
-  const target = reg.total(0) / k;
-  let acc = 0;
-  segs.forEach((sg, si) => {
-    acc += sg.sizes[0];
-    if (acc >= target * starts.length && si + 1 < segs.length && starts.length < k) starts.push(si + 1);
-  });
-  const pieceOf = new Int32Array(segs.length); // [segments]
-  starts.forEach((s0, j) => pieceOf.fill(j, s0, j + 1 < starts.length ? starts[j + 1] : segs.length));
-  return {
-    count: starts.length,
-    of: (si) => pieceOf[si],
-    range: (j, r) => [segs[starts[j]].offsets[r], j + 1 < starts.length ? segs[starts[j + 1]].offsets[r] : reg.total(r)],
-  };
+/** A step event with the exchange's fine timers (the bench reads them; the panel ignores them). */
+export interface UnetStepEvent extends PatchStepEvent {
+  detail: UnetStepDetail;
 }
 
 /** Runs this peer's share of the U-Net for one step. */
 export interface UnetPatchBackend {
   /** Classifier-free guided eps rows [inC, rows_0, S] of this peer's patch for step io.k. */
   step(io: UnetStepIo): Promise<Float32Array>;
+  /** True: fills io.send on the host and leaves the sends to the runner (end of step). False: sends each
+   *  piece itself through io.ex.sendPiece as soon as it is computed, and never needs io.send. */
+  readonly hostSend: boolean;
+  /** Frees what the backend keeps across steps (after the run). */
+  dispose?(): void;
 }
 
 /** The plain-TS backend: unetPatchForwardCpu per CFG branch over the runner's exchanges. */
 export function unetCpuPatchBackend(): UnetPatchBackend {
   return {
+    hostSend: true,
     async step(io) {
       const { plan, model, rank, mode } = io;
       const reg = plan.registry;
@@ -268,14 +255,19 @@ export interface UnetPatchRunOptions {
   commDtype?: 'f32' | 'f16';
   backend?: UnetPatchBackend; // default: unetCpuPatchBackend() (plain TS)
   /**
-   * no_sync only: skip the per-step eps allGather as well, so a step sends nothing at all (the
-   * DistriFusion speed bench's no-communication ideal). Each peer advances the latent on its own
-   * rows only (other rows see eps = 0); one allGather of the final rows after the last step gives
-   * every peer the whole (meaningless for quality) image.
+   * Benchmarking only, the DistriFusion speed bench's no-communication ideals: no eps allGather after the
+   * synchronous warm-up steps (each peer advances the latent on its own rows only, the others see eps = 0; one allGather of the
+   * final rows after the last step gives every peer the whole, meaningless for quality, image), and
+   *  - no_sync: a step sends nothing at all (the old ideal: patch-local attention, zero halos, local GN);
+   *  - corrected_async_gn / stale_gn: the honest ideal. The warm-up steps gather per layer as usual; after
+   *    them nothing is sent or received and the stale values are never refreshed, but every async step
+   *    runs the same kernels on the same shapes (attention over every position's K/V, halo-padded convs,
+   *    corrected GN statistics) and writes its fresh values into the flat buffer as the real mode does.
    */
   commFree?: boolean;
+  /** After each step (in the event's `detail`, see UnetStepEvent) the step's fine timers. */
   /** After each step: this peer's rows of the predicted x0 as pixels clip((x0+1)/2, 0, 1), and timings. */
-  onStep?: (ev: PatchStepEvent) => void;
+  onStep?: (ev: UnetStepEvent) => void;
   /** After each step's eps gather: the full guided eps [C, S, S] and the latent it was computed from (tests, benches). */
   onEps?: (k: number, eps: Float32Array, z: Float32Array) => void;
 }
@@ -315,7 +307,9 @@ export function unetPreviewRows(model: UnetModel, t: number, z: Float32Array, ep
 export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<UnetPatchRunResult> {
   const { comm, model, rank, nPeers, mode, sampler } = o;
   if (comm.size !== nPeers || comm.rank !== rank) throw new Error(`unet patch-parallel: comm is rank ${comm.rank}/${comm.size}, options say ${rank}/${nPeers}`);
-  if (o.commFree && mode !== 'no_sync') throw new Error(`unet patch-parallel: commFree needs mode no_sync, not ${mode}`);
+  if (o.commFree && mode !== 'no_sync' && mode !== 'corrected_async_gn' && mode !== 'stale_gn') {
+    throw new Error(`unet patch-parallel: commFree needs mode no_sync, corrected_async_gn or stale_gn, not ${mode}`);
+  }
   const backend = o.backend ?? unetCpuPatchBackend();
   const branches = o.guidance === 1 ? 1 : 2;
   const plan = buildUnetPatchPlan(model, nPeers, branches);
@@ -337,85 +331,61 @@ export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<Unet
       commWaitMs += performance.now() - c0;
     }
   };
-  const stale: Float32Array[] = plan.ranges[0].map((_, p) => new Float32Array(reg.total(p))); // rank p's last flat buffer
-  const f16 = o.commDtype !== 'f32';
-  const pieces = unetPieces(reg);
-  let pending: Promise<Float32Array[]>[] | null = null; // one allGather per piece, in order
-  let nextPiece = 0; // pieces before it are in `stale`
-  let lastSend: Float32Array | null = null; // this rank's own previous flat buffer (f32, exact)
-  /** Waits for pieces nextPiece..upto and unpacks every rank's into `stale`. */
-  const receivePieces = async (upto: number) => {
-    while (pending && nextPiece <= upto) {
-      const j = nextPiece;
-      const got = await collect(pending[j], `async flat-buffer allGather (piece ${j + 1}/${pieces.count})`);
-      got.forEach((g, r) => {
-        const [a, b] = pieces.range(j, r);
-        const dst = stale[r].subarray(a, b); // [piece floats of rank r]
-        if (r === rank) return dst.set(lastSend!.subarray(a, b));
-        const want = f16 ? f16CarrierLen(b - a) : b - a;
-        if (g.length !== want) throw new Error(`unet patch-parallel: rank ${r} sent ${g.length} floats for piece ${j}, plan says ${want}`);
-        if (f16) unpackF16(g, dst);
-        else dst.set(g);
-      });
-      nextPiece++;
-      if (nextPiece === pieces.count) pending = null;
-    }
-  };
+  const ex = new UnetAsyncExchange(comm, reg, unetPieces(reg), rank, o.commDtype !== 'f32', !o.commFree, collect);
+  // the host flat buffers of a hostSend backend, two so that the previous step's (own stale values) survives
+  const hostSend = backend.hostSend && mode !== 'no_sync' ? [0, 1].map(() => new Float32Array(reg.total(rank))) : null;
   let z = unetInitialLatent(model, o.seed); // [C, S, S] replicated
 
-  for (k = 0; k < ts.length; k++) {
-    const stepStart = performance.now();
-    const waitBefore = commWaitMs;
-    const syncStep = mode === 'full_sync' || (mode !== 'no_sync' && k < Math.max(1, o.warmupSteps));
-    const send = !syncStep && mode !== 'no_sync' ? new Float32Array(reg.total(rank)) : null; // this step's flat buffer
-    const io: UnetStepIo = {
-      plan, model, rank, mode, k, t: ts[k], label: o.label, guidance: o.guidance, branches, z, syncStep, send, pieces,
-      stale: async (si) => {
-        await receivePieces(si === undefined ? pieces.count - 1 : pieces.of(si));
-        return stale;
-      },
-      gather: async (si, mine, what) => {
-        const all = await collect(comm.allGather(mine), what);
-        all.forEach((seg, p) => reg.view(stale[p], si, p).set(seg)); // the next async step's stale values
-        if (send) reg.view(send, si, rank).set(mine);
-        return all;
-      },
-    };
-    const epsLocal = await backend.step(io); // [C, rows, S]
-    if (send) {
-      // The step's flat-buffer exchange, one allGather per piece, all started now (the Link sends them in
-      // order); each is awaited by the first layer that reads it at the next step.
-      await receivePieces(pieces.count - 1); // normally done already: a step reads every piece
-      lastSend = send;
-      nextPiece = 0;
-      pending = Array.from({ length: pieces.count }, (_, j) => {
-        const [a, b] = pieces.range(j, rank);
-        const p = comm.allGather(f16 ? packF16(send.subarray(a, b)) : send.subarray(a, b));
-        p.catch(() => undefined); // a failure surfaces where it is awaited
-        return p;
+  try {
+    for (k = 0; k < ts.length; k++) {
+      const stepStart = performance.now();
+      const waitBefore = commWaitMs;
+      const syncStep = mode === 'full_sync' || (mode !== 'no_sync' && k < Math.max(1, o.warmupSteps));
+      const sending = !syncStep && mode !== 'no_sync';
+      const staleFrom = ex.beginStep(syncStep);
+      const send = sending && hostSend ? hostSend[k % 2] : null; // this step's host flat buffer
+      const io: UnetStepIo = {
+        plan, model, rank, mode, k, t: ts[k], label: o.label, guidance: o.guidance, branches, z, syncStep, send, sending, ex,
+        staleFrom: sending ? staleFrom : undefined,
+        stale: (si) => ex.hostStale(si === undefined ? ex.pieces.count - 1 : ex.pieces.of(si)),
+        gather: async (si, mine, what) => {
+          const g0 = performance.now();
+          await ex.sendsCalled(); // collectives match by call order: the pieces already handed over go first
+          const all = await collect(comm.allGather(mine), what);
+          ex.detail.syncGatherMs += performance.now() - g0;
+          all.forEach((seg, p) => reg.view(ex.stale[p], si, p).set(seg)); // the next async step's stale values
+          if (send) reg.view(send, si, rank).set(mine);
+          return all;
+        },
+      };
+      const epsLocal = await backend.step(io); // [C, rows, S]
+      await ex.endStep(send, sending); // sends what the backend did not, awaits the last step's pieces
+      // commFree: after the synchronous (warm-up) steps only this peer's rows (the others' eps stay 0), nothing sent
+      const e0 = performance.now();
+      const parts = o.commFree && !syncStep ? null : await collect(comm.allGather(epsLocal), 'eps allGather');
+      ex.detail.epsGatherMs = performance.now() - e0;
+      const full = new Float32Array(C * S * S); // [C, S, S]
+      (parts ?? plan.ranges[0].map((_, p) => (p === rank ? epsLocal : null))).forEach((part, p) => {
+        if (!part) return;
+        const [a, e] = plan.ranges[0][p];
+        for (let c = 0; c < C; c++) full.set(part.subarray(c * (e - a) * S, (c + 1) * (e - a) * S), (c * S + a) * S);
       });
+      o.onEps?.(k, full, z);
+      if (o.onStep) {
+        const wait = commWaitMs - waitBefore;
+        o.onStep({
+          step: k, steps: ts.length, rows: [r0, r1], width: S, preview: unetPreviewRows(model, ts[k], z, full, [r0, r1]),
+          startMs: stepStart - t0, computeMs: performance.now() - stepStart - wait, commWaitMs: wait, sync: syncStep, detail: ex.detail,
+        });
+      }
+      z = unetSamplerUpdate(model, sampler.kind, ts, k, z, full, unetStepNoise(model, sampler, o.seed, k));
     }
-    // commFree: only this peer's rows (the others' eps stay 0), nothing sent
-    const parts = o.commFree ? null : await collect(comm.allGather(epsLocal), 'eps allGather');
-    const full = new Float32Array(C * S * S); // [C, S, S]
-    (parts ?? plan.ranges[0].map((_, p) => (p === rank ? epsLocal : null))).forEach((part, p) => {
-      if (!part) return;
-      const [a, e] = plan.ranges[0][p];
-      for (let c = 0; c < C; c++) full.set(part.subarray(c * (e - a) * S, (c + 1) * (e - a) * S), (c * S + a) * S);
-    });
-    o.onEps?.(k, full, z);
-    if (o.onStep) {
-      const wait = commWaitMs - waitBefore;
-      o.onStep({
-        step: k, steps: ts.length, rows: [r0, r1], width: S, preview: unetPreviewRows(model, ts[k], z, full, [r0, r1]),
-        startMs: stepStart - t0, computeMs: performance.now() - stepStart - wait, commWaitMs: wait, sync: syncStep,
-      });
-    }
-    z = unetSamplerUpdate(model, sampler.kind, ts, k, z, full, unetStepNoise(model, sampler, o.seed, k));
+    await ex.drain(); // keep the comms in lockstep
+  } finally {
+    backend.dispose?.();
   }
-  if (pending) await receivePieces(pieces.count - 1); // keep the comms in lockstep
   if (o.commFree && nPeers > 1) {
-    // every peer's own final rows [C, rows_p, S] into the image (after the timed steps)
+    // every peer's own final rows [C, rows, S] into the image (after the timed steps)
     const mine = new Float32Array(C * (r1 - r0) * S); // [C, rows, S]
     for (let c = 0; c < C; c++) mine.set(z.subarray((c * S + r0) * S, (c * S + r1) * S), c * (r1 - r0) * S);
     const rows = await collect(comm.allGather(mine), 'final rows allGather');
@@ -426,15 +396,5 @@ export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<Unet
     });
     z = img;
   }
-  return { rows: [r0, r1], image: z, commWaitMs, totalMs: performance.now() - t0, bytesSentPerStep: mode === 'no_sync' ? 0 : (f16 ? pieceCarrierFloats(pieces, rank) : reg.total(rank)) * 4 };
-}
-
-/** Floats this rank sends per async step with commDtype 'f16' (each piece padded to whole carrier floats). */
-function pieceCarrierFloats(pieces: UnetPieces, rank: number): number {
-  let n = 0;
-  for (let j = 0; j < pieces.count; j++) {
-    const [a, b] = pieces.range(j, rank);
-    n += f16CarrierLen(b - a);
-  }
-  return n;
+  return { rows: [r0, r1], image: z, commWaitMs, totalMs: performance.now() - t0, bytesSentPerStep: mode === 'no_sync' || o.commFree ? 0 : ex.carrierFloats() * 4 };
 }

@@ -1,0 +1,112 @@
+// GPU side of the fm-unet DistriFusion async exchange (./patch-unet-exchange.ts), kept across the steps of
+// one run so that nothing is reallocated or re-uploaded that did not change:
+//  - `out` [sendLen] f32: this rank's flat buffer, written by the kernels during the step. Each piece is
+//    read back (f16: packed on the GPU first by f16_pack.wgsl, half the bytes) and handed to the comm as
+//    soon as the kernels writing its last segment are encoded, so it travels while the step goes on.
+//  - `stale` [sum over ranks of their flat buffers] f32: every rank's previous-step values, which the
+//    kernels read. Received pieces are written into it piece by piece as the first layer reading each
+//    needs it (f16: written as is into `recv` and expanded by f16_unpack.wgsl); this rank's own region is a
+//    GPU copy of `out` at the end of the step. With the exchange off it is simply never refreshed.
+import type { Gpu } from '../gpu/gpu';
+import { f16Pack, f16Unpack } from '../kernels/diffusion/f16-pack';
+import type { UnetStepIo } from './patch-unet';
+import { f16CarrierLen } from './patch-unet-f16';
+
+export class GpuExchangeBuffers {
+  private out: GPUBuffer | null = null; // [sendLen] this rank's flat buffer
+  private stale: GPUBuffer | null = null; // every rank's flat buffer back to back
+  private recv: GPUBuffer | null = null; // f16 carriers (u32 words), rank r's piece j at recvOff[r][j]
+  private packed: GPUBuffer | null = null; // this rank's f16 carriers, piece j at packOff[j] words
+  readonly staleOff: number[] = []; // float offset of rank p's flat buffer in `stale`
+  private recvOff: number[][] = [];
+  private packOff: number[] = [];
+  private f16 = false;
+
+  constructor(private readonly gpu: Gpu) {}
+
+  /** Allocates once per run (the plan and wire format are fixed for a run). */
+  ensure(io: UnetStepIo, f16: boolean): void {
+    if (this.out) return;
+    const { gpu } = this;
+    const reg = io.plan.registry;
+    const P = io.ex.pieces;
+    this.f16 = f16;
+    let n = 0;
+    for (let p = 0; p < io.plan.nPeers; p++) {
+      this.staleOff.push(n);
+      n += reg.total(p);
+    }
+    this.stale = gpu.alloc(n * 4, 'unet.patch.stale'); // [all ranks' flat buffers]
+    this.out = gpu.alloc(Math.max(1, reg.total(io.rank)) * 4, 'unet.patch.send'); // [sendLen]
+    if (!f16) return;
+    let w = 0;
+    this.recvOff = io.plan.ranges[0].map((_, r) => Array.from({ length: P.count }, (_j, j) => {
+      const [a, b] = P.range(j, r);
+      const o = w;
+      w += f16CarrierLen(b - a);
+      return o;
+    }));
+    this.recv = gpu.alloc(Math.max(1, w) * 4, 'unet.patch.recv'); // [carrier words, all ranks and pieces]
+    let q = 0;
+    this.packOff = Array.from({ length: P.count }, (_j, j) => {
+      const [a, b] = P.range(j, io.rank);
+      const o = q;
+      q += f16CarrierLen(b - a);
+      return o;
+    });
+    this.packed = gpu.alloc(Math.max(1, q) * 4, 'unet.patch.packed'); // [this rank's carrier words]
+  }
+
+  get sendBuf(): GPUBuffer {
+    return this.out!;
+  }
+
+  get staleBuf(): GPUBuffer {
+    return this.stale!;
+  }
+
+  /** Reads back piece j of `out` (packed to f16 on the GPU first when the wire is f16) and sends it. */
+  sendPiece(io: UnetStepIo, j: number): void {
+    const { gpu } = this;
+    const [a, b] = io.ex.pieces.range(j, io.rank);
+    let read: Promise<ArrayBuffer>;
+    if (this.f16) {
+      f16Pack(gpu, this.out!, this.packed!, { count: b - a, srcBase: a, dstBase: this.packOff[j] });
+      read = gpu.read(this.packed!, f16CarrierLen(b - a) * 4, this.packOff[j] * 4); // flushes: the GPU has it now
+    } else {
+      read = gpu.read(this.out!, (b - a) * 4, a * 4);
+    }
+    io.ex.sendPiece(j, read.then((buf) => new Float32Array(buf))); // [carrier floats]
+  }
+
+  /** Puts the other ranks' piece j of the previous step into `stale` (as received: f16 carriers or f32). */
+  upload(io: UnetStepIo, j: number, got: Float32Array[]): void {
+    const { gpu } = this;
+    got.forEach((g, r) => {
+      if (r === io.rank) return; // own values: copied GPU-side at the end of the previous step
+      const [a, b] = io.ex.pieces.range(j, r);
+      if (!this.f16) return gpu.write(this.stale!, g, (this.staleOff[r] + a) * 4); // [piece floats]
+      gpu.write(this.recv!, g, this.recvOff[r][j] * 4); // [carrier words] as they came
+      f16Unpack(gpu, this.recv!, this.stale!, { count: b - a, srcBase: this.recvOff[r][j], dstBase: this.staleOff[r] + a });
+    });
+  }
+
+  /** Every rank's f32 host values of piece j (after a synchronous step) into `stale`. */
+  uploadHost(io: UnetStepIo, j: number, st: Float32Array[]): void {
+    st.forEach((g, p) => {
+      const [a, b] = io.ex.pieces.range(j, p);
+      this.gpu.write(this.stale!, g.subarray(a, b), (this.staleOff[p] + a) * 4); // [piece floats of rank p]
+    });
+  }
+
+  /** End of an async step: this rank's fresh values become its stale values for the next step. */
+  keepOwn(io: UnetStepIo): void {
+    const n = io.plan.registry.total(io.rank);
+    if (n > 0) this.gpu.copy(this.out!, 0, this.stale!, this.staleOff[io.rank] * 4, n * 4);
+  }
+
+  dispose(): void {
+    for (const b of [this.out, this.stale, this.recv, this.packed]) if (b) this.gpu.free(b);
+    this.out = this.stale = this.recv = this.packed = null;
+  }
+}
