@@ -6,6 +6,7 @@ import code from '../../shaders/gemm/gemm_reg.wgsl?raw';
 import codeU16x8 from '../../shaders/gemm/gemm_reg_u16x8.wgsl?raw';
 import codeU8x16 from '../../shaders/gemm/gemm_reg_u8x16.wgsl?raw';
 import codeU8x8 from '../../shaders/gemm/gemm_reg_u8x8.wgsl?raw';
+import codeR16x8 from '../../shaders/gemm/gemm_reg_r16x8.wgsl?raw';
 import type { Gpu, Kernel } from '../gpu/gpu';
 
 const FILE = 'shaders/gemm/gemm_reg.wgsl';
@@ -23,6 +24,10 @@ export interface GemmRegConfig {
   // Hand-unrolled shader (shaders/gemm/gemm_reg_u{tm}x{tn}.wgsl: 16x8, 8x16 or 8x8) instead of the
   // loop-and-array one; same knobs otherwise.
   unroll?: boolean;
+  // shaders/gemm/gemm_reg_r16x8.wgsl (tm x tn = 16x8): unrolled, prefetch in named registers (no function
+  // arrays for robustness to clamp), f16 weights (GemmRegOptions.bF16), a ragged-M vec4 path. Wins over
+  // `unroll` when both are set.
+  regs?: boolean;
 }
 
 /** The hand-unrolled shaders by `${tm}x${tn}`. */
@@ -31,6 +36,8 @@ const UNROLLED: Record<string, string> = { '16x8': codeU16x8, '8x16': codeU8x16,
 export interface GemmRegOptions {
   bT?: boolean; // B is [N, K] (row-major weights) instead of [K, N]
   config?: GemmRegConfig;
+  // B holds f16 pairs packed in u32 words (GGUF f16 bytes). Needs bT and a `regs` config (bk % 8 == 0).
+  bF16?: boolean;
 }
 
 export const GEMM_REG_DEFAULT: GemmRegConfig = { wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8, stages: 2, warpX: 8, groupM: 8 };
@@ -53,6 +60,11 @@ export function gemmRegConfigError(cfg: GemmRegConfig,
   if (![4, 8, 12, 16].includes(tm) || ![4, 8, 12, 16].includes(tn)) return 'tm, tn must be 4, 8, 12 or 16';
   if (tm * tn > 128) return 'tm*tn must be <= 128 (32 vec4 accumulators)';
   if (cfg.unroll && !UNROLLED[`${tm}x${tn}`]) return 'unroll needs tm x tn = 16x8, 8x16 or 8x8';
+  if (cfg.regs) {
+    if (tm !== 16 || tn !== 8) return 'regs needs tm x tn = 16x8';
+    // Named prefetch registers: 1..4 A quads and 1..4 B quads per thread (f16 B: see gemmRegF16Error).
+    if ((bm * bk) / 4 / threads > 4 || (bn * bk) / 4 / threads > 4) return 'regs needs 1..4 global loads per thread per operand';
+  }
   if (bk % 8 !== 0 || bk <= 0) return 'bk must be a positive multiple of 8';
   if (stages !== 1 && stages !== 2) return 'stages must be 1 or 2';
   const aq = (bm * bk) / 4;
@@ -69,6 +81,15 @@ export function gemmRegConfigError(cfg: GemmRegConfig,
     if (gemmRegSharedBytes(cfg) > limits.maxComputeWorkgroupStorageSize) return 'too much workgroup memory for this device';
   }
   return null;
+}
+
+/** Why `cfg` cannot read f16 B (packed halves, bT), or null: a regs config whose B tile splits into 16-byte
+ * pieces of 8 halves evenly over its threads. */
+export function gemmRegF16Error(cfg: GemmRegConfig): string | null {
+  if (!cfg.regs) return 'f16 B needs a regs (gemm_reg_r16x8) config';
+  const { bn, threads } = gemmRegTile(cfg);
+  const pieces = (bn * cfg.bk) / 8 / threads;
+  return Number.isInteger(pieces) && pieces >= 1 ? null : 'f16 B tile must split into >= 1 piece of 8 halves per thread';
 }
 
 /** CPU reference in f64 accumulation: A [M,K], B [K,N] (or [N,K] if bT) -> C [M,N]. */
@@ -95,8 +116,23 @@ export function planGemmReg(M: number, N: number, K: number, opts: GemmRegOption
   const cfg = opts.config ?? GEMM_REG_DEFAULT;
   const err = gemmRegConfigError(cfg);
   if (err) throw new Error(`gemm_reg config ${JSON.stringify(cfg)}: ${err}`);
+  if (opts.bF16) {
+    const e = opts.bT ? gemmRegF16Error(cfg) : 'f16 B needs bT';
+    if (e) throw new Error(`gemm_reg config ${JSON.stringify(cfg)}: ${e}`);
+  }
   const { bm, bn } = gemmRegTile(cfg);
   const aligned = M % bm === 0 && N % bn === 0 && K % cfg.bk === 0;
+  if (cfg.regs) {
+    // CHECK 1 (only M ragged) keeps the vec4 loads for prompts of any length when N and K are aligned.
+    const check = aligned ? 0 : N % bn === 0 && K % cfg.bk === 0 ? 1 : 2;
+    return {
+      kernel: { code: codeR16x8, file: 'shaders/gemm/gemm_reg_r16x8.wgsl', constants: {
+        WG_X: cfg.wgX, WG_Y: cfg.wgY, BK: cfg.bk, STAGES: cfg.stages, WARP_X: cfg.warpX, GROUP_M: cfg.groupM,
+        B_T: opts.bT ? 1 : 0, B_F16: opts.bF16 ? 1 : 0, CHECK: check } },
+      params: new Uint32Array([M, N, K, 0]),
+      workgroups: [Math.ceil(N / bn), Math.ceil(M / bm)],
+    };
+  }
   const constants: Record<string, number> = {
     WG_X: cfg.wgX, WG_Y: cfg.wgY, BK: cfg.bk, STAGES: cfg.stages,
     WARP_X: cfg.warpX, GROUP_M: cfg.groupM, B_T: opts.bT ? 1 : 0, CHECK: aligned ? 0 : 1,
@@ -122,10 +158,10 @@ export function gemmReg(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, M: number, N: numb
   return c;
 }
 
-/** Short label for tables: "128x128 t8x8 bk8 s2 w8 g8" (" u" appended for the unrolled shaders). */
+/** Short label for tables: "128x128 t8x8 bk8 s2 w8 g8" (" u" for the unrolled shaders, " r" for gemm_reg_r16x8). */
 export function gemmRegLabel(cfg: GemmRegConfig): string {
   const { bm, bn } = gemmRegTile(cfg);
-  return `${bm}x${bn} t${cfg.tm}x${cfg.tn} bk${cfg.bk} s${cfg.stages} w${cfg.warpX} g${cfg.groupM}${cfg.unroll ? ' u' : ''}`;
+  return `${bm}x${bn} t${cfg.tm}x${cfg.tn} bk${cfg.bk} s${cfg.stages} w${cfg.warpX} g${cfg.groupM}${cfg.regs ? ' r' : cfg.unroll ? ' u' : ''}`;
 }
 
 /**

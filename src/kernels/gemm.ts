@@ -48,6 +48,10 @@ export const GEMM_CANDIDATES: GemmConfig[] = [
 export const GEMM_REG_TUNE: GemmRegConfig[] = [
   { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0 }, // 128x128 t16x8 bk8 s1 w4 g0
   { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, unroll: true }, // the same, unrolled shader
+  // gemm_reg_r16x8.wgsl: unrolled with named prefetch registers (nothing for robustness to clamp); not yet
+  // timed on a GPU when added: the tuner and bench/gemm-sweep.ts decide.
+  { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, regs: true },
+  { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 16, groupM: 0, regs: true },
   { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 16, groupM: 0 }, // w16
   { wgX: 16, wgY: 16, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0 }, // 256x128
   { wgX: 16, wgY: 8, tm: 8, tn: 4, bk: 16, stages: 1, warpX: 8, groupM: 16 }, // 64x128 t8x4 bk16
@@ -125,10 +129,10 @@ export function gemm(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, M: number, N: number,
   return c;
 }
 
-/** Shape class for the tuning cache: log2 of the geometric-mean dimension, and the B layout. v2: the
- * candidate set gained gemm_reg.wgsl, so winners cached under the old key are not reused. */
+/** Shape class for the tuning cache: log2 of the geometric-mean dimension, and the B layout. v3: the
+ * candidate set gained gemm_reg_r16x8.wgsl (v2: gemm_reg.wgsl), so older cached winners are not reused. */
 export function gemmShapeKey(M: number, N: number, K: number, bT = false): string {
-  return `gemm.v2|${bT ? 'nt' : 'nn'}|s${Math.round(Math.log2(M * N * K) / 3)}`;
+  return `gemm.v3|${bT ? 'nt' : 'nn'}|s${Math.round(Math.log2(M * N * K) / 3)}`;
 }
 
 /**
@@ -145,13 +149,16 @@ export async function tuneGemm(gpu: Gpu, M: number, N: number, K: number,
   // Random-ish data, not zeros: zeros can run faster than real data.
   gpu.write(a, new Float32Array(M * K).map((_, i) => ((i * 7919) % 17) / 17 - 0.5));
   gpu.write(b, new Float32Array(K * N).map((_, i) => ((i * 104729) % 13) / 13 - 0.5));
+  const key = tuneKey(gpu.report, gemmShapeKey(M, N, K, opts.bT));
   try {
-    return await autotune({
-      key: tuneKey(gpu.report, gemmShapeKey(M, N, K, opts.bT)),
+    const res = await autotune({
+      key,
       candidates,
       cache: opts.cache,
       measure: (choice) => wallClock(gpu, () => gemm(gpu, a, b, M, N, K, { bT: opts.bT, ...gemmChoiceOptions(choice), out: c })),
     });
+    tunedMemo.get(gpu)?.delete(key); // the next gemmTuned() reads the new winner
+    return res;
   } finally {
     gpu.free(a);
     gpu.free(b);
@@ -159,20 +166,31 @@ export async function tuneGemm(gpu: Gpu, M: number, N: number, K: number,
   }
 }
 
+// gemmTuned() memo per Gpu and cache key (default cache only): gemm() without a config asks for every
+// dispatch, and reading + parsing the cached JSON each time is avoidable. tuneGemm() drops the key it tunes.
+const tunedMemo = new WeakMap<Gpu, Map<string, Pick<GemmOptions, 'config' | 'reg'>>>();
+
 /**
  * The cached tuneGemm() winner for this shape class on this adapter (synchronous: no tuning), or
- * GEMM_DEFAULT when none is cached or the cached one no longer validates.
+ * GEMM_DEFAULT when none is cached or the cached one no longer validates. Memoized for the default cache.
  */
 export function gemmTuned(gpu: Gpu, M: number, N: number, K: number,
   opts: { bT?: boolean; cache?: TuneCache } = {}): Pick<GemmOptions, 'config' | 'reg'> {
-  const hit = (opts.cache ?? defaultTuneCache()).get(tuneKey(gpu.report, gemmShapeKey(M, N, K, opts.bT)));
+  const key = tuneKey(gpu.report, gemmShapeKey(M, N, K, opts.bT));
+  let memo = opts.cache ? undefined : tunedMemo.get(gpu);
+  if (!opts.cache && !memo) tunedMemo.set(gpu, (memo = new Map()));
+  const known = memo?.get(key);
+  if (known) return known;
+  let picked: Pick<GemmOptions, 'config' | 'reg'> = { config: GEMM_DEFAULT };
+  const hit = (opts.cache ?? defaultTuneCache()).get(key);
   if (hit) {
     try {
       const choice = JSON.parse(hit) as GemmChoice;
-      if (!gemmChoiceError(choice, gpu.report.limits)) return gemmChoiceOptions(choice);
+      if (!gemmChoiceError(choice, gpu.report.limits)) picked = gemmChoiceOptions(choice);
     } catch {
       // corrupt entry: fall through to the default
     }
   }
-  return { config: GEMM_DEFAULT };
+  memo?.set(key, picked);
+  return picked;
 }

@@ -1,13 +1,17 @@
-// Projection matmul Y[M,N] = X[M,K] * W[N,K]^T for every weight type: the tiled kernel for prefill
-// (M > 1) and the matrix-vector kernel for decode (M = 1, subgroup reduction when the adapter has it).
+// Projection matmul Y[M,N] = X[M,K] * W[N,K]^T for every weight type: for prefill (M > 1) the tuned
+// register-tiled GEMM (shaders/gemm/gemm_reg_r16x8.wgsl, f32 and f16 weights) where it wins, else the
+// 64x64 tiled kernel; the matrix-vector kernels for decode (M = 1, subgroup reduction when the adapter has it).
 import matmulWgsl from '../../shaders/llm/matmul.wgsl?raw';
 import matvecRowsWgsl from '../../shaders/llm/matvec_rows.wgsl?raw';
 import matvecWgsl from '../../shaders/llm/matvec.wgsl?raw';
 import matvecSgWgsl from '../../shaders/llm/matvec_sg.wgsl?raw';
-import type { Gpu } from '../gpu/gpu';
+import type { Gpu, Kernel } from '../gpu/gpu';
+import { f32ToF16 } from '../gpu/f16';
 import { gemv, subgroupsUsable, GEMV_DEFAULT, type GemvConfig } from './gemv';
 import { gemvBatch } from './gemv-batch';
 import { dequantize, grid, params, WTYPE, type GpuWeight } from './common';
+import { autotune, defaultTuneCache, tuneKey, wallClock, type TuneCache, type TuneResult } from './autotune';
+import { planGemmReg, gemmRegConfigError, gemmRegF16Error, gemmRegTile, type GemmRegConfig } from './gemm-reg';
 import type { WeightTensor } from '../model/types';
 
 /** CPU reference: x [M, K] times w [N, K] transposed -> [M, N], accumulated in f64. */
@@ -42,11 +46,143 @@ export function concatRows(ws: WeightTensor[]): WeightTensor {
   return { type: same ? ws[0].type : 'f32', rows, cols: K, data };
 }
 
-export type MatmulPath = 'tiled' | 'matvec' | 'matvec-shared' | 'rows' | 'gemv' | 'gemv-batch';
+export type MatmulPath = 'tiled' | 'matvec' | 'matvec-shared' | 'rows' | 'gemv' | 'gemv-batch' | 'gemm';
+
+// ---------------------------------------------------------------- prefill: tuned GEMM or the tiled kernel
+
+/** A prefill kernel choice: the 64x64 tiled kernel (shaders/llm/matmul.wgsl) or gemm_reg_r16x8 with a config. */
+export type MatmulChoice = { tiled: true } | { reg: GemmRegConfig };
+
+/** gemm_reg_r16x8 configs for prefill (NT, f32 or f16 weights): 128x128 (the 4096^3 winner's shape and
+ * scheduling, bench/results/gemm-sweep-unrolled-nvidia-h100-2026-11-28.md), and 64x128 / 128x64 tiles that
+ * keep more workgroups busy when M * N is small. */
+export const MATMUL_GEMM_CONFIGS: GemmRegConfig[] = [
+  { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, regs: true }, // 128x128, 128 threads
+  { wgX: 16, wgY: 4, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 8, groupM: 0, regs: true }, // 64x128, 64 threads
+  { wgX: 8, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, regs: true }, // 128x64, 64 threads
+];
+
+/** What tuneMatmul() times: the tiled kernel and every MATMUL_GEMM_CONFIGS entry. */
+export const MATMUL_CANDIDATES: MatmulChoice[] = [{ tiled: true }, ...MATMUL_GEMM_CONFIGS.map((reg) => ({ reg }))];
+
+// Untuned rule: the GEMM only when its tiles give at least this many workgroups (below that a big-tile kernel
+// leaves most of a large GPU idle while the 64x64 kernel's 4x more workgroups keep it busy).
+const MIN_GEMM_WORKGROUPS = 128;
+
+/** Why `choice` cannot run this shape / weight type on this adapter, or null. */
+export function matmulChoiceError(choice: MatmulChoice, N: number, K: number, wtype: GpuWeight['type'],
+  limits: { maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupStorageSize: number }): string | null {
+  if ('tiled' in choice) return null;
+  if (wtype !== 'f32' && wtype !== 'f16') return `the GEMM reads f32 or f16 weights, not ${wtype}`;
+  // N and K tile-aligned: vec4 loads on the CHECK <= 1 path (any M); otherwise the tiled kernel is as good.
+  const { bn } = gemmRegTile(choice.reg);
+  if (N % bn !== 0 || K % choice.reg.bk !== 0) return `N % ${bn} or K % ${choice.reg.bk} != 0`;
+  return gemmRegConfigError(choice.reg, limits) ?? (wtype === 'f16' ? gemmRegF16Error(choice.reg) : null);
+}
+
+/** Shape class of a prefill matmul: M rounded up to a power of two (8..4096), N, K and the weight type. */
+export function matmulShapeKey(M: number, N: number, K: number, wtype: GpuWeight['type']): string {
+  const mb = Math.min(4096, Math.max(8, 2 ** Math.ceil(Math.log2(M))));
+  return `matmul.v1|${wtype}|m${mb}|n${N}|k${K}`;
+}
+
+/** The untuned rule: the largest GEMM tile that still gives MIN_GEMM_WORKGROUPS workgroups, else tiled. */
+export function matmulDefaultChoice(M: number, N: number, K: number, wtype: GpuWeight['type'],
+  limits: { maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupStorageSize: number }): MatmulChoice {
+  for (const reg of MATMUL_GEMM_CONFIGS) {
+    const { bm, bn } = gemmRegTile(reg);
+    if (Math.ceil(M / bm) * Math.ceil(N / bn) < MIN_GEMM_WORKGROUPS) continue;
+    if (!matmulChoiceError({ reg }, N, K, wtype, limits)) return { reg };
+  }
+  return { tiled: true };
+}
+
+// Memo of the choice per adapter and shape class: matmul() runs for every projection of every prefill, and
+// reading (localStorage) and parsing the tuning cache each time would cost more than the lookup.
+const choiceMemo = new WeakMap<Gpu, Map<string, MatmulChoice>>();
+
+/**
+ * The prefill kernel for this shape class on this adapter: tuneMatmul()'s cached winner, else the untuned
+ * rule. Memoized per Gpu for the default cache (tuneMatmul() refreshes the entry it tunes).
+ */
+export function matmulChoice(gpu: Gpu, M: number, N: number, K: number, wtype: GpuWeight['type'],
+  cache?: TuneCache): MatmulChoice {
+  const sk = matmulShapeKey(M, N, K, wtype);
+  let memo = cache ? undefined : choiceMemo.get(gpu); // memo for the default cache only
+  if (!cache && !memo) choiceMemo.set(gpu, (memo = new Map()));
+  const known = memo?.get(sk);
+  if (known) return known;
+  const limits = gpu.report.limits;
+  let choice: MatmulChoice | null = null;
+  const hit = (cache ?? defaultTuneCache()).get(tuneKey(gpu.report, sk));
+  if (hit) {
+    try {
+      const c = JSON.parse(hit) as MatmulChoice;
+      if (!matmulChoiceError(c, N, K, wtype, limits)) choice = c;
+    } catch {
+      // corrupt entry: the untuned rule
+    }
+  }
+  choice ??= matmulDefaultChoice(M, N, K, wtype, limits);
+  memo?.set(sk, choice);
+  return choice;
+}
+
+/**
+ * Times the tiled kernel against the GEMM configs on this shape (random weights of type `wtype`) and caches
+ * the winner for its shape class (adapter | M bucket | N | K | type). Call at load time, e.g. once per
+ * projection shape with the expected prompt length.
+ */
+export async function tuneMatmul(gpu: Gpu, M: number, N: number, K: number, wtype: 'f32' | 'f16',
+  opts: { cache?: TuneCache; candidates?: MatmulChoice[] } = {}): Promise<TuneResult<MatmulChoice>> {
+  const cache = opts.cache ?? defaultTuneCache();
+  const limits = gpu.report.limits;
+  const candidates = (opts.candidates ?? MATMUL_CANDIDATES).filter((c) => !matmulChoiceError(c, N, K, wtype, limits));
+  const x = gpu.alloc(M * K * 4, 'tune.x'); // [M, K]
+  const y = gpu.alloc(M * N * 4, 'tune.y'); // [M, N]
+  const vals = new Float32Array(N * K).map((_, i) => ((i * 104729) % 13) / 13 - 0.5); // [N, K] random-ish, not zeros
+  const data = wtype === 'f32' ? vals : new Uint16Array(N * K).map((_, i) => f32ToF16(vals[i])); // [N, K]
+  const w: GpuWeight = { type: wtype, rows: N, cols: K, buf: gpu.upload(data, 'tune.w'), scaleOff: 0, bytes: data.byteLength };
+  gpu.write(x, new Float32Array(M * K).map((_, i) => ((i * 7919) % 17) / 17 - 0.5));
+  try {
+    const res = await autotune({
+      key: tuneKey(gpu.report, matmulShapeKey(M, N, K, wtype)),
+      candidates,
+      cache,
+      measure: (c) => wallClock(gpu, () => runPrefill(gpu, x, w, y, M, c)),
+    });
+    choiceMemo.get(gpu)?.delete(matmulShapeKey(M, N, K, wtype)); // the next matmulChoice() reads the new winner
+    return res;
+  } finally {
+    gpu.free(x);
+    gpu.free(y);
+    w.buf.destroy();
+  }
+}
+
+/** Kernel, params and grid of one prefill matmul with an explicit choice (bindings: params, x, w, y). */
+export function planPrefill(M: number, N: number, K: number, wtype: GpuWeight['type'], scaleOff: number,
+  choice: MatmulChoice): { kernel: Kernel; params: Uint8Array; workgroups: [number, number] } {
+  if ('reg' in choice) {
+    if (wtype !== 'f32' && wtype !== 'f16') throw new Error(`gemm path needs f32/f16 weights (got ${wtype})`);
+    const d = planGemmReg(M, N, K, { bT: true, bF16: wtype === 'f16', config: choice.reg });
+    return { kernel: d.kernel, params: new Uint8Array(d.params.buffer), workgroups: d.workgroups };
+  }
+  return { kernel: { code: matmulWgsl, file: 'shaders/llm/matmul.wgsl', constants: { WTYPE: WTYPE[wtype] } },
+    params: params(M, N, K, scaleOff), workgroups: [Math.ceil(N / 64), Math.ceil(M / 64)] };
+}
+
+/** Encodes one prefill matmul with an explicit choice (tuner, tests): y [M, N] = x [M, K] * w^T. */
+export function runPrefill(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: number, choice: MatmulChoice): void {
+  const d = planPrefill(M, w.rows, w.cols, w.type, w.scaleOff, choice);
+  gpu.run(d.kernel, d.params, [x, w.buf, y], d.workgroups);
+}
 
 /**
  * Encodes y[M, N] = x[M, K] * w^T. `x` holds [M, w.cols] f32, `y` gets [M, w.rows].
- * `force` picks a path for tests ('tiled' | 'matvec' | 'matvec-shared'); default: matvec for M = 1.
+ * `force` picks a path ('tiled' always means shaders/llm/matmul.wgsl: batched decode relies on it; 'gemm'
+ * the memoized GEMM choice, or the default 128x128 config when that choice is the tiled kernel);
+ * default: matvec/gemv for M = 1, matmulChoice() for M > 1 on GPUs, the row kernel on CPU adapters.
  */
 export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: number,
   force?: MatmulPath): void {
@@ -58,7 +194,13 @@ export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: nu
   // Decode on GPUs with f32/f16 weights uses the bandwidth-tuned GEMV of src/kernels/gemv.ts (several
   // rows per workgroup, vec4 loads: 75-91% of HBM bandwidth on an H100, bench/results/gpu-kernels.md).
   const gemvOk = M === 1 && (w.type === 'f32' || w.type === 'f16');
-  const path = force ?? (gpu.report.isFallback ? 'rows' : gemvOk ? 'gemv' : M === 1 ? 'matvec' : 'tiled');
+  const path = force ?? (gpu.report.isFallback ? 'rows' : gemvOk ? 'gemv' : M === 1 ? 'matvec'
+    : 'reg' in matmulChoice(gpu, M, N, K, w.type) ? 'gemm' : 'tiled');
+  if (path === 'gemm') {
+    const c = matmulChoice(gpu, M, N, K, w.type);
+    runPrefill(gpu, x, w, y, M, 'reg' in c ? c : { reg: MATMUL_GEMM_CONFIGS[0] });
+    return;
+  }
   if (path === 'gemv') {
     if (!gemvOk) throw new Error(`gemv path needs M = 1 and f32/f16 weights (got M=${M}, ${w.type})`);
     const sg: GemvConfig = { wg: 256, rows: 4, subgroups: true };

@@ -1,0 +1,83 @@
+// shaders/gemm/gemm_reg_r16x8.wgsl (GemmRegConfig.regs) against the f64 CPU reference on lavapipe: f32 and
+// packed-f16 B, the three CHECK modes (aligned, ragged M only, any shape), one and two shared stages.
+import { describe, expect, it } from 'vitest';
+import { gemmReg, gemmRegConfigError, gemmRegF16Error, planGemmReg, reference, type GemmRegConfig } from '../../src/kernels/gemm-reg';
+import { f16ToF32, f32ToF16 } from '../../src/gpu/f16';
+import { testGpu } from '../helpers/gpu';
+import { randn, relErr } from './util';
+
+// 64x64 tiles, 32 threads: A and B take 4 quads per thread (all four named prefetch registers), f16 B two pieces.
+const SMALL: GemmRegConfig = { wgX: 8, wgY: 4, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 8, groupM: 0, regs: true };
+// 128x64 tiles, 64 threads, two stages, L2 grouping: 4 A quads, 2 B quads, 1 f16 piece per thread.
+const TWO_STAGE: GemmRegConfig = { wgX: 8, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 2, warpX: 4, groupM: 2, regs: true };
+// The H100 tile (128 threads) with bk16: 4 A quads, 4 B quads, 2 f16 pieces per thread; one stage (18 KB of
+// workgroup memory: two stages need 36 KB, over lavapipe's 32 KB).
+const BK16: GemmRegConfig = { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 16, stages: 1, warpX: 16, groupM: 8, regs: true };
+
+/** Packs f32 values as f16 pairs in u32 words (low half first) and returns them with their f16-rounded values. */
+function toF16(x: Float32Array): { packed: Uint16Array; rounded: Float32Array } {
+  const packed = new Uint16Array(x.length + (x.length & 1)); // [n] halves, even count
+  const rounded = new Float32Array(x.length); // [n]
+  for (let i = 0; i < x.length; i++) {
+    packed[i] = f32ToF16(x[i]);
+    rounded[i] = f16ToF32(packed[i]);
+  }
+  return { packed, rounded };
+}
+
+async function run(M: number, N: number, K: number, cfg: GemmRegConfig, bT: boolean, f16: boolean, seed: number) {
+  const gpu = await testGpu();
+  const a = randn(M * K, seed); // [M, K]
+  const b = randn(K * N, seed + 1); // [K, N] or [N, K]
+  const h = f16 ? toF16(b) : null;
+  const ab = gpu.upload(a);
+  const bb = gpu.upload(h ? h.packed : b);
+  const cb = gpu.alloc(M * N * 4); // [M, N]
+  gpu.write(cb, new Float32Array(M * N).fill(NaN)); // poison: every element must be written
+  gemmReg(gpu, ab, bb, M, N, K, { bT, bF16: f16, config: cfg, out: cb });
+  const got = new Float32Array(await gpu.read(cb, M * N * 4)); // [M, N]
+  gpu.free(cb);
+  ab.destroy();
+  bb.destroy();
+  return relErr(got, reference(a, h ? h.rounded : b, M, N, K, bT));
+}
+
+// [M, N, K] and the CHECK mode planGemmReg picks for 64x64 tiles.
+const SHAPES: [number, number, number, number][] = [[128, 128, 64, 0], [70, 128, 40, 1], [1, 64, 16, 1], [70, 45, 37, 2]];
+
+describe('gemm_reg_r16x8 (register prefetch, f16 B, ragged M)', () => {
+  it('validates configs and picks the CHECK mode', () => {
+    expect(gemmRegConfigError(SMALL)).toBeNull();
+    expect(gemmRegConfigError(TWO_STAGE)).toBeNull();
+    expect(gemmRegConfigError({ ...SMALL, tm: 8 })).toMatch(/16x8/);
+    expect(gemmRegConfigError({ ...SMALL, bk: 16 })).toMatch(/1\.\.4/); // 8 A quads per thread
+    expect(gemmRegF16Error(SMALL)).toBeNull();
+    expect(gemmRegF16Error({ ...SMALL, regs: false })).not.toBeNull();
+    expect(gemmRegF16Error({ wgX: 16, wgY: 16, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, regs: true })).not.toBeNull();
+    for (const [M, N, K, check] of SHAPES) {
+      const d = planGemmReg(M, N, K, { config: SMALL, bT: true });
+      expect(d.kernel.file).toBe('shaders/gemm/gemm_reg_r16x8.wgsl');
+      expect(d.kernel.constants?.CHECK, `${M}x${N}x${K}`).toBe(check);
+    }
+    expect(() => planGemmReg(64, 64, 64, { config: SMALL, bF16: true })).toThrow(/bT/);
+  });
+
+  const cases: [string, GemmRegConfig, boolean, boolean][] = [
+    ['64x64 f32 NN', SMALL, false, false],
+    ['64x64 f32 NT', SMALL, true, false],
+    ['64x64 f16 NT', SMALL, true, true],
+    ['128x64 two stages f16 NT', TWO_STAGE, true, true],
+    ['128x128 bk16 f16 NT (two k-chunks per tile)', BK16, true, true],
+    ['128x128 bk16 f32 NN', BK16, false, false],
+  ];
+  for (const [name, cfg, bT, f16] of cases) {
+    it(name, async () => {
+      const gpu = await testGpu();
+      expect(gemmRegConfigError(cfg, gpu.report.limits)).toBeNull(); // every case must fit this adapter
+      let seed = 10;
+      for (const [M, N, K] of SHAPES) {
+        expect(await run(M, N, K, cfg, bT, f16, (seed += 2)), `${M}x${N}x${K}`).toBeLessThan(1e-5);
+      }
+    }, 600_000); // lavapipe compiles each unrolled pipeline slowly (3 CHECK modes per case)
+  }
+});
