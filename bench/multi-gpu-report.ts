@@ -33,6 +33,40 @@ export interface CaseRow {
   /** The same collectives alone on this group (p50 of 20, slowest rank). */
   isolated: { decode_allreduce: BenchRow | null; prefill_allreduce: BenchRow | null; logits_allgather: BenchRow | null; link: LinkBenchResult | null } | null;
   bound: string;
+  /** Each rank's step split at the all-reduce points (LlamaGpu PointTimes), from the best full run. */
+  points: { prefill: PointSplit[]; decode: PointSplit[] } | null;
+}
+
+/** One rank's phase split: per step (ms) and per all-reduce point (µs, means over the phase's points). */
+export interface PointSplit {
+  rank: number;
+  steps: number;
+  step_ms: number; // forward wall per step (the logits allGather excluded)
+  gather_ms: number; // logits allGather per step
+  points_per_step: number;
+  us_per_point: { total: number; encode: number; read: number; map: number; send: number; wait: number; ahead: number; write: number };
+  tail_ms: number; // per step, outside the points: encoding after the last point, head matmul, logits read
+}
+
+const POINT_FIELDS = ['steps', 'stepMs', 'points', 'encodeMs', 'readMs', 'mapMs', 'sendMs', 'waitMs', 'aheadMs', 'writeMs', 'gatherMs'] as const;
+
+/** The pt_<phase>_<field>_r<rank> timings LlmEngine.generate returns, as one PointSplit per rank. */
+export function pointSplits(timings: Record<string, number>, phase: 'prefill' | 'decode', tp: number): PointSplit[] {
+  const out: PointSplit[] = [];
+  for (let r = 0; r < tp; r++) {
+    const v = Object.fromEntries(POINT_FIELDS.map((k) => [k, timings[`pt_${phase}_${k}_r${r}`]])) as Record<(typeof POINT_FIELDS)[number], number | undefined>;
+    if (v.steps === undefined || !(v.steps > 0)) continue;
+    const steps = v.steps;
+    const pts = v.points ?? 0;
+    const per = (x: number | undefined) => (pts > 0 ? (1000 * (x ?? 0)) / pts : 0);
+    const inPoints = (v.encodeMs ?? 0) + (v.readMs ?? 0) + (v.sendMs ?? 0) + (v.waitMs ?? 0) + (v.writeMs ?? 0);
+    out.push({
+      rank: r, steps, step_ms: (v.stepMs ?? 0) / steps, gather_ms: (v.gatherMs ?? 0) / steps, points_per_step: pts / steps,
+      us_per_point: { total: per(inPoints), encode: per(v.encodeMs), read: per(v.readMs), map: per(v.mapMs), send: per(v.sendMs), wait: per(v.waitMs), ahead: per(v.aheadMs), write: per(v.writeMs) },
+      tail_ms: ((v.stepMs ?? 0) - inPoints) / steps,
+    });
+  }
+  return out;
 }
 
 const split = (rows: PeerLlmStats[], minus?: PeerLlmStats[]): Split[] =>
@@ -72,6 +106,7 @@ export function caseRow(o: {
     collectives_per_token: o.tp > 1 ? perToken : 0,
     in_run_ms_per_collective: perCall.length ? { min_rank: Math.min(...perCall), max_rank: Math.max(...perCall) } : null,
     isolated, bound: '',
+    points: { prefill: pointSplits(f.timings, 'prefill', o.tp), decode: pointSplits(f.timings, 'decode', o.tp) },
   };
   row.bound = boundOf(row);
   return row;
@@ -100,20 +135,39 @@ function boundOf(r: CaseRow): string {
 
 const f = (x: number | null | undefined, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d));
 
-export function markdown(doc: { date: string; machine: Record<string, unknown>; adapter: Record<string, unknown> | null; shape: Record<string, unknown>; prefill_tokens: number; decode_tokens: number; rows: CaseRow[]; failure: string | null; transport: string; node: string }): string {
+export function markdown(doc: { date: string; machine: Record<string, unknown>; adapter: Record<string, unknown> | null; shape: Record<string, unknown>; prefill_tokens: number; decode_tokens: number; rows: CaseRow[]; failure: string | null; transport: string; node: string; encode_ahead?: boolean }): string {
   const a = doc.adapter ?? {};
   const lines = [
     `# Multi-GPU tensor parallelism (${String(doc.shape.name)}-shaped Llama, random ${String(doc.shape.weights)} weights)`,
     '',
     `${doc.date}, ${String(doc.machine.hostname)} (${String(doc.machine.gpus)} GPU device(s)${doc.machine.pinned ? ', one peer process per GPU' : ''}), adapter ${String(a.vendor ?? '?')} ${String(a.architecture ?? '')} ${String(a.description ?? '')}, Node ${doc.node}; ${doc.transport}.`,
-    `Prompt ${doc.prefill_tokens} tokens, ${doc.decode_tokens} decoded tokens (greedy, ignore_eos); best of the reps; speed-ups vs tp=1 in the same session.`,
+    `Prompt ${doc.prefill_tokens} tokens, ${doc.decode_tokens} decoded tokens (greedy, ignore_eos); best of the reps; speed-ups vs tp=1 in the same session; encode-ahead ${doc.encode_ahead === false ? 'off (each segment encoded after its sum is back)' : 'on (the segment after an all-reduce point encoded while the exchange is in flight)'}.`,
     '',
     '| tp | prefill tok/s | speed-up | decode tok/s | ms/token | speed-up | prefill collectives share (max rank) | decode collectives share (max rank) | ms per collective in run (min–max rank) | decode all-reduce alone (p50) | load s |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...doc.rows.map((r) => `| ${r.tp} | ${f(r.prefill_tok_s)} | ${f(r.speedup_prefill, 2)} | ${f(r.decode_tok_s)} | ${f(r.decode_ms_per_token, 2)} | ${f(r.speedup_decode, 2)} | ${f(100 * Math.max(...r.split.prefill.map((s) => s.collectives_share)), 0)}% | ${f(100 * Math.max(...r.split.decode.map((s) => s.collectives_share)), 0)}% | ${r.in_run_ms_per_collective ? `${f(r.in_run_ms_per_collective.min_rank, 3)}–${f(r.in_run_ms_per_collective.max_rank, 3)}` : '—'} | ${r.isolated?.decode_allreduce ? `${f(r.isolated.decode_allreduce.p50_ms, 3)} ms (${r.isolated.decode_allreduce.bytes} B)` : '—'} | ${f(r.load_ms / 1000)} |`),
     '',
     ...doc.rows.filter((r) => r.tp > 1).map((r) => `- tp=${r.tp}: ${r.bound}. Prefill all-reduce alone: ${r.isolated?.prefill_allreduce ? `${f(r.isolated.prefill_allreduce.p50_ms, 2)} ms for ${r.isolated.prefill_allreduce.bytes} B` : '—'}; logits allGather: ${r.isolated?.logits_allgather ? `${f(r.isolated.logits_allgather.p50_ms, 3)} ms for ${r.isolated.logits_allgather.bytes} B per rank` : '—'}.`),
+    ...pointTable(doc.rows),
     ...(doc.failure ? ['', `**Failed:** ${doc.failure.split('\n')[0]}`] : []),
   ];
   return lines.join('\n') + '\n';
+}
+
+/** The per-point split of every rank (decode in µs per point; prefill in ms per point). */
+function pointTable(rows: CaseRow[]): string[] {
+  const lines: string[] = [];
+  for (const phase of ['decode', 'prefill'] as const) {
+    const unit = phase === 'decode' ? 1 : 1000; // decode in µs, prefill in ms
+    const u = phase === 'decode' ? 'µs' : 'ms';
+    const body = rows.flatMap((r) => (r.points?.[phase] ?? []).filter((p) => r.tp > 1 || p.rank === 0).map((p) => {
+      const q = p.us_per_point;
+      const g = (x: number) => f(x / unit, phase === 'decode' ? 0 : 2);
+      return `| ${r.tp} | ${p.rank} | ${f(p.step_ms, 2)} | ${f(p.gather_ms, 3)} | ${f(p.points_per_step, 0)} | ${g(q.total)} | ${g(q.encode)} | ${g(q.read)} (${g(q.map)}) | ${g(q.send)} | ${g(q.wait)} (${g(q.ahead)}) | ${g(q.write)} | ${f(p.tail_ms, 3)} |`;
+    }));
+    if (!body.length) continue;
+    lines.push('', `${phase === 'decode' ? 'Decode' : 'Prefill'}: each rank's step split at its all-reduce points (LlamaGpu PointTimes; ${u} per point, means over the run's points). encode: CPU encoding up to the point; read: partial read-back (of it awaiting mapAsync); send: the reduce call's synchronous part (framing + channel.send); wait: awaiting the sum (partials in flight, the slowest rank, the sum; of it the next segment encoded ahead); write: sum written back (+ the submit of the segment encoded ahead, which carries the next read-back copy); tail: per step after the last point (head matmul, logits read-back).`,
+      '', `| tp | rank | step ms | logits gather ms | points/step | point ${u} | encode | read (map) | send | wait (ahead) | write | tail ms |`, '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |', ...body);
+  }
+  return lines;
 }

@@ -4,7 +4,8 @@
 #       peer into .gpu-node/multi-gpu.mjs and copies node-datachannel (JS + its native .node) into
 #       .gpu-node/node_modules, next to Dawn's webgpu package that ../shared/gpu/prepare.sh put there.
 #   bash bench/multi-gpu.sh run     (on the GPU machine, as root) sets up Vulkan from .gl/, unpacks Node and
-#       runs the bench; results go to $OUT (or bench/out). SHAPE, WEIGHTS, N, TPS, PREFILL, DECODE, REPS
+#       runs the bench; results go to $OUT (or bench/out). SHAPE, WEIGHTS, N, TPS, PREFILL, DECODE, REPS,
+#       ENCODE_AHEAD, LABEL
 #       pass through (see bench/multi-gpu.ts).
 #   bash bench/multi-gpu.sh local   (here) builds and runs it with N lavapipe peers and the tiny shape.
 set -euo pipefail

@@ -9,12 +9,14 @@
 // `node multi-gpu.mjs peer <link> …` runs a peer (how the driver starts its children).
 // Environment: SHAPE=tiny|1B|7B (default 1B), WEIGHTS=f16|f32, N=peers (default: GPUs, else 2),
 // TPS=1,2,4 (default 1 and powers of 2 up to N), PREFILL=128, DECODE=64, REPS=2, PORT=5390,
-// MODEL_DIR (default $TMPDIR/tabmesh-bench-models), PIN=0|1 (default: 1 when root with >1 GPU).
+// MODEL_DIR (default $TMPDIR/tabmesh-bench-models), PIN=0|1 (default: 1 when root with >1 GPU),
+// ENCODE_AHEAD=0|1 (default 1: LlamaGpu.encodeAhead in the peers), LABEL (added to the file names).
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { hostGpus, spawnBenchPeer, startBenchServer, stopBenchPeers } from './peer-procs';
 import { runHeadlessPeer } from '../src/session/headless.node';
+import { LlamaGpu } from '../src/model/llama';
 import { startNodeCoordinator, type NodeCoordinator } from '../src/session/coordinator.node';
 import { SHAPES, benchPrompt, writeBenchModel, type BenchShape } from './multi-gpu-model';
 import { caseRow, markdown, type CaseRow, type RunSample } from './multi-gpu-report';
@@ -24,6 +26,8 @@ import type { ModelRef } from '../src/session/protocol';
 const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${l}`);
 
 if (process.argv[2] === 'peer') {
+  // ENCODE_AHEAD=0: the peer encodes each segment after its all-reduce sum is back (the old order), for an A/B in one session.
+  if (process.env.ENCODE_AHEAD === '0') LlamaGpu.encodeAheadDefault = false;
   // Peer lines go to the driver's terminal prefixed by the peer's name.
   process.exit(await runHeadlessPeer(process.argv.slice(3)));
 }
@@ -114,9 +118,11 @@ const doc = {
   name: 'multi-gpu', date, machine: { hostname: os.hostname(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_GB: os.totalmem() / 1e9, gpus: gpus.length, pinned: pin },
   node: process.version, adapter, shape: { name: shapeName, ...shape, weights, file_GB: bytes / 1e9 }, prefill_tokens: PREFILL, decode_tokens: DECODE, reps: REPS,
   transport: 'WebRTC data channels (node-datachannel / libdatachannel) over loopback, one process per peer',
+  encode_ahead: process.env.ENCODE_AHEAD !== '0', label: process.env.LABEL ?? null,
   rows, failure,
 };
-const slug = `${shapeName}-${weights}-${String(adapter?.description || adapter?.vendor || 'unknown').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40)}-${date.slice(0, 10)}`;
+const label = process.env.LABEL ? `${process.env.LABEL.replace(/[^A-Za-z0-9_-]+/g, '-')}-` : '';
+const slug = `${label}${shapeName}-${weights}-${String(adapter?.description || adapter?.vendor || 'unknown').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40)}-${date.slice(0, 10)}`;
 fs.writeFileSync(path.join(outDir, `multi-gpu-${slug}.json`), JSON.stringify(doc, null, 2));
 const md = markdown(doc);
 fs.writeFileSync(path.join(outDir, `multi-gpu-${slug}.md`), md);

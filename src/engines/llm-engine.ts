@@ -4,7 +4,7 @@
 import type { Comm } from '../collectives/types';
 import type { Gpu } from '../gpu/gpu';
 import { loadGgufIndex, type GgufIndex, type RangeSource } from '../model/gguf';
-import { LlamaGpu } from '../model/llama';
+import { LlamaGpu, zeroPointTimes, type PointTimes } from '../model/llama';
 import type { ShardModel } from '../model/shard-model';
 import type { LlmEngineChoice, LlmEngineKind } from '../session/protocol';
 import { LlamaTokenizer } from '../model/tokenizer';
@@ -130,6 +130,9 @@ export class LlmEngine {
    */
   private async forward(tokens: Int32Array, pos: number): Promise<Float32Array> {
     const tp = this.comm.size;
+    // The first forward of a sequence is its prefill, the rest are decode steps: timed apart.
+    const phase = pos === 0 ? this.times.prefill : this.times.decode;
+    if (this.model instanceof LlamaGpu) this.model.times = phase.model;
     const local = await this.model.forward(tokens, pos, tp > 1 ? (p: Float32Array) => this.comm.allReduce(p) : undefined); // [vocabLocal]
     if (tp === 1) return local;
     // Gathered logits rather than a distributed top-k: with vocabularies up to ~128k the gather is
@@ -138,7 +141,9 @@ export class LlmEngine {
     const flagged = new Float32Array(local.length + 1); // [vocabLocal + 1]
     flagged.set(local);
     flagged[local.length] = this.cancelRequested ? 1 : 0;
+    const tg = performance.now();
     const parts = await this.comm.allGather(flagged); // tp x [vocabLocal_r + 1]
+    phase.gatherMs += performance.now() - tg;
     const full = new Float32Array(parts.reduce((n, p) => n + p.length - 1, 0)); // [vocab]
     let o = 0;
     for (const p of parts) {
@@ -151,6 +156,21 @@ export class LlmEngine {
 
   private cancelRequested = false;
   private stepAbort: AbortController | null = null;
+  /** The current generate's time split (PointTimes of the WGSL model, and the logits allGather), per phase. */
+  private times = newPhaseTimes();
+
+  /**
+   * Every rank's time split of the generate that just ended, as flat `pt_<phase>_<field>_r<rank>`
+   * timings (bench/multi-gpu.ts reads them from rank 0's result). tp > 1: one allGather of a few
+   * floats after the timed part, in the same order on every rank as every other collective.
+   */
+  private async phaseTimings(): Promise<Record<string, number>> {
+    const mine = flattenPhaseTimes(this.times);
+    const all = this.comm.size > 1 ? await this.comm.allGather(Float32Array.from(mine.map(([, v]) => v))) : [Float32Array.from(mine.map(([, v]) => v))];
+    const out: Record<string, number> = {};
+    all.forEach((vals, r) => mine.forEach(([k], i) => (out[`pt_${k}_r${r}`] = vals[i])));
+    return out;
+  }
 
   /** Ask this rank to stop; with tp > 1 every rank stops at the same step (see forward()). */
   cancel(): void {
@@ -178,6 +198,7 @@ export class LlmEngine {
     this.cancelRequested = false;
     this.stepAbort = new AbortController();
     const signal = this.stepAbort.signal;
+    this.times = newPhaseTimes();
     const t0 = performance.now();
     this.soloRunning = true;
     const promptTokenIds = this.chatIds(messages);
@@ -189,7 +210,10 @@ export class LlmEngine {
       maxSeqLen: this.info.maxSeqLen,
     }).finally(() => (this.soloRunning = false));
     const wall = performance.now() - t0;
-    return { ...res, stats: { computeMs: wall - this.timer.commMs, commMs: this.timer.commMs } };
+    const commMs = this.timer.commMs; // before the split's own gather below
+    if (this.model instanceof LlamaGpu) this.model.times = null;
+    const split = await this.phaseTimings();
+    return { ...res, timings: { ...res.timings, ...split }, stats: { computeMs: wall - commMs, commMs } };
   }
 
   private batch: BatchLoop | null = null;
@@ -225,6 +249,25 @@ export class LlmEngine {
     this.batch?.close(new Error('the model was unloaded'));
     this.model.destroy();
   }
+}
+
+interface PhaseTimes {
+  model: PointTimes;
+  gatherMs: number; // the logits allGather after each forward
+}
+
+function newPhaseTimes(): { prefill: PhaseTimes; decode: PhaseTimes } {
+  return { prefill: { model: zeroPointTimes(), gatherMs: 0 }, decode: { model: zeroPointTimes(), gatherMs: 0 } };
+}
+
+/** [`<phase>_<field>`, value] pairs in a fixed order (the same on every rank). */
+function flattenPhaseTimes(t: { prefill: PhaseTimes; decode: PhaseTimes }): [string, number][] {
+  const out: [string, number][] = [];
+  for (const [phase, p] of Object.entries(t)) {
+    for (const [k, v] of Object.entries(p.model)) out.push([`${phase}_${k}`, v]);
+    out.push([`${phase}_gatherMs`, p.gatherMs]);
+  }
+  return out;
 }
 
 /** Bytes of the shard's weights as f32 (what ORT holds after dequantizing). */

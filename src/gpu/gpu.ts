@@ -105,6 +105,7 @@ export class Gpu {
   private readbacks = new Map<number, GPUBuffer[]>();
   private lostCbs: ((reason: string) => void)[] = [];
   private destroyed = false;
+  private capturing = false; // inside capture(): no submit may happen
   // Dawn for Node tears its instance down when the GPU object from create() is garbage collected, even
   // with a live device (then crashes at the next map/submit): hold it, and the adapter, for our lifetime.
   private readonly keepAlive: unknown[];
@@ -186,6 +187,7 @@ export class Gpu {
 
   /** Writes `data` at byteOffset. Submits pending work first so the write lands after earlier run()s. */
   write(buf: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    if (this.capturing) throw new Error('Gpu: write inside capture()');
     if (this.pendingDispatches > 0 || this.encoder) this.flush();
     this.stats.writes++;
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
@@ -206,6 +208,19 @@ export class Gpu {
 
   /** Reads `bytes` (default: the whole buffer) at byteOffset, after all pending work. */
   async read(buf: GPUBuffer, bytes?: number, byteOffset = 0): Promise<ArrayBuffer> {
+    const staged = this.stageRead(buf, bytes, byteOffset);
+    // Submit before the first await: the GPU starts at once (an all-reduce point waits on this read).
+    this.flush();
+    return staged.map();
+  }
+
+  /**
+   * Encodes the copy of `bytes` of `buf` into a readback buffer now, in order with run()/copy() (also
+   * inside capture(), so a captured command buffer can end with the copy of its result: one submit
+   * fewer than a read() after it). map() returns the bytes; call it once the copy is submitted (it
+   * flushes the pending encoder; a capture must have been submitted by its owner).
+   */
+  stageRead(buf: GPUBuffer, bytes?: number, byteOffset = 0): { map(): Promise<ArrayBuffer> } {
     const n = bytes ?? buf.size - byteOffset;
     const size = Math.max(16, Math.ceil(n / 16) * 16);
     const idle = this.readbacks.get(size);
@@ -214,26 +229,29 @@ export class Gpu {
     const copyBytes = Math.min(Math.ceil(n / 4) * 4, buf.size - byteOffset);
     this.endPass();
     this.enc().copyBufferToBuffer(buf, byteOffset, rb, 0, copyBytes);
-    // Submit before the first await: the GPU starts at once (an all-reduce point waits on this read).
-    this.flush();
-    try {
-      await this.checkCompiles();
-    } catch (e) {
-      rb.destroy();
-      throw e;
-    }
-    this.stats.readbacks++;
-    this.stats.readBytes += copyBytes;
-    const t0 = performance.now();
-    await rb.mapAsync(MAP_READ);
-    this.stats.mapWaitMs += performance.now() - t0;
-    const out = rb.getMappedRange(0, size).slice(0, n);
-    rb.unmap();
-    if (!this.readbacks.has(size)) this.readbacks.set(size, []);
-    const list = this.readbacks.get(size)!;
-    if (list.length < 4) list.push(rb);
-    else rb.destroy();
-    return out;
+    return {
+      map: async () => {
+        this.flush();
+        try {
+          await this.checkCompiles();
+        } catch (e) {
+          rb.destroy();
+          throw e;
+        }
+        this.stats.readbacks++;
+        this.stats.readBytes += copyBytes;
+        const t0 = performance.now();
+        await rb.mapAsync(MAP_READ);
+        this.stats.mapWaitMs += performance.now() - t0;
+        const out = rb.getMappedRange(0, size).slice(0, n);
+        rb.unmap();
+        if (!this.readbacks.has(size)) this.readbacks.set(size, []);
+        const list = this.readbacks.get(size)!;
+        if (list.length < 4) list.push(rb);
+        else rb.destroy();
+        return out;
+      },
+    };
   }
 
   /** Returns a buffer to the pool (pool-bucket sizes only; others, e.g. uploads, are destroyed). */
@@ -352,7 +370,7 @@ export class Gpu {
     }
     this.pendingDispatches++;
     this.stats.dispatches++;
-    if (this.tuning.flushEvery > 0 && this.pendingDispatches >= this.tuning.flushEvery) this.flush();
+    if (this.tuning.flushEvery > 0 && this.pendingDispatches >= this.tuning.flushEvery && !this.capturing) this.flush();
   }
 
   private bindGroup(layout: GPUBindGroupLayout, uni: GPUBufferBinding | null, buffers: GPUBuffer[]): GPUBindGroup {
@@ -433,9 +451,55 @@ export class Gpu {
     return this.timer.collect();
   }
 
+  /**
+   * Encodes what `encode` runs (run()/copy() only: no read, write or flush) into a command buffer of its
+   * own, finished but not submitted, and returns the function that submits it (once). Lets a caller
+   * encode work that reads data it will write() later, e.g. a tensor-parallel step's next segment while
+   * the all-reduce sum it starts from is still on the network: write the sum, then submit. Work pending
+   * before the call is submitted first. The captured dispatches' uniform bytes are kept aside and written
+   * to the arenas right before the submit: queue order keeps them from touching earlier submits.
+   */
+  capture(encode: () => void): () => void {
+    this.flush();
+    this.capturing = true;
+    let cb: GPUCommandBuffer | null = null;
+    let uniforms = new Uint8Array(0);
+    try {
+      encode();
+      if (this.encoder) {
+        this.endPass();
+        this.timer?.resolve(this.encoder);
+        cb = this.encoder.finish();
+        uniforms = this.staged.slice(0, this.stagedLen); // [stagedLen] this capture's uniform slices
+      }
+    } finally {
+      this.capturing = false;
+      this.pass = null;
+      this.passPipe = null;
+      this.encoder = null;
+      this.stagedLen = 0;
+      this.pendingDispatches = 0;
+    }
+    let submitted = false;
+    return () => {
+      if (submitted) throw new Error('capture: submitted twice');
+      submitted = true;
+      if (!cb) return;
+      this.flush(); // anything encoded since goes first, as it was encoded first
+      for (let a = 0; a * UNIFORM_ARENA_BYTES < uniforms.byteLength; a++) {
+        const start = a * UNIFORM_ARENA_BYTES;
+        const end = Math.min(uniforms.byteLength, start + UNIFORM_ARENA_BYTES);
+        this.device.queue.writeBuffer(this.arenas[a], 0, uniforms, start, Math.ceil((end - start) / 4) * 4);
+      }
+      this.device.queue.submit([cb]);
+      this.stats.submits++;
+    };
+  }
+
   /** Submits the pending encoder (uniform arena slices are written just before, in queue order). */
   flush(): void {
     if (!this.encoder) return;
+    if (this.capturing) throw new Error('Gpu: read/write/flush inside capture()');
     this.endPass();
     this.timer?.resolve(this.encoder);
     for (let a = 0; a * UNIFORM_ARENA_BYTES < this.stagedLen; a++) {

@@ -22,6 +22,28 @@ import { checkDecodeRows, type DecodeRow, type ReduceHook } from './shard-model'
 
 export type { DecodeRow, ReduceHook } from './shard-model';
 
+/**
+ * Where the wall time of a tensor-parallel step goes, split at its all-reduce points (cheap
+ * performance.now() timers; a caller that wants them sets LlamaGpu.times). Per point the step runs:
+ * encode the segment up to the point (CPU), read the partial back (submit, GPU finish, mapAsync,
+ * copy out), the reduce call (framing + channel.send to every peer: synchronous), the wait for the
+ * sum (the peers' partials in flight, their lateness, the sum), write the sum back.
+ */
+export interface PointTimes {
+  steps: number; // forward / decodeBatch calls
+  stepMs: number; // their wall time: everything below plus the head matmul and the logits read
+  points: number; // all-reduce points passed
+  encodeMs: number; // CPU encoding before each point (from the step start or the previous point's end)
+  readMs: number; // gpu.read of the partial: submit, GPU finish, mapAsync, copy out
+  mapMs: number; // of readMs: awaiting mapAsync
+  sendMs: number; // the reduce call's synchronous part (framing, channel.send to every peer)
+  waitMs: number; // awaiting the sum after the call returned
+  aheadMs: number; // of waitMs: encoding the next segment while the exchange is in flight
+  writeMs: number; // writing the sum back (and submitting the segment encoded ahead, with the next partial's read-back copy)
+}
+
+export const zeroPointTimes = (): PointTimes => ({ steps: 0, stepMs: 0, points: 0, encodeMs: 0, readMs: 0, mapMs: 0, sendMs: 0, waitMs: 0, aheadMs: 0, writeMs: 0 });
+
 // Projections that read the same input are stacked (fused, the default) so one matmul computes them:
 // qkv = [wq; wk; wv] and gateUp = [w_gate; w_up]; unfused (load option fuse: false, benches only) keeps
 // the separate matrices and the pre-fusion dispatch sequence, to measure the gain in one run.
@@ -61,10 +83,23 @@ interface Step {
   force?: MatmulPath; // matmul path for every projection
   attend(L: GpuLayer): void; // q -> att against the cache (rows already stored)
   storeKv(L: GpuLayer): void; // unfused path: k, v -> cache rows
-  allReduce(buf: GPUBuffer): Promise<void>; // row-parallel partial sums -> sums over ranks, in place
+  // Row-parallel partial sums in `buf` -> sums over ranks, in place; then encodes `next` (the segment
+  // up to the next point, which starts from the sum): ahead, while the exchange is in flight, if it can.
+  allReduce(buf: GPUBuffer, next: () => void, nextEndsAtPoint: boolean): Promise<void>;
 }
 
+const encodeAheadDefault = { on: true };
+
 export class LlamaGpu {
+  /** The default of encodeAhead for models loaded from now on (a bench process's A/B switch). */
+  static get encodeAheadDefault(): boolean {
+    return encodeAheadDefault.on;
+  }
+
+  static set encodeAheadDefault(v: boolean) {
+    encodeAheadDefault.on = v;
+  }
+
   /** Positions filled in each slot's KV cache (the next forward of that slot must start there). */
   readonly lengths: number[];
   private destroyed = false;
@@ -75,6 +110,14 @@ export class LlamaGpu {
   private workBusy = false;
   /** Use the persistent decode buffers (default); false = pooled buffers per call, as before. */
   persistentScratch = true;
+  /** Encode the segment after an all-reduce point while the exchange is in flight (Gpu.capture); false =
+   *  encode it after the sum is back, as before (benches compare the two). */
+  encodeAhead = encodeAheadDefault.on;
+  /** When set, every step adds its time split (PointTimes) here. */
+  times: PointTimes | null = null;
+  private mark = 0; // performance.now() at the step start or the last point's end (for times.encodeMs)
+  // The next point's partial read-back, encoded at the end of the segment captured ahead (one submit fewer).
+  private nextRead: { map(): Promise<ArrayBuffer> } | null = null;
 
   /** Slot 0's length: the single-sequence API (forward without a slot) uses slot 0. */
   get length(): number {
@@ -186,6 +229,7 @@ export class LlamaGpu {
     const sc = this.scratch(T, 1);
     const { q, k, v, att, xn, lastN, logits } = sc.b; // [T, ...] as in Scratch
     const slotOff = slot * this.maxSeqLen * kvDim; // first float of this slot's cache region
+    const tStep = (this.mark = performance.now());
     try {
       gpu.write(sc.b.tok, tokens);
       // Row t sits at position pos+t of the slot: (base, pos) rows for the fused rope / cache store,
@@ -211,6 +255,7 @@ export class LlamaGpu {
       matmul(gpu, last, this.output, logits, 1); // [vocabLocal]
       const out = new Float32Array(await gpu.read(logits, this.output.rows * 4));
       this.lengths[slot] = pos + T;
+      this.stepDone(tStep);
       return out;
     } finally {
       sc.release();
@@ -241,6 +286,7 @@ export class LlamaGpu {
     const sc = this.scratch(B, B);
     const { q, k, v, att, xn, logits } = sc.b; // [B, ...] as in Scratch
     const rowBuf = sc.b.rowInfo; // u32 [B, 2]
+    const tStep = (this.mark = performance.now());
     try {
       gpu.write(sc.b.tok, Int32Array.from(rows, (r) => r.token));
       gpu.write(rowBuf, packRows(rows.map((r) => ({ base: r.slot * this.maxSeqLen, pos: r.pos }))));
@@ -261,22 +307,70 @@ export class LlamaGpu {
       matmul(gpu, xn, this.output, logits, B, force); // [B, vocabLocal]: every row is a "last token"
       const out = new Float32Array(await gpu.read(logits, B * vocab * 4));
       for (const r of rows) this.lengths[r.slot] = r.pos + 1;
+      this.stepDone(tStep);
       return out;
     } finally {
       sc.release();
     }
   }
 
+  private stepDone(t0: number): void {
+    if (!this.times) return;
+    this.times.steps++;
+    this.times.stepMs += performance.now() - t0;
+  }
+
   /** The all-reduce point of a row-parallel matmul: read the partial [n], exchange, write the sum back. */
-  private reducer(reduce: ReduceHook | undefined, n: number): (buf: GPUBuffer) => Promise<void> {
-    return async (buf) => {
-      if (!reduce) return;
+  private reducer(reduce: ReduceHook | undefined, n: number): (buf: GPUBuffer, next: () => void, nextEndsAtPoint: boolean) => Promise<void> {
+    this.nextRead = null; // a step starts with nothing staged (a failed step may have left one)
+    return async (buf, next, nextEndsAtPoint) => {
+      if (!reduce) return next();
+      const gpu = this.gpu;
+      const tm = this.times;
+      const t0 = performance.now();
+      const map0 = gpu.stats.mapWaitMs;
       // read() submits everything encoded so far at once, so the GPU finishes the partial without waiting
-      // on the CPU; nothing is encoded after it until the sum is back (everything after depends on it).
-      const partial = new Float32Array(await this.gpu.read(buf, n * 4)); // [n]
-      const summed = await reduce(partial); // [n]
+      // on the CPU; after a captured segment its copy was encoded (and submitted) with it.
+      const staged = this.nextRead;
+      this.nextRead = null;
+      const partial = new Float32Array(await (staged ? staged.map() : gpu.read(buf, n * 4))); // [n]
+      const t1 = performance.now();
+      const pending = reduce(partial); // [n]; the sends to the peers go out inside this call
+      const t2 = performance.now();
+      // Everything after the point depends on the sum, but only once it runs: encode it now into a
+      // command buffer of its own (the CPU's ~5 dispatches + finish overlap the network), submit it
+      // after the sum is written. Not ahead: encode it after the write, as before.
+      let submitNext: (() => void) | null = null;
+      if (this.encodeAhead) {
+        try {
+          submitNext = gpu.capture(() => {
+            next();
+            if (nextEndsAtPoint) this.nextRead = gpu.stageRead(buf, n * 4); // [n] the next partial
+          });
+        } catch (e) {
+          pending.catch(() => undefined); // the step fails with the encoding error, not an unhandled rejection
+          throw e;
+        }
+      }
+      const t3 = performance.now();
+      const summed = await pending; // [n]
+      const t4 = performance.now();
       if (summed.length !== n) throw new Error(`reduce returned ${summed.length} floats, want ${n}`);
-      this.gpu.write(buf, summed);
+      gpu.write(buf, summed);
+      if (submitNext) submitNext();
+      const t5 = performance.now();
+      if (tm) {
+        tm.points++;
+        tm.encodeMs += t0 - this.mark;
+        tm.readMs += t1 - t0;
+        tm.mapMs += gpu.stats.mapWaitMs - map0;
+        tm.sendMs += t2 - t1;
+        tm.waitMs += t4 - t2;
+        if (submitNext) tm.aheadMs += t3 - t2;
+        tm.writeMs += t5 - t4;
+      }
+      this.mark = t5;
+      if (!submitNext) next(); // counted as the next point's encoding
     };
   }
 
@@ -305,8 +399,10 @@ export class LlamaGpu {
         rmsnorm(gpu, x, w, xn, M, dim, c.rmsEps);
       }
     };
-    for (let l = 0; l < this.layers.length; l++) {
-      const L = this.layers[l];
+    // The step as segments between all-reduce points: the attention half of layer l ends with the wo
+    // partial, the MLP half with the w_down partial; each point sums `o` and the next segment starts
+    // from it (residual add + norm).
+    const attnHalf = (L: GpuLayer) => {
       if (this.fused) {
         matmul(gpu, xn, L.qkv[0], qkv, M, force); // [M, qDim + 2*kvDim]
         ropeQkv(gpu, qkv, this.ropeTab, b.rowInfo, q, L.kCache, L.vCache, M, qDim, kvDim, headDim); // q [M, qDim], cache rows
@@ -320,7 +416,8 @@ export class LlamaGpu {
       }
       st.attend(L); // att [M, qDim]
       matmul(gpu, b.att, L.wo, o, M, force); // [M, dim] partial over this rank's heads
-      await st.allReduce(o);
+    };
+    const mlpHalf = (L: GpuLayer) => {
       addNorm(L.ffnNorm);
       if (this.fused) {
         matmul(gpu, xn, L.gateUp[0], gu, M, force); // [M, 2*hiddenLocal]
@@ -331,8 +428,16 @@ export class LlamaGpu {
         siluMul(gpu, h, gu, M * hid);
       }
       matmul(gpu, h, L.wDown, o, M, force); // [M, dim] partial over this rank's hidden slice
-      await st.allReduce(o);
-      addNorm(l + 1 < this.layers.length ? this.layers[l + 1].attnNorm : this.outputNorm);
+    };
+    const nL = this.layers.length;
+    attnHalf(this.layers[0]);
+    for (let l = 0; l < nL; l++) {
+      const L = this.layers[l];
+      await st.allReduce(o, () => mlpHalf(L), true);
+      await st.allReduce(o, () => {
+        addNorm(l + 1 < nL ? this.layers[l + 1].attnNorm : this.outputNorm);
+        if (l + 1 < nL) attnHalf(this.layers[l + 1]);
+      }, l + 1 < nL);
     }
   }
 
