@@ -13,7 +13,7 @@
 //    the stale values stay those of the last synchronous step.
 import type { Comm } from '../collectives/types';
 import type { CommRegistry } from './patch-plan';
-import { f16CarrierLen, packF16, unpackF16 } from './patch-unet-f16';
+import { f16CarrierLen, packBlocks, unpackBlocks, type CarrierBlock } from './patch-unet-f16';
 
 /** Pieces of the flat buffer: consecutive segments, the same split on every rank. */
 export interface UnetPieces {
@@ -49,6 +49,42 @@ export function unetPieces(reg: CommRegistry, k = UNET_EXCHANGE_PIECES): UnetPie
     range: (j, r) => [segs[starts[j]].offsets[r], end(j) < segs.length ? segs[end(j)].offsets[r] : reg.total(r)],
     lastSeg: (j) => end(j) - 1,
   };
+}
+
+/** Piece j of rank r as it travels: `words` f32 carrier floats laid out in `blocks` (see CarrierBlock). */
+export interface PieceCarrier {
+  blocks: CarrierBlock[];
+  words: number;
+}
+
+/**
+ * The wire layout of piece j of rank r. f32: one raw block. f16: runs of consecutive segments in order, each
+ * run word-aligned; GroupNorm statistics segments stay raw f32 (2 floats per group, a negligible share of the
+ * bytes): they are per-patch [sum, sumsq] over count = C/groups * rows * W elements, so sumsq passes the half
+ * maximum 65504 on ordinary activations (16x16 toy net: up to 6e5), and the variance E[x^2] - mean^2 taken
+ * from them cancels the halves' 2^-11 relative error into a far larger one. Halo and K/V values are
+ * activations and round to f16 harmlessly.
+ */
+export function pieceCarrier(reg: CommRegistry, pieces: UnetPieces, j: number, r: number, f16: boolean): PieceCarrier {
+  const [a, b] = pieces.range(j, r);
+  if (!f16) return { blocks: [{ from: 0, count: b - a, word: 0, f32: true }], words: b - a };
+  const blocks: CarrierBlock[] = [];
+  let words = 0;
+  for (let si = j === 0 ? 0 : pieces.lastSeg(j - 1) + 1; si <= pieces.lastSeg(j); si++) {
+    const sg = reg.segments[si];
+    const n = sg.sizes[r];
+    if (n === 0) continue;
+    const f32 = sg.kind === 'stats';
+    const last = blocks[blocks.length - 1];
+    if (last && last.f32 === f32) {
+      last.count += n; // the run goes on: consecutive in the flat buffer too
+      words = last.word + (f32 ? last.count : f16CarrierLen(last.count));
+      continue;
+    }
+    blocks.push({ from: sg.offsets[r] - a, count: n, word: words, f32 });
+    words += f32 ? n : f16CarrierLen(n);
+  }
+  return { blocks, words };
 }
 
 /** Where an async step's stale values come from (what the GPU backend must put into its stale buffer). */
@@ -91,6 +127,7 @@ export class UnetAsyncExchange {
   detail: UnetStepDetail;
   /** True once a step's async values were taken from the host (after the warm-up) with exchange off. */
   private keptUploaded = false;
+  private readonly carriers: PieceCarrier[][]; // [rank][piece] wire layouts
 
   constructor(
     private readonly comm: Comm,
@@ -103,6 +140,12 @@ export class UnetAsyncExchange {
   ) {
     this.stale = Array.from({ length: comm.size }, (_, p) => new Float32Array(reg.total(p))); // rank p's last flat buffer
     this.detail = emptyDetail(pieces.count);
+    this.carriers = this.stale.map((_, r) => Array.from({ length: pieces.count }, (_j, j) => pieceCarrier(reg, pieces, j, r, f16)));
+  }
+
+  /** Piece j of rank r on the wire (f16: GroupNorm sums raw f32, the rest halves; see pieceCarrier). */
+  carrier(j: number, r: number): PieceCarrier {
+    return this.carriers[r][j];
   }
 
   /** Starts a step: the detail record, and where an async step's stale values come from. */
@@ -152,8 +195,7 @@ export class UnetAsyncExchange {
     this.detail.pieceWaitMs[j] += performance.now() - c0;
     this.detail.pieceArriveAtMs[j] = (this.arrivedAt[j] || performance.now()) - this.stepStart;
     got.forEach((g, r) => {
-      const [a, b] = this.pieces.range(j, r);
-      const want = this.f16 ? f16CarrierLen(b - a) : b - a;
+      const want = this.carriers[r][j].words;
       if (g.length !== want) throw new Error(`unet patch-parallel: rank ${r} sent ${g.length} floats for piece ${j}, plan says ${want}`);
     });
     return got;
@@ -169,7 +211,7 @@ export class UnetAsyncExchange {
         const [a, b] = this.pieces.range(j, r);
         const dst = this.stale[r].subarray(a, b); // [piece floats of rank r]
         if (r === this.rank) return dst.set(this.lastSend!.subarray(a, b));
-        if (this.f16) unpackF16(g, dst);
+        if (this.f16) unpackBlocks(g, this.carriers[r][j].blocks, dst);
         else dst.set(g);
       });
       this.detail.unpackMs += performance.now() - u0;
@@ -189,7 +231,8 @@ export class UnetAsyncExchange {
       const p0 = performance.now();
       for (let j = this.outgoing.length; j < this.pieces.count; j++) {
         const [a, b] = this.pieces.range(j, this.rank);
-        this.sendPiece(j, this.f16 ? packF16(sent.subarray(a, b)) : sent.subarray(a, b));
+        const c = this.carriers[this.rank][j];
+        this.sendPiece(j, this.f16 ? packBlocks(sent.subarray(a, b), c.blocks, c.words) : sent.subarray(a, b));
       }
       this.detail.packMs += performance.now() - p0;
       this.lastSend = sent;
@@ -211,13 +254,10 @@ export class UnetAsyncExchange {
     this.incoming = null;
   }
 
-  /** Float32 carrier floats this rank sends per async step (f16 pieces are padded to whole floats). */
+  /** Float32 carrier floats this rank sends per async step (f16 runs are padded to whole floats). */
   carrierFloats(): number {
     let n = 0;
-    for (let j = 0; j < this.pieces.count; j++) {
-      const [a, b] = this.pieces.range(j, this.rank);
-      n += this.f16 ? f16CarrierLen(b - a) : b - a;
-    }
+    for (let j = 0; j < this.pieces.count; j++) n += this.carriers[this.rank][j].words;
     return n;
   }
 }

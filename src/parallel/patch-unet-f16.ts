@@ -1,6 +1,6 @@
 // Float32 <-> IEEE half (binary16) on the host, for DistriFusion's async flat buffer on the wire
-// (commDtype 'f16': half the bytes; no shader-f16 needed, the GPU still sees f32). Halves travel packed two
-// per float32 slot so the collectives (which move Float32Arrays as raw bytes, never reading the values)
+// (commDtype 'f16': about half the bytes; no shader-f16 needed, the GPU still sees f32). Halves travel packed
+// two per float32 slot so the collectives (which move Float32Arrays as raw bytes, never reading the values)
 // carry them unchanged.
 
 const f16ToF32Table = (() => {
@@ -46,10 +46,47 @@ export const f16CarrierLen = (n: number): number => Math.ceil(n / 2);
 /** `src` [n] as halves packed into a new Float32Array carrier [ceil(n/2)] (its bits, not its values, matter). */
 export function packF16(src: Float32Array): Float32Array {
   const carrier = new Float32Array(f16CarrierLen(src.length)); // [ceil(n/2)]
-  const h = new Uint16Array(carrier.buffer, 0, src.length); // [n] little-endian halves
+  packF16Into(src, carrier, 0);
+  return carrier;
+}
+
+/** `src` [n] as halves into carrier words [word, word + ceil(n/2)) (an odd n leaves the last high half 0). */
+export function packF16Into(src: Float32Array, carrier: Float32Array, word: number): void {
+  const h = new Uint16Array(carrier.buffer, carrier.byteOffset + 4 * word, src.length); // [n] little-endian halves
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length); // [n] f32 bit patterns (src is 4-aligned)
   for (let i = 0; i < bits.length; i++) h[i] = halfBits(bits[i]);
+}
+
+/**
+ * One block of a mixed carrier (patch-unet-exchange.ts's pieceCarrier): `count` floats of the piece from
+ * float `from`, at carrier word `word`, either raw f32 (one word each: GroupNorm sums, whose sumsq passes
+ * the half range and whose E[x^2] - mean^2 cancellation f16 cannot afford) or halves (ceil(count/2) words).
+ */
+export interface CarrierBlock {
+  from: number;
+  count: number;
+  word: number;
+  f32: boolean;
+}
+
+/** Piece floats `src` [n] into a new carrier [words] laid out by `blocks`. */
+export function packBlocks(src: Float32Array, blocks: CarrierBlock[], words: number): Float32Array {
+  const carrier = new Float32Array(words); // [words]
+  for (const b of blocks) {
+    const part = src.subarray(b.from, b.from + b.count); // [count]
+    if (b.f32) carrier.set(part, b.word);
+    else packF16Into(part, carrier, b.word);
+  }
   return carrier;
+}
+
+/** The piece floats dst [n] from a carrier laid out by `blocks` (the inverse of packBlocks). */
+export function unpackBlocks(carrier: Float32Array, blocks: CarrierBlock[], dst: Float32Array): void {
+  for (const b of blocks) {
+    const out = dst.subarray(b.from, b.from + b.count); // [count]
+    if (b.f32) out.set(carrier.subarray(b.word, b.word + b.count));
+    else unpackF16(carrier.subarray(b.word), out);
+  }
 }
 
 /** Unpacks the first dst.length halves of `carrier` into dst (f32). */

@@ -1,16 +1,17 @@
 // GPU side of the fm-unet DistriFusion async exchange (./patch-unet-exchange.ts), kept across the steps of
 // one run so that nothing is reallocated or re-uploaded that did not change:
 //  - `out` [sendLen] f32: this rank's flat buffer, written by the kernels during the step. Each piece is
-//    read back (f16: packed on the GPU first by f16_pack.wgsl, half the bytes) and handed to the comm as
-//    soon as the kernels writing its last segment are encoded, so it travels while the step goes on.
+//    read back (f16: its halo and K/V runs packed on the GPU first by f16_pack.wgsl, about half the bytes,
+//    its GroupNorm sums copied as f32: see pieceCarrier) and handed to the comm as soon as the kernels
+//    writing its last segment are encoded, so it travels while the step goes on.
 //  - `stale` [sum over ranks of their flat buffers] f32: every rank's previous-step values, which the
 //    kernels read. Received pieces are written into it piece by piece as the first layer reading each
-//    needs it (f16: written as is into `recv` and expanded by f16_unpack.wgsl); this rank's own region is a
-//    GPU copy of `out` at the end of the step. With the exchange off it is simply never refreshed.
+//    needs it (f16: written as is into `recv`, its half runs expanded by f16_unpack.wgsl, its f32 runs
+//    copied); this rank's own region is a GPU copy of `out` at the end of the step. With the exchange off
+//    it is simply never refreshed.
 import type { Gpu } from '../gpu/gpu';
 import { f16Pack, f16Unpack } from '../kernels/diffusion/f16-pack';
 import type { UnetStepIo } from './patch-unet';
-import { f16CarrierLen } from './patch-unet-f16';
 
 export class GpuExchangeBuffers {
   private out: GPUBuffer | null = null; // [sendLen] this rank's flat buffer
@@ -41,17 +42,15 @@ export class GpuExchangeBuffers {
     if (!f16) return;
     let w = 0;
     this.recvOff = io.plan.ranges[0].map((_, r) => Array.from({ length: P.count }, (_j, j) => {
-      const [a, b] = P.range(j, r);
       const o = w;
-      w += f16CarrierLen(b - a);
+      w += io.ex.carrier(j, r).words;
       return o;
     }));
     this.recv = gpu.alloc(Math.max(1, w) * 4, 'unet.patch.recv'); // [carrier words, all ranks and pieces]
     let q = 0;
     this.packOff = Array.from({ length: P.count }, (_j, j) => {
-      const [a, b] = P.range(j, io.rank);
       const o = q;
-      q += f16CarrierLen(b - a);
+      q += io.ex.carrier(j, io.rank).words;
       return o;
     });
     this.packed = gpu.alloc(Math.max(1, q) * 4, 'unet.patch.packed'); // [this rank's carrier words]
@@ -71,8 +70,13 @@ export class GpuExchangeBuffers {
     const [a, b] = io.ex.pieces.range(j, io.rank);
     let read: Promise<ArrayBuffer>;
     if (this.f16) {
-      f16Pack(gpu, this.out!, this.packed!, { count: b - a, srcBase: a, dstBase: this.packOff[j] });
-      read = gpu.read(this.packed!, f16CarrierLen(b - a) * 4, this.packOff[j] * 4); // flushes: the GPU has it now
+      const c = io.ex.carrier(j, io.rank); // halo/K/V runs as halves, GroupNorm sums raw f32
+      for (const k of c.blocks) {
+        const dw = this.packOff[j] + k.word;
+        if (k.f32) gpu.copy(this.out!, (a + k.from) * 4, this.packed!, dw * 4, k.count * 4);
+        else f16Pack(gpu, this.out!, this.packed!, { count: k.count, srcBase: a + k.from, dstBase: dw });
+      }
+      read = gpu.read(this.packed!, c.words * 4, this.packOff[j] * 4); // flushes: the GPU has it now
     } else {
       read = gpu.read(this.out!, (b - a) * 4, a * 4);
     }
@@ -84,10 +88,15 @@ export class GpuExchangeBuffers {
     const { gpu } = this;
     got.forEach((g, r) => {
       if (r === io.rank) return; // own values: copied GPU-side at the end of the previous step
-      const [a, b] = io.ex.pieces.range(j, r);
+      const a = io.ex.pieces.range(j, r)[0];
       if (!this.f16) return gpu.write(this.stale!, g, (this.staleOff[r] + a) * 4); // [piece floats]
       gpu.write(this.recv!, g, this.recvOff[r][j] * 4); // [carrier words] as they came
-      f16Unpack(gpu, this.recv!, this.stale!, { count: b - a, srcBase: this.recvOff[r][j], dstBase: this.staleOff[r] + a });
+      for (const k of io.ex.carrier(j, r).blocks) {
+        const sw = this.recvOff[r][j] + k.word;
+        const df = this.staleOff[r] + a + k.from;
+        if (k.f32) gpu.copy(this.recv!, sw * 4, this.stale!, df * 4, k.count * 4); // GroupNorm sums, exact
+        else f16Unpack(gpu, this.recv!, this.stale!, { count: k.count, srcBase: sw, dstBase: df });
+      }
     });
   }
 

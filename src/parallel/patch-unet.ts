@@ -248,10 +248,12 @@ export interface UnetPatchRunOptions {
   label: number; // class 0..9 (10 = unconditional)
   guidance: number; // CFG weight w; w = 1 runs one branch
   commTimeoutMs?: number;
-  /** Wire format of the async flat buffer: 'f16' halves its bytes (host-side conversion). Synchronous
-   *  gathers (full_sync, warm-up, sync_gn's statistics) and the eps rows always travel as f32. Default 'f16':
-   *  over 32 seeds (DDIM 50, warm-up 4, H100) it gave the same PSNR vs single-device as f32 to 0.01 dB
-   *  at N = 2 and 4 (bench/results/distrifusion-quality-fm-unet-ddim50-warmup4-*), and halves the bytes. */
+  /** Wire format of the async flat buffer: 'f16' sends its halo rows and K/V as halves, about half the bytes;
+   *  its GroupNorm [sum, sumsq] segments stay f32 (pieceCarrier in ./patch-unet-exchange.ts: sumsq overflows
+   *  a half). Synchronous gathers (full_sync, warm-up, sync_gn's statistics) and the eps rows always travel
+   *  as f32. Default 'f16': over 32 seeds (DDIM 50, warm-up 4, H100) it gave the same PSNR vs single-device
+   *  as f32 to 0.01 dB at N = 2 and 4 (bench/results/distrifusion-quality-fm-unet-ddim50-warmup4-*; measured
+   *  before the GroupNorm sums were kept f32, when the GPU backend clamped sums past 65504). */
   commDtype?: 'f32' | 'f16';
   backend?: UnetPatchBackend; // default: unetCpuPatchBackend() (plain TS)
   /**

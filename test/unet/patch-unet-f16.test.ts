@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { f16CarrierLen, packF16, unpackF16 } from '../../src/parallel/patch-unet-f16';
+import { CommRegistry, type SegmentKind } from '../../src/parallel/patch-plan';
+import { pieceCarrier, unetPieces } from '../../src/parallel/patch-unet-exchange';
+import { f16CarrierLen, packBlocks, packF16, unpackBlocks, unpackF16 } from '../../src/parallel/patch-unet-f16';
 
 // Independent reference: Math.f16round is not in Node 20, so round by exhaustive nearest search over the
 // representable halves near x (values from their definition), ties to the even mantissa.
@@ -46,5 +48,55 @@ describe('f16 host codec', () => {
     expect(Number.isNaN(out[0])).toBe(true);
     expect(out[1]).toBe(Infinity);
     expect(out[2]).toBe(-Infinity);
+  });
+});
+
+describe('mixed f16/f32 piece carriers (GroupNorm sums f32)', () => {
+  it('round-trips stats segments exactly and the rest as the f16 codec does, odd runs word-aligned', () => {
+    // segments of 2 ranks with odd sizes, consecutive runs of one kind, and sums past the half range
+    const kinds: [SegmentKind, number, number][] = [
+      ['stats', 8, 8], ['halo', 7, 5], ['kv', 3, 9], ['stats', 8, 8], ['halo', 5, 5], ['stats', 8, 8], ['stats', 8, 8], ['kv', 11, 1],
+    ];
+    const reg = new CommRegistry(2);
+    kinds.forEach(([k, a, b], i) => reg.register(`s${i}`, k, [a, b]));
+    reg.freeze();
+    const pieces = unetPieces(reg, 3);
+    expect(pieces.count).toBeGreaterThan(1);
+    for (let r = 0; r < 2; r++) {
+      const flat = Float32Array.from({ length: reg.total(r) }, (_, i) => (i % 3 === 0 ? 3e5 + i / 7 : Math.sin(i) * 10)); // [total]
+      const got = new Float32Array(flat.length); // [total]
+      let words = 0;
+      for (let j = 0; j < pieces.count; j++) {
+        const [a, b] = pieces.range(j, r);
+        const c = pieceCarrier(reg, pieces, j, r, true);
+        // expected words: each maximal same-kind run (stats vs not) whole floats for stats, ceil(n/2) otherwise
+        let want = 0;
+        let run: { f32: boolean; n: number } | null = null;
+        const close = () => run && (want += run.f32 ? run.n : Math.ceil(run.n / 2));
+        reg.segments.forEach((sg) => {
+          if (sg.offsets[r] < a || sg.offsets[r] >= b) return;
+          const f32 = sg.kind === 'stats';
+          if (run && run.f32 === f32) run.n += sg.sizes[r];
+          else {
+            close();
+            run = { f32, n: sg.sizes[r] };
+          }
+        });
+        close();
+        expect(c.words).toBe(want);
+        words += c.words;
+        const carrier = packBlocks(flat.subarray(a, b), c.blocks, c.words); // [words]
+        expect(carrier.length).toBe(c.words);
+        unpackBlocks(carrier, c.blocks, got.subarray(a, b));
+        expect(pieceCarrier(reg, pieces, j, r, false)).toEqual({ blocks: [{ from: 0, count: b - a, word: 0, f32: true }], words: b - a });
+      }
+      expect(words).toBeLessThan(reg.total(r));
+      reg.segments.forEach((sg, si) => {
+        const want = reg.view(flat, si, r);
+        const rounded = new Float32Array(want.length); // [n]
+        unpackF16(packF16(want), rounded);
+        expect(Array.from(reg.view(got, si, r)), sg.name).toEqual(Array.from(sg.kind === 'stats' ? want : rounded));
+      });
+    }
   });
 });
