@@ -7,7 +7,7 @@
 // on another KV region, rotating over >= ~512 MB of caches so L2 (50 MB on an H100) never holds them.
 // Each case's outputs (both kernels, the first region) are checked against the CPU reference() on
 // sampled heads. Also a sweep of splitTuning on a few cases. All buffers are allocated once per process.
-// Env: QUICK=1 (lavapipe-sized), SWEEP=0 (skip the sweep), OUT (default bench/out).
+// Env: QUICK=1 (lavapipe-sized), SWEEP=0 (skip the sweep), TUNE (JSON, splitTuning overrides), OUT (default bench/out).
 // Bundle: node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/attention-decode.ts', '.gpu-node/attn-decode.mjs', { minify: true }))"
 import { create, globals } from 'webgpu';
 import fs from 'node:fs';
@@ -21,6 +21,9 @@ import { params } from '../src/kernels/common';
 Object.assign(globalThis, globals);
 const QUICK = process.env.QUICK === '1';
 const SWEEP = process.env.SWEEP !== '0';
+// TUNE='{"unroll":1,"targetWorkgroups":1024}' overrides splitTuning for the main and batched rows (and is
+// the sweep's reset point), so a sweep's best point can be re-measured without a rebuild.
+Object.assign(splitTuning, JSON.parse(process.env.TUNE ?? '{}') as Partial<typeof splitTuning>);
 const PEAK_GBS = 3350; // H100 SXM HBM3
 const log = (...a: unknown[]) => console.error(...a);
 
@@ -209,15 +212,18 @@ for (const [name, ctx, B] of canSplit ? BATCH : []) {
 
 // splitTuning sweep on a few cases (the defaults are one of the points).
 if (SWEEP && canSplit) {
-  const cases: [string, number][] = QUICK ? [['7B-gqa', 300]] : [['7B-gqa', 1024], ['7B-gqa', 4096], ['1B', 16384], ['7B-mha', 4096]];
+  // GQA shapes (where 32 lanes per key were shuffle-bound): lanes per key (vpl), loads in flight (unroll),
+  // chunk count (targetWorkgroups) and workgroup size; minChunk stays at its default.
+  const cases: [string, number][] = QUICK ? [['7B-gqa', 300]] : [['7B-gqa', 1024], ['7B-gqa', 4096], ['7B-gqa', 16384], ['1B', 16384]];
   for (const [name, ctx] of cases) {
     const s = setup(SHAPES.find((x) => x.name === name)!, ctx);
-    for (const wg of QUICK ? [128] : [128, 256]) for (const unroll of [1, 2, 4]) for (const targetWorkgroups of QUICK ? [64, 512] : [264, 528, 1056])
-      for (const minChunk of QUICK ? [32] : [32, 64]) {
-        Object.assign(splitTuning, { wg, unroll, targetWorkgroups, minChunk });
+    for (const wg of QUICK ? [128] : [128, 256]) for (const unroll of QUICK ? [1, 2] : [1, 2, 4]) for (const vpl of [2, 4])
+      for (const targetWorkgroups of QUICK ? [64, 512] : [512, 1024, 2048]) {
+        Object.assign(splitTuning, { wg, unroll, targetWorkgroups, vpl });
         const r = await measure(s, 'split', false);
         sweep.push(r);
-        log(`sweep ${name} ctx ${ctx} wg ${wg} unroll ${unroll} target ${targetWorkgroups} minChunk ${minChunk}: ${r.GBs.toFixed(0)} GB/s (${r.pctPeak.toFixed(1)}%)`);
+        log(`sweep ${name} ctx ${ctx} wg ${wg} unroll ${unroll} vpl ${vpl} target ${targetWorkgroups}: ${r.GBs.toFixed(0)} GB/s (${r.pctPeak.toFixed(1)}%) ` +
+          JSON.stringify(r.consts));
       }
     Object.assign(splitTuning, defaults);
   }
@@ -238,8 +244,8 @@ const md: string[] = [
   `# Decode attention: old kernel vs split-KV (${adapter.description || adapter.vendor}, ${result.date.slice(0, 10)})`, '',
   `Dawn (npm webgpu); ${result.timing}. f32 KV cache; bytes = K+V of the context. Stream copy ${f(streamGBs, 0)} GB/s; ` +
     `peak ${PEAK_GBS} GB/s (H100 SXM). Split defaults: ${JSON.stringify(defaults)}; subgroup size ` +
-    `${adapter.subgroupMinSize}-${adapter.subgroupMaxSize}, shader overrides of the 7B-gqa rows: ` +
-    `${JSON.stringify(rows.find((r) => r.impl === 'split')?.consts ?? null)}.`, '',
+    `${adapter.subgroupMinSize}-${adapter.subgroupMaxSize}; shader overrides: ` +
+    SHAPES.map((sh) => `${sh.name} ${JSON.stringify(rows.find((r) => r.impl === 'split' && r.shape === sh.name)?.consts ?? null)}`).join(', ') + '.', '',
   '| shape | ctx | K+V MB | old us | old GB/s | split us | split GB/s | % of peak | % of stream | speedup | chunks | err old / split |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
@@ -263,10 +269,19 @@ if (batchRows.length) {
   }
 }
 if (sweep.length) {
-  md.push('', '## splitTuning sweep', '', '| shape | ctx | wg | unroll | targetWorkgroups | minChunk | chunks | us | GB/s | % of peak |', '|---|---|---|---|---|---|---|---|---|---|');
+  md.push('', '## splitTuning sweep', '', '| shape | ctx | wg | unroll | vpl | targetWorkgroups | S x VPL, G, U | chunks | us | GB/s | % of peak |',
+    '|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of sweep) {
-    const t = r.tuning!;
-    md.push(`| ${r.shape} | ${r.ctx} | ${t.wg} | ${t.unroll} | ${t.targetWorkgroups} | ${t.minChunk} | ${r.chunks} | ${f(r.usGpu)} | ${f(r.GBs, 0)} | ${f(r.pctPeak)} |`);
+    const t = r.tuning!, c = r.consts!;
+    md.push(`| ${r.shape} | ${r.ctx} | ${t.wg} | ${t.unroll} | ${t.vpl} | ${t.targetWorkgroups} | ${c.S}x${c.VPL}, ${c.G}, ${c.U} | ${r.chunks} | ` +
+      `${f(r.usGpu)} | ${f(r.GBs, 0)} | ${f(r.pctPeak)} |`);
+  }
+  // Best point per case, so the defaults can be set from one read.
+  md.push('', '| case | best GB/s | % of peak | wg | unroll | vpl | targetWorkgroups |', '|---|---|---|---|---|---|---|');
+  for (const key of [...new Set(sweep.map((r) => `${r.shape} ${r.ctx}`))]) {
+    const best = sweep.filter((r) => `${r.shape} ${r.ctx}` === key).reduce((a, b) => (b.GBs > a.GBs ? b : a));
+    const t = best.tuning!;
+    md.push(`| ${key} | ${f(best.GBs, 0)} | ${f(best.pctPeak)} | ${t.wg} | ${t.unroll} | ${t.vpl} | ${t.targetWorkgroups} |`);
   }
 }
 const text = md.join('\n') + '\n';

@@ -1,7 +1,11 @@
 // Split-KV ("flash-decoding") attention for decode: one query row per sequence, the keys of each row cut
 // into chunks, one workgroup per (row b, kv head k, chunk c). The workgroup reads its chunk of K and V
-// once for every query head that maps to kv head k (GQA), in passes of G heads. Reads are coalesced:
-// a key row (headDim floats) is read by S consecutive subgroup lanes, S*4 floats at a time (vec4).
+// once for all G query heads of a pass that map to kv head k (GQA; all of them in one pass where
+// G*VPL <= 16), keeping their queries in registers: each key row read gives G dot products.
+// A key row (headDim floats) is read by S lanes, VPL vec4s each (e.g. 8 lanes x 4 vec4s at headDim 128),
+// so one subgroup reads sgs/S keys at once (128 contiguous bytes per lane group and load) and each dot
+// needs log2(S) shuffles; each lane group (slot) keeps its own online softmax (m, l, acc) per head,
+// merged at the end by an xor tree inside the subgroup, then across subgroups in index order.
 // Writes per (row, head, chunk) a partial (m, l, acc[headDim]) that attention_combine.wgsl merges; a row
 // whose keys fit one chunk writes its final output here instead (the combine skips it).
 // The chunk length depends only on the row's own key count and the shape (chunkLen below), never on
@@ -20,9 +24,10 @@
 //           8 pml: array<vec2<f32>> [B, nHeads, nct] partial (max score, sum of exp)
 // Dispatch: B*nKv*nch workgroups of WG threads (nch <= nct chunks per row; workgroups past a row's chunks
 //           exit), id = wg.x + wg.y * num_workgroups.x, c = id % nch, k = (id / nch) % nKv, b = the rest.
-// Overrides: WG threads; S lanes per key (power of 2, <= the subgroup size, <= headDim/4); VPL = vec4s per
-//           lane per head = ceil(hd4 / S); G heads per pass; U keys per lane-group per loop step (loads
-//           issued together so more bytes are in flight). G*VPL <= 16, U*VPL <= 16 (register arrays).
+// Overrides: WG threads; S lanes per key (power of 2, <= the smallest subgroup size SGMIN); VPL = vec4s per
+//           lane per head = ceil(hd4 / S); G heads per pass; U keys per lane group per loop step (loads
+//           issued together so more bytes are in flight); SGMIN the adapter's smallest subgroup size.
+//           G*VPL <= 16, U*VPL <= 16 (register arrays).
 
 enable subgroups;
 
@@ -31,7 +36,9 @@ override S: u32 = 32u;
 override VPL: u32 = 1u;
 override G: u32 = 4u;
 override U: u32 = 2u;
+override SGMIN: u32 = 4u; // smallest subgroup size of the adapter (sizes the per-subgroup arrays)
 const R: u32 = 16u; // register array length bound
+const MAXSG: u32 = 128u; // largest subgroup size (bound of the in-subgroup merge loop)
 const NEG: f32 = -3.0e38;
 const MAXH: u32 = 256u; // query heads per kv head, bound
 
@@ -54,8 +61,8 @@ var<workgroup> heads: array<u32, MAXH>; // query heads of kv head k, ascending
 var<workgroup> nh: u32;
 var<workgroup> hA: array<atomic<u32>, 3>; // heads of kv head k: count, first, last + 1
 var<workgroup> slotCtr: atomic<u32>; // hands each subgroup its index (no layout assumption)
-var<workgroup> sm: array<f32, WG / S * G>; // [slot, g] running max of each lane group
-var<workgroup> sl: array<f32, WG / S * G>; // [slot, g] running sum
+var<workgroup> sm: array<f32, WG / SGMIN * G>; // [subgroup, g] running max of each subgroup
+var<workgroup> sl: array<f32, WG / SGMIN * G>; // [subgroup, g] running sum
 var<workgroup> sacc: array<vec4<f32>, G * VPL * S>; // [g, vec4 index] merged accumulator
 var<workgroup> mlG: array<vec2<f32>, G>; // [g] merged (max, sum)
 
@@ -121,7 +128,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let kv0 = p.layerOff4 + base * p.kvDim4 + k * p.hd4; // vec4 index of cache row 0, this kv head
 
   for (var g0 = 0u; g0 < cnt; g0 += G) {
-    // This pass's query (scaled) in registers: qr[g*VPL + i] = vec4 lane + i*S of head g.
+    // This pass's queries (scaled) in registers: qr[g*VPL + i] = vec4 lane + i*S of head g. Every key row
+    // read is dotted with all G of them (GQA: the K/V bytes are read once per pass, not once per head).
     var qr: array<vec4<f32>, R>;
     for (var g = 0u; g < G; g++) {
       let hh = heads[min(g0 + g, cnt - 1u)];
@@ -142,7 +150,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let nIt = (c1 - c0 + nSlot * U - 1u) / (nSlot * U);
     for (var it = 0u; it < nIt; it++) {
       let j0 = c0 + (it * nSlot + slot) * U;
-      // Issue all U keys' K and V loads before using any of them.
+      // Issue all U keys' K and V loads (U*VPL vec4s each) before using any of them.
       var kr: array<vec4<f32>, R>;
       var vr: array<vec4<f32>, R>;
       for (var u = 0u; u < U; u++) {
@@ -182,23 +190,47 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       }
     }
 
-    // Merge the nSlot lane groups: max, then each group's scaled sum added in turn (fixed order).
-    if (lane == 0u) {
-      for (var g = 0u; g < G; g++) { sm[slot * G + g] = m[g]; sl[slot * G + g] = l[g]; }
+    // Merge the lane groups of this subgroup without barriers: an xor tree over the lane bits >= S (fixed
+    // pairing, so the result depends only on which keys each slot read). Lanes sid < S then hold the
+    // subgroup's (m, l, acc). The bound is a constant (shuffles need uniform control flow); o < sgs
+    // holds for every lane or for none.
+    for (var o = S; o < MAXSG; o <<= 1u) {
+      if (o < sgs) {
+        for (var g = 0u; g < G; g++) {
+          let m2 = subgroupShuffleXor(m[g], o);
+          let l2 = subgroupShuffleXor(l[g], o);
+          let mn = max(m[g], m2);
+          let a1 = exp(m[g] - mn);
+          let a2 = exp(m2 - mn);
+          l[g] = l[g] * a1 + l2 * a2;
+          m[g] = mn;
+          for (var i = 0u; i < VPL; i++) {
+            let x2 = subgroupShuffleXor(acc[g * VPL + i], o);
+            acc[g * VPL + i] = acc[g * VPL + i] * a1 + x2 * a2;
+          }
+        }
+      }
+    }
+
+    // Merge the subgroups (in index order): max and sum from every subgroup's (m, l), then each adds its
+    // scaled accumulator in turn. nSub = WG / sgs barriers (4 at WG 128 on 32-lane subgroups).
+    if (sid == 0u) {
+      for (var g = 0u; g < G; g++) { sm[si * G + g] = m[g]; sl[si * G + g] = l[g]; }
     }
     for (var r = li; r < G * VPL * S; r += WG) { sacc[r] = vec4<f32>(0.0); }
     workgroupBarrier();
-    var w: array<f32, R>; // this slot's weight exp(m - M) per head
+    let nSub = WG / sgs;
+    var w: array<f32, R>; // this subgroup's weight exp(m - M) per head
     for (var g = 0u; g < G; g++) {
       var mg = NEG;
-      for (var t = 0u; t < nSlot; t++) { mg = max(mg, sm[t * G + g]); }
+      for (var t = 0u; t < nSub; t++) { mg = max(mg, sm[t * G + g]); }
       var lsum = 0.0;
-      for (var t = 0u; t < nSlot; t++) { lsum += sl[t * G + g] * exp(sm[t * G + g] - mg); }
+      for (var t = 0u; t < nSub; t++) { lsum += sl[t * G + g] * exp(sm[t * G + g] - mg); }
       if (li == 0u) { mlG[g] = vec2<f32>(mg, lsum); }
       w[g] = exp(m[g] - mg);
     }
-    for (var t = 0u; t < nSlot; t++) {
-      if (slot == t) {
+    for (var t = 0u; t < WG / SGMIN; t++) {
+      if (si == t && sid < S) {
         for (var g = 0u; g < G; g++) {
           for (var i = 0u; i < VPL; i++) {
             let r = (g * VPL + i) * S + lane;
@@ -206,7 +238,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
           }
         }
       }
-      workgroupBarrier();
+      workgroupBarrier(); // t >= nSub: an idle step (the bound must be uniform for the barrier)
     }
     // Write: final output if the row has one chunk, else the partial. Thread li covers entries li, li+WG...
     for (var r = li; r < G * VPL * S; r += WG) {
@@ -224,6 +256,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     if (li < G && nUsed > 1u) {
       if (g0 + li < cnt) { pml[(b * p.nHeads + heads[g0 + li]) * p.nct + c] = mlG[li]; }
     }
-    workgroupBarrier(); // sm/sl/sacc are reused by the next pass
+    workgroupBarrier(); // sm/sl/sacc/mlG are reused by the next pass
   }
 }

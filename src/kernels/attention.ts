@@ -24,11 +24,15 @@ export const splitTuning = {
   minChunk: 32,
   wg: 128, // threads per workgroup
   unroll: 2, // keys per lane group per loop step (their K and V loads are issued together)
+  // vec4s of a key row per lane (fewer where the G query heads of a kv head would not fit the registers):
+  // 4 gives 8 lanes per key at headDim 128, so a 32-lane subgroup reads 4 keys at once and a dot needs 3
+  // shuffles (32 lanes per key made GQA shuffle-bound: G dots x 5 shuffles per key).
+  vpl: 4,
 };
 
 /** How the split kernel runs for one shape; null where it cannot (no subgroups, headDim % 4, > 256 heads). */
 export interface SplitPlan {
-  consts: Record<string, number>; // WG, S, VPL, G, U overrides
+  consts: Record<string, number>; // WG, S, VPL, G, U, SGMIN overrides
   hd4: number;
   nKv: number;
   nct: number; // chunks per row (max)
@@ -42,15 +46,19 @@ export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: numb
   // S lanes read one key row; they must sit in one subgroup, so S <= the smallest subgroup size.
   const info = (gpu.device as unknown as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
   const sgMin = info?.subgroupMinSize || 4; // WebGPU's floor
+  const { targetWorkgroups, minChunk, wg, unroll, vpl } = splitTuning;
+  // Query heads per kv head (the most of any kv head for a regular map): all in one pass when their
+  // queries and accumulators fit, G*VPL <= 16 vec4s each, so VPL shrinks (S grows) for large groups.
+  const group = Math.ceil(nHeads / nKv);
+  const vplWant = Math.max(1, Math.min(vpl, Math.floor(16 / group)));
   let S = 1;
-  while (S * 2 <= Math.min(hd4, sgMin, 32)) S *= 2;
+  while (S * 2 <= Math.min(Math.ceil(hd4 / vplWant), sgMin, 32)) S *= 2;
   const VPL = Math.ceil(hd4 / S);
   if (VPL > 16) return null;
-  const { targetWorkgroups, minChunk, wg, unroll } = splitTuning;
-  const G = Math.max(1, Math.min(Math.ceil(nHeads / nKv), Math.floor(16 / VPL)));
+  const G = Math.max(1, Math.min(group, Math.floor(16 / VPL)));
   const U = Math.max(1, Math.min(unroll, Math.floor(16 / VPL)));
   const nct = Math.max(1, Math.ceil(targetWorkgroups / nKv));
-  return { consts: { WG: wg, S, VPL, G, U }, hd4, nKv, nct, minChunk };
+  return { consts: { WG: wg, S, VPL, G, U, SGMIN: sgMin }, hd4, nKv, nct, minChunk };
 }
 
 /** Chunks of a row with nKeys keys (the same formula as chunkLen() in the shaders). */

@@ -1,8 +1,10 @@
 // Split-KV decode attention (attention_split.wgsl + attention_combine.wgsl) against the plain-TS
 // references of the old kernels: single-sequence decode at several GQA shapes, head sizes and context
 // lengths (1 key, lengths that are no multiple of the chunk, many chunks), a layer offset into a
-// two-layer cache, an irregular head -> kv head map (a heterogeneous tensor-parallel shard), and the
-// batched path with rows in cache slots.
+// two-layer cache, an irregular head -> kv head map (a heterogeneous tensor-parallel shard), a 1B-like
+// group of 8 query heads per kv head, other lane layouts / unrolls / workgroup sizes than the defaults
+// (several lane groups per subgroup, merged by the shuffle tree), and the batched path with rows in
+// cache slots (each row bit-equal to its lone decode).
 import { afterEach, describe, expect, it } from 'vitest';
 import * as at from '../../src/kernels/attention';
 import * as bd from '../../src/kernels/batch-decode';
@@ -27,9 +29,10 @@ describe('split-KV decode attention', async () => {
   const shapes: [number, number, number, number[]?][] = [
     [8, 2, 64], [4, 1, 128], [6, 6, 16], [4, 2, 8], [32, 8, 128],
     [5, 2, 32, [0, 1, 1, 1, 1]], // heads 3..7 of a group-4 model: 1 and 4 heads per kv head
+    [32, 4, 64], // 1B-like: 8 query heads per kv head in one pass (fewer vec4s per lane)
   ];
   for (const [nHeads, nKv, hd, map] of shapes) {
-    for (const nKeys of [1, 33, 100, 517]) {
+    for (const nKeys of nHeads > 8 ? [33, 517] : [1, 33, 100, 517]) {
       it.skipIf(!can)(`heads=${nHeads} kv=${nKv} hd=${hd} keys=${nKeys}`, async () => {
         const r = rng(nHeads * 1000 + hd * 10 + nKeys);
         const kvDim = nKv * hd, maxSeq = 520;
@@ -63,6 +66,27 @@ describe('split-KV decode attention', async () => {
     at.attention(gpu, gpu.upload(q), gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap)), out, s, 0, 'split');
     expect(maxAbsDiff(await readF32(out, q.length), at.reference(q, kc, vc, kvmap, s))).toBeLessThan(2e-5);
   });
+
+  // Other lane layouts and loop shapes than the defaults (2 vec4s per lane: 16 lanes per key where the
+  // subgroup allows, 1 key per step, 64 threads), ragged chunks. Few cases: lavapipe compiles each
+  // variant of this kernel slowly.
+  for (const [vpl, unroll, wg] of [[2, 1, 64]]) {
+    it.skipIf(!can)(`tuning vpl=${vpl} unroll=${unroll} wg=${wg}: GQA hd=128 and MHA hd=64, 301 keys`, async () => {
+      Object.assign(at.splitTuning, { vpl, unroll, wg, minChunk: 16, targetWorkgroups: 24 });
+      for (const [nHeads, nKv, hd] of [[8, 2, 128], [4, 4, 64]]) {
+        const r = rng(vpl * 100 + hd);
+        const nKeys = 301, kvDim = nKv * hd;
+        const kvmap = regular(nHeads, nKv);
+        const q = randArray(r, nHeads * hd, 3); // [1, nHeads*hd]
+        const kc = randArray(r, nKeys * kvDim); // [nKeys, kvDim]
+        const vc = randArray(r, nKeys * kvDim); // [nKeys, kvDim]
+        const s = { T: 1, pos: nKeys - 1, nHeads, headDim: hd, kvDim };
+        const out = gpu.alloc(q.length * 4); // [1, nHeads*hd]
+        at.attention(gpu, gpu.upload(q), gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap)), out, s, 0, 'split');
+        expect(maxAbsDiff(await readF32(out, q.length), at.reference(q, kc, vc, kvmap, s))).toBeLessThan(2e-5);
+      }
+    }, 240_000);
+  }
 
   it.skipIf(!can)('attention() picks the split kernel for decode by default (not on a CPU adapter), the old one for prefill', async () => {
     const [nHeads, nKv, hd, T, pos] = [4, 2, 16, 3, 70];
