@@ -28,6 +28,10 @@ export const splitTuning = {
   // 4 gives 8 lanes per key at headDim 128, so a 32-lane subgroup reads 4 keys at once and a dot needs 3
   // shuffles (32 lanes per key made GQA shuffle-bound: G dots x 5 shuffles per key).
   vpl: 4,
+  // ... but 2 where several query heads share a kv head (GQA): on an H100 the sweep gave 7B-gqa
+  // (32q/8kv/128) 768 GB/s at ctx 16384 with 2 against 628 with 4 (491 vs 372 at 4096), while MHA is
+  // best with 4 (2881 GB/s at 16384); bench/results/attention-decode-gqa-nvidia-h100-2026-11-28.md.
+  vplGqa: 2,
 };
 
 /** How the split kernel runs for one shape; null where it cannot (no subgroups, headDim % 4, > 256 heads). */
@@ -46,10 +50,11 @@ export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: numb
   // S lanes read one key row; they must sit in one subgroup, so S <= the smallest subgroup size.
   const info = (gpu.device as unknown as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
   const sgMin = info?.subgroupMinSize || 4; // WebGPU's floor
-  const { targetWorkgroups, minChunk, wg, unroll, vpl } = splitTuning;
+  const { targetWorkgroups, minChunk, wg, unroll } = splitTuning;
   // Query heads per kv head (the most of any kv head for a regular map): all in one pass when their
   // queries and accumulators fit, G*VPL <= 16 vec4s each, so VPL shrinks (S grows) for large groups.
   const group = Math.ceil(nHeads / nKv);
+  const vpl = group > 1 ? splitTuning.vplGqa : splitTuning.vpl;
   const vplWant = Math.max(1, Math.min(vpl, Math.floor(16 / group)));
   let S = 1;
   while (S * 2 <= Math.min(Math.ceil(hd4 / vplWant), sgMin, 32)) S *= 2;
