@@ -17,7 +17,7 @@ import { execSync, spawnSync } from 'node:child_process';
 import type { Kernel } from '../src/gpu/gpu';
 import { gemmRegConfigError, gemmRegLabel, planGemmReg, type GemmRegConfig } from '../src/kernels/gemm-reg';
 import { planGemm, type GemmConfig } from '../src/kernels/gemm';
-import { MATMUL_CANDIDATES, matmulDefaultChoice, planPrefill, type MatmulChoice } from '../src/kernels/matmul';
+import { MATMUL_CANDIDATES, MATMUL_GEMM_CONFIGS, matmulDefaultChoice, planPrefill, type MatmulChoice } from '../src/kernels/matmul';
 import { f16ToF32, f32ToF16 } from '../src/gpu/f16';
 import { checkGemm } from './gemm-check';
 
@@ -210,8 +210,8 @@ async function runBench(flags: string[], toggles: string, plan: (run: RunJobs) =
           row.error = String(e).slice(0, 400);
         }
         log(`${S} ${row.layout} ${row.kernel} ${row.label}: ${row.tflops?.toFixed(2) ?? '-'} TFLOPS relErr ${row.relErr?.toExponential(1) ?? '-'}${row.error ? ' ERROR ' + row.error : ''} (${elapsed().toFixed(0)} s)`);
-        // Keep the whole run under ~4 minutes on an H100 even if compiles are slow (the parent kills at 230 s).
-        const budget = QUICK ? 1e9 : job.phase === 'phase1' ? 110 : job.phase === 'phase2' ? 165 : 1e9;
+        // Keep the whole run under ~3 minutes on an H100 even if compiles are slow (the parent kills this child at 150 s).
+        const budget = QUICK ? 1e9 : job.phase === 'phase1' ? 70 : job.phase === 'phase2' ? 110 : 1e9;
         if (elapsed() > budget) {
           log(`time budget: stopping ${job.phase} early`);
           break;
@@ -230,22 +230,19 @@ async function runBench(flags: string[], toggles: string, plan: (run: RunJobs) =
 }
 
 
-// Phase 1: the leaders of the 2026-11-28 H100 sweeps (bench/results/gemm-sweep-*-2026-11-28.md: 45.2 TFLOPS for
-// the unrolled 128x128 t16x8 bk8 s1; 48.8 only with disable_robustness) as same-run baselines, then the
-// gemm_reg_r16x8.wgsl variants (named prefetch registers, no function arrays for robustness to clamp):
-// 128x128 with one / two stages, bk8 / bk16, warp layouts and L2 grouping; 256x128, 64x128 and 128x64 tiles.
+// Phase 1 (bench/results/gemm-sweep-r16x8-nvidia-h100-2026-11-28.md): the leaders as same-run baselines
+// (gemm_reg_r16x8 128x128 bk16 s1: 47.4 TFLOPS; the unrolled bk8 u: 45.5), the configs that r16x8's 8 named
+// prefetch registers per operand newly allow (128x128 bk32: half the barriers per K; the 64-thread 128x64 /
+// 64x128 tiles with bk16, whose bk8 versions were 41.8 / 42.5), and 128x256 with 256 threads. Dropped as far
+// behind in that run: 256x128 (30-31), two stages (37-40), bk8 r at 128x128 (38).
 function phase1Configs(): GemmRegConfig[] {
   const u: GemmRegConfig = { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 16, groupM: 0, unroll: true };
-  const r: GemmRegConfig = { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, regs: true };
-  const out: GemmRegConfig[] = [u, { ...u, warpX: 4 }, { ...u, unroll: false, warpX: 4 }];
-  for (const stages of [1, 2] as const) {
-    for (const bk of [8, 16]) {
-      for (const warpX of [4, 16]) out.push({ ...r, stages, bk, warpX });
-    }
-  }
-  out.push({ ...r, groupM: 8 }, { ...r, warpX: 0 }, { ...r, warpX: 8 },
-    { ...r, wgY: 16, warpX: 4 }, { ...r, wgY: 16, warpX: 4, stages: 2 }, // 256x128, 256 threads
-    { ...r, wgY: 4, warpX: 8 }, { ...r, wgX: 8, wgY: 8 }); // 64x128 and 128x64, 64 threads
+  const r: GemmRegConfig = { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 16, stages: 1, warpX: 4, groupM: 0, regs: true };
+  const out: GemmRegConfig[] = [u, r, { ...r, warpX: 16 },
+    { ...r, bk: 32 }, { ...r, bk: 32, warpX: 16 }, // 128x128 bk32: 8 A and 8 B quads per thread
+    { ...r, wgX: 8, wgY: 8 }, { ...r, wgX: 8, wgY: 8, bk: 8 }, // 128x64, 64 threads: bk16 vs the measured bk8
+    { ...r, wgY: 4, warpX: 8 }, { ...r, wgY: 4, warpX: 8, bk: 8 }, // 64x128, 64 threads
+    { ...r, wgX: 32, warpX: 4 }, { ...r, wgX: 32, warpX: 8 }]; // 128x256, 256 threads
   return out.filter((c) => !gemmRegConfigError(c));
 }
 
@@ -264,6 +261,10 @@ function best(rows: Row[], kernel = 'gemm_reg.wgsl'): Row[] {
 // config of MATMUL_CANDIDATES; isDefault marks what matmul() picks untuned (matmulDefaultChoice).
 const PREFILL_M = QUICK ? [8, 64] : [128, 512, 2048];
 const PREFILL_NK: [number, number][] = QUICK ? [[128, 64]] : [[5632, 2048], [2048, 5632], [11008, 4096], [4096, 11008]];
+// MATMUL_CANDIDATES plus the bk16 versions of its 64-thread tiles (8 prefetch registers per operand since
+// 2026-11-28; no prefill numbers yet, so not matmul() candidates until this table shows them ahead).
+const PREFILL_CHOICES: MatmulChoice[] = [...MATMUL_CANDIDATES,
+  ...MATMUL_GEMM_CONFIGS.filter((c) => c.wgX * c.wgY === 64 && c.bk === 8).map((c) => ({ reg: { ...c, bk: 16 } }))];
 
 async function prefillChild(flags: string[], toggles: string) {
   const { navGpu, adapter, device } = await openDevice(flags); // navGpu referenced to the end: its GC kills the instance
@@ -303,8 +304,8 @@ async function prefillChild(flags: string[], toggles: string) {
     for (const [N, K] of PREFILL_NK) {
       for (const M of PREFILL_M) {
         const def = JSON.stringify(matmulDefaultChoice(M, N, K, wtype, lim));
-        for (const choice of (QUICK ? MATMUL_CANDIDATES.slice(0, 2) : MATMUL_CANDIDATES) as MatmulChoice[]) {
-          if (!QUICK && elapsed() > 85) break; // the parent kills this child at 100 s: keep what was measured
+        for (const choice of QUICK ? [PREFILL_CHOICES[0], PREFILL_CHOICES[PREFILL_CHOICES.length - 1]] : PREFILL_CHOICES) {
+          if (!QUICK && elapsed() > 105) break; // the parent kills this child at 120 s: keep what was measured
           const reg = 'reg' in choice;
           const row: Row = { phase: 'prefill', toggles, M, N, K, layout: 'NT', kernel: reg ? 'gemm_reg_r16x8.wgsl' : 'matmul.wgsl',
             label: reg ? gemmRegLabel(choice.reg) : '64x64', config: reg ? choice.reg : { wgX: 16, wgY: 16, bk: 16 },
@@ -449,7 +450,7 @@ async function parent(): Promise<void> {
   // Default instance only: the 2026-11-28 runs settled the experimental flags (subgroup matrix: u8/i8 only).
   const probes = [spawnChild('probe', { GEMM_SWEEP_FLAGS: '[]' }, QUICK ? 600 : 60)];
   for (const p of probes) log('probe', JSON.stringify(p));
-  const sweep = spawnChild('sweep', {}, QUICK ? 1800 : 230);
+  const sweep = spawnChild('sweep', {}, QUICK ? 1800 : 150);
   const sweepRows = (sweep.rows ?? []) as Row[];
   const top = best(sweepRows).filter((r, i, a) => a.findIndex((x) => x.label === r.label) === i).slice(0, 3);
   const cfgs: AnyCfg[] = [...top.map((r) => ({ kind: 'reg' as const, cfg: r.config as GemmRegConfig })),
@@ -458,7 +459,7 @@ async function parent(): Promise<void> {
   const toggleSets = ['', 'disable_robustness'];
   const toggleRuns = toggleSets.map((t) => spawnChild('bench', { GEMM_SWEEP_TOGGLES: t, GEMM_SWEEP_CONFIGS: JSON.stringify(cfgs) }, QUICK ? 900 : 60));
   const sizes = spawnChild('sizes', { GEMM_SWEEP_CONFIGS: JSON.stringify(cfgs.slice(0, 1).concat(cfgs.slice(-1))) }, QUICK ? 900 : 90);
-  const prefill = spawnChild('prefill', {}, QUICK ? 1800 : 100);
+  const prefill = spawnChild('prefill', {}, QUICK ? 1800 : 120);
   const prefillRows = (prefill.rows ?? []) as Row[];
   const rows = [...sweepRows, ...toggleRuns.flatMap((t) => (t.rows ?? []) as Row[]), ...((sizes.rows ?? []) as Row[]), ...prefillRows];
   const adapter = (sweep.adapter ?? probes[0].info ?? {}) as Record<string, string>;

@@ -12,11 +12,12 @@
 //
 // Differences from gemm_reg_u16x8.wgsl (read its header and gemm_reg.wgsl's for the shared-memory layout,
 // warp tiling and L2 grouping, which are the same here):
-// - The next tile's global loads are prefetched into named registers ra0..ra3 / rb0..rb3 instead of
+// - The next tile's global loads are prefetched into named registers ra0..ra7 / rb0..rb7 instead of
 //   function-local arrays indexed by a loop counter: with Dawn's robustness on, a dynamic index into a
 //   function array is clamped, and a driver that cannot prove the clamp folds keeps the array in local
 //   memory (off-chip). Every register access here is by name, so robustness adds nothing to it.
-//   Host constraint: A_LOADS and B_LOADS (global vec4 loads per thread per tile) are 1..4.
+//   Host constraint: A_LOADS and B_LOADS (global vec4 loads per thread per tile) are 1..8 (5..8: the
+//   64-thread 128x64 / 64x128 tiles with BK = 16; registers ra4..ra7 / rb4..rb7 exist only there).
 // - B is read as vec4<u32>: 4 f32 (bitcast) or, with B_F16, 8 halves along K; one global load per 16 bytes
 //   either way (one robustness clamp per 16 bytes). B_F16 requires B_T and BK % 8 == 0 (host-checked).
 // - CHECK is three-valued: 0 = aligned fast path (M % BM == 0, N % BN == 0, K % BK == 0); 1 = only M is
@@ -44,9 +45,9 @@ override BN: u32 = WG_X * TN; // columns of C per workgroup
 override BM4: u32 = BM / 4u;
 override BN4: u32 = BN / 4u;
 override NKC: u32 = BK / 8u; // k-chunks per tile
-override A_LOADS: u32 = BM * BK / 4u / NT; // global vec4 loads per thread per tile (1..4)
+override A_LOADS: u32 = BM * BK / 4u / NT; // global vec4 loads per thread per tile (1..8)
 override BQ: u32 = select(4u, 8u, B_F16); // B elements per 16-byte load
-override B_LOADS: u32 = BN * BK / BQ / NT; // (1..4)
+override B_LOADS: u32 = BN * BK / BQ / NT; // (1..8)
 override WX: u32 = max(WARP_X, 1u); // WARP_X as a divisor (overrides fold even in dead branches)
 
 const KC = 8u; // k steps per chunk (inner, constant-indexed dimension)
@@ -230,24 +231,40 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   var c13_0 = vec4<f32>(0.0); var c13_1 = vec4<f32>(0.0);
   var c14_0 = vec4<f32>(0.0); var c14_1 = vec4<f32>(0.0);
   var c15_0 = vec4<f32>(0.0); var c15_1 = vec4<f32>(0.0);
-  var ra0: vec4<f32>; // prefetched A quads of the next tile (ra1..ra3 used when A_LOADS > 1..3)
+  var ra0: vec4<f32>; // prefetched A quads of the next tile (ra1..ra7 used when A_LOADS > 1..7)
   var ra1: vec4<f32>;
   var ra2: vec4<f32>;
   var ra3: vec4<f32>;
+  var ra4: vec4<f32>; // ra4..ra7, rb4..rb7: only with 5..8 loads (the ifs on A_LOADS / B_LOADS fold away)
+  var ra5: vec4<f32>;
+  var ra6: vec4<f32>;
+  var ra7: vec4<f32>;
   var rb0: vec4<u32>; // prefetched B pieces of the next tile (raw bits: f32 or packed f16)
   var rb1: vec4<u32>;
   var rb2: vec4<u32>;
   var rb3: vec4<u32>;
+  var rb4: vec4<u32>;
+  var rb5: vec4<u32>;
+  var rb6: vec4<u32>;
+  var rb7: vec4<u32>;
 
   // First tile straight to stage 0 (A_LOADS, B_LOADS are overrides: the ifs fold away).
   storeA(li, 0u, 0u, loadA(li, m0, 0u, 0u));
   if (A_LOADS > 1u) { storeA(li, 0u, 1u, loadA(li, m0, 0u, 1u)); }
   if (A_LOADS > 2u) { storeA(li, 0u, 2u, loadA(li, m0, 0u, 2u)); }
   if (A_LOADS > 3u) { storeA(li, 0u, 3u, loadA(li, m0, 0u, 3u)); }
+  if (A_LOADS > 4u) { storeA(li, 0u, 4u, loadA(li, m0, 0u, 4u)); }
+  if (A_LOADS > 5u) { storeA(li, 0u, 5u, loadA(li, m0, 0u, 5u)); }
+  if (A_LOADS > 6u) { storeA(li, 0u, 6u, loadA(li, m0, 0u, 6u)); }
+  if (A_LOADS > 7u) { storeA(li, 0u, 7u, loadA(li, m0, 0u, 7u)); }
   storeB(li, 0u, 0u, loadB(li, n0, 0u, 0u));
   if (B_LOADS > 1u) { storeB(li, 0u, 1u, loadB(li, n0, 0u, 1u)); }
   if (B_LOADS > 2u) { storeB(li, 0u, 2u, loadB(li, n0, 0u, 2u)); }
   if (B_LOADS > 3u) { storeB(li, 0u, 3u, loadB(li, n0, 0u, 3u)); }
+  if (B_LOADS > 4u) { storeB(li, 0u, 4u, loadB(li, n0, 0u, 4u)); }
+  if (B_LOADS > 5u) { storeB(li, 0u, 5u, loadB(li, n0, 0u, 5u)); }
+  if (B_LOADS > 6u) { storeB(li, 0u, 6u, loadB(li, n0, 0u, 6u)); }
+  if (B_LOADS > 7u) { storeB(li, 0u, 7u, loadB(li, n0, 0u, 7u)); }
   workgroupBarrier();
 
   let nTiles = (p.K + BK - 1u) / BK;
@@ -260,10 +277,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       if (A_LOADS > 1u) { ra1 = loadA(li, m0, k1, 1u); }
       if (A_LOADS > 2u) { ra2 = loadA(li, m0, k1, 2u); }
       if (A_LOADS > 3u) { ra3 = loadA(li, m0, k1, 3u); }
+      if (A_LOADS > 4u) { ra4 = loadA(li, m0, k1, 4u); }
+      if (A_LOADS > 5u) { ra5 = loadA(li, m0, k1, 5u); }
+      if (A_LOADS > 6u) { ra6 = loadA(li, m0, k1, 6u); }
+      if (A_LOADS > 7u) { ra7 = loadA(li, m0, k1, 7u); }
       rb0 = loadB(li, n0, k1, 0u);
       if (B_LOADS > 1u) { rb1 = loadB(li, n0, k1, 1u); }
       if (B_LOADS > 2u) { rb2 = loadB(li, n0, k1, 2u); }
       if (B_LOADS > 3u) { rb3 = loadB(li, n0, k1, 3u); }
+      if (B_LOADS > 4u) { rb4 = loadB(li, n0, k1, 4u); }
+      if (B_LOADS > 5u) { rb5 = loadB(li, n0, k1, 5u); }
+      if (B_LOADS > 6u) { rb6 = loadB(li, n0, k1, 6u); }
+      if (B_LOADS > 7u) { rb7 = loadB(li, n0, k1, 7u); }
     }
     for (var kc = 0u; kc < NKC; kc++) {
       let oA = (s * NKC + kc) * BM4 + ty; // chunk row of this thread's first A quad
@@ -460,10 +485,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       if (A_LOADS > 1u) { storeA(li, s1, 1u, ra1); }
       if (A_LOADS > 2u) { storeA(li, s1, 2u, ra2); }
       if (A_LOADS > 3u) { storeA(li, s1, 3u, ra3); }
+      if (A_LOADS > 4u) { storeA(li, s1, 4u, ra4); }
+      if (A_LOADS > 5u) { storeA(li, s1, 5u, ra5); }
+      if (A_LOADS > 6u) { storeA(li, s1, 6u, ra6); }
+      if (A_LOADS > 7u) { storeA(li, s1, 7u, ra7); }
       storeB(li, s1, 0u, rb0);
       if (B_LOADS > 1u) { storeB(li, s1, 1u, rb1); }
       if (B_LOADS > 2u) { storeB(li, s1, 2u, rb2); }
       if (B_LOADS > 3u) { storeB(li, s1, 3u, rb3); }
+      if (B_LOADS > 4u) { storeB(li, s1, 4u, rb4); }
+      if (B_LOADS > 5u) { storeB(li, s1, 5u, rb5); }
+      if (B_LOADS > 6u) { storeB(li, s1, 6u, rb6); }
+      if (B_LOADS > 7u) { storeB(li, s1, 7u, rb7); }
     }
     workgroupBarrier();
   }

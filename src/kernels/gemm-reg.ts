@@ -62,8 +62,8 @@ export function gemmRegConfigError(cfg: GemmRegConfig,
   if (cfg.unroll && !UNROLLED[`${tm}x${tn}`]) return 'unroll needs tm x tn = 16x8, 8x16 or 8x8';
   if (cfg.regs) {
     if (tm !== 16 || tn !== 8) return 'regs needs tm x tn = 16x8';
-    // Named prefetch registers: 1..4 A quads and 1..4 B quads per thread (f16 B: see gemmRegF16Error).
-    if ((bm * bk) / 4 / threads > 4 || (bn * bk) / 4 / threads > 4) return 'regs needs 1..4 global loads per thread per operand';
+    // Named prefetch registers: 1..8 A quads and 1..8 B quads per thread (f16 B: see gemmRegF16Error).
+    if ((bm * bk) / 4 / threads > 8 || (bn * bk) / 4 / threads > 8) return 'regs needs 1..8 global loads per thread per operand';
   }
   if (bk % 8 !== 0 || bk <= 0) return 'bk must be a positive multiple of 8';
   if (stages !== 1 && stages !== 2) return 'stages must be 1 or 2';

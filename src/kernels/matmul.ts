@@ -53,11 +53,13 @@ export type MatmulPath = 'tiled' | 'matvec' | 'matvec-shared' | 'rows' | 'gemv' 
 /** A prefill kernel choice: the 64x64 tiled kernel (shaders/llm/matmul.wgsl) or gemm_reg_r16x8 with a config. */
 export type MatmulChoice = { tiled: true } | { reg: GemmRegConfig };
 
-/** gemm_reg_r16x8 configs for prefill (NT, f32 or f16 weights): 128x128 (the 4096^3 winner's shape and
- * scheduling, bench/results/gemm-sweep-unrolled-nvidia-h100-2026-11-28.md), and 64x128 / 128x64 tiles that
- * keep more workgroups busy when M * N is small. */
+/** gemm_reg_r16x8 configs for prefill (NT, f32 or f16 weights). [0] 128x128 bk16 w4 g32 is the 4096^3 winner
+ * (47.4 TFLOPS with robustness on, 46.5 at 2048^3; bench/results/gemm-sweep-r16x8-nvidia-h100-2026-11-28.md);
+ * bk8 was 38 there. [1] 64x128 and [2] 128x64 (64 threads) keep more workgroups busy when M * N is small; they
+ * stay at bk8, the configs the prefill table measured, until bench/gemm-sweep.ts's prefill table shows their
+ * bk16 versions ahead (those need 8 A or 8 f32 B quads per thread: r16x8's prefetch registers ra4..7 / rb4..7). */
 export const MATMUL_GEMM_CONFIGS: GemmRegConfig[] = [
-  { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, regs: true }, // 128x128, 128 threads
+  { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 16, stages: 1, warpX: 4, groupM: 32, regs: true }, // 128x128, 128 threads
   { wgX: 16, wgY: 4, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 8, groupM: 0, regs: true }, // 64x128, 64 threads
   { wgX: 8, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, regs: true }, // 128x64, 64 threads
 ];
@@ -65,9 +67,22 @@ export const MATMUL_GEMM_CONFIGS: GemmRegConfig[] = [
 /** What tuneMatmul() times: the tiled kernel and every MATMUL_GEMM_CONFIGS entry. */
 export const MATMUL_CANDIDATES: MatmulChoice[] = [{ tiled: true }, ...MATMUL_GEMM_CONFIGS.map((reg) => ({ reg }))];
 
-// Untuned rule: the GEMM only when its tiles give at least this many workgroups (below that a big-tile kernel
-// leaves most of a large GPU idle while the 64x64 kernel's 4x more workgroups keep it busy).
-const MIN_GEMM_WORKGROUPS = 128;
+// The untuned rule, read off the H100 prefill table (bench/results/gemm-sweep-r16x8-nvidia-h100-2026-11-28.md,
+// M = 128 / 512 / 2048 against the Llama 1B / 7B projections, bk8 GEMM configs); "wg" = workgroups of the
+// 128x64 GEMM tile, ceil(M/128) * ceil(N/64):
+// - Where the GEMM wins, 128x64 bk8 is within 2% of the best GEMM row in every case (64x128 ties it, and at
+//   f32 M=512 N=5632 K=2048 it is 25.5 vs 14.5 TFLOPS for 64x128), while 128x128 bk8 was 0.79x at M=512.
+// - f32 weights: the GEMM wins from wg = 88 (M=128 N=5632: 1.54x; N=11008: 1.31x; every M=512, M=2048 case
+//   1.06x..3.4x), the 64x64 tiled kernel at wg <= 64 (M=128 with N=2048 or 4096, K large: GEMM 0.70x).
+// - f16 weights halve the tiled kernel's weight traffic and move the crossover up: tiled wins at wg <= 172
+//   (M=128: GEMM 0.51x..0.92x; M=512 N=2048 K=5632, wg 128: GEMM 0.74x), the GEMM from wg = 256
+//   (M=512 N=4096: 1.24x; N=5632: 1.45x; N=11008: 1.29x; all M=2048 1.6x..1.9x).
+// - 128x128 bk16 (the 4096^3 winner) from 16 tile rows (M >= 2048) and 256 of its tiles: 46.5 TFLOPS at 2048^3
+//   (256 tiles) against 35..41 for 128x64 bk8 at M=2048; at M=512 its shape class is unmeasured (bk8 was
+//   0.79x of 128x64 at N=11008), so it is not picked there.
+const MIN_GEMM_WG = { f32: 80, f16: 256 };
+const BIG_TILE_MIN_ROWS = 16;
+const BIG_TILE_MIN_WG = 256;
 
 /** Why `choice` cannot run this shape / weight type on this adapter, or null. */
 export function matmulChoiceError(choice: MatmulChoice, N: number, K: number, wtype: GpuWeight['type'],
@@ -86,12 +101,17 @@ export function matmulShapeKey(M: number, N: number, K: number, wtype: GpuWeight
   return `matmul.v1|${wtype}|m${mb}|n${N}|k${K}`;
 }
 
-/** The untuned rule: the largest GEMM tile that still gives MIN_GEMM_WORKGROUPS workgroups, else tiled. */
+/** The untuned rule (see the table-derived reasons above): tiled below the GEMM crossover, 128x128 bk16 for
+ * large M * N, else 128x64 (64x128 where 128x64 cannot run), tiled when no GEMM config fits the shape. */
 export function matmulDefaultChoice(M: number, N: number, K: number, wtype: GpuWeight['type'],
   limits: { maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupStorageSize: number }): MatmulChoice {
-  for (const reg of MATMUL_GEMM_CONFIGS) {
-    const { bm, bn } = gemmRegTile(reg);
-    if (Math.ceil(M / bm) * Math.ceil(N / bn) < MIN_GEMM_WORKGROUPS) continue;
+  if (wtype !== 'f32' && wtype !== 'f16') return { tiled: true };
+  const wg = Math.ceil(M / 128) * Math.ceil(N / 64); // workgroups of the 128x64 tile
+  if (wg < MIN_GEMM_WG[wtype]) return { tiled: true };
+  const [big, wide, tall] = MATMUL_GEMM_CONFIGS; // 128x128 bk16, 64x128, 128x64
+  const order = Math.ceil(M / 128) >= BIG_TILE_MIN_ROWS && Math.ceil(M / 128) * Math.ceil(N / 128) >= BIG_TILE_MIN_WG
+    ? [big, tall, wide] : [tall, wide];
+  for (const reg of order) {
     if (!matmulChoiceError({ reg }, N, K, wtype, limits)) return { reg };
   }
   return { tiled: true };

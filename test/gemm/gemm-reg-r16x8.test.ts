@@ -13,6 +13,10 @@ const TWO_STAGE: GemmRegConfig = { wgX: 8, wgY: 8, tm: 16, tn: 8, bk: 8, stages:
 // The H100 tile (128 threads) with bk16: 4 A quads, 4 B quads, 2 f16 pieces per thread; one stage (18 KB of
 // workgroup memory: two stages need 36 KB, over lavapipe's 32 KB).
 const BK16: GemmRegConfig = { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 16, stages: 1, warpX: 16, groupM: 8, regs: true };
+// The 64-thread prefill tiles with bk16: 128x64 takes 8 A quads per thread (ra0..ra7), 4 f32 B quads, 2 f16
+// pieces; 64x128 takes 4 A quads, 8 f32 B quads (rb0..rb7), 4 f16 pieces.
+const TALL16: GemmRegConfig = { wgX: 8, wgY: 8, tm: 16, tn: 8, bk: 16, stages: 1, warpX: 4, groupM: 0, regs: true };
+const WIDE16: GemmRegConfig = { wgX: 16, wgY: 4, tm: 16, tn: 8, bk: 16, stages: 1, warpX: 8, groupM: 0, regs: true };
 
 /** Packs f32 values as f16 pairs in u32 words (low half first) and returns them with their f16-rounded values. */
 function toF16(x: Float32Array): { packed: Uint16Array; rounded: Float32Array } {
@@ -44,13 +48,17 @@ async function run(M: number, N: number, K: number, cfg: GemmRegConfig, bT: bool
 
 // [M, N, K] and the CHECK mode planGemmReg picks for 64x64 tiles.
 const SHAPES: [number, number, number, number][] = [[128, 128, 64, 0], [70, 128, 40, 1], [1, 64, 16, 1], [70, 45, 37, 2]];
+// [M, N, K] and the CHECK mode for the 128x64 / 64x128 bk16 tiles (N % 128, K % 16 for CHECK <= 1).
+// (lavapipe compiles these 64-thread kernels slowly: ~20 s per CHECK mode, so one shape per mode)
+const SHAPES16: [number, number, number, number][] = [[128, 128, 64, 0], [70, 128, 48, 1], [70, 45, 37, 2]];
 
 describe('gemm_reg_r16x8 (register prefetch, f16 B, ragged M)', () => {
   it('validates configs and picks the CHECK mode', () => {
     expect(gemmRegConfigError(SMALL)).toBeNull();
     expect(gemmRegConfigError(TWO_STAGE)).toBeNull();
     expect(gemmRegConfigError({ ...SMALL, tm: 8 })).toMatch(/16x8/);
-    expect(gemmRegConfigError({ ...SMALL, bk: 16 })).toMatch(/1\.\.4/); // 8 A quads per thread
+    expect(gemmRegConfigError({ ...SMALL, bk: 16 })).toBeNull(); // 8 A and 8 B quads per thread
+    expect(gemmRegConfigError({ ...SMALL, bk: 32 })).toMatch(/1\.\.8/); // 16 A quads per thread
     expect(gemmRegF16Error(SMALL)).toBeNull();
     expect(gemmRegF16Error({ ...SMALL, regs: false })).not.toBeNull();
     expect(gemmRegF16Error({ wgX: 16, wgY: 16, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, regs: true })).not.toBeNull();
@@ -58,6 +66,13 @@ describe('gemm_reg_r16x8 (register prefetch, f16 B, ragged M)', () => {
       const d = planGemmReg(M, N, K, { config: SMALL, bT: true });
       expect(d.kernel.file).toBe('shaders/gemm/gemm_reg_r16x8.wgsl');
       expect(d.kernel.constants?.CHECK, `${M}x${N}x${K}`).toBe(check);
+    }
+    for (const cfg of [TALL16, WIDE16]) {
+      expect(gemmRegConfigError(cfg)).toBeNull();
+      expect(gemmRegF16Error(cfg)).toBeNull();
+      for (const [M, N, K, check] of SHAPES16) {
+        expect(planGemmReg(M, N, K, { config: cfg, bT: true }).kernel.constants?.CHECK, `${M}x${N}x${K}`).toBe(check);
+      }
     }
     expect(() => planGemmReg(64, 64, 64, { config: SMALL, bF16: true })).toThrow(/bT/);
   });
@@ -69,13 +84,16 @@ describe('gemm_reg_r16x8 (register prefetch, f16 B, ragged M)', () => {
     ['128x64 two stages f16 NT', TWO_STAGE, true, true],
     ['128x128 bk16 f16 NT (two k-chunks per tile)', BK16, true, true],
     ['128x128 bk16 f32 NN', BK16, false, false],
+    ['128x64 bk16 f32 NT (8 A registers)', TALL16, true, false],
+    ['64x128 bk16 f16 NT', WIDE16, true, true],
+    ['64x128 bk16 f32 NN (8 B registers)', WIDE16, false, false],
   ];
   for (const [name, cfg, bT, f16] of cases) {
     it(name, async () => {
       const gpu = await testGpu();
       expect(gemmRegConfigError(cfg, gpu.report.limits)).toBeNull(); // every case must fit this adapter
       let seed = 10;
-      for (const [M, N, K] of SHAPES) {
+      for (const [M, N, K] of cfg.bk === 16 && cfg.wgX * cfg.wgY === 64 ? SHAPES16 : SHAPES) {
         expect(await run(M, N, K, cfg, bT, f16, (seed += 2)), `${M}x${N}x${K}`).toBeLessThan(1e-5);
       }
     }, 600_000); // lavapipe compiles each unrolled pipeline slowly (3 CHECK modes per case)
