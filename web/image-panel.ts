@@ -69,7 +69,8 @@ const BACKEND_LABEL: Record<ImageBackend, string> = { gpu: 'WebGPU', cpu: 'CPU (
  * Per rank: the forced backend, or (auto) WebGPU where the peer has it and plain JS where it has
  * not. Mixing is sound: both backends exchange the same flat per-layer segments (the plan's
  * registry in src/parallel/patch-unet-plan.ts: halo rows [nb, C, W], GroupNorm [sum, sumsq] per
- * group, K/V rows [2c, n]), so a full_sync group of mixed ranks still equals one device.
+ * group, attention input rows [c, n] that each receiver projects to K/V itself), so a full_sync group
+ * of mixed ranks still equals one device.
  */
 function imageBackends(entries: RosterEntry[], choice: 'auto' | ImageBackend): ImageBackend[] {
   if (choice === 'cpu') return entries.map(() => 'cpu');

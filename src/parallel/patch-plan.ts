@@ -9,7 +9,8 @@
 export type PatchMode = 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync';
 export const PATCH_MODES: PatchMode[] = ['full_sync', 'corrected_async_gn', 'stale_gn', 'sync_gn', 'no_sync'];
 
-export type SegmentKind = 'halo' | 'stats' | 'kv';
+// 'attn_x': an attention's normalised input rows [c, rows*W]; receivers project them to K/V themselves
+export type SegmentKind = 'halo' | 'stats' | 'kv' | 'attn_x';
 
 export interface Segment {
   name: string; // e.g. 'block2.halo', 'block2.stats', 'attn1.kv'

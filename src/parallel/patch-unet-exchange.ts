@@ -62,7 +62,7 @@ export interface PieceCarrier {
  * run word-aligned; GroupNorm statistics segments stay raw f32 (2 floats per group, a negligible share of the
  * bytes): they are per-patch [sum, sumsq] over count = C/groups * rows * W elements, so sumsq passes the half
  * maximum 65504 on ordinary activations (16x16 toy net: up to 6e5), and the variance E[x^2] - mean^2 taken
- * from them cancels the halves' 2^-11 relative error into a far larger one. Halo and K/V values are
+ * from them cancels the halves' 2^-11 relative error into a far larger one. Halo and attention-input values are
  * activations and round to f16 harmlessly.
  */
 export function pieceCarrier(reg: CommRegistry, pieces: UnetPieces, j: number, r: number, f16: boolean): PieceCarrier {

@@ -1,7 +1,7 @@
 // GPU side of the fm-unet DistriFusion async exchange (./patch-unet-exchange.ts), kept across the steps of
 // one run so that nothing is reallocated or re-uploaded that did not change:
 //  - `out` [sendLen] f32: this rank's flat buffer, written by the kernels during the step. Each piece is
-//    read back (f16: its halo and K/V runs packed on the GPU first by f16_pack.wgsl, about half the bytes,
+//    read back (f16: its halo and attention-input runs packed on the GPU first by f16_pack.wgsl, about half the bytes,
 //    its GroupNorm sums copied as f32: see pieceCarrier) and handed to the comm as soon as the kernels
 //    writing its last segment are encoded, so it travels while the step goes on.
 //  - `stale` [sum over ranks of their flat buffers] f32: every rank's previous-step values, which the
@@ -70,7 +70,7 @@ export class GpuExchangeBuffers {
     const [a, b] = io.ex.pieces.range(j, io.rank);
     let read: Promise<ArrayBuffer>;
     if (this.f16) {
-      const c = io.ex.carrier(j, io.rank); // halo/K/V runs as halves, GroupNorm sums raw f32
+      const c = io.ex.carrier(j, io.rank); // halo/attention-input runs as halves, GroupNorm sums raw f32
       for (const k of c.blocks) {
         const dw = this.packOff[j] + k.word;
         if (k.f32) gpu.copy(this.out!, (a + k.from) * 4, this.packed!, dw * 4, k.count * 4);

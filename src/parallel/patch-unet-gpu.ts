@@ -5,9 +5,11 @@
 //  - async steps: the other peers' previous-step flat buffers are in one GPU buffer (`stale`, ranks
 //    back to back, kept across steps: ./patch-unet-gpu-exchange.ts), refreshed piece by piece (see
 //    UnetPieces) as the first layer reading a piece needs it, so the step's early layers run while later
-//    pieces are still on the wire; halo rows (copy_strided into the conv tile), K/V rows (copy_strided
-//    into the full K/V buffer) and GroupNorm sums (gn_combine) are read from it by the kernels. This
-//    peer's fresh halo rows, GroupNorm sums and K/V rows are written by the kernels into a GPU-side send
+//    pieces are still on the wire; halo rows (copy_strided into the conv tile), attention input rows
+//    (copy_strided into the full x buffer, then projected to K/V by the layer's K/V rows of its qkv
+//    conv: half the bytes of sending K/V) and GroupNorm sums (gn_combine) are read from it by the
+//    kernels. This peer's fresh halo rows, GroupNorm sums and attention input rows are written by the
+//    kernels into a GPU-side send
 //    buffer laid out as the plan's flat buffer; each piece of it is read back (f16-packed on the GPU) and
 //    sent the moment its last segment's kernels are encoded, while the GPU goes on with the step.
 //  - synchronous steps (full_sync, warm-up) and sync_gn's statistics read this peer's segment back
@@ -30,7 +32,7 @@ import type { AttnW, Conv, GroupNormW, ResBlockW, UnetModel } from '../model/une
 import { UnetGpu } from '../model/unet/forward-gpu';
 import type { UnetPatchBackend, UnetStepIo } from './patch-unet';
 import { GpuExchangeBuffers } from './patch-unet-gpu-exchange';
-import { boundaryCount, branchKey } from './patch-unet-plan';
+import { boundaryCount, branchKey, qkvSplit } from './patch-unet-plan';
 
 /**
  * The GPU backend for runUnetPatchParallel({ ..., backend: unetGpuPatchBackend(gpu, model) }).
@@ -289,33 +291,42 @@ class GpuPatchStep {
     const n = this.rows(l) * W;
     const c = a.c;
     const hn = await this.norm(`${a.name}.norm`, x, a.norm, l, false, false); // [c, n]
-    const qkv = this.ug.conv1(hn, a.qkv, n); // [3c, n]
+    const temps: GPUBuffer[] = [hn];
     let o: GPUBuffer; // [c, n]
     if (io.mode === 'no_sync') {
+      const qkv = this.ug.conv1(hn, a.qkv, n); // [3c, n]
+      temps.push(qkv);
       o = attention(gpu, qkv, qkv, { c, lq: n, lk: n, qBase: 0, kBase: c * n, vBase: 2 * c * n }); // within the patch
     } else {
+      // the other ranks send x (what the K/V projection reads), not K/V: half the bytes. Every position's
+      // K/V is projected here from the full x with the K/V rows of a.qkv (the same conv kernel, each output
+      // its own dot product, so bit for bit what the sender's qkv conv gives), this patch's rows included.
+      const { q: qw, kv: kvw } = qkvSplit(a);
+      const q = this.ug.conv1(hn, qw, n); // [c, n]
       const si = this.segIndex(a.name);
       const HW = (this.S >> l) * W;
       let src: SegSource;
       if (io.syncStep) {
-        src = await this.sources(si, true, { buf: qkv, off: c * n }, `${a.name} kv allGather`);
+        src = await this.sources(si, true, { buf: hn, off: 0 }, `${a.name} attn_x allGather`);
       } else {
         const seg = io.plan.registry.segments[si];
-        gpu.copy(qkv, c * n * 4, this.xb.sendBuf, seg.offsets[io.rank] * 4, 2 * c * n * 4); // fresh K/V rows -> send
+        gpu.copy(hn, 0, this.xb.sendBuf, seg.offsets[io.rank] * 4, c * n * 4); // fresh x rows -> send
         this.wrote(si);
         src = await this.sources(si, false, { buf: this.xb.sendBuf, off: seg.offsets[io.rank] }, '');
       }
-      const kv = this.temp(2 * c * HW); // [2c, H*W]: other ranks' (stale or gathered) rows + this step's own
+      const xAll = this.temp(c * HW); // [c, H*W]: other ranks' (stale or gathered) x rows + this step's own
       io.plan.ranges[l].forEach(([ra, rb], p) => {
         const np = (rb - ra) * W;
-        const from = p === io.rank ? { buf: qkv, base: c * n } : { buf: src.buf, base: src.base(p) };
-        copyStrided(gpu, from.buf, kv, { count: 2 * c, len: np, srcBase: from.base, srcStride: np, dstBase: ra * W, dstStride: HW });
+        const from = p === io.rank ? { buf: hn, base: 0 } : { buf: src.buf, base: src.base(p) };
+        copyStrided(gpu, from.buf, xAll, { count: c, len: np, srcBase: from.base, srcStride: np, dstBase: ra * W, dstStride: HW });
       });
-      o = attention(gpu, qkv, kv, { c, lq: n, lk: HW, qBase: 0, kBase: 0, vBase: c * HW });
+      const kv = this.ug.conv1(xAll, kvw, HW); // [2c, H*W]: keys then values
+      temps.push(q, kv);
+      o = attention(gpu, q, kv, { c, lq: n, lk: HW, qBase: 0, kBase: 0, vBase: c * HW });
     }
     const p = this.ug.conv1(o, a.proj, n); // [c, n]
     const out = add(gpu, x, p, c * n); // [c, n]
-    for (const b of [hn, qkv, o, p]) gpu.free(b);
+    for (const b of [...temps, o, p]) gpu.free(b);
     return out;
   }
 

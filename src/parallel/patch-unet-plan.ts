@@ -4,9 +4,13 @@
 //   halo  - 1 boundary row above/below of every 3x3 conv input (after the resolution change for
 //           the upsample conv), [nb, C, W_l] with nb = 1 or 2 boundary rows (first, last);
 //   stats - every GroupNorm's local per-group [sum, sumsq] (float32 on the wire), [groups, 2];
-//   kv    - every attention's local keys and values [2c, rows_l * W_l] (channel-major).
+//   attn_x - every attention's local normalised input rows [c, rows_l * W_l] (channel-major): what its
+//           K/V projection reads. Its K and V are a 1x1 conv of it, so sending x instead of [K; V]
+//           [2c, rows_l * W_l] halves the bulk of the bytes (attention was ~78% of them at 1024 px), and
+//           every receiver projects the (stale or gathered) remote x itself with the layer's own
+//           weights (kvConv below, the same conv kernel as the local tokens' projection).
 // conv_in needs no segment: its input (the latent) is replicated on every peer.
-import type { UnetModel } from '../model/unet/config';
+import type { AttnW, Conv, UnetModel } from '../model/unet/config';
 import { CommRegistry, splitRows, type RowRange } from './patch-plan';
 
 export interface UnetPatchPlan {
@@ -41,8 +45,8 @@ export function boundaryCount(rows: number): number {
 
 /** Layer keys, in forward order, with what each exchanges (mirrors src/model/unet/reference.ts). */
 export interface UnetPatchLayer {
-  key: string; // e.g. 'down.1.res.conv1' (halo), 'down.1.res.norm1' (stats), 'mid.attn' (kv)
-  kind: 'halo' | 'stats' | 'kv';
+  key: string; // e.g. 'down.1.res.conv1' (halo), 'down.1.res.norm1' (stats), 'mid.attn' (attn_x)
+  kind: 'halo' | 'stats' | 'attn_x';
   channels: number; // C of the halo input / GroupNorm input / attention c
   level: number;
 }
@@ -57,7 +61,7 @@ export function unetPatchLayers(model: UnetModel): UnetPatchLayer[] {
   };
   const attn = (name: string, c: number, level: number) => {
     out.push({ key: `${name}.norm`, kind: 'stats', channels: c, level });
-    out.push({ key: name, kind: 'kv', channels: c, level });
+    out.push({ key: name, kind: 'attn_x', channels: c, level });
   };
   const L = model.down.length;
   model.down.forEach((d, l) => {
@@ -99,7 +103,7 @@ export function buildUnetPatchPlan(model: UnetModel, nPeers: number, branches = 
       const sizes = ranges[ly.level].map(([a, b]) => {
         if (ly.kind === 'halo') return boundaryCount(b - a) * ly.channels * W;
         if (ly.kind === 'stats') return 2 * groups;
-        return 2 * ly.channels * (b - a) * W;
+        return ly.channels * (b - a) * W; // attn_x: [c, rows_l * W_l]
       });
       const key = branchKey(br, ly.key);
       if (seg.has(key)) throw new Error(`unet patch plan: duplicate layer key '${key}'`);
@@ -144,15 +148,36 @@ export function haloTile(
   return tile;
 }
 
-/** Full-image K/V [2c, H*W] from every rank's [2c, rows_p * W] part (rank order = row order). */
-export function assembleKv(parts: ArrayLike<number>[], ranges: RowRange[], c: number, H: number, W: number): Float32Array {
-  const kv = new Float32Array(2 * c * H * W); // [2c, H*W]
+/** Full-image rows [ch, H*W] from every rank's [ch, rows_p * W] part (rank order = row order). */
+export function assembleRows(parts: ArrayLike<number>[], ranges: RowRange[], ch: number, H: number, W: number): Float32Array {
+  const full = new Float32Array(ch * H * W); // [ch, H*W]
   parts.forEach((part, p) => {
     const [a, b] = ranges[p];
     const n = (b - a) * W;
-    for (let ch = 0; ch < 2 * c; ch++) {
-      for (let i = 0; i < n; i++) kv[ch * H * W + a * W + i] = part[ch * n + i];
+    for (let k = 0; k < ch; k++) {
+      for (let i = 0; i < n; i++) full[k * H * W + a * W + i] = part[k * n + i];
     }
   });
-  return kv;
+  return full;
+}
+
+const qkvSplits = new WeakMap<AttnW, { q: Conv; kv: Conv }>();
+
+/**
+ * The Q rows [c, c] and the K/V rows [2c, c] of an attention's qkv 1x1 conv [3c, c] (rows q, k, v) as
+ * convs of their own, views of the same weights (cached per layer: the GPU uploads a weight array
+ * once per identity). Each output of a conv is its own dot product over cin, so projecting with a row
+ * slice gives bit for bit what the full qkv conv gives for those rows, on the CPU and the GPU.
+ */
+export function qkvSplit(a: AttnW): { q: Conv; kv: Conv } {
+  let s = qkvSplits.get(a);
+  if (!s) {
+    const { c, qkv } = a;
+    s = {
+      q: { cin: c, cout: c, k: 1, w: qkv.w.subarray(0, c * c), b: qkv.b.subarray(0, c) }, // [c, c], [c]
+      kv: { cin: c, cout: 2 * c, k: 1, w: qkv.w.subarray(c * c, 3 * c * c), b: qkv.b.subarray(c, 3 * c) }, // [2c, c], [2c]
+    };
+    qkvSplits.set(a, s);
+  }
+  return s;
 }

@@ -4,12 +4,15 @@
 //  - every peer holds the full latent, runs the U-Net on its row patch at every level, and gathers
 //    the eps rows synchronously for the (replicated) sampler update;
 //  - each 3x3 conv needs one neighbour row above/below, each GroupNorm the global statistics, each
-//    attention every position's K/V. Synchronous steps (full_sync, warm-up) gather them per layer;
+//    attention every position's K/V, exchanged as its normalised input x (half the bytes of [K; V])
+//    and projected to K/V by every receiver with the layer's own weights. Synchronous steps
+//    (full_sync, warm-up) gather them per layer;
 //    async steps use the previous step's values from ONE flat buffer per peer (all layers'
 //    segments, see ./patch-unet-plan.ts) whose allGather starts at the end of a step and is
 //    awaited by the first layer that reads it at the next step. Attention then runs over fresh
-//    local K/V rows + stale remote rows; GroupNorm per mode (corrected_async_gn: stale global +
-//    fresh local - stale local, local statistics where that variance goes negative).
+//    local K/V rows + K/V projected from the stale remote x rows; GroupNorm per mode
+//    (corrected_async_gn: stale global + fresh local - stale local, local statistics where that
+//    variance goes negative).
 //  - classifier-free guidance (w != 1) runs two branches per step with separate segments.
 import type { Comm } from '../collectives/types';
 import { conv2dReference } from '../kernels/diffusion/conv2d-ref';
@@ -23,7 +26,7 @@ import type { PatchMode, RowRange } from './patch-plan';
 import { combineStats } from './patch-stats';
 import { UnetAsyncExchange, unetPieces, type StaleFrom, type UnetStepDetail } from './patch-unet-exchange';
 import {
-  assembleKv, boundaryCount, branchKey, buildUnetPatchPlan, haloTile, packHalo, type UnetPatchPlan,
+  assembleRows, boundaryCount, branchKey, buildUnetPatchPlan, haloTile, packHalo, qkvSplit, type UnetPatchPlan,
 } from './patch-unet-plan';
 
 /** What a patch forward asks of the runner at each exchanging layer (keys as in the plan). */
@@ -32,8 +35,9 @@ export interface UnetExchange {
   halo(key: string, x: Float32Array, C: number, level: number): Promise<Float32Array>;
   /** [mean, var] per group from this patch's [sum, sumsq] per group (float64). */
   stats(key: string, fresh: Float64Array, C: number, level: number): Promise<Float64Array>;
-  /** Keys+values over Lk positions [2c, Lk] from this patch's [2c, rows_l * W_l]. */
-  kv(key: string, local: Float32Array, c: number, level: number): Promise<{ kv: Float32Array; lk: number }>;
+  /** The attention input x over the Lk positions attended to [c, Lk] (own rows: `local`, fresh) from this
+   *  patch's normalised x [c, rows_l * W_l]; the caller projects it to K/V. */
+  attnX(key: string, local: Float32Array, c: number, level: number): Promise<{ x: Float32Array; lk: number }>;
 }
 
 /** eps rows [inC, rows_0, W] of `rank`'s patch: the U-Net on a row patch, plain TS. */
@@ -82,9 +86,13 @@ export async function unetPatchForwardCpu(
   const attn = async (a: AttnW, xin: Float32Array, l: number) => {
     const n = rowsAt(l) * (S >> l);
     const c = a.c;
-    const qkv = conv1(await norm(`${a.name}.norm`, xin, a.norm, l, false), a.qkv, l); // [3c, n]
-    const { kv, lk } = await ex.kv(a.name, qkv.subarray(c * n), c, l); // [2c, lk]
-    const o = attentionCpu(qkv.subarray(0, c * n), kv.subarray(0, c * lk), kv.subarray(c * lk, 2 * c * lk), c, n, lk); // [c, n]
+    const hn = await norm(`${a.name}.norm`, xin, a.norm, l, false); // [c, n]
+    const { q: qw, kv: kvw } = qkvSplit(a); // rows of a.qkv: per output the same dot product as the full conv
+    const q = conv1(hn, qw, l); // [c, n]
+    const { x: xk, lk } = await ex.attnX(a.name, hn, c, l); // [c, lk] own rows fresh, the others stale or gathered
+    // every position's K/V from its x, this patch's rows included (identical to projecting them alone)
+    const kv = conv2dReference(xk, kvw.w, kvw.b, { cin: c, cout: 2 * c, inRows: 1, width: lk, k: 1, stride: 1, padW: 0 }); // [2c, lk]
+    const o = attentionCpu(q, kv.subarray(0, c * lk), kv.subarray(c * lk, 2 * c * lk), c, n, lk); // [c, n]
     const p = conv1(o, a.proj, l); // [c, n]
     return xin.map((v, i) => v + p[i]);
   };
@@ -219,13 +227,13 @@ export function unetCpuPatchBackend(): UnetPatchBackend {
           s.perRank = await exchange(segOf(branchKey(b, key)), Float32Array.from(fresh), sync, `${key} stats allGather`);
           return combineStats(mode, sync, s);
         },
-        kv: async (key, local, c, l) => {
+        attnX: async (key, local, c, l) => {
           const W = S >> l;
           const H = S >> l;
-          if (mode === 'no_sync') return { kv: local, lk: local.length / (2 * c) }; // attend within the patch
-          const parts = await exchange(segOf(branchKey(b, key)), local, io.syncStep, `${key} kv allGather`);
+          if (mode === 'no_sync') return { x: local, lk: local.length / c }; // attend within the patch
+          const parts = await exchange(segOf(branchKey(b, key)), local, io.syncStep, `${key} attn_x allGather`);
           parts[rank] = local; // always this step's own rows
-          return { kv: assembleKv(parts, plan.ranges[l], c, H, W), lk: H * W };
+          return { x: assembleRows(parts, plan.ranges[l], c, H, W), lk: H * W }; // [c, H*W]
         },
       });
       const epsCond = await unetPatchForwardCpu(model, plan, rank, io.z, io.t, io.label, exFor(0)); // [C, rows, S]
@@ -248,7 +256,7 @@ export interface UnetPatchRunOptions {
   label: number; // class 0..9 (10 = unconditional)
   guidance: number; // CFG weight w; w = 1 runs one branch
   commTimeoutMs?: number;
-  /** Wire format of the async flat buffer: 'f16' sends its halo rows and K/V as halves, about half the bytes;
+  /** Wire format of the async flat buffer: 'f16' sends its halo rows and attention inputs as halves, about half the bytes;
    *  its GroupNorm [sum, sumsq] segments stay f32 (pieceCarrier in ./patch-unet-exchange.ts: sumsq overflows
    *  a half). Synchronous gathers (full_sync, warm-up, sync_gn's statistics) and the eps rows always travel
    *  as f32. Default 'f16': over 32 seeds (DDIM 50, warm-up 4, H100) it gave the same PSNR vs single-device

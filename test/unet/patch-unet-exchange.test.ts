@@ -124,7 +124,7 @@ describe('GPU backend: per-piece early sends, f16 packed on the GPU', () => {
     const c32 = await run('corrected_async_gn', { commDtype: 'f32', gpuBackend: false, steps: 3 });
     for (let k = 0; k < 3; k++) expect(maxAbsErr(g32.eps[0][k], c32.eps[0][k])).toBeLessThan(1e-4);
     const g16 = await run('corrected_async_gn', { commDtype: 'f16', gpuBackend: true, steps: 3 });
-    // halo and K/V as halves (2 bytes), GroupNorm sums f32 (4 bytes); every segment here has an even size
+    // halo and attention-input (attn_x) runs as halves (2 bytes), GroupNorm sums f32 (4 bytes); every segment here has an even size
     const reg = buildUnetPatchPlan(tiny, 2).registry;
     const wire = reg.segments.reduce((n, sg) => n + sg.sizes[0] * (sg.kind === 'stats' ? 4 : 2), 0);
     expect(g16.bytes).toBe(wire);
@@ -140,12 +140,12 @@ describe('GPU backend: per-piece early sends, f16 packed on the GPU', () => {
   }, 300_000);
 });
 
-describe('f16 wire: GroupNorm sums f32, halo and K/V halves, the same on both backends', () => {
+describe('f16 wire: GroupNorm sums f32, halo and attention-input halves, the same on both backends', () => {
   // The bug this guards: the whole flat buffer travelled as halves, GroupNorm [sum, sumsq] included. Per
   // patch sumsq reaches 6e5 here (> 65504): the host codec made it inf (variance inf, the norm's output
   // collapsed to beta; CPU f16 vs f32 eps differed by 1.6 at step 2), the GPU pack clamped it to 65504
   // (a wrong variance: 1.5e-2). With the sums f32 both differ from f32 by 1.9e-4, and from each other by 1.2e-6.
-  it('plain TS: after an f16 async step the stale sums are the f32 run\'s exactly, every halo/K/V value its f16 rounding', async () => {
+  it('plain TS: after an f16 async step the stale sums are the f32 run\'s exactly, every halo/attention-input value its f16 rounding', async () => {
     const c32 = await run('corrected_async_gn', { commDtype: 'f32', gpuBackend: false, steps: 3 });
     const c16 = await run('corrected_async_gn', { commDtype: 'f16', gpuBackend: false, steps: 3 });
     const reg = buildUnetPatchPlan(tiny, 2).registry;

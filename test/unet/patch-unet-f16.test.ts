@@ -55,7 +55,7 @@ describe('mixed f16/f32 piece carriers (GroupNorm sums f32)', () => {
   it('round-trips stats segments exactly and the rest as the f16 codec does, odd runs word-aligned', () => {
     // segments of 2 ranks with odd sizes, consecutive runs of one kind, and sums past the half range
     const kinds: [SegmentKind, number, number][] = [
-      ['stats', 8, 8], ['halo', 7, 5], ['kv', 3, 9], ['stats', 8, 8], ['halo', 5, 5], ['stats', 8, 8], ['stats', 8, 8], ['kv', 11, 1],
+      ['stats', 8, 8], ['halo', 7, 5], ['attn_x', 3, 9], ['stats', 8, 8], ['halo', 5, 5], ['stats', 8, 8], ['stats', 8, 8], ['attn_x', 11, 1],
     ];
     const reg = new CommRegistry(2);
     kinds.forEach(([k, a, b], i) => reg.register(`s${i}`, k, [a, b]));

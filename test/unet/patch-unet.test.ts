@@ -2,12 +2,13 @@
 // the plan's row alignment and flat-buffer layout, full_sync == single device, and the async modes.
 import { afterAll, describe, expect, it } from 'vitest';
 import { loopbackComms } from '../../src/collectives/loopback';
+import { conv2dReference } from '../../src/kernels/diffusion/conv2d-ref';
 import { FM_UNET_CONFIG, type UnetConfig } from '../../src/model/unet/config';
 import { unetReference } from '../../src/model/unet/reference';
 import { sampleUnet, unetTimesteps, type SamplerSpec } from '../../src/model/unet/sampler';
 import type { PatchMode } from '../../src/parallel/patch-plan';
 import { runUnetPatchParallel, type UnetPatchRunResult } from '../../src/parallel/patch-unet';
-import { buildUnetPatchPlan, unetPatchLayers, unetRowRanges } from '../../src/parallel/patch-unet-plan';
+import { buildUnetPatchPlan, qkvSplit, unetPatchLayers, unetRowRanges } from '../../src/parallel/patch-unet-plan';
 import { maxAbsErr, randomUnet, TINY_UNET } from './helpers';
 
 // 16x16 toy U-Net: three levels (16, 8, 4 rows), so up to 4 peers of 4 rows each
@@ -56,14 +57,45 @@ describe('fm-unet patch plan', () => {
   it('registers one segment per exchanging layer and branch, sized per rank', () => {
     const model = randomUnet(1);
     const layers = unetPatchLayers(model);
-    // per ResBlock 2 norms + 2 convs (3 down, 2 mid, 3 up), per attention norm + kv (5), 2 down + 2 up convs, out norm + conv
+    // per ResBlock 2 norms + 2 convs (3 down, 2 mid, 3 up), per attention norm + attn_x (5), 2 down + 2 up convs, out norm + conv
     expect(layers.length).toBe(8 * 4 + 5 * 2 + 4 + 2);
     const plan = buildUnetPatchPlan(model, 2, 2);
     expect(plan.registry.segments.length).toBe(2 * layers.length);
     const seg = plan.registry.segments[plan.seg.get('b1:up.1.attn')!];
-    expect(seg.sizes).toEqual([2 * 128 * 8 * 16, 2 * 128 * 8 * 16]); // K and V of 8 rows at 16x16
+    expect(seg.kind).toBe('attn_x');
+    expect(seg.sizes).toEqual([128 * 8 * 16, 128 * 8 * 16]); // the attention input x (c = 128) of 8 rows at 16x16, not K and V
     const halo = plan.registry.segments[plan.seg.get('b0:up.1.up')!];
     expect(halo.sizes).toEqual([2 * 128 * 32, 2 * 128 * 32]); // 2 boundary rows of the upsampled 32-wide input
+  });
+});
+
+describe('fm-unet attention exchange: x instead of K/V', () => {
+  it('each attn_x segment is c * rows_l * W_l per rank (half of [K; V]), uneven N=3', () => {
+    const plan = buildUnetPatchPlan(tiny, 3);
+    const attns = unetPatchLayers(tiny).filter((ly) => ly.kind === 'attn_x');
+    expect(attns.length).toBeGreaterThan(0);
+    const S = TINY16.size;
+    for (const ly of attns) {
+      const seg = plan.registry.segments[plan.seg.get(`b0:${ly.key}`)!];
+      expect(seg.kind).toBe('attn_x');
+      // rows per level from the spec's 4-row alignment (16 rows, 3 peers: 8, 4, 4 at level 0), not from the plan
+      const rows0 = [8, 4, 4];
+      expect(seg.sizes).toEqual(rows0.map((r) => ly.channels * (r >> ly.level) * (S >> ly.level)));
+    }
+  });
+
+  it('K/V projected by a receiver from x equal the K/V rows of the sender\'s qkv conv bit for bit', () => {
+    for (const a of [tiny.mid.attn, ...tiny.up.map((u) => u.attn)]) {
+      if (!a) continue;
+      const c = a.c;
+      const L = 24;
+      const x = Float32Array.from({ length: c * L }, (_, i) => Math.sin(i * 0.37) * 2); // [c, L]
+      const shape = (cout: number) => ({ cin: c, cout, inRows: 1, width: L, k: 1, stride: 1, padW: 0 });
+      const full = conv2dReference(x, a.qkv.w, a.qkv.b, shape(3 * c)); // [3c, L] rows q, k, v
+      const { q, kv } = qkvSplit(a);
+      expect(conv2dReference(x, kv.w, kv.b, shape(2 * c))).toEqual(full.subarray(c * L)); // [2c, L]
+      expect(conv2dReference(x, q.w, q.b, shape(c))).toEqual(full.subarray(0, c * L)); // [c, L]
+    }
   });
 });
 
