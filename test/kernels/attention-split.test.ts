@@ -24,6 +24,18 @@ const regular = (nHeads: number, nKv: number) => Array.from({ length: nHeads }, 
 describe('split-KV decode attention', async () => {
   const gpu = await testGpu();
   const can = at.splitPlan(gpu, 4, 64, 128) !== null;
+  /** Max |split - reference| of one decode row (query at the last of nKeys positions) on random data. */
+  const splitDecodeError = async (r: () => number, nHeads: number, nKv: number, hd: number, nKeys: number): Promise<number> => {
+    const kvDim = nKv * hd;
+    const kvmap = regular(nHeads, nKv);
+    const q = randArray(r, nHeads * hd, 3); // [1, nHeads*hd]
+    const kc = randArray(r, nKeys * kvDim); // [nKeys, kvDim]
+    const vc = randArray(r, nKeys * kvDim); // [nKeys, kvDim]
+    const s = { T: 1, pos: nKeys - 1, nHeads, headDim: hd, kvDim };
+    const out = gpu.alloc(q.length * 4); // [1, nHeads*hd]
+    at.attention(gpu, gpu.upload(q), gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap)), out, s, 0, 'split');
+    return maxAbsDiff(await readF32(out, q.length), at.reference(q, kc, vc, kvmap, s));
+  };
 
   // [nHeads, nKv, headDim, kvmap?]
   const shapes: [number, number, number, number[]?][] = [
@@ -54,17 +66,9 @@ describe('split-KV decode attention', async () => {
     Object.assign(at.splitTuning, { minChunk: 4, targetWorkgroups: 12 });
     const [nHeads, nKv, hd, nKeys] = [4, 1, 128, 1000];
     const r = rng(99);
-    const kvDim = nKv * hd;
-    const kvmap = regular(nHeads, nKv);
-    const plan = at.splitPlan(gpu, nHeads, hd, kvDim)!;
+    const plan = at.splitPlan(gpu, nHeads, hd, nKv * hd)!;
     expect(at.splitChunks(plan, nKeys)).toBe(12); // 1000 keys in chunks of 84: the last one short
-    const q = randArray(r, nHeads * hd, 3); // [1, nHeads*hd]
-    const kc = randArray(r, nKeys * kvDim); // [nKeys, kvDim]
-    const vc = randArray(r, nKeys * kvDim); // [nKeys, kvDim]
-    const s = { T: 1, pos: nKeys - 1, nHeads, headDim: hd, kvDim };
-    const out = gpu.alloc(q.length * 4); // [1, nHeads*hd]
-    at.attention(gpu, gpu.upload(q), gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap)), out, s, 0, 'split');
-    expect(maxAbsDiff(await readF32(out, q.length), at.reference(q, kc, vc, kvmap, s))).toBeLessThan(2e-5);
+    expect(await splitDecodeError(r, nHeads, nKv, hd, nKeys)).toBeLessThan(2e-5);
   });
 
   // Other lane layouts and loop shapes than the defaults (2 vec4s per lane: 16 lanes per key where the
@@ -72,18 +76,9 @@ describe('split-KV decode attention', async () => {
   // variant of this kernel slowly.
   for (const [vpl, unroll, wg] of [[2, 1, 64]]) {
     it.skipIf(!can)(`tuning vpl=${vpl} unroll=${unroll} wg=${wg}: GQA hd=128 and MHA hd=64, 301 keys`, async () => {
-      Object.assign(at.splitTuning, { vpl, unroll, wg, minChunk: 16, targetWorkgroups: 24 });
+      Object.assign(at.splitTuning, { vpl, vplGqa: vpl, unroll, wg, minChunk: 16, targetWorkgroups: 24 });
       for (const [nHeads, nKv, hd] of [[8, 2, 128], [4, 4, 64]]) {
-        const r = rng(vpl * 100 + hd);
-        const nKeys = 301, kvDim = nKv * hd;
-        const kvmap = regular(nHeads, nKv);
-        const q = randArray(r, nHeads * hd, 3); // [1, nHeads*hd]
-        const kc = randArray(r, nKeys * kvDim); // [nKeys, kvDim]
-        const vc = randArray(r, nKeys * kvDim); // [nKeys, kvDim]
-        const s = { T: 1, pos: nKeys - 1, nHeads, headDim: hd, kvDim };
-        const out = gpu.alloc(q.length * 4); // [1, nHeads*hd]
-        at.attention(gpu, gpu.upload(q), gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap)), out, s, 0, 'split');
-        expect(maxAbsDiff(await readF32(out, q.length), at.reference(q, kc, vc, kvmap, s))).toBeLessThan(2e-5);
+        expect(await splitDecodeError(rng(vpl * 100 + hd), nHeads, nKv, hd, 301)).toBeLessThan(2e-5);
       }
     }, 240_000);
   }
