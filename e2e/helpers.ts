@@ -21,7 +21,13 @@ export async function openSwarm(browser: Browser, nPeers: number): Promise<Swarm
   expect(link).toMatch(/#join=[0-9a-f]{32}$/);
   const peers: Page[] = [];
   for (let i = 0; i < nPeers; i++) peers.push(await openPeer(browser, link, contexts));
-  await expect(coordinator.getByTestId('peer-count')).toHaveText(String(nPeers), { timeout: 90_000 });
+  try {
+    await expect(coordinator.getByTestId('peer-count')).toHaveText(String(nPeers), { timeout: 90_000 });
+  } catch (e) {
+    // say where each peer got stuck (signaling, the control connection's tries, the GPU probe)
+    for (const [i, p] of peers.entries()) console.log(`peer ${i} state: ${await p.getByTestId('peer-state').textContent().catch(() => '?')}`);
+    throw e;
+  }
   return { coordinator, peers, contexts, link, close: async () => { for (const c of contexts) await c.close(); } };
 }
 

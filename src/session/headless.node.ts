@@ -101,7 +101,7 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
 
   let finish: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (finish = resolve));
-  const fatal: PeerAlertCode[] = ['no-webgpu', 'gpu-lost', 'unknown-session', 'signaling-error'];
+  const fatal: PeerAlertCode[] = ['no-webgpu', 'gpu-lost', 'unknown-session', 'signaling-error', 'control-timeout'];
   let lastProgress = 0;
   const agent: PeerAgent | null = await startPeerAgent({
     sessionId: target.sessionId,

@@ -15,6 +15,11 @@ import type { Comm } from '../collectives/types';
 import type { LoadInfo, LoadRequest } from '../engines/llm-engine';
 import type { ImageRequest, ImageResult, ImageStepEvent } from '../engines/image-engine';
 
+/** A control connection that has not opened in this long is replaced by a new one (see connectControl):
+ *  on loopback or a LAN it opens in well under a second, so 10 s is a dead negotiation, not a slow one. */
+const CONTROL_OPEN_TIMEOUT_MS = 10_000;
+const CONTROL_ATTEMPTS = 6;
+
 /**
  * What the agent needs of the GPU side: GpuWorkerApi's methods. Both `Remote<GpuWorkerApi>` (every
  * call a promise) and a plain `GpuWorkerApi` fit. Callbacks and communicators are passed through
@@ -41,7 +46,7 @@ export interface PeerUi {
   alert(message: string, kind: 'error' | 'info', code: PeerAlertCode): void;
 }
 
-export type PeerAlertCode = 'no-webgpu' | 'gpu-lost' | 'unknown-session' | 'signaling-error' | 'session-ended';
+export type PeerAlertCode = 'no-webgpu' | 'gpu-lost' | 'unknown-session' | 'signaling-error' | 'session-ended' | 'control-timeout';
 
 /** PeerJS options for our own signaling server (never PeerJS's public cloud). */
 export interface SignalingOptions {
@@ -137,17 +142,43 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
       ui.alert(`The signaling server (${signalingAt}) is unreachable: this device cannot join.`, 'error', 'signaling-error');
     }
   });
-  peer.on('open', () => {
-    ui.state('joining…');
-    coord = peer.connect(coordinatorPeerId(sessionId), { label: 'control', serialization: 'json', reliable: true });
-    coord.on('open', () => toCoord({ type: 'hello', report }));
-    coord.on('close', () => {
+  // The control connection is retried: in a CI run one of two peers never joined within 90 s (the
+  // coordinator counted 1 peer throughout; the multi-GPU bench's headless peers showed the same
+  // 'joining…' stall), with no error from PeerJS, so nothing would ever have retried. A fresh
+  // connection gets a fresh ICE negotiation.
+  const connectControl = (attempt: number): void => {
+    const c = peer.connect(coordinatorPeerId(sessionId), { label: 'control', serialization: 'json', reliable: true });
+    coord = c;
+    let opened = false;
+    const timer = setTimeout(() => {
+      if (opened || closing || coord !== c) return;
+      c.close(); // its 'close' is ignored below: it never opened
+      if (attempt + 1 >= CONTROL_ATTEMPTS) {
+        ui.state('not joined');
+        ui.alert(`The coordinator did not answer within ${(CONTROL_ATTEMPTS * CONTROL_OPEN_TIMEOUT_MS) / 1000} s (${CONTROL_ATTEMPTS} tries): reload to try again.`, 'error', 'control-timeout');
+        return;
+      }
+      ui.state(`joining… (try ${attempt + 2} of ${CONTROL_ATTEMPTS})`);
+      connectControl(attempt + 1);
+    }, CONTROL_OPEN_TIMEOUT_MS);
+    c.on('open', () => {
+      opened = true;
+      clearTimeout(timer);
+      toCoord({ type: 'hello', report });
+    });
+    c.on('close', () => {
+      clearTimeout(timer);
+      if (!opened || coord !== c) return; // a superseded try, not the session ending
       mesh.closeAll();
       if (closing) return;
       ui.state('session ended');
       ui.alert('The coordinator closed the session.', 'info', 'session-ended');
     });
-    coord.on('data', (raw) => void onMessage(raw as ToPeer));
+    c.on('data', (raw) => void onMessage(raw as ToPeer));
+  };
+  peer.on('open', () => {
+    ui.state('joining…');
+    connectControl(0);
   });
 
   async function onMessage(msg: ToPeer): Promise<void> {
