@@ -1,6 +1,7 @@
 // Causal GQA attention of T new tokens against the KV cache (keys and values already stored).
 import combineWgsl from '../../shaders/llm/attention_combine.wgsl?raw';
 import rowsWgsl from '../../shaders/llm/attention_rows.wgsl?raw';
+import splitGqaWgsl from '../../shaders/llm/attention_split_gqa.wgsl?raw';
 import splitWgsl from '../../shaders/llm/attention_split.wgsl?raw';
 import wgsl from '../../shaders/llm/attention.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
@@ -32,11 +33,16 @@ export const splitTuning = {
   // (32q/8kv/128) 768 GB/s at ctx 16384 with 2 against 628 with 4 (491 vs 372 at 4096), while MHA is
   // best with 4 (2881 GB/s at 16384); bench/results/attention-decode-gqa-nvidia-h100-2026-11-28.md.
   vplGqa: 2,
+  // GQA block kernel (attention_split_gqa.wgsl): keys per block staged in workgroup memory (halved until
+  // the K and V rows fit the device's workgroup storage), and query heads per pass.
+  gqaBlock: 32,
+  gqaHeads: 8,
 };
 
 /** How the split kernel runs for one shape; null where it cannot (no subgroups, headDim % 4, > 256 heads). */
 export interface SplitPlan {
-  consts: Record<string, number>; // WG, S, VPL, G, U, SGMIN overrides
+  consts: Record<string, number>; // WG, S, VPL, G, U, SGMIN overrides (block kernel: WG, BK, HD4, G)
+  block: boolean; // true: attention_split_gqa.wgsl (several query heads per kv head), else attention_split.wgsl
   hd4: number;
   nKv: number;
   nct: number; // chunks per row (max)
@@ -63,7 +69,20 @@ export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: numb
   const G = Math.max(1, Math.min(group, Math.floor(16 / VPL)));
   const U = Math.max(1, Math.min(unroll, Math.floor(16 / VPL)));
   const nct = Math.max(1, Math.ceil(targetWorkgroups / nKv));
-  return { consts: { WG: wg, S, VPL, G, U, SGMIN: sgMin }, hd4, nKv, nct, minChunk };
+  if (group > 1) {
+    // GQA takes the block kernel: the lane-group kernel rescales its softmax after every key and needs
+    // shuffles for each of the G dots, a dependent chain per key that left 32q/8kv/128 at 11-23% of an
+    // H100's bandwidth (bench/results/attention-decode-gqa-nvidia-h100-2026-11-28.md). MHA (group 1)
+    // keeps the lane-group kernel (70-86%). Same chunking (nct, minChunk), so splitChunks() holds for both.
+    const Gb = Math.max(1, Math.min(group, splitTuning.gqaHeads));
+    const bytes = (bk: number) => (bk * (hd4 + 1) + bk * hd4 + Gb * hd4) * 16 + (Gb * bk + 3 * Gb) * 4 + 1100;
+    const limit = gpu.device.limits.maxComputeWorkgroupStorageSize;
+    let BK = splitTuning.gqaBlock;
+    while (BK > 4 && bytes(BK) > limit) BK /= 2;
+    if (bytes(BK) > limit || Gb * hd4 > 8 * wg) return null; // RO = 8 outputs per thread in the shader
+    return { consts: { WG: wg, BK, HD4: hd4, G: Gb }, block: true, hd4, nKv, nct, minChunk };
+  }
+  return { consts: { WG: wg, S, VPL, G, U, SGMIN: sgMin }, block: false, hd4, nKv, nct, minChunk };
 }
 
 /** Chunks of a row with nKeys keys (the same formula as chunkLen() in the shaders). */
@@ -91,7 +110,9 @@ export function runSplit(gpu: Gpu, plan: SplitPlan, q: GPUBuffer, kc: GPUBuffer,
   const pacc = gpu.alloc(parts ? B * nHeads * plan.nct * headDim * 4 : 16, 'attn_pacc'); // [B, nHeads, nct, headDim]
   const pml = gpu.alloc(parts ? B * nHeads * plan.nct * 8 : 16, 'attn_pml'); // [B, nHeads, nct, 2]
   const rowBuf = rows ?? kvmap; // unread when useRows = 0, but the binding must hold a buffer
-  gpu.run({ code: splitWgsl, file: 'shaders/llm/attention_split.wgsl', constants: plan.consts }, u,
+  const kernel = plan.block ? { code: splitGqaWgsl, file: 'shaders/llm/attention_split_gqa.wgsl' }
+    : { code: splitWgsl, file: 'shaders/llm/attention_split.wgsl' };
+  gpu.run({ ...kernel, constants: plan.consts }, u,
     [q, kc, vc, kvmap, rowBuf, out, pacc, pml], grid(B * plan.nKv * nch));
   if (parts) {
     gpu.run({ code: combineWgsl, file: 'shaders/llm/attention_combine.wgsl' }, u, [rowBuf, pacc, pml, out],

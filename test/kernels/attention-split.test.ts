@@ -4,7 +4,8 @@
 // two-layer cache, an irregular head -> kv head map (a heterogeneous tensor-parallel shard), a 1B-like
 // group of 8 query heads per kv head, other lane layouts / unrolls / workgroup sizes than the defaults
 // (several lane groups per subgroup, merged by the shuffle tree), and the batched path with rows in
-// cache slots (each row bit-equal to its lone decode).
+// cache slots (each row bit-equal to its lone decode). Shapes with several query heads per kv head run
+// through the block kernel (attention_split_gqa.wgsl), MHA shapes through the lane-group kernel.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as at from '../../src/kernels/attention';
 import * as bd from '../../src/kernels/batch-decode';
@@ -42,9 +43,10 @@ describe('split-KV decode attention', async () => {
     [8, 2, 64], [4, 1, 128], [6, 6, 16], [4, 2, 8], [32, 8, 128],
     [5, 2, 32, [0, 1, 1, 1, 1]], // heads 3..7 of a group-4 model: 1 and 4 heads per kv head
     [32, 4, 64], // 1B-like: 8 query heads per kv head in one pass (fewer vec4s per lane)
+    [8, 2, 128], [8, 1, 64], // block kernel: 4 heads x 128 and 8 heads x 64 per pass (variants shared above)
   ];
   for (const [nHeads, nKv, hd, map] of shapes) {
-    for (const nKeys of nHeads > 8 ? [33, 517] : [1, 33, 100, 517]) {
+    for (const nKeys of nHeads > 8 ? [33, 517] : hd === 128 || nKv === 1 ? [1, 33, 517] : [1, 33, 100, 517]) {
       it.skipIf(!can)(`heads=${nHeads} kv=${nKv} hd=${hd} keys=${nKeys}`, async () => {
         const r = rng(nHeads * 1000 + hd * 10 + nKeys);
         const kvDim = nKv * hd, maxSeq = 520;
@@ -61,6 +63,12 @@ describe('split-KV decode attention', async () => {
       });
     }
   }
+
+  it.skipIf(!can)('the block kernel takes GQA shapes only (MHA keeps the lane-group kernel)', () => {
+    const gqa = at.splitPlan(gpu, 32, 128, 8 * 128)!, mha = at.splitPlan(gpu, 32, 128, 32 * 128)!;
+    expect([gqa.block, mha.block]).toEqual([true, false]);
+    expect(gqa.consts.G).toBe(4); // all 4 query heads of a kv head in one pass
+  });
 
   it.skipIf(!can)('many small chunks (minChunk 4, 12 workgroups), hd=128, 1000 keys', async () => {
     Object.assign(at.splitTuning, { minChunk: 4, targetWorkgroups: 12 });
@@ -103,7 +111,7 @@ describe('split-KV decode attention', async () => {
     }
   });
 
-  for (const [nHeads, nKv, hd] of [[4, 2, 8], [8, 2, 64], [4, 1, 128]]) {
+  for (const [nHeads, nKv, hd] of [[4, 2, 8], [8, 2, 64], [4, 1, 128], [8, 1, 64]]) {
     it.skipIf(!can)(`batched rows heads=${nHeads} kv=${nKv} hd=${hd}: reference, and each row equals a lone decode`, async () => {
       Object.assign(at.splitTuning, { minChunk: 8, targetWorkgroups: 16 });
       const r = rng(nHeads + hd);
