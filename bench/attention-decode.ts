@@ -219,7 +219,7 @@ if (SWEEP && canSplit) {
     const s = setup(SHAPES.find((x) => x.name === name)!, ctx);
     for (const wg of QUICK ? [128] : [128, 256]) for (const unroll of QUICK ? [1, 2] : [1, 2, 4]) for (const vpl of [2, 4])
       for (const targetWorkgroups of QUICK ? [64, 512] : [512, 1024, 2048]) {
-        Object.assign(splitTuning, { wg, unroll, targetWorkgroups, vpl, vplGqa: vpl });
+        Object.assign(splitTuning, { wg, unroll, targetWorkgroups, vpl });
         const r = await measure(s, 'split', false);
         sweep.push(r);
         log(`sweep ${name} ctx ${ctx} wg ${wg} unroll ${unroll} vpl ${vpl} target ${targetWorkgroups}: ${r.GBs.toFixed(0)} GB/s (${r.pctPeak.toFixed(1)}%) ` +

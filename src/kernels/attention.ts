@@ -29,10 +29,6 @@ export const splitTuning = {
   // 4 gives 8 lanes per key at headDim 128, so a 32-lane subgroup reads 4 keys at once and a dot needs 3
   // shuffles (32 lanes per key made GQA shuffle-bound: G dots x 5 shuffles per key).
   vpl: 4,
-  // ... but 2 where several query heads share a kv head (GQA): on an H100 the sweep gave 7B-gqa
-  // (32q/8kv/128) 768 GB/s at ctx 16384 with 2 against 628 with 4 (491 vs 372 at 4096), while MHA is
-  // best with 4 (2881 GB/s at 16384); bench/results/attention-decode-gqa-nvidia-h100-2026-11-28.md.
-  vplGqa: 2,
   // GQA block kernel (attention_split_gqa.wgsl): keys per block staged in workgroup memory (halved until
   // the K and V rows fit the device's workgroup storage), and query heads per pass.
   gqaBlock: 32,
@@ -60,8 +56,7 @@ export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: numb
   // Query heads per kv head (the most of any kv head for a regular map): all in one pass when their
   // queries and accumulators fit, G*VPL <= 16 vec4s each, so VPL shrinks (S grows) for large groups.
   const group = Math.ceil(nHeads / nKv);
-  const vpl = group > 1 ? splitTuning.vplGqa : splitTuning.vpl;
-  const vplWant = Math.max(1, Math.min(vpl, Math.floor(16 / group)));
+  const vplWant = Math.max(1, Math.min(splitTuning.vpl, Math.floor(16 / group)));
   let S = 1;
   while (S * 2 <= Math.min(Math.ceil(hd4 / vplWant), sgMin, 32)) S *= 2;
   const VPL = Math.ceil(hd4 / S);

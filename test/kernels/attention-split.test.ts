@@ -84,7 +84,7 @@ describe('split-KV decode attention', async () => {
   // variant of this kernel slowly.
   for (const [vpl, unroll, wg] of [[2, 1, 64]]) {
     it.skipIf(!can)(`tuning vpl=${vpl} unroll=${unroll} wg=${wg}: GQA hd=128 and MHA hd=64, 301 keys`, async () => {
-      Object.assign(at.splitTuning, { vpl, vplGqa: vpl, unroll, wg, minChunk: 16, targetWorkgroups: 24 });
+      Object.assign(at.splitTuning, { vpl, unroll, wg, minChunk: 16, targetWorkgroups: 24 });
       for (const [nHeads, nKv, hd] of [[8, 2, 128], [4, 4, 64]]) {
         expect(await splitDecodeError(rng(vpl * 100 + hd), nHeads, nKv, hd, 301)).toBeLessThan(2e-5);
       }
