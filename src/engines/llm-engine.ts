@@ -4,7 +4,8 @@
 import type { Comm } from '../collectives/types';
 import type { Gpu } from '../gpu/gpu';
 import { loadGgufIndex, type GgufIndex, type RangeSource } from '../model/gguf';
-import { LlamaGpu, zeroPointTimes, type PointTimes } from '../model/llama';
+import { LlamaGpu } from '../model/llama';
+import { zeroPointTimes, type PointTimes } from '../model/point-times';
 import type { ShardModel } from '../model/shard-model';
 import type { LlmEngineChoice, LlmEngineKind } from '../session/protocol';
 import { LlamaTokenizer } from '../model/tokenizer';

@@ -486,11 +486,7 @@ export class Gpu {
       submitted = true;
       if (!cb) return;
       this.flush(); // anything encoded since goes first, as it was encoded first
-      for (let a = 0; a * UNIFORM_ARENA_BYTES < uniforms.byteLength; a++) {
-        const start = a * UNIFORM_ARENA_BYTES;
-        const end = Math.min(uniforms.byteLength, start + UNIFORM_ARENA_BYTES);
-        this.device.queue.writeBuffer(this.arenas[a], 0, uniforms, start, Math.ceil((end - start) / 4) * 4);
-      }
+      this.writeUniforms(uniforms, uniforms.byteLength);
       this.device.queue.submit([cb]);
       this.stats.submits++;
     };
@@ -502,16 +498,21 @@ export class Gpu {
     if (this.capturing) throw new Error('Gpu: read/write/flush inside capture()');
     this.endPass();
     this.timer?.resolve(this.encoder);
-    for (let a = 0; a * UNIFORM_ARENA_BYTES < this.stagedLen; a++) {
-      const start = a * UNIFORM_ARENA_BYTES;
-      const end = Math.min(this.stagedLen, start + UNIFORM_ARENA_BYTES);
-      this.device.queue.writeBuffer(this.arenas[a], 0, this.staged, start, Math.ceil((end - start) / 4) * 4);
-    }
+    this.writeUniforms(this.staged, this.stagedLen);
     this.device.queue.submit([this.encoder.finish()]);
     this.stats.submits++;
     this.encoder = null;
     this.stagedLen = 0;
     this.pendingDispatches = 0;
+  }
+
+  /** Writes the first `len` staged uniform bytes to the arenas (in queue order, before the submit that reads them). */
+  private writeUniforms(bytes: Uint8Array<ArrayBuffer>, len: number): void {
+    for (let a = 0; a * UNIFORM_ARENA_BYTES < len; a++) {
+      const start = a * UNIFORM_ARENA_BYTES;
+      const end = Math.min(len, start + UNIFORM_ARENA_BYTES);
+      this.device.queue.writeBuffer(this.arenas[a], 0, bytes, start, Math.ceil((end - start) / 4) * 4);
+    }
   }
 
   /** Waits until the GPU has finished everything submitted (flushes first). */

@@ -19,30 +19,10 @@ import { addRmsnorm, rmsnorm } from '../kernels/rmsnorm';
 import { ropeQkv, ropeTable } from '../kernels/rope';
 import type { ModelShard, WeightTensor } from './types';
 import { checkDecodeRows, type DecodeRow, type ReduceHook } from './shard-model';
+import type { PointTimes } from './point-times';
 
 export type { DecodeRow, ReduceHook } from './shard-model';
 
-/**
- * Where the wall time of a tensor-parallel step goes, split at its all-reduce points (cheap
- * performance.now() timers; a caller that wants them sets LlamaGpu.times). Per point the step runs:
- * encode the segment up to the point (CPU), read the partial back (submit, GPU finish, mapAsync,
- * copy out), the reduce call (framing + channel.send to every peer: synchronous), the wait for the
- * sum (the peers' partials in flight, their lateness, the sum), write the sum back.
- */
-export interface PointTimes {
-  steps: number; // forward / decodeBatch calls
-  stepMs: number; // their wall time: everything below plus the head matmul and the logits read
-  points: number; // all-reduce points passed
-  encodeMs: number; // CPU encoding before each point (from the step start or the previous point's end)
-  readMs: number; // gpu.read of the partial: submit, GPU finish, mapAsync, copy out
-  mapMs: number; // of readMs: awaiting mapAsync
-  sendMs: number; // the reduce call's synchronous part (framing, channel.send to every peer)
-  waitMs: number; // awaiting the sum after the call returned
-  aheadMs: number; // of waitMs: encoding the next segment while the exchange is in flight
-  writeMs: number; // writing the sum back (and submitting the segment encoded ahead, with the next partial's read-back copy)
-}
-
-export const zeroPointTimes = (): PointTimes => ({ steps: 0, stepMs: 0, points: 0, encodeMs: 0, readMs: 0, mapMs: 0, sendMs: 0, waitMs: 0, aheadMs: 0, writeMs: 0 });
 
 // Projections that read the same input are stacked (fused, the default) so one matmul computes them:
 // qkv = [wq; wk; wv] and gateUp = [w_gate; w_up]; unfused (load option fuse: false, benches only) keeps
@@ -88,17 +68,9 @@ interface Step {
   allReduce(buf: GPUBuffer, next: () => void, nextEndsAtPoint: boolean): Promise<void>;
 }
 
-const encodeAheadDefault = { on: true };
-
 export class LlamaGpu {
   /** The default of encodeAhead for models loaded from now on (a bench process's A/B switch). */
-  static get encodeAheadDefault(): boolean {
-    return encodeAheadDefault.on;
-  }
-
-  static set encodeAheadDefault(v: boolean) {
-    encodeAheadDefault.on = v;
-  }
+  static encodeAheadDefault = true;
 
   /** Positions filled in each slot's KV cache (the next forward of that slot must start there). */
   readonly lengths: number[];
@@ -112,7 +84,7 @@ export class LlamaGpu {
   persistentScratch = true;
   /** Encode the segment after an all-reduce point while the exchange is in flight (Gpu.capture); false =
    *  encode it after the sum is back, as before (benches compare the two). */
-  encodeAhead = encodeAheadDefault.on;
+  encodeAhead = LlamaGpu.encodeAheadDefault;
   /** When set, every step adds its time split (PointTimes) here. */
   times: PointTimes | null = null;
   private mark = 0; // performance.now() at the step start or the last point's end (for times.encodeMs)

@@ -4,7 +4,8 @@
 // the ranks' partials summed in-process (rank order), for a prefill and decode steps. Gpu.capture()
 // itself: captured work runs after a write made after the capture, and misuse is refused.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LlamaGpu, zeroPointTimes } from '../../src/model/llama';
+import { LlamaGpu } from '../../src/model/llama';
+import { zeroPointTimes } from '../../src/model/point-times';
 import { makeShard } from '../../src/parallel/tp';
 import { readRange } from '../../src/model/gguf';
 import { loadStories, type LoadedModel } from './models';
