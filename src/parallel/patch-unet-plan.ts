@@ -149,9 +149,10 @@ export function haloTile(
 }
 
 /** Full-image rows [ch, H*W] from every rank's [ch, rows_p * W] part (rank order = row order). */
-export function assembleRows(parts: ArrayLike<number>[], ranges: RowRange[], ch: number, H: number, W: number): Float32Array {
+export function assembleRows(parts: (ArrayLike<number> | null)[], ranges: RowRange[], ch: number, H: number, W: number): Float32Array {
   const full = new Float32Array(ch * H * W); // [ch, H*W]
   parts.forEach((part, p) => {
+    if (!part) return; // that rank's rows stay 0
     const [a, b] = ranges[p];
     const n = (b - a) * W;
     for (let k = 0; k < ch; k++) {

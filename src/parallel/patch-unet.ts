@@ -356,15 +356,7 @@ export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<Unet
   let z = unetInitialLatent(model, o.seed); // [C, S, S] Z_j, exact on every row
   let zIn = z; // [C, S, S] the next step's input
   let lagged: { k: number; parts: Promise<(Float32Array | null)[]> } | null = null; // an async step's eps allGather
-  const assemble = (parts: (Float32Array | null)[]): Float32Array => {
-    const full = new Float32Array(C * S * S); // [C, S, S]
-    parts.forEach((part, p) => {
-      if (!part) return;
-      const [a, e] = plan.ranges[0][p];
-      for (let c = 0; c < C; c++) full.set(part.subarray(c * (e - a) * S, (c + 1) * (e - a) * S), (c * S + a) * S);
-    });
-    return full;
-  };
+  const assemble = (parts: (Float32Array | null)[]) => assembleRows(parts, plan.ranges[0], C, S, S); // [C, S, S]
   const ownOnly = (epsLocal: Float32Array) => plan.ranges[0].map((_, p) => (p === rank ? epsLocal : null));
   /** Awaits the lagged eps allGather of step j and advances z from Z_j to Z_{j+1} on every row. */
   const settle = async (): Promise<void> => {
@@ -448,13 +440,7 @@ export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<Unet
     // every peer's own final rows [C, rows, S] into the image (after the timed steps)
     const mine = new Float32Array(C * (r1 - r0) * S); // [C, rows, S]
     for (let c = 0; c < C; c++) mine.set(z.subarray((c * S + r0) * S, (c * S + r1) * S), c * (r1 - r0) * S);
-    const rows = await collect(comm.allGather(mine), 'final rows allGather');
-    const img = new Float32Array(C * S * S); // [C, S, S]
-    rows.forEach((part, p) => {
-      const [a, e] = plan.ranges[0][p];
-      for (let c = 0; c < C; c++) img.set(part.subarray(c * (e - a) * S, (c + 1) * (e - a) * S), (c * S + a) * S);
-    });
-    z = img;
+    z = assemble(await collect(comm.allGather(mine), 'final rows allGather')); // [C, S, S]
   }
   return { rows: [r0, r1], image: z, commWaitMs, totalMs: performance.now() - t0, bytesSentPerStep: mode === 'no_sync' || o.commFree ? 0 : ex.carrierFloats() * 4 };
 }
