@@ -36,6 +36,8 @@ export async function openPeer(browser: Browser, link: string, contexts: Browser
   contexts.push(ctx);
   const page = await ctx.newPage();
   page.on('pageerror', (e) => console.log('[peer error]', e.message));
+  // a module that fails to load (e.g. a 504 from the dev server) leaves no pageerror, only this
+  page.on('console', (m) => { if (m.type() === 'error') console.log('[peer console error]', m.text()); });
   await page.goto(link);
   return page;
 }
