@@ -8,6 +8,8 @@
 // Runs in the browser (navigator.gpu) and in Node (npm `webgpu`, passed as opts.gpu).
 
 import { matmulGflops } from './probe';
+import { ReadbackPool } from './readback';
+import { UniformArena } from './uniform-arena';
 import { DEFAULT_TUNING, GpuTimer, zeroStats, type GpuStats, type GpuTimes, type GpuTuning } from './timer';
 
 export type { GpuStats, GpuTimes, GpuTuning } from './timer';
@@ -64,10 +66,7 @@ const WANTED_LIMITS = [
 ] as const;
 
 const USAGE_STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage may not be global yet)
-const USAGE_UNIFORM = 0x40 | 0x08; // UNIFORM | COPY_DST
-const USAGE_READBACK = 0x01 | 0x08; // MAP_READ | COPY_DST
 const MAP_READ = 0x01;
-const UNIFORM_ARENA_BYTES = 64 * 1024;
 const POOL_MAX_PER_BUCKET = 8; // more idle buffers of one size than this are destroyed on free()
 // Cached bind groups before the cache is cleared: a 22-layer decode step uses ~320, a prefill as many
 // again; stale entries (buffers freed and destroyed) are only dropped at a clear.
@@ -98,11 +97,8 @@ export class Gpu {
   private compileChecks: Promise<void>[] = []; // getCompilationInfo() of new modules, awaited by read()
   private encoder: GPUCommandEncoder | null = null;
   private pendingDispatches = 0;
-  private arenas: GPUBuffer[] = []; // uniform arenas; arena i covers staged bytes [i*64K, (i+1)*64K)
-  private staged = new Uint8Array(UNIFORM_ARENA_BYTES); // uniform bytes of the pending encoder
-  private stagedLen = 0;
-  private uniformAlign: number;
-  private readbacks = new Map<number, GPUBuffer[]>();
+  private uniforms: UniformArena; // the pending encoder's Params slices
+  private readbacks: ReadbackPool;
   private lostCbs: ((reason: string) => void)[] = [];
   private destroyed = false;
   private capturing = false; // inside capture(): no submit may happen
@@ -114,7 +110,8 @@ export class Gpu {
     this.device = device;
     this.keepAlive = keepAlive;
     this.report = report;
-    this.uniformAlign = device.limits.minUniformBufferOffsetAlignment || 256;
+    this.uniforms = new UniformArena(device);
+    this.readbacks = new ReadbackPool(device);
     void device.lost.then((info) => {
       const reason = this.destroyed ? 'destroyed' : `${info.reason}: ${info.message}`;
       for (const cb of this.lostCbs) cb(reason);
@@ -223,8 +220,7 @@ export class Gpu {
   stageRead(buf: GPUBuffer, bytes?: number, byteOffset = 0): { map(): Promise<ArrayBuffer> } {
     const n = bytes ?? buf.size - byteOffset;
     const size = Math.max(16, Math.ceil(n / 16) * 16);
-    const idle = this.readbacks.get(size);
-    const rb = idle?.pop() ?? this.device.createBuffer({ size, usage: USAGE_READBACK, label: 'readback' });
+    const rb = this.readbacks.take(size);
     // Copy size must be a multiple of 4 and stay inside the source buffer.
     const copyBytes = Math.min(Math.ceil(n / 4) * 4, buf.size - byteOffset);
     this.endPass();
@@ -245,10 +241,7 @@ export class Gpu {
         this.stats.mapWaitMs += performance.now() - t0;
         const out = rb.getMappedRange(0, size).slice(0, n);
         rb.unmap();
-        if (!this.readbacks.has(size)) this.readbacks.set(size, []);
-        const list = this.readbacks.get(size)!;
-        if (list.length < 4) list.push(rb);
-        else rb.destroy();
+        this.readbacks.give(rb);
         return out;
       },
     };
@@ -321,30 +314,6 @@ export class Gpu {
     return this.encoder;
   }
 
-  /** A slice of the uniform arena holding `params` for one dispatch of the pending encoder. */
-  private uniform(params: ArrayBufferView): GPUBufferBinding {
-    const len = Math.ceil(params.byteLength / 16) * 16;
-    if (len > UNIFORM_ARENA_BYTES) throw new Error('run(): params larger than 64 KiB');
-    let off = Math.ceil(this.stagedLen / this.uniformAlign) * this.uniformAlign;
-    // A slice never straddles two arenas.
-    if (Math.floor(off / UNIFORM_ARENA_BYTES) !== Math.floor((off + len - 1) / UNIFORM_ARENA_BYTES)) {
-      off = Math.ceil(off / UNIFORM_ARENA_BYTES) * UNIFORM_ARENA_BYTES;
-    }
-    if (off + len > this.staged.byteLength) {
-      const grown = new Uint8Array(Math.max(this.staged.byteLength * 2, off + len));
-      grown.set(this.staged.subarray(0, this.stagedLen));
-      this.staged = grown;
-    }
-    this.staged.fill(0, off, off + len);
-    this.staged.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), off);
-    this.stagedLen = off + len;
-    const arena = Math.floor(off / UNIFORM_ARENA_BYTES);
-    while (this.arenas.length <= arena) {
-      this.arenas.push(this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: USAGE_UNIFORM, label: 'params' }));
-    }
-    return { buffer: this.arenas[arena], offset: off - arena * UNIFORM_ARENA_BYTES, size: len };
-  }
-
   /** Encodes one dispatch: params at binding 0 (if any), then `buffers` in order. */
   run(kernel: Kernel, params: ArrayBufferView | null, buffers: GPUBuffer[], workgroups: [number, number?, number?]): void {
     const [x, y = 1, z = 1] = workgroups;
@@ -354,7 +323,7 @@ export class Gpu {
     }
     if (x === 0 || y === 0 || z === 0) return;
     const p = this.pipeline(kernel);
-    const uni = params ? this.uniform(params) : null;
+    const uni = params ? this.uniforms.slice(params) : null;
     const bind = this.tuning.cacheBindGroups ? this.cachedBindGroup(p, uni, buffers) : this.bindGroup(p.pipe.getBindGroupLayout(0), uni, buffers);
     if (this.tuning.sharedPass) {
       const pass = (this.pass ??= this.beginPass());
@@ -470,14 +439,14 @@ export class Gpu {
         this.endPass();
         this.timer?.resolve(this.encoder);
         cb = this.encoder.finish();
-        uniforms = this.staged.slice(0, this.stagedLen); // [stagedLen] this capture's uniform slices
+        uniforms = this.uniforms.take(); // [bytes] this capture's uniform slices
       }
     } finally {
       this.capturing = false;
       this.pass = null;
       this.passPipe = null;
       this.encoder = null;
-      this.stagedLen = 0;
+      this.uniforms.reset();
       this.pendingDispatches = 0;
     }
     let submitted = false;
@@ -486,7 +455,7 @@ export class Gpu {
       submitted = true;
       if (!cb) return;
       this.flush(); // anything encoded since goes first, as it was encoded first
-      this.writeUniforms(uniforms, uniforms.byteLength);
+      this.uniforms.write(uniforms);
       this.device.queue.submit([cb]);
       this.stats.submits++;
     };
@@ -498,21 +467,11 @@ export class Gpu {
     if (this.capturing) throw new Error('Gpu: read/write/flush inside capture()');
     this.endPass();
     this.timer?.resolve(this.encoder);
-    this.writeUniforms(this.staged, this.stagedLen);
+    this.uniforms.write();
     this.device.queue.submit([this.encoder.finish()]);
     this.stats.submits++;
     this.encoder = null;
-    this.stagedLen = 0;
     this.pendingDispatches = 0;
-  }
-
-  /** Writes the first `len` staged uniform bytes to the arenas (in queue order, before the submit that reads them). */
-  private writeUniforms(bytes: Uint8Array<ArrayBuffer>, len: number): void {
-    for (let a = 0; a * UNIFORM_ARENA_BYTES < len; a++) {
-      const start = a * UNIFORM_ARENA_BYTES;
-      const end = Math.min(len, start + UNIFORM_ARENA_BYTES);
-      this.device.queue.writeBuffer(this.arenas[a], 0, bytes, start, Math.ceil((end - start) / 4) * 4);
-    }
   }
 
   /** Waits until the GPU has finished everything submitted (flushes first). */
@@ -533,10 +492,9 @@ export class Gpu {
     this.timer?.destroy();
     this.bindCache.clear();
     for (const list of this.pool.values()) for (const b of list) b.destroy();
-    for (const list of this.readbacks.values()) for (const b of list) b.destroy();
-    for (const b of this.arenas) b.destroy();
+    this.readbacks.destroy();
+    this.uniforms.destroy();
     this.pool.clear();
-    this.readbacks.clear();
     this.pipelines.clear();
     this.device.destroy();
     this.keepAlive.length = 0;
