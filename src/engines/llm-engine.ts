@@ -1,6 +1,7 @@
 // The LLM engine of one peer: its shard on WGSL (LlamaGpu) or ONNX Runtime Web (LlamaOrt, wasm or
 // webgpu), the tensor-parallel plan's all-reduce hook, the vocab-parallel output head, and the
 // generation loop. Runs inside the GPU worker (or in-process in the headless Node peer).
+import { tuneModel, type TuneSummary } from './tune-model';
 import type { Comm } from '../collectives/types';
 import type { Gpu } from '../gpu/gpu';
 import { loadGgufIndex, type GgufIndex, type RangeSource } from '../model/gguf';
@@ -33,6 +34,8 @@ export interface LoadRequest {
   engine?: LlmEngineChoice;
   /** Per-rank shares for proportional shards (src/parallel/hetero.ts); default even. */
   weights?: number[];
+  /** Tune the prefill kernels on this adapter at load (once per GPU model; src/engines/tune-model.ts). Default true. */
+  tune?: boolean;
 }
 
 export interface LoadInfo {
@@ -49,6 +52,8 @@ export interface LoadInfo {
   share: { heads: [number, number]; hidden: [number, number]; vocab: [number, number] };
   /** What sized the KV cache: the adapter's largest binding (wgsl), or the wasm memory budget (ORT). */
   kvBudgetBytes: number;
+  /** The load-time kernel tuning (wgsl only). */
+  tuning?: TuneSummary;
 }
 
 type EngineModel = ShardModel & SlotModel;
@@ -106,8 +111,11 @@ export class LlmEngine {
     }
     const maxSeqLen = Math.max(16, Math.min(req.maxSeqLen, shard.config.contextLength, posCap));
     let model: EngineModel;
+    let tuning: TuneSummary | undefined;
     if (engine === 'wgsl') {
-      model = await LlamaGpu.load(gpu as Gpu, shard, { maxSeqLen, maxSlots });
+      const m = await LlamaGpu.load(gpu as Gpu, shard, { maxSeqLen, maxSlots });
+      if (req.tune !== false) tuning = await tuneModel(gpu as Gpu, m.projectionShapes());
+      model = m;
     } else {
       const { LlamaOrt } = await import('../model/ort/llama-ort'); // ORT is parsed only by peers that use it
       model = await LlamaOrt.load(shard, { maxSeqLen, maxSlots, backend: engine === 'ort-webgpu' ? 'webgpu' : 'wasm' });
@@ -116,7 +124,7 @@ export class LlmEngine {
     const tokenizer = new LlamaTokenizer(index.tokenizer);
     const eng = new LlmEngine(model, tokenizer, comm, timer, {
       rank: req.rank, tp: req.tp, weightBytes: model.weightBytes(), kvBytes: model.kvBytes(), maxSeqLen, maxSlots, downloadedBytes: loaded, config: index.config,
-      engine, share: { heads: plan.heads, hidden: plan.hidden, vocab: plan.vocab }, kvBudgetBytes,
+      engine, share: { heads: plan.heads, hidden: plan.hidden, vocab: plan.vocab }, kvBudgetBytes, tuning,
     }, req.batchWaitMs ?? 0);
     eng.chatTemplate = index.chatTemplate;
     eng.vocabTokens = index.tokenizer.tokens;

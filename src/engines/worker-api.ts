@@ -7,6 +7,8 @@ import type { JobEvent, LlmEngineKind, PeerReport } from '../session/protocol';
 import { autoEngine, ORT_WASM_MEMORY_BYTES, resolveEngine } from './engine-choice';
 import type { LlmEngine, LoadInfo, LoadRequest } from './llm-engine';
 import { remoteComm, type CommTimer } from './remote-comm';
+import { installTuneCache, type TuneCache } from '../kernels/autotune';
+import { openIdbTuneCache } from './tune-store';
 import type { ImageRequest, ImageResult, ImageStepEvent } from './image-engine';
 
 export class GpuWorkerApi {
@@ -14,6 +16,9 @@ export class GpuWorkerApi {
   private llm: LlmEngine | null = null;
   private lostCallbacks: ((reason: string) => void)[] = [];
   private autoEngine: LlmEngineKind = 'wgsl';
+
+  /** `tuneCache`: the host's persistent tuning store (the headless peer's JSON file); default IndexedDB. */
+  constructor(private readonly opts: { tuneCache?: TuneCache } = {}) {}
 
   /**
    * Measures this peer. Without a usable WebGPU device it is a CPU peer (ONNX Runtime on wasm, adapter
@@ -45,6 +50,8 @@ export class GpuWorkerApi {
       };
     }
     this.gpu.onLost((reason) => this.lostCallbacks.forEach((cb) => cb(reason)));
+    // Kernel tunings persist per GPU model across loads and reloads (src/engines/tune-model.ts).
+    installTuneCache(this.opts.tuneCache ?? (await openIdbTuneCache()).cache);
     const r = this.gpu.report;
     this.autoEngine = autoEngine(r);
     let gflops = 0;

@@ -1,6 +1,7 @@
 // A small autotuner for kernel override constants. Every candidate is timed on the user's own adapter
 // and the winner is cached under the adapter's identity (vendor | architecture | description) plus an
-// op/shape key, so a device pays for tuning once: in the browser the cache is localStorage, in Node a
+// op/shape key, so a device pays for tuning once: the host installs a persistent store (IndexedDB in the
+// GPU worker, a JSON file for the headless peer; installTuneCache), else localStorage in a page, else a
 // plain object the caller may persist (bench/gpu-kernels.ts writes it next to its results).
 import type { AdapterReport, Gpu } from '../gpu/gpu';
 
@@ -26,8 +27,20 @@ export class MemoryTuneCache implements TuneCache {
   }
 }
 
-/** localStorage-backed cache where it exists (browsers), else a process-wide memory cache. */
+let installed: TuneCache | null = null;
+
+/**
+ * Makes `cache` the default for this realm (null: back to the built-in choice). The host installs its
+ * persistent store once at start: the GPU worker an IndexedDB one (workers have no localStorage), the
+ * headless Node peer a JSON file (src/engines/tune-store*.ts).
+ */
+export function installTuneCache(cache: TuneCache | null): void {
+  installed = cache;
+}
+
+/** The installed cache, else localStorage where it exists (a page), else a process-wide memory cache. */
 export function defaultTuneCache(): TuneCache {
+  if (installed) return installed;
   const ls = (globalThis as { localStorage?: Storage }).localStorage;
   if (!ls) return processCache;
   return {

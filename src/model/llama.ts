@@ -181,6 +181,15 @@ export class LlamaGpu {
     return this.weightBytesTotal;
   }
 
+  /** The distinct prefill matmul shapes of a layer (as run: fused or not), for tuning at load. */
+  projectionShapes(): { N: number; K: number; type: GpuWeight['type'] }[] {
+    const L = this.layers[0];
+    if (!L) return [];
+    const seen = new Map<string, { N: number; K: number; type: GpuWeight['type'] }>();
+    for (const w of [...L.qkv, L.wo, ...L.gateUp, L.wDown]) seen.set(`${w.rows}x${w.cols}|${w.type}`, { N: w.rows, K: w.cols, type: w.type });
+    return [...seen.values()];
+  }
+
   /**
    * Runs tokens at positions [pos, pos+T) of `slot` (default 0), appending to that slot's KV cache.
    * `reduce`, when given, receives the [T*dim] partial sums after wo and after w_down (twice per layer)
