@@ -122,12 +122,12 @@ function boundOf(r: CaseRow): string {
   if (link) {
     const wire = ar.bytes / (link.throughput_MBps * 1e3); // ms at the link's bulk rate
     parts.push(`link RTT ${link.rtt_p50_ms.toFixed(3)} ms, bulk ${link.throughput_MBps.toFixed(0)} MB/s (payload alone ${wire.toFixed(3)} ms)`);
-    parts.push(ar.p50_ms < 4 * wire ? 'bandwidth-bound' : `latency-bound: ${(ar.p50_ms / link.rtt_p50_ms).toFixed(1)}× the RTT of one SCTP message round trip through libdatachannel and both event loops`);
+    parts.push(ar.p50_ms < 4 * wire ? 'bandwidth-bound' : `latency-bound: ${(ar.p50_ms / link.rtt_p50_ms).toFixed(1)}× the RTT of one message round trip on the link (the transport above) through both event loops`);
     const pa = r.isolated.prefill_allreduce;
     if (pa) {
       const rate = pa.bytes / (pa.p50_ms * 1e3); // MB/s
       const wirePa = pa.bytes / (link.throughput_MBps * 1e3);
-      parts.push(`prefill all-reduce of ${pa.bytes} B: ${pa.p50_ms.toFixed(2)} ms alone (${rate.toFixed(0)} MB/s; ${pa.p50_ms < 3 * wirePa ? 'bandwidth-bound by the data channel' : 'above the link\'s bulk time'}), ${(r.collectives_per_token - 1) > 0 ? `${r.collectives_per_token - 1} of them per prefill ≈ ${((r.collectives_per_token - 1) * pa.p50_ms).toFixed(0)} ms` : ''}`);
+      parts.push(`prefill all-reduce of ${pa.bytes} B: ${pa.p50_ms.toFixed(2)} ms alone (${rate.toFixed(0)} MB/s; ${pa.p50_ms < 3 * wirePa ? 'bandwidth-bound by the link' : 'above the link\'s bulk time'}), ${(r.collectives_per_token - 1) > 0 ? `${r.collectives_per_token - 1} of them per prefill ≈ ${((r.collectives_per_token - 1) * pa.p50_ms).toFixed(0)} ms` : ''}`);
     }
   }
   return parts.join('; ');

@@ -5,7 +5,7 @@
 #       .gpu-node/node_modules, next to Dawn's webgpu package that ../shared/gpu/prepare.sh put there.
 #   bash bench/multi-gpu.sh run     (on the GPU machine, as root) sets up Vulkan from .gl/, unpacks Node and
 #       runs the bench; results go to $OUT (or bench/out). SHAPE, WEIGHTS, N, TPS, PREFILL, DECODE, REPS,
-#       ENCODE_AHEAD, LABEL
+#       ENCODE_AHEAD, LABEL, SAME_HOST (1 default: peers link over Unix sockets; 0: WebRTC)
 #       pass through (see bench/multi-gpu.ts).
 #   bash bench/multi-gpu.sh local   (here) builds and runs it with N lavapipe peers and the tiny shape.
 set -euo pipefail

@@ -10,7 +10,9 @@
 // Environment: SHAPE=tiny|1B|7B (default 1B), WEIGHTS=f16|f32, N=peers (default: GPUs, else 2),
 // TPS=1,2,4 (default 1 and powers of 2 up to N), PREFILL=128, DECODE=64, REPS=2, PORT=5390,
 // MODEL_DIR (default $TMPDIR/tabmesh-bench-models), PIN=0|1 (default: 1 when root with >1 GPU),
-// ENCODE_AHEAD=0|1 (default 1: LlamaGpu.encodeAhead in the peers), LABEL (added to the file names).
+// ENCODE_AHEAD=0|1 (default 1: LlamaGpu.encodeAhead in the peers), LABEL (added to the file names),
+// SAME_HOST=1|0 (default 1: the peers link to each other over Unix sockets, src/transport/uds-channel.node.ts;
+// 0 forces WebRTC data channels, the transport before issue 7, for an A/B in one session).
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -47,6 +49,13 @@ const pin = env('PIN', gpus.length > 1 && process.getuid?.() === 0 ? '1' : '0') 
 const outDir = path.resolve(process.env.BENCH_OUT ?? process.env.OUT ?? 'bench/out');
 const modelDir = path.resolve(env('MODEL_DIR', path.join(os.tmpdir(), 'tabmesh-bench-models')));
 const self = process.argv[1]; // this bundle: children run it with `peer`
+const sameHost = env('SAME_HOST', '1') !== '0';
+/** Mesh link ends per transport, counted from the peers' `link to …` lines over the whole run (each link at both ends). */
+const linkEnds = { same_host: 0, webrtc: 0 };
+const countLink = (line: string) => {
+  if (/^link to \S+: same-host unix socket/.test(line)) linkEnds.same_host++;
+  else if (/^link to \S+: webrtc/.test(line)) linkEnds.webrtc++;
+};
 
 
 async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, group: string[], prompt: string, maxTokens: number): Promise<RunSample> {
@@ -57,7 +66,7 @@ async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, grou
 
 async function runCase(coord: NodeCoordinator, origin: string, model: ModelRef, tp: number): Promise<CaseRow> {
   log(`tp=${tp}: starting ${tp} peer(s)${pin ? ` on GPUs ${gpus.slice(0, tp).join(',')}` : ''}`);
-  const children = Array.from({ length: tp }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus }));
+  const children = Array.from({ length: tp }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus, args: ['--same-host', sameHost ? 'on' : 'off'], onLine: countLink }));
   try {
     await coord.waitForPeers(tp, 180_000);
     const entries = coord.core.roster.list();
@@ -107,6 +116,14 @@ try {
   failure = (e as Error).stack ?? String(e);
   log(`FAILED: ${failure}`);
 }
+/** The report's transport sentence, from what the peers said they used (a socket that fell back shows). */
+function transportLine(): string {
+  const rtc = 'WebRTC data channels (node-datachannel / libdatachannel) over loopback';
+  if (!sameHost) return `${rtc}, one process per peer (SAME_HOST=0)`;
+  if (linkEnds.webrtc === 0 && linkEnds.same_host > 0) return `same-host Unix domain sockets between the peer processes (${linkEnds.same_host} link ends; WebRTC only for control), one process per peer`;
+  if (linkEnds.same_host === 0) return `${rtc}, one process per peer (same-host links requested, none came up)`;
+  return `mixed: ${linkEnds.same_host} link ends over same-host Unix sockets, ${linkEnds.webrtc} over ${rtc}, one process per peer`;
+}
 const base = rows.find((r) => r.tp === 1);
 for (const r of rows) {
   r.speedup_prefill = base ? r.prefill_tok_s / base.prefill_tok_s : null;
@@ -117,7 +134,8 @@ const adapter = rows[0]?.adapter ?? null;
 const doc = {
   name: 'multi-gpu', date, machine: { hostname: os.hostname(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_GB: os.totalmem() / 1e9, gpus: gpus.length, pinned: pin },
   node: process.version, adapter, shape: { name: shapeName, ...shape, weights, file_GB: bytes / 1e9 }, prefill_tokens: PREFILL, decode_tokens: DECODE, reps: REPS,
-  transport: 'WebRTC data channels (node-datachannel / libdatachannel) over loopback, one process per peer',
+  transport: transportLine(),
+  same_host: { requested: sameHost, link_ends: linkEnds },
   encode_ahead: process.env.ENCODE_AHEAD !== '0', label: process.env.LABEL ?? null,
   rows, failure,
 };

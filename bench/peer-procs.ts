@@ -26,11 +26,13 @@ export async function startBenchServer(port: number, modelDir: string): Promise<
 
 /**
  * Peer i (`node <self> peer <link> --name gpuN`), its output relayed with its name. With `pin`, it runs
- * on GPU gpus[i] alone: the other /dev/nvidiaN are bind-mounted over by /dev/null in its namespace.
+ * on GPU gpus[i] alone: the other /dev/nvidiaN are bind-mounted over by /dev/null in its namespace
+ * (a mount namespace of its own, but the same /tmp: the same-host Unix sockets still reach each other).
+ * `args`: more peer options (e.g. `--same-host off`); `onLine`: every output line, for the driver to read.
  */
-export function spawnBenchPeer(self: string, i: number, link: string, o: { pin: boolean; gpus: number[] }): ChildProcess {
+export function spawnBenchPeer(self: string, i: number, link: string, o: { pin: boolean; gpus: number[]; args?: string[]; onLine?: (line: string) => void }): ChildProcess {
   const name = o.pin ? `gpu${o.gpus[i]}` : `peer${i}`;
-  const args = [self, 'peer', link, '--name', name];
+  const args = [self, 'peer', link, '--name', name, ...(o.args ?? [])];
   let child: ChildProcess;
   if (o.pin) {
     const hide = o.gpus.filter((_, j) => j !== i).map((g) => `mount --bind /dev/null /dev/nvidia${g} && `).join('');
@@ -38,9 +40,21 @@ export function spawnBenchPeer(self: string, i: number, link: string, o: { pin: 
   } else {
     child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   }
-  const relay = (b: Buffer) => { for (const line of b.toString().split('\n')) if (line.trim()) console.log(`  [${name}] ${line}`); };
-  child.stdout!.on('data', relay);
-  child.stderr!.on('data', relay);
+  // Whole lines only (a read may end mid-line), per stream.
+  const relay = () => {
+    let part = '';
+    return (b: Buffer) => {
+      const lines = (part + b.toString()).split('\n');
+      part = lines.pop()!;
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        console.log(`  [${name}] ${line}`);
+        o.onLine?.(line);
+      }
+    };
+  };
+  child.stdout!.on('data', relay());
+  child.stderr!.on('data', relay());
   return child;
 }
 

@@ -12,15 +12,20 @@ import { create, globals } from 'webgpu';
 import * as rtc from 'node-datachannel/polyfill';
 import WebSocket from 'ws';
 import { parseJoinLink } from './join-link';
+import { newPeerId } from './ids';
 import type { PeerAgent, PeerAlertCode } from './peer-agent';
+import { UdsEndpoint } from '../transport/uds-channel.node';
 
-const USAGE = `usage: tabmesh peer <join-link> [--name NAME] [--ice JSON] [--insecure]
+const USAGE = `usage: tabmesh peer <join-link> [--name NAME] [--ice JSON] [--insecure] [--same-host on|off]
 
 Joins a tabmesh session as a headless peer (Node + Dawn WebGPU + libdatachannel WebRTC).
   <join-link>   the link the coordinator page shows, e.g. http://host:5199/#join=<session>
   --name NAME   shown in the coordinator's roster (in the peer's user agent)
   --ice JSON    ICE servers, a JSON array of RTCIceServer objects (default: none, LAN only)
   --insecure    accept a self-signed HTTPS certificate (the dev server's LAN port)
+  --same-host on|off
+                links to other headless peers on this machine over a Unix socket instead of WebRTC
+                (default on; env TABMESH_SAME_HOST=0 turns it off; browsers and other hosts: WebRTC)
 One GPU per process: Dawn takes the first adapter; see ../shared/gpu/README.md for pinning.`;
 
 export interface HeadlessArgs {
@@ -28,10 +33,18 @@ export interface HeadlessArgs {
   name?: string;
   ice?: string;
   insecure: boolean;
+  /** Same-host links (Unix sockets) to headless peers on this machine; default on, see USAGE. */
+  sameHost: boolean;
 }
 
-export function parseArgs(argv: string[]): HeadlessArgs {
+function onOff(v: string | undefined, what: string): boolean {
+  if (v === undefined || !['on', 'off', '1', '0', 'true', 'false'].includes(v)) throw new Error(`${what} must be on or off, got ${v}\n\n${USAGE}`);
+  return v === 'on' || v === '1' || v === 'true';
+}
+
+export function parseArgs(argv: string[], env: Record<string, string | undefined> = process.env): HeadlessArgs {
   const rest = [...argv];
+  let sameHost = env.TABMESH_SAME_HOST === undefined || env.TABMESH_SAME_HOST === '' ? true : onOff(env.TABMESH_SAME_HOST, 'TABMESH_SAME_HOST');
   let link: string | undefined;
   let name: string | undefined;
   let ice: string | undefined;
@@ -43,13 +56,16 @@ export function parseArgs(argv: string[]): HeadlessArgs {
     else if (a === '--ice') ice = rest.shift();
     else if (a.startsWith('--ice=')) ice = a.slice(6);
     else if (a === '--insecure') insecure = true;
+    else if (a === '--same-host') sameHost = onOff(rest.shift(), '--same-host');
+    else if (a.startsWith('--same-host=')) sameHost = onOff(a.slice(12), '--same-host');
+    else if (a === '--no-same-host') sameHost = false;
     else if (a === '-h' || a === '--help') throw new Error(USAGE);
     else if (a.startsWith('-')) throw new Error(`unknown option ${a}\n\n${USAGE}`);
     else if (link === undefined) link = a;
     else throw new Error(`unexpected argument ${a}\n\n${USAGE}`);
   }
   if (!link) throw new Error(USAGE);
-  return { link, name, ice, insecure };
+  return { link, name, ice, insecure, sameHost };
 }
 
 /**
@@ -97,7 +113,19 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
   if (args.insecure) process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
   const userAgent = `tabmesh-headless${args.name ? ` "${args.name}"` : ''} (Node ${process.version}; ${process.platform} ${process.arch})`;
   installNodeGlobals(userAgent);
-  const [{ startPeerAgent }, { GpuWorkerApi }] = await Promise.all([import('./peer-agent'), import('../engines/worker-api')]);
+  const [{ startPeerAgent }, { GpuWorkerApi }, { provideSameHostLinks }] = await Promise.all([import('./peer-agent'), import('../engines/worker-api'), import('./peer-mesh')]);
+  // Our id is chosen here (not by the agent) so the same-host endpoint is registered for this peer alone.
+  const peerId = newPeerId(target.sessionId);
+  let endpoint: UdsEndpoint | null = null;
+  const unprovide = args.sameHost
+    ? provideSameHostLinks(peerId, async () => {
+      const ep = await UdsEndpoint.listen(peerId);
+      endpoint = ep;
+      ep.onLink = (p, kind, why) => log(`link to ${p}: ${kind === 'same-host' ? 'same-host unix socket' : 'webrtc'} (${why})`);
+      return ep;
+    })
+    : () => undefined;
+  if (!args.sameHost) log('same-host links off: every link uses WebRTC');
 
   let finish: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (finish = resolve));
@@ -105,6 +133,7 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
   let lastProgress = 0;
   const agent: PeerAgent | null = await startPeerAgent({
     sessionId: target.sessionId,
+    peerId,
     gpu: new GpuWorkerApi(), // in-process: proxy()/transfer() markers are inert on direct calls
     signaling: target.signaling,
     userAgent,
@@ -125,7 +154,10 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
       },
     },
   });
-  if (!agent) return 1;
+  if (!agent) {
+    unprovide();
+    return 1;
+  }
   log(`peer id: ${agent.id}`);
   log(`adapter: ${agent.report.adapter.vendor} ${agent.report.adapter.architecture} ${agent.report.adapter.description}${agent.report.adapter.isFallback ? ' (fallback)' : ''}, engine ${agent.report.engine ?? 'wgsl'}, ${agent.report.gflops.toFixed(1)} GFLOPS`);
   const onSignal = (sig: string) => () => {
@@ -136,6 +168,8 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
   process.once('SIGTERM', onSignal('SIGTERM'));
   const code = await done;
   agent.close();
+  unprovide();
+  (endpoint as UdsEndpoint | null)?.close(); // open links close with the process (or with the mesh above)
   // Let the close reach the coordinator (it then drops us at once instead of after the heartbeat timeout).
   await new Promise((r) => setTimeout(r, 300));
   return code;

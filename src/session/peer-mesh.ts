@@ -2,14 +2,72 @@
 // built over it. Shared by the browser peer page and the headless Node peer (node-datachannel's
 // W3C polyfill gives the same RTCDataChannel surface). The peer with the larger id dials the
 // smaller one, so each pair opens exactly one connection however the roster updates interleave.
+// Same-host data plane: before a pair adds its Link, both send a text hello on the new channel (binary
+// messages are the Link's, text ones the hello's). Two headless Node peers of one machine (both hellos
+// carry the same host key; the key and the socket come from a SameHostLinks the Node shell registered,
+// see headless.node.ts and src/transport/uds-channel.node.ts) move their Link to a Unix socket, dialed by
+// the larger id as here; every other pair, and a browser always (it registers nothing: hello host null),
+// keeps the data channel. The WebRTC connection stays open either way: its close still drops the peer.
 import type { DataConnection, Peer } from 'peerjs';
 import { transfer } from 'comlink';
 import { Mesh } from '../transport/mesh';
 import { GroupComm } from '../collectives/group';
 import type { Comm } from '../collectives/types';
 import type { ChannelLike } from '../transport/channel';
+import type { LinkOptions } from '../transport/link';
 
 const LINK_WAIT_MS = 20_000; // ICE on a LAN takes ~40 ms; a peer still without a link after 20 s is not coming
+/** A remote that sent no hello in this long (a build without it, or an event loop blocked by a model load)
+ *  gets the data channel: we tell it so (FALLBACK), so it does not wait for our socket either. */
+const HELLO_WAIT_MS = 10_000;
+/** The dialer's wait for the listener's ack; the listener acks only once its own side chose the socket. */
+const DIAL_WAIT_MS = 5_000;
+const HELLO = 'tabmesh-link-hello:';
+const FALLBACK = 'tabmesh-link-webrtc';
+
+/** What a Node shell plugs in for a same-host link (UdsEndpoint implements it). Browser code only sees
+ *  this interface: no node: module is reachable from here. */
+export interface SameHostLinks {
+  /** Equal exactly for processes that can reach each other's `address` (hostname + boot id + uid). */
+  readonly hostKey: string;
+  readonly address: string;
+  /** Shown only to session members (over WebRTC); a dialer must present it. */
+  readonly token: string;
+  readonly linkOptions: LinkOptions;
+  dial(address: string, token: string, timeoutMs: number): Promise<ChannelLike>;
+  accept(peerId: string, signal: AbortSignal): Promise<ChannelLike>;
+  /** Told which transport the link to `peerId` uses, and why (the headless peer logs it). */
+  onLink?(peerId: string, kind: 'same-host' | 'webrtc', why: string): void;
+}
+
+type SameHostFactory = () => Promise<SameHostLinks>;
+const sameHostFactories = new Map<string, SameHostFactory>();
+
+/** Registers the same-host transport of the PeerMesh that peer `peerId` will build (keyed by id: two
+ *  headless peers may share one process, e.g. in tests). Returns the unregister function. */
+export function provideSameHostLinks(peerId: string, make: SameHostFactory): () => void {
+  sameHostFactories.set(peerId, make);
+  return () => {
+    if (sameHostFactories.get(peerId) === make) sameHostFactories.delete(peerId);
+  };
+}
+
+interface Hello {
+  host: string | null;
+  addr: string | null;
+  token: string | null;
+}
+
+function parseHello(text: string | null): Hello | null {
+  if (text === null || !text.startsWith(HELLO)) return null;
+  try {
+    const h = JSON.parse(text.slice(HELLO.length)) as Partial<Hello>;
+    const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : null);
+    return { host: str(h.host), addr: str(h.addr), token: str(h.token) };
+  } catch {
+    return null;
+  }
+}
 
 export class PeerMesh {
   readonly mesh: Mesh;
@@ -17,9 +75,14 @@ export class PeerMesh {
   private members = new Set<string>();
   private waiters: (() => void)[] = [];
   private groups = new Map<string, Comm>();
+  private readonly sameHost: Promise<SameHostLinks | null>;
+  private readonly kinds = new Map<string, 'same-host' | 'webrtc'>();
 
   constructor(private readonly peer: Peer, private readonly myId: string) {
     this.mesh = new Mesh(myId);
+    const make = sameHostFactories.get(myId);
+    // A listener that fails to start (no writable tmpdir) only means WebRTC for every link.
+    this.sameHost = make ? make().catch(() => null) : Promise.resolve(null);
     // A group with a departed member is broken for good (GroupComm rejects every later call):
     // forget it so a later job over a new member list starts with fresh sequence numbers.
     this.mesh.onPeerClosed((peerId) => {
@@ -40,7 +103,9 @@ export class PeerMesh {
     this.members = new Set(ids.filter((id) => id !== this.myId));
     for (const id of this.members) {
       if (id < this.myId && !this.conns.has(id)) {
-        this.adopt(this.peer.connect(id, { label: 'mesh', serialization: 'raw', reliable: true }));
+        // PeerJS returns undefined once the peer is destroyed (a roster update racing a shutdown).
+        const conn = this.peer.connect(id, { label: 'mesh', serialization: 'raw', reliable: true }) as DataConnection | undefined;
+        if (conn) this.adopt(conn);
       }
     }
     for (const [id, c] of this.conns) if (!this.members.has(id)) this.drop(id, c);
@@ -51,20 +116,107 @@ export class PeerMesh {
     const old = this.conns.get(id);
     if (old && old !== conn) this.drop(id, old);
     this.conns.set(id, conn);
-    const onOpen = () => {
-      const pc = conn.peerConnection as RTCPeerConnection & { sctp?: { maxMessageSize?: number } | null };
-      const channel = conn.dataChannel as unknown as ChannelLike;
-      const prev = this.mesh.link(id);
-      if (prev && !prev.isClosed) prev.close();
-      this.mesh.addLink(id, channel, { maxMessageSize: pc.sctp?.maxMessageSize ?? undefined });
-      const w = this.waiters;
-      this.waiters = [];
-      for (const cb of w) cb();
-    };
+    // The handshake's text messages, queued from the start (PeerJS emits 'data' for every raw message).
+    const texts: string[] = [];
+    let wake: (() => void) | null = null;
+    conn.on('data', (d) => {
+      if (typeof d !== 'string') return;
+      texts.push(d);
+      wake?.();
+    });
+    const ended = new AbortController();
+    const nextText = (ms: number): Promise<string | null> => new Promise((resolve) => {
+      const finish = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        ended.signal.removeEventListener('abort', finish);
+        wake = null;
+        resolve(texts.shift() ?? null);
+      };
+      if (texts.length || ended.signal.aborted) return resolve(texts.shift() ?? null);
+      // No timer for an unbounded wait: a pending 24-day timer would keep a Node process alive.
+      const timer = Number.isFinite(ms) ? setTimeout(finish, ms) : undefined;
+      wake = finish;
+      ended.signal.addEventListener('abort', finish);
+    });
+    const onOpen = () => void this.linkUp(id, conn, nextText, ended.signal);
     if (conn.open) onOpen();
     else conn.on('open', onOpen);
-    conn.on('close', () => this.drop(id, conn));
-    conn.on('error', () => this.drop(id, conn));
+    const gone = () => {
+      ended.abort(new Error(`connection to ${id} closed`));
+      this.drop(id, conn);
+    };
+    conn.on('close', gone);
+    conn.on('error', gone);
+  }
+
+  /** Hello exchange on an open connection, then the link: a Unix socket when both peers are headless on one
+   *  host, else the data channel itself. */
+  private async linkUp(id: string, conn: DataConnection, nextText: (ms: number) => Promise<string | null>, ended: AbortSignal): Promise<void> {
+    const dc = conn.dataChannel as unknown as ChannelLike & { send(d: string): void };
+    const pc = conn.peerConnection as RTCPeerConnection & { sctp?: { maxMessageSize?: number } | null };
+    const sh = await this.sameHost;
+    const useRtc = (why: string) => this.addLink(id, conn, dc, { maxMessageSize: pc.sctp?.maxMessageSize ?? undefined }, 'webrtc', why, sh);
+    const sendText = (t: string) => {
+      try {
+        dc.send(t);
+      } catch {
+        // closed meanwhile: 'close' drops the peer
+      }
+    };
+    if (this.conns.get(id) !== conn) return;
+    sendText(HELLO + JSON.stringify({ host: sh?.hostKey ?? null, addr: sh?.address ?? null, token: sh?.token ?? null } satisfies Hello));
+    const theirs = parseHello(await nextText(HELLO_WAIT_MS));
+    if (this.conns.get(id) !== conn) return;
+    if (!theirs) {
+      if (sh) sendText(FALLBACK);
+      return useRtc('no hello from the peer');
+    }
+    if (!sh || !theirs.host || !theirs.addr || !theirs.token) return useRtc(sh ? 'the peer has no same-host link' : 'same-host links off here');
+    if (theirs.host !== sh.hostKey) return useRtc('another host');
+    if (this.myId > id) {
+      // The dialer, as for the WebRTC connection.
+      try {
+        const ch = await sh.dial(theirs.addr, theirs.token, DIAL_WAIT_MS);
+        return this.addLink(id, conn, ch, sh.linkOptions, 'same-host', `dialed ${theirs.addr}`, sh);
+      } catch (e) {
+        sendText(FALLBACK);
+        return useRtc(`dial failed: ${(e as Error).message}`);
+      }
+    }
+    // The listener: the peer's socket, or its word that it stays on WebRTC (a failed dial).
+    const stop = new AbortController();
+    const onEnd = () => stop.abort(ended.reason);
+    ended.addEventListener('abort', onEnd, { once: true });
+    const [sock, text] = [sh.accept(id, stop.signal), nextText(Infinity)];
+    const first = await Promise.race([sock.then((ch) => ({ ch }), () => null), text.then((t) => ({ t }))]);
+    ended.removeEventListener('abort', onEnd);
+    if (first && 'ch' in first) return this.addLink(id, conn, first.ch, sh.linkOptions, 'same-host', `accepted on ${sh.address}`, sh);
+    stop.abort(new Error('peer chose WebRTC'));
+    if (first?.t === FALLBACK) return useRtc('the peer could not dial our socket');
+    if (this.conns.get(id) === conn) useRtc(`unexpected message ${String(first?.t).slice(0, 40)}`);
+  }
+
+  private addLink(id: string, conn: DataConnection, channel: ChannelLike, opts: LinkOptions, kind: 'same-host' | 'webrtc', why: string, sh: SameHostLinks | null): void {
+    if (this.conns.get(id) !== conn) {
+      if (kind === 'same-host') channel.close(); // dropped while dialing
+      return;
+    }
+    const prev = this.mesh.link(id);
+    if (prev && !prev.isClosed) prev.close();
+    const link = this.mesh.addLink(id, channel, opts);
+    this.kinds.set(id, kind);
+    // A broken socket leaves the pair without a link: drop the connection too, so both sides are in the
+    // same state as after a departure (the next roster update dials again).
+    if (kind === 'same-host') link.onClosed(() => this.drop(id, conn));
+    sh?.onLink?.(id, kind, why);
+    const w = this.waiters;
+    this.waiters = [];
+    for (const cb of w) cb();
+  }
+
+  /** Which transport the open link to `peerId` uses (undefined: none yet). */
+  transportOf(peerId: string): 'same-host' | 'webrtc' | undefined {
+    return this.hasLink(peerId) ? this.kinds.get(peerId) : undefined;
   }
 
   private drop(id: string, conn: DataConnection): void {
