@@ -15,6 +15,7 @@ import { parseJoinLink } from './join-link';
 import { newPeerId } from './ids';
 import type { PeerAgent, PeerAlertCode } from './peer-agent';
 import { UdsEndpoint } from '../transport/uds-channel.node';
+import { fileTuneCache } from '../engines/tune-store.node';
 
 const USAGE = `usage: tabmesh peer <join-link> [--name NAME] [--ice JSON] [--insecure] [--same-host on|off]
 
@@ -134,7 +135,8 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
   const agent: PeerAgent | null = await startPeerAgent({
     sessionId: target.sessionId,
     peerId,
-    gpu: new GpuWorkerApi(), // in-process: proxy()/transfer() markers are inert on direct calls
+    // in-process: proxy()/transfer() markers are inert on direct calls; kernel tunings persist in a JSON file
+    gpu: new GpuWorkerApi({ tuneCache: fileTuneCache() }),
     signaling: target.signaling,
     userAgent,
     ui: {
