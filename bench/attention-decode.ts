@@ -7,7 +7,9 @@
 // on another KV region, rotating over >= ~512 MB of caches so L2 (50 MB on an H100) never holds them.
 // Each case's outputs (both kernels, the first region) are checked against the CPU reference() on
 // sampled heads. Also a sweep of splitTuning on a few cases. All buffers are allocated once per process.
-// Env: QUICK=1 (lavapipe-sized), SWEEP=0 (skip the sweep), TUNE (JSON, splitTuning overrides), OUT (default bench/out).
+// Env: QUICK=1 (lavapipe-sized), SWEEP=0 (skip the sweep), TUNE (JSON, splitTuning overrides), OUT (default bench/out),
+// MODE=gqa: only the GQA kernel sweep (bench/attention-decode-gqa.ts: fixed-cost floor, block / lane / tile
+// kernels and tile knobs at 7B-GQA and 1B-GQA, 4096 and 16384, MHA as a no-regression row).
 // Bundle: node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/attention-decode.ts', '.gpu-node/attn-decode.mjs', { minify: true }))"
 import { create, globals } from 'webgpu';
 import fs from 'node:fs';
@@ -17,9 +19,11 @@ import { Gpu } from '../src/gpu/gpu';
 import { attention, reference, splitChunks, splitPlan, splitTuning, type AttnImpl } from '../src/kernels/attention';
 import { attentionBatch, attentionReference, packRows, type BatchRow } from '../src/kernels/batch-decode';
 import { params } from '../src/kernels/common';
+import { gqaSweep } from './attention-decode-gqa';
 
 Object.assign(globalThis, globals);
 const QUICK = process.env.QUICK === '1';
+const MODE = process.env.MODE ?? 'all';
 const SWEEP = process.env.SWEEP !== '0';
 // TUNE='{"unroll":1,"targetWorkgroups":1024}' overrides splitTuning for the main and batched rows (and is
 // the sweep's reset point), so a sweep's best point can be re-measured without a rebuild.
@@ -126,6 +130,7 @@ function call(s: Setup, impl: AttnImpl, i: number): void {
   attention(gpu, s.q, kBufs[r.buf], vBufs[r.buf], s.kvmap, s.out, { T: 1, pos: s.ctx - 1, nHeads: s.shape.nHeads, headDim: s.shape.hd, kvDim: s.kvDim }, r.off, impl);
 }
 
+const hostCache = { n: 0, kc: new Float32Array(0), vc: new Float32Array(0) }; // the last region check() built
 /** Max |GPU - CPU reference| over sampled heads (first, middle, last) on region 0 (buffer 0, offset 0). */
 async function check(s: Setup, impl: AttnImpl): Promise<number> {
   const { nHeads, hd } = s.shape;
@@ -134,7 +139,9 @@ async function check(s: Setup, impl: AttnImpl): Promise<number> {
   const heads = [...new Set([0, nHeads >> 1, nHeads - 1])];
   const q = new Float32Array(heads.length * hd); // [heads, hd]
   heads.forEach((h, i) => q.set(s.qHost.subarray(h * hd, (h + 1) * hd), i * hd));
-  const kc = hostRegion(kSeed, s.ctx * s.kvDim), vc = hostRegion(vSeed, s.ctx * s.kvDim); // [ctx, kvDim]
+  const n = s.ctx * s.kvDim;
+  if (hostCache.n !== n) Object.assign(hostCache, { n, kc: hostRegion(kSeed, n), vc: hostRegion(vSeed, n) }); // [ctx, kvDim] each
+  const { kc, vc } = hostCache;
   const want = reference(q, kc, vc, heads.map((h) => s.kvmapHost[h]), { T: 1, pos: s.ctx - 1, nHeads: heads.length, headDim: hd, kvDim: s.kvDim });
   let err = 0;
   heads.forEach((h, i) => { for (let d = 0; d < hd; d++) err = Math.max(err, Math.abs(got[h * hd + d] - want[i * hd + d])); });
@@ -159,7 +166,11 @@ async function measure(s: Setup, impl: AttnImpl, withCheck: boolean): Promise<Ro
 
 const canSplit = splitPlan(gpu, 32, 128, 1024) !== null;
 if (!canSplit) log('no subgroups: the split kernel does not run here; old kernel only');
-for (const shape of SHAPES) {
+const gqa = MODE === 'gqa' && canSplit
+  ? await gqaSweep({ gpu, quick: QUICK, streamGBs, peakGBs: PEAK_GBS, log, timeCalls,
+    setup: (name, ctx) => setup(SHAPES.find((x) => x.name === name)!, ctx), call, check })
+  : null;
+for (const shape of MODE === 'gqa' ? [] : SHAPES) {
   for (const ctx of CTXS) {
     const s = setup(shape, ctx);
     for (const impl of (canSplit ? ['shared', 'split'] : ['shared']) as AttnImpl[]) {
@@ -176,7 +187,7 @@ interface BatchRowResult { shape: string; ctx: number; B: number; impl: string; 
   pctStream: number; maxErr: number }
 const batchRows: BatchRowResult[] = [];
 const BATCH: [string, number, number][] = QUICK ? [['7B-gqa', 40, 3]] : [['7B-gqa', 1024, 4], ['7B-gqa', 1024, 16], ['7B-gqa', 4096, 4], ['7B-gqa', 4096, 16], ['1B', 4096, 16]];
-for (const [name, ctx, B] of canSplit ? BATCH : []) {
+for (const [name, ctx, B] of canSplit && MODE !== 'gqa' ? BATCH : []) {
   const shape = SHAPES.find((x) => x.name === name)!;
   const kvDim = shape.nKv * shape.hd;
   if (B * ctx * kvDim * 4 > BUF) continue;
@@ -211,7 +222,7 @@ for (const [name, ctx, B] of canSplit ? BATCH : []) {
 }
 
 // splitTuning sweep on a few cases (the defaults are one of the points).
-if (SWEEP && canSplit) {
+if (SWEEP && canSplit && MODE !== 'gqa') {
   // GQA shapes (where 32 lanes per key were shuffle-bound): lanes per key (vpl), loads in flight (unroll),
   // chunk count (targetWorkgroups) and workgroup size; minChunk stays at its default.
   const cases: [string, number][] = QUICK ? [['7B-gqa', 300]] : [['7B-gqa', 1024], ['7B-gqa', 4096], ['7B-gqa', 16384], ['1B', 16384]];
@@ -237,7 +248,7 @@ const result = {
   bench: 'attention-decode', date: new Date().toISOString(), quick: QUICK,
   machine: { hostname: os.hostname(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model }, node: process.version, adapter,
   timing: hasTs ? 'timestamp queries around one pass of many calls' : 'wall clock (no timestamp-query)',
-  peakGBs: PEAK_GBS, streamGBs, defaults, rows, batch: batchRows, sweep,
+  peakGBs: PEAK_GBS, streamGBs, defaults, rows, batch: batchRows, sweep, gqa: gqa?.json ?? null,
 };
 const f = (x: number | null | undefined, d = 1) => (x == null ? '-' : x.toFixed(d));
 const md: string[] = [
@@ -257,6 +268,7 @@ for (const shape of SHAPES) for (const ctx of CTXS) {
     `${f(n?.usGpu)} | ${f(n?.GBs, 0)} | ${f(n?.pctPeak)} | ${f(n?.pctStream)} | ${n ? f(o.usGpu / n.usGpu, 2) + 'x' : '-'} | ${n?.chunks ?? '-'} | ` +
     `${o.maxErr?.toExponential(1)} / ${n?.maxErr?.toExponential(1) ?? '-'} |`);
 }
+if (MODE === 'gqa') md.splice(3); // no main table in the GQA sweep
 if (batchRows.length) {
   md.push('', '## Batched decode (attentionBatch, every row at ctx, rows in their own slots)', '',
     '| shape | ctx | B | old us | old GB/s | split us | split GB/s | % of peak | % of stream | err old / split |', '|---|---|---|---|---|---|---|---|---|---|');
@@ -284,12 +296,14 @@ if (sweep.length) {
     md.push(`| ${key} | ${f(best.GBs, 0)} | ${f(best.pctPeak)} | ${t.wg} | ${t.unroll} | ${t.vpl} | ${t.targetWorkgroups} |`);
   }
 }
+if (gqa) md.push('', ...gqa.md);
 const text = md.join('\n') + '\n';
 console.log(text);
 const out = process.env.OUT ?? 'bench/out';
 fs.mkdirSync(out, { recursive: true });
 const tag = `${(adapter.description || adapter.vendor || 'gpu').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40)}-${result.date.replace(/[:.]/g, '').slice(0, 17)}`;
-fs.writeFileSync(`${out}/attention-decode-${tag}.json`, JSON.stringify(result, null, 1));
-fs.writeFileSync(`${out}/attention-decode-${tag}.md`, text);
-log(`wrote ${out}/attention-decode-${tag}.{json,md}`);
+const stem = `${out}/attention-decode${MODE === 'gqa' ? '-gqa' : ''}-${tag}`;
+fs.writeFileSync(`${stem}.json`, JSON.stringify(result, null, 1));
+fs.writeFileSync(`${stem}.md`, text);
+log(`wrote ${stem}.{json,md}`);
 gpu.destroy();

@@ -1,6 +1,7 @@
 // Causal GQA attention of T new tokens against the KV cache (keys and values already stored).
 import combineWgsl from '../../shaders/llm/attention_combine.wgsl?raw';
 import rowsWgsl from '../../shaders/llm/attention_rows.wgsl?raw';
+import splitGqaTileWgsl from '../../shaders/llm/attention_split_gqa_tile.wgsl?raw';
 import splitGqaWgsl from '../../shaders/llm/attention_split_gqa.wgsl?raw';
 import splitWgsl from '../../shaders/llm/attention_split.wgsl?raw';
 import wgsl from '../../shaders/llm/attention.wgsl?raw';
@@ -33,12 +34,29 @@ export const splitTuning = {
   // the K and V rows fit the device's workgroup storage), and query heads per pass.
   gqaBlock: 32,
   gqaHeads: 8,
+  // Kernel for GQA (several query heads per kv head): 'tile' (attention_split_gqa_tile.wgsl: one barrier
+  // per block of WG / S keys, queries in registers, block max by subgroupMax + atomicMax), 'block'
+  // (attention_split_gqa.wgsl) or 'lane' (attention_split.wgsl, as MHA). MHA always takes 'lane'.
+  gqaKernel: 'tile' as SplitKernel,
+  // Tile kernel defaults: the best single setting over 7B-GQA (32q/8kv/128) and 1B-GQA (32q/4kv/64) at
+  // 4096 and 16384 keys on an H100 (geometric mean; bench/results/attention-decode-gqa-tile-nvidia-h100-
+  // 2026-11-28.md): 128 threads, 4 vec4s per lane (capped to 2 for 1B's 8 heads per pass), no prefetch
+  // (issuing the next block's loads before the barrier cost registers and lost 0-10%).
+  gqaWg: 128, // tile kernel: threads per workgroup (a multiple of headDim / 4)
+  gqaVpl: 4, // tile kernel: vec4s of a key row per lane in the score phase (S = headDim / 4 / gqaVpl lanes per key)
+  gqaPf: 0, // tile kernel: 1 issues the next block's loads before this block's barrier (PF override)
+  // Tile kernel chunking, when set (0: targetWorkgroups / minChunk as every kernel), so GQA can take its
+  // own chunk count without moving MHA's.
+  gqaTarget: 0,
+  gqaMinChunk: 0,
 };
+
+export type SplitKernel = 'lane' | 'block' | 'tile';
 
 /** How the split kernel runs for one shape; null where it cannot (no subgroups, headDim % 4, > 256 heads). */
 export interface SplitPlan {
-  consts: Record<string, number>; // WG, S, VPL, G, U, SGMIN overrides (block kernel: WG, BK, HD4, G)
-  block: boolean; // true: attention_split_gqa.wgsl (several query heads per kv head), else attention_split.wgsl
+  consts: Record<string, number>; // lane: WG, S, VPL, G, U, SGMIN; block: WG, BK, HD4, G; tile: WG, S, VPL, HD4, G, NV, PF
+  kernel: SplitKernel; // lane: attention_split.wgsl, block: attention_split_gqa.wgsl, tile: attention_split_gqa_tile.wgsl
   hd4: number;
   nKv: number;
   nct: number; // chunks per row (max)
@@ -50,8 +68,9 @@ export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: numb
   if (headDim % 4 || kvDim % headDim || nHeads > 256) return null;
   const hd4 = headDim / 4, nKv = kvDim / headDim;
   // S lanes read one key row; they must sit in one subgroup, so S <= the smallest subgroup size.
-  const info = (gpu.device as unknown as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+  const info = (gpu.device as unknown as { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
   const sgMin = info?.subgroupMinSize || 4; // WebGPU's floor
+  const sgMax = info?.subgroupMaxSize || 128; // WebGPU's ceiling
   const { targetWorkgroups, minChunk, wg, unroll } = splitTuning;
   // Query heads per kv head (the most of any kv head for a regular map): all in one pass when their
   // queries and accumulators fit, G*VPL <= 16 vec4s each, so VPL shrinks (S grows) for large groups.
@@ -64,7 +83,28 @@ export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: numb
   const G = Math.max(1, Math.min(group, Math.floor(16 / VPL)));
   const U = Math.max(1, Math.min(unroll, Math.floor(16 / VPL)));
   const nct = Math.max(1, Math.ceil(targetWorkgroups / nKv));
-  if (group > 1) {
+  if (group > 1 && splitTuning.gqaKernel === 'tile') {
+    // GQA tile kernel: S lanes per key (power of 2, within the smallest subgroup), VPL vec4s each; G heads
+    // per pass with their queries in registers (G * VPL <= 16); phase C has JP = WG / HD4 key lanes, NV
+    // keys each per block of BK = WG / S keys. WG must hold whole subgroups (the key slots of phase A count
+    // on it). Shapes it cannot take fall through to the block kernel.
+    // vec4s per lane no larger than lets all query heads of a pass (up to gqaHeads) fit 16 register vec4s
+    // (1B: 8 heads x 2, one pass, rather than 2 passes of 4 heads x 4 that would read the chunk twice).
+    const vplT = Math.max(1, Math.min(splitTuning.gqaVpl, hd4, Math.floor(16 / Math.min(group, splitTuning.gqaHeads))));
+    let St = 1;
+    while (St * 2 <= Math.min(Math.ceil(hd4 / vplT), sgMin, 32)) St *= 2;
+    const VPLt = Math.ceil(hd4 / St), WGt = splitTuning.gqaWg;
+    const Gt = Math.max(1, Math.min(group, splitTuning.gqaHeads, Math.floor(16 / VPLt)));
+    const NV = Math.ceil(WGt / St / (WGt / hd4));
+    const bytes = (2 * Gt * (WGt / St) + 3 * Gt + WGt + 262) * 4 + WGt * 16; // ss, bm, redl, heads, red
+    if (VPLt <= 16 && WGt % hd4 === 0 && WGt % sgMax === 0 && WGt <= 256 && NV <= 16 &&
+      bytes <= gpu.device.limits.maxComputeWorkgroupStorageSize) {
+      const nctT = Math.max(1, Math.ceil((splitTuning.gqaTarget || targetWorkgroups) / nKv));
+      return { consts: { WG: WGt, S: St, VPL: VPLt, HD4: hd4, G: Gt, NV, PF: splitTuning.gqaPf ? 1 : 0 }, kernel: 'tile', hd4, nKv,
+        nct: nctT, minChunk: splitTuning.gqaMinChunk || minChunk };
+    }
+  }
+  if (group > 1 && splitTuning.gqaKernel !== 'lane') {
     // GQA takes the block kernel: the lane-group kernel rescales its softmax after every key and needs
     // shuffles for each of the G dots, a dependent chain per key that left 32q/8kv/128 at 11-23% of an
     // H100's bandwidth (bench/results/attention-decode-gqa-nvidia-h100-2026-11-28.md). MHA (group 1)
@@ -75,9 +115,9 @@ export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: numb
     let BK = splitTuning.gqaBlock;
     while (BK > 4 && bytes(BK) > limit) BK /= 2;
     if (bytes(BK) > limit || Gb * hd4 > 8 * wg) return null; // RO = 8 outputs per thread in the shader
-    return { consts: { WG: wg, BK, HD4: hd4, G: Gb }, block: true, hd4, nKv, nct, minChunk };
+    return { consts: { WG: wg, BK, HD4: hd4, G: Gb }, kernel: 'block', hd4, nKv, nct, minChunk };
   }
-  return { consts: { WG: wg, S, VPL, G, U, SGMIN: sgMin }, block: false, hd4, nKv, nct, minChunk };
+  return { consts: { WG: wg, S, VPL, G, U, SGMIN: sgMin }, kernel: 'lane', hd4, nKv, nct, minChunk };
 }
 
 /** Chunks of a row with nKeys keys (the same formula as chunkLen() in the shaders). */
@@ -105,8 +145,9 @@ export function runSplit(gpu: Gpu, plan: SplitPlan, q: GPUBuffer, kc: GPUBuffer,
   const pacc = gpu.alloc(parts ? B * nHeads * plan.nct * headDim * 4 : 16, 'attn_pacc'); // [B, nHeads, nct, headDim]
   const pml = gpu.alloc(parts ? B * nHeads * plan.nct * 8 : 16, 'attn_pml'); // [B, nHeads, nct, 2]
   const rowBuf = rows ?? kvmap; // unread when useRows = 0, but the binding must hold a buffer
-  const kernel = plan.block ? { code: splitGqaWgsl, file: 'shaders/llm/attention_split_gqa.wgsl' }
-    : { code: splitWgsl, file: 'shaders/llm/attention_split.wgsl' };
+  const kernel = plan.kernel === 'tile' ? { code: splitGqaTileWgsl, file: 'shaders/llm/attention_split_gqa_tile.wgsl' }
+    : plan.kernel === 'block' ? { code: splitGqaWgsl, file: 'shaders/llm/attention_split_gqa.wgsl' }
+      : { code: splitWgsl, file: 'shaders/llm/attention_split.wgsl' };
   gpu.run({ ...kernel, constants: plan.consts }, u,
     [q, kc, vc, kvmap, rowBuf, out, pacc, pml], grid(B * plan.nKv * nch));
   if (parts) {
