@@ -9,6 +9,11 @@ import path from 'node:path';
 const results = path.resolve(process.cwd(), 'bench/results');
 const names = fs.readdirSync(results).filter((n) => n.endsWith('.json'));
 const count = (prefix: string): number => names.filter((n) => n.startsWith(prefix)).length;
+const read = (n: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(results, n), 'utf8')) as Record<string, unknown>;
+const rowsIn = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? (v as Record<string, unknown>[]) : []);
+/** multi-gpu files with a decode split per all-reduce point at tp>1 (one chart each). */
+const pointFiles = names.filter((n) => n.startsWith('multi-gpu-') && rowsIn(read(n).rows).some((r) => Number(r.tp) > 1 &&
+  rowsIn((r.points as { decode?: unknown } | null | undefined)?.decode).some((p) => Number(p.points_per_step) > 0))).length;
 
 test('bench page draws every chart without errors', async ({ page }) => {
   const errors: string[] = [];
@@ -23,7 +28,12 @@ test('bench page draws every chart without errors', async ({ page }) => {
   // chart ids the page must show for the files committed now (one per family, more per file where the page does so)
   const expected: string[] = ['chart-gemv', 'chart-llm-decode', 'chart-llm-prefill'];
   if (count('gemm-sweep-')) expected.push('chart-gemm-sweep');
-  if (names.some((n) => n.startsWith('gpu-kernels-') && (JSON.parse(fs.readFileSync(path.join(results, n), 'utf8')) as { gemm?: unknown[] }).gemm?.length)) expected.push('chart-matmul');
+  const gemm50 = names.filter((n) => (n.startsWith('gemm50-') || n.startsWith('gemm50b-')) && rowsIn(read(n).rows).length).length;
+  for (let i = 0; i < gemm50; i++) expected.push(i === 0 ? 'chart-gemm50' : `chart-gemm50-${i}`);
+  if (names.some((n) => n.startsWith('gemm-subgroup-matrix-') && rowsIn(read(n).rows).some((r) => typeof r.tops === 'number'))) expected.push('chart-gemm-subgroup-matrix');
+  if (count('attention-decode-')) expected.push('chart-attention-decode');
+  for (let i = 0; i < pointFiles; i++) expected.push(i === 0 ? 'chart-tp-points' : `chart-tp-points-${i}`);
+  if (names.some((n) => n.startsWith('gpu-kernels-') && rowsIn(read(n).gemm).length)) expected.push('chart-matmul');
   if (count('llm-decode-profile-')) expected.push('chart-decode-profile');
   if (count('ort-webgpu-gpu-')) expected.push('chart-ort-webgpu');
   if (count('llm-wllama-')) expected.push('chart-wllama');

@@ -1,7 +1,9 @@
 // GEMM sweep charts (bench/gemm-sweep.ts -> bench/results/gemm-sweep-*.json): the best f32 TFLOPS of
 // each kernel family (gemm.wgsl, gemm_reg*.wgsl variants) per size, and per Dawn toggle set, against
-// the 50 TFLOPS goal of docs/arch-gemm.md (f32 matmul 4096^3 on an H100).
-import { best, chartSection, colour, filesWith, goalLine, num, rowsOf, str, uniq, whereOf, type Json, type ResultFile } from './bench-charts-common';
+// the 50 TFLOPS goal of docs/arch-gemm.md (f32 matmul 4096^3 on an H100); the gemm50 runs (every
+// config at 4096^3, gemm50-*.json / gemm50b-*.json) and the int8 tensor-core GEMM through
+// chromium-experimental-subgroup-matrix (gemm-subgroup-matrix-*.json, TOPS with exact i32 sums).
+import { best, chartSection, colour, filesWith, goalLine, newest, num, rowsOf, str, uniq, whereOf, type Json, type ResultFile } from './bench-charts-common';
 
 const GOAL_TFLOPS = 50;
 const shapeOf = (r: Json): string => `${str(r.M)}×${str(r.N)}×${str(r.K)} ${str(r.layout, '')}`.trim();
@@ -77,4 +79,56 @@ export function gpuKernelsMatmulChart(): void {
     },
     options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'TFLOPS' } } } },
   });
+}
+
+/** gemm50 / gemm50b (issue 7 f32 push at 4096³): TFLOPS of every row (baseline, sweep, repeats), one chart per file. */
+export function gemm50Charts(): void {
+  const files = [...filesWith('gemm50-'), ...filesWith('gemm50b-')].sort((a, b) => str(b.doc.date, b.name).localeCompare(str(a.doc.date, a.name)));
+  files.forEach((f, idx) => {
+    const rows = rowsOf(f.doc);
+    if (!rows.length) return;
+    const goal = Number.isFinite(num(f.doc.goalTflops)) ? num(f.doc.goalTflops) : GOAL_TFLOPS;
+    const shape = Array.isArray(f.doc.shape) ? (f.doc.shape as unknown[]).map(String).join('×') : '4096×4096×4096';
+    const kernels = uniq(rows.map(familyOf));
+    const good = (r: Json): boolean => r.ok !== false && Number.isFinite(num(r.tflops));
+    chartSection(`f32 GEMM ${shape}: TFLOPS per config (${f.name})`,
+      `f32 TFLOPS of each kernel / tile config at ${shape} (baseline = the best kernel before this run, repeated at the end as the same-run reference), results checked against f64; ${whereOf(f.doc)}. Goal: ${goal} TFLOPS.`,
+      `chart-gemm50${idx ? `-${idx}` : ''}`, {
+        type: 'bar',
+        data: {
+          // multi-line tick: phase and layout, then the config label (a failed row says so)
+          labels: rows.map((r) => [`${str(r.phase)} ${str(r.layout, '')}`.trim(), `${str(r.label)}${good(r) ? '' : ' (failed)'}`]),
+          datasets: [
+            ...kernels.map((k, i) => ({ label: k, backgroundColor: colour(i), data: rows.map((r) => (familyOf(r) === k && good(r) ? num(r.tflops) : null)) })),
+            goalLine(`goal ${goal} TFLOPS`, goal, rows.length),
+          ],
+        },
+        options: { skipNull: true, scales: { y: { beginAtZero: true, title: { display: true, text: 'TFLOPS (f32)' } } } },
+      });
+  });
+}
+
+/** int8 GEMM on the tensor cores (chromium-experimental-subgroup-matrix): TOPS per check / timing row, newest file. */
+export function gemmSubgroupMatrixChart(): void {
+  const f = newest('gemm-subgroup-matrix-');
+  if (!f) return;
+  const rows = rowsOf(f.doc).filter((r) => Number.isFinite(num(r.tops)));
+  if (!rows.length) return;
+  const exact = (r: Json): boolean => r.ok === true;
+  // the f32 reference: the best checked row of the gemm50 runs (same 4096³ shape class, same machine kind)
+  const f32Best = best([...filesWith('gemm50-'), ...filesWith('gemm50b-')].flatMap((x) => rowsOf(x.doc)).filter((r) => r.ok !== false).map((r) => num(r.tflops))) ?? NaN;
+  chartSection(`int8 GEMM via subgroup matrix: TOPS (${f.name})`,
+    `int8 inputs with exact i32 sums (TOPS, not the f32 GEMM's TFLOPS) through chromium-experimental-subgroup-matrix, checked exactly against the CPU; ${whereOf(f.doc)}; no fixed goal${Number.isFinite(f32Best) ? `, the best f32 GEMM (${f32Best.toFixed(1)} TFLOPS) dashed for scale` : ''}.`,
+    'chart-gemm-subgroup-matrix', {
+      type: 'bar',
+      data: {
+        labels: rows.map((r) => [`${str(r.phase)} ${str(r.M)}×${str(r.N)}×${str(r.K)}`, `load unit ${str(r.unit)}`]),
+        datasets: [
+          { label: 'exact (max abs err 0)', backgroundColor: colour(2), data: rows.map((r) => (exact(r) ? num(r.tops) : null)) },
+          { label: 'wrong result', backgroundColor: colour(1), data: rows.map((r) => (exact(r) ? null : num(r.tops))) },
+          ...(Number.isFinite(f32Best) ? [goalLine(`best f32 GEMM (gemm50 runs), TFLOPS`, f32Best, rows.length)] : []),
+        ],
+      },
+      options: { skipNull: true, scales: { y: { beginAtZero: true, title: { display: true, text: 'TOPS (int8) / TFLOPS (f32 line)' } } } },
+    });
 }

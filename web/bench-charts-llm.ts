@@ -1,6 +1,8 @@
 // LLM engine charts: the decode-loop profile (bench/results/llm-decode-profile-*.json), tabmesh's
-// WGSL engine vs onnxruntime-web (ort-webgpu-gpu-*.json) and tabmesh vs wllama (llm-wllama-*.json).
-import { chartSection, colour, filesWith, newest, rowsOf, str, uniq, val, whereOf, type Json } from './bench-charts-common';
+// WGSL engine vs onnxruntime-web (ort-webgpu-gpu-*.json), tabmesh vs wllama (llm-wllama-*.json), and
+// for the multi-GPU runs (multi-gpu-*.json) the series label (transport, GPUs / peers) and the time
+// split per all-reduce point at decode (what bounds tp>1).
+import { chartSection, colour, filesWith, newest, num, rowsOf, str, uniq, val, whereOf, type Json } from './bench-charts-common';
 
 /** Multi-line tick label: "decode tp-shaped (identity ...)" -> ["decode tp-shaped", "(identity ...)"]. */
 const wrap = (s: string): string[] => s.replace(/ \(/, '\n(').split('\n');
@@ -70,4 +72,86 @@ export function wllamaChart(): void {
       data: { labels: models, datasets: series.map((s, i) => ({ label: s, backgroundColor: colour(i), data: models.map((m) => pick(m, s)) })) },
       options: { skipNull: true, scales: { y: { type: 'logarithmic', title: { display: true, text: 'decode tokens/s' } } } },
     });
+}
+
+// ---- multi-GPU tensor parallel (bench/multi-gpu.ts -> multi-gpu-*.json) ----
+
+const objOf = (v: unknown): Json => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {});
+
+/** The link the all-reduces ran over: `same_host.link_ends` (files of 2026-11-28 on), else the `transport` sentence. */
+export function transportOf(doc: Json): string {
+  const sh = doc.same_host;
+  if (typeof sh === 'object' && sh !== null) {
+    const ends = objOf((sh as Json).link_ends);
+    const unix = num(ends.same_host);
+    const rtc = num(ends.webrtc);
+    if (unix > 0 && rtc > 0) return 'mixed same-host sockets / WebRTC';
+    if (unix > 0) return 'same-host Unix sockets';
+    if ((sh as Json).requested === false || rtc > 0) return 'WebRTC';
+  }
+  const t = typeof doc.transport === 'string' ? doc.transport : '';
+  if (/^mixed/i.test(t)) return 'mixed same-host sockets / WebRTC';
+  if (/unix|same-host/i.test(t) && !/none came up/.test(t)) return 'same-host Unix sockets';
+  return /webrtc/i.test(t) ? 'WebRTC' : 'transport unknown';
+}
+
+/** GPUs and peers of a multi-gpu file: "2 peers on 1 GPU" when the peers share fewer GPUs, else "4× GPU". */
+export function gpusOf(doc: Json): string {
+  const gpus = num(objOf(doc.machine).gpus);
+  const peers = Math.max(0, ...rowsOf(doc).map((r) => num(r.tp)).filter((t) => t > 0));
+  if (gpus > 0 && peers > gpus) return `${peers} peers on ${gpus} GPU${gpus > 1 ? 's' : ''}`;
+  return `${Number.isFinite(gpus) ? gpus : '?'}× GPU`;
+}
+
+/** The variant a file's name adds ("encode-ahead", "uds-1gpu") beside its shape, machine and date. */
+export function variantOf(name: string, doc: Json): string {
+  const shape = objOf(doc.shape);
+  return name.replace(/^multi-gpu-/, '').replace(/-?\d{4}-\d{2}-\d{2}$/, '').replace(/(^|-)(nvidia|amd|intel|apple|unknown)[-\w]*$/, '')
+    .replace(`${str(shape.name, '')}-${str(shape.weights, '')}`, '').replace(/--+/g, '-').replace(/^-|-$/g, '');
+}
+
+/** The legend label of a multi-gpu file's tokens/s series: model, GPUs / peers, transport, variant and date. */
+export function multiGpuLabel(name: string, doc: Json): string {
+  const shape = objOf(doc.shape);
+  const v = variantOf(name, doc);
+  return `${str(shape.name)} ${str(shape.weights, '')}, ${gpusOf(doc)}, ${transportOf(doc)} (${v ? `${v}, ` : ''}${name.slice(-10)})`;
+}
+
+const POINT_PARTS = [
+  ['encode', 'encode (CPU, before the point)'],
+  ['read', 'read partial back (submit, GPU finish, map)'],
+  ['send', 'send (framing, channel.send)'],
+  ['wait', 'wait for the sum (peers in flight / late; incl. encoding ahead)'],
+  ['write', 'write the sum back'],
+] as const;
+
+/** Per multi-gpu file with point timings: µs per all-reduce point at decode, per tp>1 and rank, stacked by part. */
+export function tpPointsCharts(): void {
+  let idx = 0;
+  for (const f of filesWith('multi-gpu-')) {
+    const rows = rowsOf(f.doc);
+    const bars = rows.filter((r) => num(r.tp) > 1).flatMap((r) => rowsOf(objOf(r.points), 'decode')
+      .filter((p) => num(p.points_per_step) > 0)
+      .map((p) => ({ tp: num(r.tp), rank: num(p.rank), step: num(p.step_ms), pts: num(p.points_per_step), us: objOf(p.us_per_point) })));
+    if (!bars.length) continue;
+    // break-even budget per point: tp=1's step minus its ideal 1/tp share of compute, spread over the points
+    const tp1 = rowsOf(objOf(rows.find((r) => num(r.tp) === 1)?.points), 'decode')[0];
+    const tp1Step = num(tp1?.step_ms);
+    const budget = (b: { tp: number; pts: number }): number | null => (tp1Step > 0 && b.pts > 0 ? (1000 * tp1Step * (1 - 1 / b.tp)) / b.pts : null);
+    const shape = objOf(f.doc.shape);
+    chartSection(`Tensor-parallel decode: time per all-reduce point (${f.name})`,
+      `µs per all-reduce point at decode (mean over ${str(f.doc.decode_tokens)} tokens, ${str(shape.name)} ${str(shape.weights, '')}) per rank, ${gpusOf(f.doc)} over ${transportOf(f.doc)}, ${whereOf(f.doc)}; goal: under the break-even budget (tp=1's step less its 1/tp compute share, per point)${tp1Step > 0 ? '' : ' — no tp=1 row in this file'}.`,
+      `chart-tp-points${idx ? `-${idx}` : ''}`, {
+        type: 'bar',
+        data: {
+          labels: bars.map((b) => [`tp=${b.tp} rank ${b.rank}`, `${b.pts.toFixed(0)} points, step ${b.step.toFixed(1)} ms`]),
+          datasets: [
+            ...POINT_PARTS.map(([k, label], i) => ({ label, stack: 'point', backgroundColor: colour(i), data: bars.map((b) => val(b.us[k])) })),
+            ...(tp1Step > 0 ? [{ label: 'break-even budget per point', type: 'line', stack: 'budget', order: -1, showLine: false, pointStyle: 'line', pointRadius: 18, pointHoverRadius: 18, borderWidth: 3, borderColor: '#111', data: bars.map(budget) } as never] : []),
+          ],
+        },
+        options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, title: { display: true, text: 'µs per all-reduce point' } } } },
+      });
+    idx++;
+  }
 }

@@ -1,16 +1,20 @@
 // The benchmark page: plots the committed results in bench/results/*.json (see bench-charts-common.ts
-// for how they are bundled). Sections, top to bottom: GEMM sweep and matmul TFLOPS, GEMV bandwidth,
-// LLM tokens/s by tensor-parallel size, the decode-loop profile, WGSL vs onnxruntime-web, tabmesh vs
-// wllama, DistriFusion step time and DistriFusion quality. Each chart group is guarded: a malformed
+// for how they are bundled). Sections, top to bottom: GEMM sweep and matmul TFLOPS, the gemm50 runs,
+// the int8 subgroup-matrix GEMM, GEMV bandwidth, decode attention (% of peak), LLM tokens/s by
+// tensor-parallel size, time per all-reduce point at tp>1 decode, the decode-loop profile, WGSL vs
+// onnxruntime-web, tabmesh vs wllama, DistriFusion step time and DistriFusion quality. Each chart group is guarded: a malformed
 // or older-format file shows an alert instead of stopping the page.
 import { distrifusionQualityCharts, distrifusionSpeedCharts } from './bench-charts-distrifusion';
-import { gemmSweepCharts, gpuKernelsMatmulChart } from './bench-charts-gemm';
-import { decodeProfileChart, ortWebgpuCharts, wllamaChart } from './bench-charts-llm';
+import { gemm50Charts, gemmSubgroupMatrixChart, gemmSweepCharts, gpuKernelsMatmulChart } from './bench-charts-gemm';
+import { attentionDecodeChart } from './bench-charts-kernels';
+import { decodeProfileChart, multiGpuLabel, ortWebgpuCharts, tpPointsCharts, wllamaChart } from './bench-charts-llm';
 import { adapterName, byName, chartSection, COLOURS, guarded, num, rowsOf, whereOf, type Json } from './bench-charts-common';
 import { el } from './ui';
 
 guarded('GEMM sweep', gemmSweepCharts);
 guarded('gpu-kernels matmul', gpuKernelsMatmulChart);
+guarded('gemm50', gemm50Charts);
+guarded('int8 subgroup-matrix GEMM', gemmSubgroupMatrixChart);
 
 // ---- GEMV bandwidth (gpu-kernels-*.json, gemv rows) ----
 guarded('GEMV bandwidth', () => {
@@ -41,7 +45,9 @@ guarded('GEMV bandwidth', () => {
   });
 });
 
-// ---- LLM tokens/s by tp (multi-gpu-*.json: real TP over WebRTC; llm-gpu: one GPU, no network;
+guarded('decode attention', attentionDecodeChart);
+
+// ---- LLM tokens/s by tp (multi-gpu-*.json: real TP over WebRTC or same-host sockets; llm-gpu: one GPU, no network;
 //      llm-headless-chromium: browser tabs on one CPU) ----
 guarded('LLM tokens/s by tp', () => {
   interface Series { label: string; prefill: Map<number, number>; decode: Map<number, number> }
@@ -49,9 +55,7 @@ guarded('LLM tokens/s by tp', () => {
   for (const f of byName) {
     const rows = rowsOf(f.doc);
     if (f.name.startsWith('multi-gpu-')) {
-      const shape = (f.doc.shape ?? {}) as Json;
-      const gpus = (f.doc.machine as Json | undefined)?.gpus ?? '?';
-      series.push({ label: `${shape.name} ${shape.weights}, ${gpus}× GPU, WebRTC (${f.name.slice(-10)})`, prefill: new Map(rows.map((r) => [num(r.tp), num(r.prefill_tok_s)])), decode: new Map(rows.map((r) => [num(r.tp), num(r.decode_tok_s)])) });
+      series.push({ label: multiGpuLabel(f.name, f.doc), prefill: new Map(rows.map((r) => [num(r.tp), num(r.prefill_tok_s)])), decode: new Map(rows.map((r) => [num(r.tp), num(r.decode_tok_s)])) });
     } else if (f.name.startsWith('llm-gpu-')) {
       for (const model of new Set(rows.map((r) => String(r.model)))) {
         const mine = rows.filter((r) => r.model === model);
@@ -64,7 +68,7 @@ guarded('LLM tokens/s by tp', () => {
   const tps = [...new Set(series.flatMap((s) => [...s.decode.keys()]))].sort((a, b) => a - b);
   for (const metric of ['decode', 'prefill'] as const) {
     chartSection(`LLM ${metric} tokens/s by tensor-parallel size`, metric === 'decode'
-      ? 'Greedy decode after a 128-token prompt (multi-GPU runs: one headless Node peer per GPU, all-reduces over WebRTC data channels on loopback); the machine of each run is in its legend entry; no fixed goal. Log scale.'
+      ? 'Greedy decode after a 128-token prompt (multi-GPU runs: one headless Node peer per GPU, all-reduces over WebRTC data channels on loopback or same-host Unix sockets, as the legend says); the machine of each run is in its legend entry; no fixed goal. Log scale.'
       : 'Prompt tokens per second of the prefill forward; the machine of each run is in its legend entry. Log scale.', `chart-llm-${metric}`, {
       type: 'line',
       data: { labels: tps.map(String), datasets: series.map((s, i) => ({ label: s.label, borderColor: COLOURS[i % COLOURS.length], backgroundColor: COLOURS[i % COLOURS.length], data: tps.map((t) => s[metric].get(t) ?? null), spanGaps: true })) },
@@ -73,6 +77,7 @@ guarded('LLM tokens/s by tp', () => {
   }
 });
 
+guarded('tp all-reduce points', tpPointsCharts);
 guarded('decode profile', decodeProfileChart);
 guarded('ORT webgpu comparison', ortWebgpuCharts);
 guarded('wllama comparison', wllamaChart);

@@ -1,0 +1,116 @@
+// Decode-attention kernel charts (bench/attention-decode.ts, MODE=gqa: bench/attention-decode-gqa.ts ->
+// bench/results/attention-decode-*.json): % of the HBM peak one decode-attention call reaches per case
+// (model shape x context length), for every kernel generation, against the 70% goal. The files come in
+// two formats: `rows` (old shared-memory kernel vs the split-KV kernel of that day: the first split,
+// the GQA lane kernel, the GQA block kernel) and `gqa` (the tile sweep: best config per case, the
+// block / lane kernels measured in the same run, and the fixed cost per call that caps small cases).
+import { adapterName, chartSection, colour, filesWith, goalLine, num, rowsOf, str, uniq, val, type Json, type ResultFile } from './bench-charts-common';
+
+const GOAL_PCT = 70; // docs/arch-gemm.md: bandwidth-bound kernels at >= 70% of the 3.35 TB/s peak
+const SHAPE_ORDER = ['7B-gqa', '7B-mha', '1B'];
+
+interface Series { label: string; pct: Map<string, number>; hidden?: boolean }
+
+const caseKey = (shape: unknown, ctx: unknown): string => `${str(shape)}@${str(ctx)}`;
+const obj = (v: unknown): Json => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {});
+
+/** What distinguishes a file from its siblings: "gqa-tile" of attention-decode-gqa-tile-nvidia-h100-<date>. */
+function tagOf(f: ResultFile): string {
+  const t = f.name.replace(/-?\d{4}-\d{2}-\d{2}$/, '').replace(/^attention-decode-?/, '').replace(/(^|-)(nvidia|amd|intel|apple|lavapipe|swiftshader)[-\w]*$/, '');
+  return t || 'original';
+}
+
+/** The split kernel a row ran, from its shader constants: BK = block, NV = tile, SGMIN = lane, else the first split kernel. */
+function kernelOf(consts: unknown): string {
+  const c = obj(consts);
+  if ('NV' in c) return 'tile';
+  if ('BK' in c) return 'block';
+  if ('SGMIN' in c) return 'lane';
+  return 'split';
+}
+
+/** `rows` format: the old kernel (once, from the first such file) and this file's split-KV kernel(s). */
+function rowsSeries(f: ResultFile, out: Series[], withOld: boolean): void {
+  const rows = rowsOf(f.doc).filter((r) => Number.isFinite(num(r.pctPeak)));
+  if (withOld) {
+    const old = rows.filter((r) => r.impl === 'shared');
+    if (old.length) out.push({ label: `old kernel (one workgroup per head, ${tagOf(f)})`, pct: new Map(old.map((r) => [caseKey(r.shape, r.ctx), num(r.pctPeak)])) });
+  }
+  const split = rows.filter((r) => r.impl === 'split');
+  if (!split.length) return;
+  const kernels = uniq(split.map((r) => kernelOf(r.consts)));
+  const name = kernels.length === 1 && kernels[0] === 'split' ? 'first split-KV' : `${kernels.join(' + ')} split-KV`;
+  out.push({ label: `${name} (${tagOf(f)})`, pct: new Map(split.map((r) => [caseKey(r.shape, r.ctx), num(r.pctPeak)])) });
+}
+
+/** Fixed-cost ceiling of the tile sweep: bytes / (F + bytes / stream) / peak, F = the 64-key call (as the bench's table). */
+function ceilingOf(doc: Json, kvMB: number): number | null {
+  const F = num(obj(obj(doc.gqa).floor)['7B-gqa@64Us']);
+  const stream = num(doc.streamGBs);
+  const peak = num(doc.peakGBs);
+  if (!(F > 0 && stream > 0 && peak > 0 && kvMB > 0)) return null;
+  const bytes = kvMB * 2 ** 20;
+  return (100 * bytes / ((F * 1e-6 + bytes / (stream * 1e9)) * 1e9)) / peak;
+}
+
+/** `gqa` format: best of the sweep per case, block / lane of the same run (hidden at first), and the ceiling. */
+function gqaSeries(f: ResultFile, out: Series[], ceilings: Map<string, number>): void {
+  const g = obj(f.doc.gqa);
+  const tag = tagOf(f);
+  const best = Object.values(obj(g.best)).map(obj).filter((b) => Number.isFinite(num(b.pctPeak)));
+  if (best.length) {
+    out.push({ label: `best of the ${tag} sweep (tile unless block won)`, pct: new Map(best.map((b) => [caseKey(b.shape, b.ctx), num(b.pctPeak)])) });
+    for (const b of best) {
+      const c = ceilingOf(f.doc, num(b.kvMB));
+      if (c !== null) ceilings.set(caseKey(b.shape, b.ctx), c);
+    }
+  }
+  const points = rowsOf(g, 'points');
+  // the bench's own "block %" / "lane %" columns: the point whose knobs asked for that kernel
+  for (const k of ['block', 'lane']) {
+    const mine = points.filter((p) => p.kernel === k && obj(p.tuning).gqaKernel === k && Number.isFinite(num(p.pctPeak)));
+    const extra = k === 'lane' ? rowsOf(g, 'mha').filter((p) => Number.isFinite(num(p.pctPeak))) : []; // MHA at defaults runs lane
+    if (mine.length || extra.length) out.push({ label: `${k}, same run (${tag})`, hidden: true, pct: new Map([...mine, ...extra].map((p) => [caseKey(p.shape, p.ctx), num(p.pctPeak)])) });
+  }
+}
+
+/** % of memory-bandwidth peak per case and kernel over every attention-decode file, with the goal and the ceiling. */
+export function attentionDecodeChart(): void {
+  const files = filesWith('attention-decode-').sort((a, b) => str(a.doc.date, a.name).localeCompare(str(b.doc.date, b.name)));
+  const series: Series[] = [];
+  const ceilings = new Map<string, number>();
+  let oldDone = false;
+  for (const f of files) {
+    if (rowsOf(f.doc).length) {
+      rowsSeries(f, series, !oldDone);
+      oldDone ||= rowsOf(f.doc).some((r) => r.impl === 'shared');
+    }
+    if (typeof f.doc.gqa === 'object' && f.doc.gqa !== null) gqaSeries(f, series, ceilings);
+  }
+  if (!series.length) return;
+  const cases = uniq(series.flatMap((s) => [...s.pct.keys()])).sort((a, b) => {
+    const [sa, ca] = a.split('@');
+    const [sb, cb] = b.split('@');
+    const ra = SHAPE_ORDER.indexOf(sa);
+    const rb = SHAPE_ORDER.indexOf(sb);
+    return (ra < 0 ? 99 : ra) - (rb < 0 ? 99 : rb) || sa.localeCompare(sb) || Number(ca) - Number(cb);
+  });
+  const peak = Math.max(...files.map((f) => num(f.doc.peakGBs)).filter((x) => x > 0));
+  const where = uniq(files.map((f) => adapterName(f.doc))).join('; ');
+  const F = files.map((f) => num(obj(obj(f.doc.gqa).floor)['7B-gqa@64Us'])).find((x) => x > 0);
+  chartSection('Decode attention: % of memory-bandwidth peak per case and kernel',
+    `One decode-attention call (f32 K+V of the context read once) as % of the ${Number.isFinite(peak) ? `${peak} GB/s` : 'device'} HBM peak, Node + Dawn on ${where}; goal: ${GOAL_PCT}% of peak.` +
+      `${ceilings.size ? ` Ceiling: the best possible with the measured fixed cost per call (${F?.toFixed(1)} µs) at stream-copy bandwidth.` : ''} Block / lane of the tile run are hidden (click the legend).`,
+    'chart-attention-decode', {
+      type: 'bar',
+      data: {
+        labels: cases.map((c) => { const [s, ctx] = c.split('@'); return [s, `ctx ${ctx}`]; }),
+        datasets: [
+          ...series.map((s, i) => ({ label: s.label, hidden: s.hidden ?? false, backgroundColor: colour(i), data: cases.map((c) => val(s.pct.get(c))) })),
+          ...(ceilings.size ? [{ label: 'ceiling (fixed cost per call)', type: 'line', order: -1, showLine: false, pointStyle: 'line', pointRadius: 14, pointHoverRadius: 14, borderWidth: 3, borderColor: '#7c2d12', data: cases.map((c) => ceilings.get(c) ?? null) } as never] : []),
+          goalLine(`goal ${GOAL_PCT}% of peak`, GOAL_PCT, cases.length),
+        ],
+      },
+      options: { scales: { y: { beginAtZero: true, max: 100, title: { display: true, text: '% of HBM peak' } } } },
+    });
+}
