@@ -1,4 +1,4 @@
-// Device plumbing shared by bench/gemm50.ts and bench/gemm-subgroup-matrix.ts (Node + Dawn): open a device with
+// Device plumbing shared by bench/gemm-sweep.ts and bench/gemm-subgroup-matrix.ts (Node + Dawn): open a device with
 // Dawn flags and the adapter's max limits, compile a Kernel with errors thrown, time passes with timestamp
 // queries, upload/read buffers, and describe the machine for the result JSON.
 import { create } from 'webgpu';
@@ -6,25 +6,36 @@ import os from 'node:os';
 import { execSync } from 'node:child_process';
 import type { Kernel } from '../src/gpu/gpu';
 
-export async function openDevice(flags: string[], extraFeatures: string[] = []) {
+export async function openDevice(flags: string[], extraFeatures: string[] = [], log: (...a: unknown[]) => void = console.error) {
   const navGpu = create(flags) as unknown as GPU; // keep referenced: its GC tears the instance down
   const adapter = await navGpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('no adapter');
   const limits: Record<string, number> = {};
-  for (const k of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup']) {
+  for (const k of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY']) {
     limits[k] = (adapter.limits as unknown as Record<string, number>)[k];
   }
   const feats = ['subgroups', 'timestamp-query', 'shader-f16', ...extraFeatures].filter((f) => adapter.features.has(f as GPUFeatureName)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredFeatures: feats, requiredLimits: limits });
-  device.onuncapturederror = (e) => console.error('uncaptured:', (e as GPUUncapturedErrorEvent).error.message);
+  device.onuncapturederror = (e) => log('uncaptured:', (e as GPUUncapturedErrorEvent).error.message);
   return { navGpu, adapter, device, limits };
 }
 
-/** Adapter info as a plain object (its fields are prototype getters). */
+/** Adapter info as a plain object (its fields are prototype getters: copy them all, subgroupMatrixConfigs too). */
 export function adapterInfo(adapter: GPUAdapter): Record<string, unknown> {
   const info = adapter.info as unknown as Record<string, unknown>;
   const o: Record<string, unknown> = {};
-  for (const k of ['vendor', 'architecture', 'device', 'description', 'subgroupMinSize', 'subgroupMaxSize', 'isFallbackAdapter']) o[k] = info[k];
+  for (const k in info) o[k] = info[k];
+  // The configs' fields are getters too (JSON.stringify printed {}): read each one by name.
+  const smc = info.subgroupMatrixConfigs as Record<string, unknown>[] | undefined;
+  if (smc && typeof smc === 'object') {
+    try { // array-like (length + index) whatever its class; a failure here must not lose the probe
+      o.subgroupMatrixConfigs = Array.from({ length: Number(smc.length) || 0 }, (_, i) => smc[i]).map((c) => ({
+        componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }));
+    } catch (e) {
+      o.subgroupMatrixConfigs = `unreadable: ${String(e)}`;
+    }
+  }
   o.features = [...adapter.features].map(String).sort();
   return o;
 }
@@ -42,9 +53,11 @@ export function deviceTools(device: GPUDevice) {
     const msgs = (await module.getCompilationInfo()).messages.filter((m) => m.type === 'error');
     if (msgs.length) throw new Error(`${k.file}: ${msgs.map((m) => `${m.lineNum}:${m.message}`).join('; ')}`);
     device.pushErrorScope('validation');
+    device.pushErrorScope('internal');
     const p = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: k.entryPoint ?? 'main', constants: k.constants } });
-    const e = await device.popErrorScope();
-    if (e) throw new Error(`${k.file}: ${e.message}`);
+    const e1 = await device.popErrorScope();
+    const e2 = await device.popErrorScope();
+    if (e1 || e2) throw new Error(`${k.file} ${JSON.stringify(k.constants ?? {})}: ${(e1 ?? e2)!.message}`);
     return p;
   }
   /** Seconds per dispatch: one compute pass of `reps` dispatches, timestamp queries (wall clock without). */

@@ -14,12 +14,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execSync, spawnSync } from 'node:child_process';
-import type { Kernel } from '../src/gpu/gpu';
 import { gemmRegConfigError, gemmRegLabel, planGemmReg, type GemmRegConfig } from '../src/kernels/gemm-reg';
 import { planGemm, type GemmConfig } from '../src/kernels/gemm';
 import { MATMUL_CANDIDATES, MATMUL_GEMM_CONFIGS, matmulDefaultChoice, planPrefill, type MatmulChoice } from '../src/kernels/matmul';
 import { f16ToF32, f32ToF16 } from '../src/gpu/f16';
 import { checkGemm } from './gemm-check';
+import { adapterInfo, deviceTools, openDevice } from './gemm-bench-util';
 
 Object.assign(globalThis, globals);
 const ROLE = process.env.GEMM_SWEEP_ROLE ?? 'parent';
@@ -41,88 +41,6 @@ function label(c: AnyCfg): string {
 
 // ---------------------------------------------------------------- child: device plumbing
 
-async function openDevice(flags: string[]) {
-  const navGpu = create(flags) as unknown as GPU;
-  const adapter = await navGpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new Error('no adapter');
-  const limits: Record<string, number> = {};
-  for (const k of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
-    'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY']) {
-    limits[k] = (adapter.limits as unknown as Record<string, number>)[k];
-  }
-  const feats = (['subgroups', 'timestamp-query', 'shader-f16'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
-  const device = await adapter.requestDevice({ requiredFeatures: feats, requiredLimits: limits });
-  device.onuncapturederror = (e) => log('uncaptured:', (e as GPUUncapturedErrorEvent).error.message);
-  return { navGpu, adapter, device };
-}
-
-function adapterInfo(adapter: GPUAdapter): Record<string, unknown> {
-  const info = adapter.info as unknown as Record<string, unknown>;
-  const o: Record<string, unknown> = {};
-  for (const k in info) o[k] = info[k]; // getters on the prototype: copy them all (subgroupMatrixConfigs too)
-  // The configs' fields are getters too (JSON.stringify printed {}): read each one by name.
-  const smc = info.subgroupMatrixConfigs as Record<string, unknown>[] | undefined;
-  if (smc && typeof smc === 'object') {
-    try { // array-like (length + index) whatever its class; a failure here must not lose the probe
-      o.subgroupMatrixConfigs = Array.from({ length: Number(smc.length) || 0 }, (_, i) => smc[i]).map((c) => ({
-        componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }));
-    } catch (e) {
-      o.subgroupMatrixConfigs = `unreadable: ${String(e)}`;
-    }
-  }
-  return o;
-}
-
-/** Pipeline compile (errors thrown) and timed passes on one device. */
-function deviceTools(device: GPUDevice, hasTs: boolean) {
-  async function pipeline(k: Kernel): Promise<GPUComputePipeline> {
-    const module = device.createShaderModule({ code: k.code, label: k.file });
-    const msgs = (await module.getCompilationInfo()).messages.filter((m) => m.type === 'error');
-    if (msgs.length) throw new Error(`${k.file}: ${msgs.map((m) => `${m.lineNum}:${m.message}`).join('; ')}`);
-    device.pushErrorScope('validation');
-    device.pushErrorScope('internal');
-    const p = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main', constants: k.constants } });
-    const e1 = await device.popErrorScope();
-    const e2 = await device.popErrorScope();
-    if (e1 || e2) throw new Error(`${k.file} ${JSON.stringify(k.constants)}: ${(e1 ?? e2)!.message}`);
-    return p;
-  }
-
-  /** One pass of `reps` dispatches; seconds per dispatch (timestamp queries, else wall clock). */
-  async function timePass(pipe: GPUComputePipeline, bg: GPUBindGroup, wg: [number, number], reps: number): Promise<number> {
-    const qs = hasTs ? device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
-    const resolve = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    const rb = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass(qs ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
-    pass.setPipeline(pipe);
-    pass.setBindGroup(0, bg);
-    for (let r = 0; r < reps; r++) pass.dispatchWorkgroups(wg[0], wg[1]);
-    pass.end();
-    if (qs) {
-      enc.resolveQuerySet(qs, 0, 2, resolve, 0);
-      enc.copyBufferToBuffer(resolve, 0, rb, 0, 16);
-    }
-    const cmd = enc.finish();
-    await device.queue.onSubmittedWorkDone();
-    const t0 = performance.now();
-    device.queue.submit([cmd]);
-    await device.queue.onSubmittedWorkDone();
-    let sec = (performance.now() - t0) / 1000 / reps;
-    if (qs) {
-      await rb.mapAsync(GPUMapMode.READ);
-      const t = new BigUint64Array(rb.getMappedRange());
-      sec = Number(t[1] - t[0]) / 1e9 / reps;
-      rb.unmap();
-    }
-    resolve.destroy();
-    rb.destroy();
-    qs?.destroy();
-    return sec;
-  }
-  return { pipeline, timePass };
-}
-
 type Job = { phase: string; c: AnyCfg; bT: boolean };
 type RunJobs = (jobs: Job[]) => Promise<Row[]>;
 
@@ -133,13 +51,12 @@ type RunJobs = (jobs: Job[]) => Promise<Row[]>;
  */
 async function runBench(flags: string[], toggles: string, plan: (run: RunJobs) => Promise<void>,
   sizes: number[]): Promise<{ rows: Row[]; adapter: Record<string, unknown>; features: string[]; limits: Record<string, number> }> {
-  const { navGpu, adapter, device } = await openDevice(flags);
-  const hasTs = device.features.has('timestamp-query');
+  const { navGpu, adapter, device } = await openDevice(flags, [], log);
   const devLimits = { maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
     maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize };
   const rows: Row[] = [];
 
-  const { pipeline, timePass } = deviceTools(device, hasTs);
+  const { pipeline, timePass } = deviceTools(device);
 
   const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   for (const S of sizes) {
@@ -267,8 +184,8 @@ const PREFILL_CHOICES: MatmulChoice[] = [...MATMUL_CANDIDATES,
   ...MATMUL_GEMM_CONFIGS.filter((c) => c.wgX * c.wgY === 64 && c.bk === 8).map((c) => ({ reg: { ...c, bk: 16 } }))];
 
 async function prefillChild(flags: string[], toggles: string) {
-  const { navGpu, adapter, device } = await openDevice(flags); // navGpu referenced to the end: its GC kills the instance
-  const { pipeline, timePass } = deviceTools(device, device.features.has('timestamp-query'));
+  const { navGpu, adapter, device } = await openDevice(flags, [], log); // navGpu referenced to the end: its GC kills the instance
+  const { pipeline, timePass } = deviceTools(device);
   const lim = { maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
     maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize };
   const maxM = Math.max(...PREFILL_M);
