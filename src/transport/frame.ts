@@ -58,7 +58,20 @@ export interface FrameHeader {
 /** Builds one frame: header + a copy of `payload` in a fresh ArrayBuffer (what channel.send takes). */
 export function encodeFrame(h: FrameHeader, payload: Uint8Array): ArrayBuffer {
   const buf = new ArrayBuffer(HEADER_BYTES + payload.byteLength); // [24 + chunk bytes]
-  const dv = new DataView(buf);
+  writeHeader(new DataView(buf), h);
+  new Uint8Array(buf, HEADER_BYTES).set(payload);
+  return buf;
+}
+
+/** The 24 header bytes alone, for a channel that sends header and payload without joining them (a byte
+ *  stream's writev, see FrameWriter in link.ts): the frame on the wire is identical to encodeFrame's. */
+export function encodeHeader(h: FrameHeader): Uint8Array {
+  const buf = new Uint8Array(HEADER_BYTES); // [24]
+  writeHeader(new DataView(buf.buffer), h);
+  return buf;
+}
+
+function writeHeader(dv: DataView, h: FrameHeader): void {
   dv.setUint16(0, FRAME_MAGIC, true);
   dv.setUint8(2, FRAME_VERSION);
   dv.setUint8(3, h.tag);
@@ -67,8 +80,6 @@ export function encodeFrame(h: FrameHeader, payload: Uint8Array): ArrayBuffer {
   dv.setUint32(12, h.chunkIndex, true);
   dv.setUint32(16, h.chunkCount, true);
   dv.setUint32(20, h.totalLength, true);
-  new Uint8Array(buf, HEADER_BYTES).set(payload);
-  return buf;
 }
 
 /** Why a frame was dropped; each has a counter in LinkStats.dropped. */

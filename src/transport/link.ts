@@ -9,6 +9,7 @@ import {
   Tag,
   decodeFrame,
   encodeFrame,
+  encodeHeader,
   keyString,
   type DropReason,
   type MsgKey,
@@ -35,6 +36,19 @@ export const DEFAULT_MAX_QUEUED_BYTES = 2 * DEFAULT_MAX_MESSAGE_BYTES;
  *  the end, and small latency-critical messages (collective control, eps rows, pings) still never wait
  *  behind a bulk transfer: 256 KiB is ~2-5 ms at the ~50-110 MB/s measured between Node peers. */
 export const SMALL_MESSAGE_BYTES = 256 * 1024;
+
+/** A channel that can put a frame on the wire as its header plus a view of the payload, without the copy
+ *  into one fresh buffer that send() needs (a byte stream: UdsChannel gathers both in one writev). The Link
+ *  uses it when the channel has it (duck-typed: RTCDataChannel does not, and keeps send()). Because the
+ *  payload is the caller's memory, `done` must run only once the channel no longer reads it (the bytes are
+ *  in the kernel), with an error if they never will be; the Link's send() resolves then. */
+export interface FrameWriter {
+  sendFrame(header: Uint8Array, payload: Uint8Array, done: (err?: Error | null) => void): void;
+}
+
+function frameWriterOf(ch: ChannelLike): FrameWriter | null {
+  return typeof (ch as { sendFrame?: unknown }).sendFrame === 'function' ? (ch as unknown as FrameWriter) : null;
+}
 
 export interface LinkOptions {
   /** Largest frame this channel accepts (pc.sctp.maxMessageSize). Default: channel.maxMessageSize, else
@@ -104,6 +118,8 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 
+const noop = (): void => {};
+
 export class Link {
   readonly stats: LinkStats = newStats();
   private readonly maxFrame: number;
@@ -113,6 +129,9 @@ export class Link {
   private readonly lowWater: number;
   private readonly maxQueued: number;
   private readonly jobs: SendJob[] = [];
+  private readonly writer: FrameWriter | null;
+  /** Jobs whose frames all went to the FrameWriter, waiting for its `done` (rejected by shutdown). */
+  private readonly writing = new Set<SendJob>();
   private readonly partials = new Map<string, Partial>();
   private readonly queues = new Map<string, Uint8Array[]>();
   private readonly waiters = new Map<string, Waiter[]>();
@@ -136,6 +155,7 @@ export class Link {
     this.highWater = opts.highWaterBytes ?? HIGH_WATER_BYTES;
     this.lowWater = Math.min(opts.lowWaterBytes ?? LOW_WATER_BYTES, this.highWater);
     this.maxQueued = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.writer = frameWriterOf(channel);
     if ('binaryType' in channel) channel.binaryType = 'arraybuffer';
     channel.bufferedAmountLowThreshold = this.lowWater;
     channel.addEventListener('message', this.onMessage);
@@ -149,8 +169,9 @@ export class Link {
     return this.closedError !== null;
   }
 
-  /** Queues `data` as one message. Resolves once its last frame is handed to the channel: until then the
-   *  caller must not modify `data` (frames are copied from it lazily, one at a time). */
+  /** Queues `data` as one message. Resolves once its last frame is handed to the channel (a FrameWriter
+   *  channel: once it no longer reads `data`): until then the caller must not modify `data` (frames are
+   *  copied from it lazily, one at a time, or written from it in place). */
   send(key: MsgKey, data: Uint8Array): Promise<void> {
     if (this.closedError) return Promise.reject(this.closedError);
     if (data.byteLength > 0xffffffff) return Promise.reject(new Error('message longer than 4 GiB'));
@@ -252,30 +273,45 @@ export class Link {
         const job = this.jobs[ji];
         const start = job.next * this.payloadBytes;
         const end = Math.min(start + this.payloadBytes, job.data.byteLength);
-        const frame = encodeFrame(
-          { ...job.key, chunkIndex: job.next, chunkCount: job.count, totalLength: job.data.byteLength },
-          job.data.subarray(start, end), // [chunk bytes]
-        );
+        const header = { ...job.key, chunkIndex: job.next, chunkCount: job.count, totalLength: job.data.byteLength };
+        const payload = job.data.subarray(start, end); // [chunk bytes], a view of the caller's data
+        const last = job.next + 1 === job.count;
         try {
-          this.channel.send(frame);
+          if (this.writer) {
+            // Only the last frame's completion matters: the channel is ordered, so earlier ones are done too.
+            if (last) this.writing.add(job); // before: `done` could in principle run inside sendFrame
+            this.writer.sendFrame(encodeHeader(header), payload, last ? this.writeDone(job) : noop);
+          } else {
+            this.channel.send(encodeFrame(header, payload));
+          }
         } catch (e) {
           // Closed underneath us, or the browser refused: the link is unusable, fail everything pending.
           job.reject(e instanceof Error ? e : new Error(String(e)));
           return this.shutdown();
         }
         this.stats.framesOut++;
-        this.stats.bytesOut += frame.byteLength;
+        this.stats.bytesOut += HEADER_BYTES + payload.byteLength;
         this.stats.maxBufferedAmount = Math.max(this.stats.maxBufferedAmount, this.channel.bufferedAmount);
         job.next++;
-        if (job.next === job.count) {
+        if (last) {
           this.jobs.splice(ji, 1);
           this.stats.messagesOut++;
-          job.resolve();
+          if (!this.writer) job.resolve(); // send() copied every frame: the caller's data is free already
         }
       }
     } finally {
       this.pumping = false;
     }
+  }
+
+  private writeDone(job: SendJob): (err?: Error | null) => void {
+    return (err) => {
+      this.writing.delete(job);
+      // A frame the channel could not write means the channel is dead: report it as the link closing,
+      // as a send on a closed channel is (collectives turn that into 'peer-closed').
+      if (err) job.reject(this.closedError ?? new LinkClosedError(this.peerId, `link to ${this.peerId} closed while sending: ${err.message}`));
+      else job.resolve();
+    };
   }
 
   /** Index of the job whose next frame goes out: the first with <= SMALL_MESSAGE_BYTES left, else the head. */
@@ -310,6 +346,8 @@ export class Link {
     if (this.pollTimer !== null) clearTimeout(this.pollTimer);
     this.pollTimer = null;
     for (const j of this.jobs.splice(0)) j.reject(err);
+    for (const j of this.writing) j.reject(err); // the channel may still call their `done`: a no-op then
+    this.writing.clear();
     for (const p of this.partials.values()) this.queuedBytes -= p.got;
     this.partials.clear();
     for (const list of this.waiters.values()) for (const w of list) w.reject(err);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HEADER_BYTES, Tag, decodeFrame, encodeFrame } from '../../src/transport/frame';
+import { HEADER_BYTES, Tag, decodeFrame, encodeFrame, encodeHeader } from '../../src/transport/frame';
 
 // The header bytes written out by hand from the layout in docs/arch-comm.md (little-endian).
 function handFrame(
@@ -26,6 +26,11 @@ describe('frame layout', () => {
     expect(want[0]).toBe('T'.charCodeAt(0));
     expect(want[1]).toBe('M'.charCodeAt(0));
     expect(HEADER_BYTES).toBe(24);
+  });
+
+  it('encodeHeader writes the same documented 24 bytes (a byte stream sends it ahead of the payload)', () => {
+    const h = encodeHeader({ tag: Tag.Ping, stream: 7, seq: 0xfffffffe, chunkIndex: 0, chunkCount: 1, totalLength: 3 });
+    expect([...h]).toEqual([...handFrame({ tag: 2, stream: 7, seq: 0xfffffffe, idx: 0, count: 1, total: 3 })]);
   });
 
   it('decodes a valid frame', () => {

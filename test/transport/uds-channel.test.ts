@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { HEADER_BYTES, Tag, encodeFrame, type MsgKey } from '../../src/transport/frame';
 import { Link, LinkClosedError } from '../../src/transport/link';
+import { Mesh } from '../../src/transport/mesh';
+import { GroupComm } from '../../src/collectives/group';
 import { UDS_MAX_MESSAGE_BYTES, UdsChannel, UdsEndpoint, socketPathFor, udsLinkOptions } from '../../src/transport/uds-channel.node';
 
 const key = (seq: number, stream = 7): MsgKey => ({ tag: Tag.Data, stream, seq });
@@ -118,6 +120,53 @@ describe('UdsChannel through a Link', () => {
     expect(cb.readyState).toBe('closed');
     await expect(b.send(key(1), pattern(10, 1))).rejects.toBeInstanceOf(LinkClosedError);
     await expect(a.send(key(1), pattern(10, 1))).rejects.toBeInstanceOf(LinkClosedError);
+  });
+
+  it('send() resolves only once the socket no longer reads the caller\'s data (payload written in place)', async () => {
+    const { a, b } = await linkPair();
+    const n = 8 * 1024 * 1024; // far beyond the kernel's socket buffer: most of it waits in user space
+    const data = pattern(n, 3);
+    const want = Buffer.from(data); // an independent copy of what must arrive
+    const got = b.recv(key(1));
+    await a.send(key(1), data);
+    data.fill(0); // allowed once send() resolved: must not reach the wire
+    expect(Buffer.from(await got).equals(want)).toBe(true);
+    expect(a.stats.framesOut).toBe(1);
+  });
+
+  it('a peer that stops reading and vanishes fails a send still in the socket with LinkClosedError', async () => {
+    const [x, y] = await socketPair();
+    y.pause(); // the raw peer never reads: the write cannot complete
+    const a = new Link('B', new UdsChannel(x), udsLinkOptions());
+    const sent = a.send(key(1), pattern(8 * 1024 * 1024, 1));
+    let settled = false;
+    sent.then(() => (settled = true), () => (settled = true));
+    await sleep(50);
+    expect(settled).toBe(false); // not resolved while the bytes are still ours
+    y.destroy();
+    await expect(sent).rejects.toBeInstanceOf(LinkClosedError);
+  });
+
+  it('allReduce between two GroupComms over a socket: exact sums, same bits on both, inputs untouched', async () => {
+    const [x, y] = await socketPair();
+    const ids = ['p0', 'p1'];
+    const comms = [x, y].map((s, r) => {
+      const mesh = new Mesh(ids[r]);
+      mesh.addLink(ids[1 - r], new UdsChannel(s), udsLinkOptions());
+      return new GroupComm(mesh, ids, ids[r], { timeoutMs: 10_000 });
+    });
+    for (const len of [3, 2048, 262_144 + 5]) {
+      const ins = [0, 1].map((r) => Float32Array.from({ length: len }, (_, i) => Math.fround(Math.sin(i * (r + 1)) * 100))); // [len]
+      const copies = ins.map((v) => v.slice()); // [len] each
+      const outs = await Promise.all(comms.map((c, r) => c.allReduce(ins[r]))); // [len] each
+      for (let r = 0; r < 2; r++) expect(ins[r]).toEqual(copies[r]);
+      for (let i = 0; i < len; i++) {
+        const want = Math.fround(copies[0][i] + copies[1][i]); // the f32 sum, computed here
+        expect(outs[0][i]).toBe(want);
+        expect(outs[1][i]).toBe(want);
+      }
+    }
+    for (const c of comms) c.mesh.close();
   });
 
   it('the other process dying (socket destroyed) closes the link', async () => {
