@@ -15,6 +15,7 @@ import { MemoryTuneCache, autotune, tuneKey } from '../src/kernels/autotune';
 import { GEMM_CANDIDATES, gemmConfigError, gemmShapeKey, planGemm, type GemmConfig } from '../src/kernels/gemm';
 import { GEMV_CANDIDATES, packF16, planGemv, unpackF16, type GemvConfig, type GemvWeights } from '../src/kernels/gemv';
 import { checkGemm } from './gemm-check';
+import { deviceTools } from './gemm-bench-util';
 
 Object.assign(globalThis, globals);
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -81,15 +82,8 @@ function buffer(bytes: number, fill?: (u: Uint32Array) => void): GPUBuffer {
   return b;
 }
 
-async function readBuf(b: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
-  const rb = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const e = device.createCommandEncoder();
-  e.copyBufferToBuffer(b, 0, rb, 0, bytes);
-  device.queue.submit([e.finish()]);
-  await rb.mapAsync(GPUMapMode.READ);
-  const out = rb.getMappedRange().slice(0);
-  rb.destroy();
-  return out;
+function readBuf(b: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+  return deviceTools(device).read(b, bytes);
 }
 
 interface Timed { gpuSec: number; wallSec: number; reps: number }
