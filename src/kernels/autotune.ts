@@ -77,6 +77,12 @@ export interface TuneResult<C> {
   trials: TuneTrial<C>[]; // empty when cached
 }
 
+/** The cached winner for `key` if it is still among `candidates` (lets a caller skip building test data). */
+export function cachedWinner<C>(cache: TuneCache, key: string, candidates: C[]): C | undefined {
+  const hit = cache.get(key);
+  return hit ? candidates.find((c) => JSON.stringify(c) === hit) : undefined;
+}
+
 /**
  * Returns the cached winner for `key`, or times every candidate with `measure` (seconds per dispatch;
  * may throw, e.g. a config over the adapter's limits) and caches the fastest. The cached value is the
@@ -89,11 +95,8 @@ export async function autotune<C>(opts: {
   cache?: TuneCache;
 }): Promise<TuneResult<C>> {
   const cache = opts.cache ?? defaultTuneCache();
-  const hit = cache.get(opts.key);
-  if (hit) {
-    const found = opts.candidates.find((c) => JSON.stringify(c) === hit);
-    if (found) return { best: found, cached: true, trials: [] };
-  }
+  const found = cachedWinner(cache, opts.key, opts.candidates);
+  if (found) return { best: found, cached: true, trials: [] };
   const trials: TuneTrial<C>[] = [];
   for (const config of opts.candidates) {
     try {

@@ -10,7 +10,7 @@ import { f32ToF16 } from '../gpu/f16';
 import { gemv, subgroupsUsable, GEMV_DEFAULT, type GemvConfig } from './gemv';
 import { gemvBatch } from './gemv-batch';
 import { dequantize, grid, params, WTYPE, type GpuWeight } from './common';
-import { autotune, defaultTuneCache, tuneKey, wallClock, type TuneCache, type TuneResult } from './autotune';
+import { autotune, cachedWinner, defaultTuneCache, tuneKey, wallClock, type TuneCache, type TuneResult } from './autotune';
 import { planGemmReg, gemmRegConfigError, gemmRegF16Error, gemmRegTile, type GemmRegConfig } from './gemm-reg';
 import type { WeightTensor } from '../model/types';
 
@@ -158,15 +158,24 @@ export async function tuneMatmul(gpu: Gpu, M: number, N: number, K: number, wtyp
   const cache = opts.cache ?? defaultTuneCache();
   const limits = gpu.report.limits;
   const candidates = (opts.candidates ?? MATMUL_CANDIDATES).filter((c) => !matmulChoiceError(c, N, K, wtype, limits));
+  // A cached winner returns before any test data is built: a later load must not pay for 90M-element weights
+  // (measured: a 7B load spent 17 s on it with every entry cached).
+  const key = tuneKey(gpu.report, matmulShapeKey(M, N, K, wtype));
+  const known = cachedWinner(cache, key, candidates);
+  if (known) return { best: known, cached: true, trials: [] };
   const x = gpu.alloc(M * K * 4, 'tune.x'); // [M, K]
   const y = gpu.alloc(M * N * 4, 'tune.y'); // [M, N]
-  const vals = new Float32Array(N * K).map((_, i) => ((i * 104729) % 13) / 13 - 0.5); // [N, K] random-ish, not zeros
-  const data = wtype === 'f32' ? vals : new Uint16Array(N * K).map((_, i) => f32ToF16(vals[i])); // [N, K]
+  // [N, K] weights: a 13-value pattern (not zeros: zeros can run faster), converted once and tiled, since
+  // converting every element in JS took seconds at 7B shapes.
+  const pattern = new Float32Array(13 * 1024).map((_, i) => ((i * 104729) % 13) / 13 - 0.5); // [13K]
+  const unit = wtype === 'f32' ? pattern : pattern.reduce((h, v, i) => ((h[i] = f32ToF16(v)), h), new Uint16Array(pattern.length));
+  const data = wtype === 'f32' ? new Float32Array(N * K) : new Uint16Array(N * K); // [N, K]
+  for (let o = 0; o < data.length; o += unit.length) data.set(unit.subarray(0, Math.min(unit.length, data.length - o)), o);
   const w: GpuWeight = { type: wtype, rows: N, cols: K, buf: gpu.upload(data, 'tune.w'), scaleOff: 0, bytes: data.byteLength };
   gpu.write(x, new Float32Array(M * K).map((_, i) => ((i * 7919) % 17) / 17 - 0.5));
   try {
     const res = await autotune({
-      key: tuneKey(gpu.report, matmulShapeKey(M, N, K, wtype)),
+      key,
       candidates,
       cache,
       measure: (c) => wallClock(gpu, () => runPrefill(gpu, x, w, y, M, c)),
