@@ -114,3 +114,28 @@ export function attentionDecodeChart(): void {
       options: { scales: { y: { beginAtZero: true, max: 100, title: { display: true, text: '% of HBM peak' } } } },
     });
 }
+
+/**
+ * Load-time kernel tuning (bench/tune-load.ts -> tune-load-*.json): 512-token prefill tokens/s with the
+ * untuned rule and with the choices tuneModel() picked on that GPU (same run), per model, and in the note
+ * what a first load pays for the tuning and what a later load pays.
+ */
+export function tuneLoadChart(): void {
+  const files = filesWith('tune-load-').filter((f) => Number.isFinite(num(obj(f.doc.prefill_tok_s).untuned)));
+  if (!files.length) return;
+  const labels = files.map((f) => `${str(f.doc.shape).split(' ')[0]}, ${str(f.doc.prompt_tokens)} tokens`);
+  const costs = files.map((f) => `${str(f.doc.shape).split(' ')[0]}: first load ${(num(obj(f.doc.first_load).ms) / 1000).toFixed(1)} s, later ${num(obj(f.doc.later_load).ms).toFixed(1)} ms`);
+  chartSection('Load-time kernel tuning: prefill tokens/s, untuned rule vs tuned on this GPU',
+    `Prefill with random f16 weights at tp=1, Node + Dawn on ${uniq(files.map((f) => adapterName(f.doc))).join('; ')}; both bars from one run. Tuning cost: ${costs.join('; ')}. Goal: tuned >= untuned, tuned once per GPU.`,
+    'chart-tune-load', {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: [
+          { label: 'untuned rule', backgroundColor: colour(8), data: files.map((f) => val(obj(f.doc.prefill_tok_s).untuned)) },
+          { label: 'tuned at load', backgroundColor: colour(0), data: files.map((f) => val(obj(f.doc.prefill_tok_s).tuned)) },
+        ],
+      },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'prefill tokens/s' } } } },
+    });
+}

@@ -1,12 +1,12 @@
 // The benchmark page: plots the committed results in bench/results/*.json (see bench-charts-common.ts
 // for how they are bundled). Sections, top to bottom: GEMM sweep and matmul TFLOPS, the gemm50 runs,
-// the int8 subgroup-matrix GEMM, GEMV bandwidth, decode attention (% of peak), LLM tokens/s by
+// the int8 subgroup-matrix GEMM, GEMV bandwidth, decode attention (% of peak), load-time tuning, LLM tokens/s by
 // tensor-parallel size, time per all-reduce point at tp>1 decode, the decode-loop profile, WGSL vs
 // onnxruntime-web, tabmesh vs wllama, DistriFusion step time and DistriFusion quality. Each chart group is guarded: a malformed
 // or older-format file shows an alert instead of stopping the page.
 import { distrifusionQualityCharts, distrifusionSpeedCharts } from './bench-charts-distrifusion';
 import { gemm50Charts, gemmSubgroupMatrixChart, gemmSweepCharts, gpuKernelsMatmulChart } from './bench-charts-gemm';
-import { attentionDecodeChart } from './bench-charts-kernels';
+import { attentionDecodeChart, tuneLoadChart } from './bench-charts-kernels';
 import { decodeProfileChart, multiGpuLabel, ortWebgpuCharts, tpPointsCharts, wllamaChart } from './bench-charts-llm';
 import { adapterName, byName, chartSection, COLOURS, guarded, num, rowsOf, whereOf, type Json } from './bench-charts-common';
 import { el } from './ui';
@@ -46,6 +46,7 @@ guarded('GEMV bandwidth', () => {
 });
 
 guarded('decode attention', attentionDecodeChart);
+guarded('load-time tuning', tuneLoadChart);
 
 // ---- LLM tokens/s by tp (multi-gpu-*.json: real TP over WebRTC or same-host sockets; llm-gpu: one GPU, no network;
 //      llm-headless-chromium: browser tabs on one CPU) ----
