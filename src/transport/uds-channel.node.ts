@@ -31,6 +31,7 @@ const LEN_BYTES = 4;
  *  the tick: batching only pays for small frames, and a bulk tensor should be on its way before the caller
  *  goes on with synchronous work (llama.ts encodes the next GPU segment right after the all-reduce starts). */
 const FLUSH_NOW_BYTES = 64 * 1024;
+const NO_HEADER = new Uint8Array(0);
 
 /** Link options for a UDS channel: frames up to the channel's limit, and a high-water mark that lets one
  *  whole frame queue (the socket's user-space buffer is only emptied by 'drain', see bufferedAmount). */
@@ -84,37 +85,33 @@ export class UdsChannel implements ChannelLike, FrameWriter {
   }
 
   send(data: ArrayBuffer): void {
-    if (this.readyState !== 'open') throw new Error(`UdsChannel.send: channel is ${this.readyState}`);
-    const n = data.byteLength;
-    // As RTCDataChannel.send throws for a message above pc.sctp.maxMessageSize.
-    if (n > this.maxMessageSize) throw new TypeError(`UdsChannel.send: message of ${n} bytes exceeds maxMessageSize ${this.maxMessageSize}`);
-    const len = Buffer.allocUnsafe(LEN_BYTES);
-    len.writeUInt32LE(n, 0);
-    this.cork();
-    this.socket.write(len);
-    this.socket.write(new Uint8Array(data)); // a view: no copy (the Link never reuses a sent frame)
-    if (n >= FLUSH_NOW_BYTES) this.uncork();
-    if (this.socket.writableLength > this.bufferedAmountLowThreshold) this.aboveLow = true;
+    this.writeMessage(NO_HEADER, new Uint8Array(data)); // a view: no copy (the Link never reuses a sent frame)
   }
 
   /** What the Link uses instead of send() (FrameWriter): [len][header] as one small buffer and the payload
    *  as a view of the caller's memory, gathered by one writev, so a bulk tensor is never copied in user
    *  space on its way out. `done` runs once the socket has handed the payload to the kernel. */
   sendFrame(header: Uint8Array, payload: Uint8Array, done: (err?: Error | null) => void): void {
-    if (this.readyState !== 'open') throw new Error(`UdsChannel.send: channel is ${this.readyState}`);
-    const n = header.byteLength + payload.byteLength;
-    if (n > this.maxMessageSize) throw new TypeError(`UdsChannel.send: message of ${n} bytes exceeds maxMessageSize ${this.maxMessageSize}`);
-    const head = Buffer.allocUnsafe(LEN_BYTES + header.byteLength); // [4 + 24]
-    head.writeUInt32LE(n, 0);
-    head.set(header, LEN_BYTES);
     // Node calls a write's callback without an error when the socket was destroyed meanwhile: whether the
     // bytes left is unknown then, so that counts as a failure (the link is dead either way).
-    const cb = (err?: Error | null) => done(err ?? (this.socket.destroyed ? new Error('socket destroyed before the frame was written') : null));
+    this.writeMessage(header, payload, (err) => done(err ?? (this.socket.destroyed ? new Error('socket destroyed before the frame was written') : null)));
+  }
+
+  /** One message, [u32 length][header][payload]: the prefix and header as one small buffer, the payload as
+   *  the caller's view (Node wraps it as a Buffer: no copy). `cb` runs once the payload is written. */
+  private writeMessage(header: Uint8Array, payload: Uint8Array, cb?: (err?: Error | null) => void): void {
+    if (this.readyState !== 'open') throw new Error(`UdsChannel.send: channel is ${this.readyState}`);
+    const n = header.byteLength + payload.byteLength;
+    // As RTCDataChannel.send throws for a message above pc.sctp.maxMessageSize.
+    if (n > this.maxMessageSize) throw new TypeError(`UdsChannel.send: message of ${n} bytes exceeds maxMessageSize ${this.maxMessageSize}`);
+    const head = Buffer.allocUnsafe(LEN_BYTES + header.byteLength); // [4 + header bytes]
+    head.writeUInt32LE(n, 0);
+    head.set(header, LEN_BYTES);
     this.cork();
     if (payload.byteLength === 0) this.socket.write(head, cb);
     else {
       this.socket.write(head);
-      this.socket.write(payload, cb); // Node wraps the view as a Buffer: no copy
+      this.socket.write(payload, cb);
     }
     if (payload.byteLength >= FLUSH_NOW_BYTES) this.uncork();
     if (this.socket.writableLength > this.bufferedAmountLowThreshold) this.aboveLow = true;
