@@ -22,19 +22,14 @@ export function fileTuneCache(file = defaultTuneCachePath(), warn: (m: string) =
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') warn(`tuning cache ${file}: ${(e as Error).message}; starting empty`);
     init = {};
   }
-  const mem = new MemoryTuneCache(init);
-  return {
-    get: (k) => mem.get(k),
-    set: (k, v) => {
-      mem.set(k, v);
-      try {
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        const tmp = `${file}.${process.pid}.tmp`;
-        fs.writeFileSync(tmp, JSON.stringify(mem.entries(), null, 1));
-        fs.renameSync(tmp, file); // atomic: two peers on one host never read a half-written file
-      } catch (e) {
-        warn(`tuning cache ${file}: not saved (${(e as Error).message})`);
-      }
-    },
-  };
+  return new MemoryTuneCache(init, (_k, _v, mem) => {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify(mem.entries(), null, 1));
+      fs.renameSync(tmp, file); // atomic: two peers on one host never read a half-written file
+    } catch (e) {
+      warn(`tuning cache ${file}: not saved (${(e as Error).message})`);
+    }
+  });
 }

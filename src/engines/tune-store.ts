@@ -26,21 +26,14 @@ export async function openIdbTuneCache(idb: IDBFactory | undefined = (globalThis
     const [keys, values] = await Promise.all([request(tx.getAllKeys()), request(tx.getAll())]);
     const init: Record<string, string> = {};
     keys.forEach((k, i) => { if (typeof k === 'string' && typeof values[i] === 'string') init[k] = values[i] as string; });
-    const mem = new MemoryTuneCache(init);
-    return {
-      persistent: true,
-      cache: {
-        get: (k) => mem.get(k),
-        set: (k, v) => {
-          mem.set(k, v);
-          try {
-            db.transaction(STORE, 'readwrite').objectStore(STORE).put(v, k); // fire and forget: a lost write re-tunes once
-          } catch {
-            // quota or a closed database: memory still has it for this session
-          }
-        },
-      },
-    };
+    const cache = new MemoryTuneCache(init, (k, v) => {
+      try {
+        db.transaction(STORE, 'readwrite').objectStore(STORE).put(v, k); // fire and forget: a lost write re-tunes once
+      } catch {
+        // quota or a closed database: memory still has it for this session
+      }
+    });
+    return { persistent: true, cache };
   } catch {
     return { cache: new MemoryTuneCache(), persistent: false };
   }

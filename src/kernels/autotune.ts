@@ -10,10 +10,11 @@ export interface TuneCache {
   set(key: string, value: string): void;
 }
 
-/** In-memory cache, optionally seeded (e.g. from a JSON file); entries() exposes it for saving. */
+/** In-memory cache, optionally seeded (e.g. from a JSON file); entries() exposes it for saving, and
+ *  `onSet` (a persistent store's write-through) runs after every set. */
 export class MemoryTuneCache implements TuneCache {
   private map: Map<string, string>;
-  constructor(init: Record<string, string> = {}) {
+  constructor(init: Record<string, string> = {}, private readonly onSet?: (key: string, value: string, cache: MemoryTuneCache) => void) {
     this.map = new Map(Object.entries(init));
   }
   get(key: string): string | undefined {
@@ -21,6 +22,7 @@ export class MemoryTuneCache implements TuneCache {
   }
   set(key: string, value: string): void {
     this.map.set(key, value);
+    this.onSet?.(key, value, this);
   }
   entries(): Record<string, string> {
     return Object.fromEntries(this.map);

@@ -168,7 +168,7 @@ export async function tuneMatmul(gpu: Gpu, M: number, N: number, K: number, wtyp
   // [N, K] weights: a 13-value pattern (not zeros: zeros can run faster), converted once and tiled, since
   // converting every element in JS took seconds at 7B shapes.
   const pattern = new Float32Array(13 * 1024).map((_, i) => ((i * 104729) % 13) / 13 - 0.5); // [13K]
-  const unit = wtype === 'f32' ? pattern : pattern.reduce((h, v, i) => ((h[i] = f32ToF16(v)), h), new Uint16Array(pattern.length));
+  const unit = wtype === 'f32' ? pattern : Uint16Array.from(pattern, f32ToF16); // [13K]
   const data = wtype === 'f32' ? new Float32Array(N * K) : new Uint16Array(N * K); // [N, K]
   for (let o = 0; o < data.length; o += unit.length) data.set(unit.subarray(0, Math.min(unit.length, data.length - o)), o);
   const w: GpuWeight = { type: wtype, rows: N, cols: K, buf: gpu.upload(data, 'tune.w'), scaleOff: 0, bytes: data.byteLength };
