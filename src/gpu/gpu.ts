@@ -8,6 +8,7 @@
 // Runs in the browser (navigator.gpu) and in Node (npm `webgpu`, passed as opts.gpu).
 
 import { matmulGflops } from './probe';
+import { BindGroups } from './bind-groups';
 import { ReadbackPool } from './readback';
 import { UniformArena } from './uniform-arena';
 import { DEFAULT_TUNING, GpuTimer, zeroStats, type GpuStats, type GpuTimes, type GpuTuning } from './timer';
@@ -68,9 +69,6 @@ const WANTED_LIMITS = [
 const USAGE_STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage may not be global yet)
 const MAP_READ = 0x01;
 const POOL_MAX_PER_BUCKET = 8; // more idle buffers of one size than this are destroyed on free()
-// Cached bind groups before the cache is cleared: a 22-layer decode step uses ~320, a prefill as many
-// again; stale entries (buffers freed and destroyed) are only dropped at a clear.
-const BIND_CACHE_MAX = 4096;
 
 /** Pool bucket for a request: 16-byte aligned below 4 KiB, then 2^k * {1, 1.25, 1.5, 1.75} (<= 25% waste). */
 function bucketSize(bytes: number): number {
@@ -86,9 +84,8 @@ export class Gpu {
   readonly report: AdapterReport;
   private pool = new Map<number, GPUBuffer[]>(); // bucket size -> idle buffers
   private pipelines = new Map<string, Map<string, Pipe>>(); // code -> (entry|constants) -> pipeline
-  private bindCache = new Map<string, GPUBindGroup>(); // "pipe|uniform slice|buffer ids" -> bind group
-  private bufIds = new WeakMap<GPUBuffer, number>();
-  private nextId = 1;
+  private binds: BindGroups;
+  private nextPipeId = 1;
   private pass: GPUComputePassEncoder | null = null; // the open shared compute pass (tuning.sharedPass)
   private passPipe: GPUComputePipeline | null = null; // pipeline last set on it
   private timer: GpuTimer | null = null;
@@ -111,6 +108,7 @@ export class Gpu {
     this.keepAlive = keepAlive;
     this.report = report;
     this.uniforms = new UniformArena(device);
+    this.binds = new BindGroups(device, () => this.stats);
     this.readbacks = new ReadbackPool(device);
     void device.lost.then((info) => {
       const reason = this.destroyed ? 'destroyed' : `${info.reason}: ${info.message}`;
@@ -291,7 +289,7 @@ export class Gpu {
       layout: 'auto',
       compute: { module, entryPoint: entry, constants: kernel.constants },
     });
-    pipe = { pipe: p, id: this.nextId++, layout: p.getBindGroupLayout(0) };
+    pipe = { pipe: p, id: this.nextPipeId++, layout: p.getBindGroupLayout(0) };
     byCode.set(sub, pipe);
     return pipe;
   }
@@ -324,7 +322,7 @@ export class Gpu {
     if (x === 0 || y === 0 || z === 0) return;
     const p = this.pipeline(kernel);
     const uni = params ? this.uniforms.slice(params) : null;
-    const bind = this.tuning.cacheBindGroups ? this.cachedBindGroup(p, uni, buffers) : this.bindGroup(p.pipe.getBindGroupLayout(0), uni, buffers);
+    const bind = this.tuning.cacheBindGroups ? this.binds.cached(p.id, p.layout, uni, buffers) : this.binds.create(p.pipe.getBindGroupLayout(0), uni, buffers);
     if (this.tuning.sharedPass) {
       const pass = (this.pass ??= this.beginPass());
       if (this.passPipe !== p.pipe) pass.setPipeline((this.passPipe = p.pipe));
@@ -342,37 +340,6 @@ export class Gpu {
     if (this.tuning.flushEvery > 0 && this.pendingDispatches >= this.tuning.flushEvery && !this.capturing) this.flush();
   }
 
-  private bindGroup(layout: GPUBindGroupLayout, uni: GPUBufferBinding | null, buffers: GPUBuffer[]): GPUBindGroup {
-    const entries: GPUBindGroupEntry[] = [];
-    if (uni) entries.push({ binding: 0, resource: uni });
-    const base = uni ? 1 : 0;
-    buffers.forEach((b, i) => entries.push({ binding: base + i, resource: { buffer: b } }));
-    this.stats.bindGroups++;
-    return this.device.createBindGroup({ layout, entries });
-  }
-
-  private bufId(b: GPUBuffer): number {
-    let id = this.bufIds.get(b);
-    if (id === undefined) this.bufIds.set(b, (id = this.nextId++));
-    return id;
-  }
-
-  /** The bind group of (pipeline, uniform slice, buffers), created once: buffer identity, not contents. */
-  private cachedBindGroup(p: Pipe, uni: GPUBufferBinding | null, buffers: GPUBuffer[]): GPUBindGroup {
-    let key = String(p.id);
-    if (uni) key += `|${this.bufId(uni.buffer)}@${uni.offset}+${uni.size}`;
-    for (const b of buffers) key += `|${this.bufId(b)}`;
-    let bg = this.bindCache.get(key);
-    if (bg) {
-      this.stats.bindGroupHits++;
-      return bg;
-    }
-    if (this.bindCache.size >= BIND_CACHE_MAX) this.bindCache.clear();
-    bg = this.bindGroup(p.layout, uni, buffers);
-    this.bindCache.set(key, bg);
-    return bg;
-  }
-
   private beginPass(): GPUComputePassEncoder {
     this.stats.passes++;
     const ts = this.timer?.passWrites();
@@ -388,7 +355,7 @@ export class Gpu {
 
   /** Drops every cached bind group (call after destroying buffers that cached ones reference). */
   clearBindGroupCache(): void {
-    this.bindCache.clear();
+    this.binds.clear();
   }
 
   /** Zeroes the counters and returns the previous ones. */
@@ -490,7 +457,7 @@ export class Gpu {
     this.pass = null;
     this.encoder = null;
     this.timer?.destroy();
-    this.bindCache.clear();
+    this.binds.clear();
     for (const list of this.pool.values()) for (const b of list) b.destroy();
     this.readbacks.destroy();
     this.uniforms.destroy();
