@@ -28,11 +28,13 @@
 //   MODES=full_sync,corrected_async_gn,ideal_async,no_sync  STEPS=8  WARMUP=2  WIDTH=1  SEED=1  PORT=5391
 //   MODEL_DIR ($TMPDIR/tabmesh-bench-models)  PIN=0|1  BENCH_OUT/OUT (bench/out)  COMMBENCH=1
 //   COMMDTYPE=f16|f32 (async modes' flat buffer on the wire; sync gathers are always f32)
+//   LABEL (output file prefix)  SAME_HOST=1|0 (default 1: peers on one host link over Unix sockets, src/transport/uds-channel.node.ts, as
+//   headless peers do by default; 0 keeps WebRTC; the report names what the links really used)
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hostGpus, spawnBenchPeer, startBenchServer, stopBenchPeers } from './peer-procs';
+import { hostGpus, spawnBenchPeer, startBenchServer, stopBenchPeers, LinkTally } from './peer-procs';
 import { runHeadlessPeer } from '../src/session/headless.node';
 import { startNodeCoordinator, type NodeCoordinator } from '../src/session/coordinator.node';
 import type { JobEvent } from '../src/session/protocol';
@@ -60,6 +62,8 @@ const COMMDTYPE = env('COMMDTYPE', 'f16') as 'f16' | 'f32';
 const port = Number(env('PORT', '5391'));
 const pin = env('PIN', gpus.length > 1 && process.getuid?.() === 0 ? '1' : '0') === '1';
 const commBench = env('COMMBENCH', '1') === '1';
+const LABEL = env('LABEL', ''); // prefix of the output files' names (e.g. uds / webrtc)
+const links = new LinkTally(env('SAME_HOST', '1') !== '0');
 const outDir = path.resolve(process.env.BENCH_OUT ?? process.env.OUT ?? 'bench/out');
 const modelDir = path.resolve(env('MODEL_DIR', path.join(os.tmpdir(), 'tabmesh-bench-models')));
 const self = process.argv[1]; // this bundle: children run it with `peer`
@@ -98,7 +102,7 @@ async function runImage(coord: NodeCoordinator, group: string[], m: ModelCase, m
 
 async function runCase(coord: NodeCoordinator, m: ModelCase, n: number): Promise<CaseRow[]> {
   log(`${m.label} N=${n}: starting ${n} peer(s)${pin ? ` on GPUs ${gpus.slice(0, n).join(',')}` : ''}`);
-  let children = Array.from({ length: n }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus }));
+  let children = Array.from({ length: n }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus, args: links.peerArgs, onLine: links.onLine }));
   try {
     try {
       await coord.waitForPeers(n, 90_000);
@@ -106,7 +110,7 @@ async function runCase(coord: NodeCoordinator, m: ModelCase, n: number): Promise
       // seen once on a 2-CPU box: one peer's PeerJS join never reached the coordinator; start afresh once
       log(`${m.label} N=${n}: ${(e as Error).message}; restarting the peers`);
       await stopBenchPeers(children, coord);
-      children = Array.from({ length: n }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus }));
+      children = Array.from({ length: n }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus, args: links.peerArgs, onLine: links.onLine }));
       await coord.waitForPeers(n, 180_000);
     }
     const entries = coord.core.roster.list();
@@ -174,11 +178,12 @@ function writeResults(final: boolean): void {
     machine: { hostname: os.hostname(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_GB: os.totalmem() / 1e9, gpus: gpus.length, pinned: pin },
     node: process.version, adapter, steps: STEPS, warmup: WARMUP, sampler: 'ddim', width: WIDTH,
     models: models.map((m) => ({ px: m.px, label: m.label, latent: m.config.size, params: m.params, config: m.config })),
-    transport: 'WebRTC data channels (node-datachannel / libdatachannel) over loopback, one process per peer',
+    transport: links.line(),
+    same_host: { requested: links.sameHost, link_ends: links.ends },
     timing: 'step_ms = median over steps k >= warmup of the slowest peer\'s compute + comm wait (image-step events)',
     rows, failure,
   };
-  const slug = `${String((adapter as { description?: string } | null)?.description || 'unknown').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40)}-${started.slice(0, 19).replace(/:/g, '')}`;
+  const slug = `${LABEL ? `${LABEL}-` : ''}${String((adapter as { description?: string } | null)?.description || 'unknown').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40)}-${started.slice(0, 19).replace(/:/g, '')}`;
   const md = markdown(doc);
   fs.writeFileSync(path.join(outDir, `distrifusion-speed-${slug}.json`), JSON.stringify(doc, null, 2));
   fs.writeFileSync(path.join(outDir, `distrifusion-speed-${slug}.md`), md);

@@ -16,7 +16,7 @@
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
-import { hostGpus, spawnBenchPeer, startBenchServer, stopBenchPeers } from './peer-procs';
+import { hostGpus, spawnBenchPeer, startBenchServer, stopBenchPeers, LinkTally } from './peer-procs';
 import { runHeadlessPeer } from '../src/session/headless.node';
 import { LlamaGpu } from '../src/model/llama';
 import { startNodeCoordinator, type NodeCoordinator } from '../src/session/coordinator.node';
@@ -49,13 +49,8 @@ const pin = env('PIN', gpus.length > 1 && process.getuid?.() === 0 ? '1' : '0') 
 const outDir = path.resolve(process.env.BENCH_OUT ?? process.env.OUT ?? 'bench/out');
 const modelDir = path.resolve(env('MODEL_DIR', path.join(os.tmpdir(), 'tabmesh-bench-models')));
 const self = process.argv[1]; // this bundle: children run it with `peer`
-const sameHost = env('SAME_HOST', '1') !== '0';
-/** Mesh link ends per transport, counted from the peers' `link to …` lines over the whole run (each link at both ends). */
-const linkEnds = { same_host: 0, webrtc: 0 };
-const countLink = (line: string) => {
-  if (/^link to \S+: same-host unix socket/.test(line)) linkEnds.same_host++;
-  else if (/^link to \S+: webrtc/.test(line)) linkEnds.webrtc++;
-};
+/** SAME_HOST=1|0 and the link ends the peers reported (bench/peer-procs.ts). */
+const links = new LinkTally(env('SAME_HOST', '1') !== '0');
 
 
 async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, group: string[], prompt: string, maxTokens: number): Promise<RunSample> {
@@ -66,7 +61,7 @@ async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, grou
 
 async function runCase(coord: NodeCoordinator, origin: string, model: ModelRef, tp: number): Promise<CaseRow> {
   log(`tp=${tp}: starting ${tp} peer(s)${pin ? ` on GPUs ${gpus.slice(0, tp).join(',')}` : ''}`);
-  const children = Array.from({ length: tp }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus, args: ['--same-host', sameHost ? 'on' : 'off'], onLine: countLink }));
+  const children = Array.from({ length: tp }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus, args: links.peerArgs, onLine: links.onLine }));
   try {
     await coord.waitForPeers(tp, 180_000);
     const entries = coord.core.roster.list();
@@ -116,14 +111,6 @@ try {
   failure = (e as Error).stack ?? String(e);
   log(`FAILED: ${failure}`);
 }
-/** The report's transport sentence, from what the peers said they used (a socket that fell back shows). */
-function transportLine(): string {
-  const rtc = 'WebRTC data channels (node-datachannel / libdatachannel) over loopback';
-  if (!sameHost) return `${rtc}, one process per peer (SAME_HOST=0)`;
-  if (linkEnds.webrtc === 0 && linkEnds.same_host > 0) return `same-host Unix domain sockets between the peer processes (${linkEnds.same_host} link ends; WebRTC only for control), one process per peer`;
-  if (linkEnds.same_host === 0) return `${rtc}, one process per peer (same-host links requested, none came up)`;
-  return `mixed: ${linkEnds.same_host} link ends over same-host Unix sockets, ${linkEnds.webrtc} over ${rtc}, one process per peer`;
-}
 const base = rows.find((r) => r.tp === 1);
 for (const r of rows) {
   r.speedup_prefill = base ? r.prefill_tok_s / base.prefill_tok_s : null;
@@ -134,8 +121,8 @@ const adapter = rows[0]?.adapter ?? null;
 const doc = {
   name: 'multi-gpu', date, machine: { hostname: os.hostname(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_GB: os.totalmem() / 1e9, gpus: gpus.length, pinned: pin },
   node: process.version, adapter, shape: { name: shapeName, ...shape, weights, file_GB: bytes / 1e9 }, prefill_tokens: PREFILL, decode_tokens: DECODE, reps: REPS,
-  transport: transportLine(),
-  same_host: { requested: sameHost, link_ends: linkEnds },
+  transport: links.line(),
+  same_host: { requested: links.sameHost, link_ends: links.ends },
   encode_ahead: process.env.ENCODE_AHEAD !== '0', label: process.env.LABEL ?? null,
   rows, failure,
 };

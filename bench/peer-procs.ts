@@ -68,3 +68,31 @@ export async function stopBenchPeers(children: ChildProcess[], coord: NodeCoordi
   // Their control connections close on exit; wait until the roster agrees (the heartbeat at worst).
   for (let i = 0; i < 50 && coord.core.roster.list().length; i++) await new Promise((r) => setTimeout(r, 100));
 }
+
+/**
+ * Which transport the peers' mesh links used, counted from their `link to …` lines over a whole run (each
+ * link at both ends), so a report names what really carried the bytes: a same-host socket that fell back to
+ * WebRTC shows as such instead of being labelled by what was asked for.
+ */
+export class LinkTally {
+  readonly ends = { same_host: 0, webrtc: 0 };
+  constructor(readonly sameHost: boolean) {}
+  /** Peer option that asks for (or refuses) the same-host socket. */
+  get peerArgs(): string[] {
+    return ['--same-host', this.sameHost ? 'on' : 'off'];
+  }
+  /** Feed every peer output line (spawnBenchPeer's onLine). */
+  readonly onLine = (line: string): void => {
+    if (/^link to \S+: same-host unix socket/.test(line)) this.ends.same_host++;
+    else if (/^link to \S+: webrtc/.test(line)) this.ends.webrtc++;
+  };
+  /** The report's transport sentence. */
+  line(): string {
+    const rtc = 'WebRTC data channels (node-datachannel / libdatachannel) over loopback';
+    const { same_host: s, webrtc: w } = this.ends;
+    if (!this.sameHost) return `${rtc}, one process per peer (SAME_HOST=0)`;
+    if (w === 0 && s > 0) return `same-host Unix domain sockets between the peer processes (${s} link ends; WebRTC only for control), one process per peer`;
+    if (s === 0) return `${rtc}, one process per peer (same-host links requested, none came up)`;
+    return `mixed: ${s} link ends over same-host Unix sockets, ${w} over ${rtc}, one process per peer`;
+  }
+}
