@@ -58,8 +58,9 @@ export interface FrameHeader {
 /** Builds one frame: header + a copy of `payload` in a fresh ArrayBuffer (what channel.send takes). */
 export function encodeFrame(h: FrameHeader, payload: Uint8Array): ArrayBuffer {
   const buf = new ArrayBuffer(HEADER_BYTES + payload.byteLength); // [24 + chunk bytes]
-  writeHeader(new DataView(buf), h);
-  new Uint8Array(buf, HEADER_BYTES).set(payload);
+  const u8 = new Uint8Array(buf);
+  writeHeader(u8, 0, h);
+  u8.set(payload, HEADER_BYTES);
   return buf;
 }
 
@@ -67,19 +68,29 @@ export function encodeFrame(h: FrameHeader, payload: Uint8Array): ArrayBuffer {
  *  stream's writev, see FrameWriter in link.ts): the frame on the wire is identical to encodeFrame's. */
 export function encodeHeader(h: FrameHeader): Uint8Array {
   const buf = new Uint8Array(HEADER_BYTES); // [24]
-  writeHeader(new DataView(buf.buffer), h);
+  writeHeader(buf, 0, h);
   return buf;
 }
 
-function writeHeader(dv: DataView, h: FrameHeader): void {
-  dv.setUint16(0, FRAME_MAGIC, true);
-  dv.setUint8(2, FRAME_VERSION);
-  dv.setUint8(3, h.tag);
-  dv.setUint32(4, h.stream >>> 0, true);
-  dv.setUint32(8, h.seq >>> 0, true);
-  dv.setUint32(12, h.chunkIndex, true);
-  dv.setUint32(16, h.chunkCount, true);
-  dv.setUint32(20, h.totalLength, true);
+/** Writes the 24 header bytes at dst[off..off+24), e.g. right after a byte stream's length prefix. Byte by
+ *  byte: no DataView to allocate per frame, and any offset works. */
+export function writeHeader(dst: Uint8Array, off: number, h: FrameHeader): void {
+  dst[off] = FRAME_MAGIC & 0xff;
+  dst[off + 1] = FRAME_MAGIC >>> 8;
+  dst[off + 2] = FRAME_VERSION;
+  dst[off + 3] = h.tag;
+  putU32(dst, off + 4, h.stream);
+  putU32(dst, off + 8, h.seq);
+  putU32(dst, off + 12, h.chunkIndex);
+  putU32(dst, off + 16, h.chunkCount);
+  putU32(dst, off + 20, h.totalLength);
+}
+
+function putU32(dst: Uint8Array, off: number, v: number): void {
+  dst[off] = v & 0xff;
+  dst[off + 1] = (v >>> 8) & 0xff;
+  dst[off + 2] = (v >>> 16) & 0xff;
+  dst[off + 3] = (v >>> 24) & 0xff;
 }
 
 /** Why a frame was dropped; each has a counter in LinkStats.dropped. */

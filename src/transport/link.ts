@@ -9,9 +9,9 @@ import {
   Tag,
   decodeFrame,
   encodeFrame,
-  encodeHeader,
   keyString,
   type DropReason,
+  type FrameHeader,
   type MsgKey,
 } from './frame';
 
@@ -38,12 +38,13 @@ export const DEFAULT_MAX_QUEUED_BYTES = 2 * DEFAULT_MAX_MESSAGE_BYTES;
 export const SMALL_MESSAGE_BYTES = 256 * 1024;
 
 /** A channel that can put a frame on the wire as its header plus a view of the payload, without the copy
- *  into one fresh buffer that send() needs (a byte stream: UdsChannel gathers both in one writev). The Link
- *  uses it when the channel has it (duck-typed: RTCDataChannel does not, and keeps send()). Because the
- *  payload is the caller's memory, `done` must run only once the channel no longer reads it (the bytes are
- *  in the kernel), with an error if they never will be; the Link's send() resolves then. */
+ *  into one fresh buffer that send() needs (a byte stream: UdsChannel encodes the header next to its length
+ *  prefix and gathers both with the payload in one writev). The Link uses it when the channel has it
+ *  (duck-typed: RTCDataChannel does not, and keeps send()). Because the payload is the caller's memory,
+ *  `done` must run only once the channel no longer reads it (the bytes are in the kernel, or copied), with
+ *  an error if they never will be; the Link's send() resolves then. `done` may run inside sendFrame. */
 export interface FrameWriter {
-  sendFrame(header: Uint8Array, payload: Uint8Array, done: (err?: Error | null) => void): void;
+  sendFrame(header: FrameHeader, payload: Uint8Array, done: (err?: Error | null) => void): void;
 }
 
 function frameWriterOf(ch: ChannelLike): FrameWriter | null {
@@ -96,13 +97,15 @@ function newStats(): LinkStats {
   };
 }
 
+/** How a send ends: null once the caller's data is free again, else why it never will be sent. */
+export type SendDone = (err: Error | null) => void;
+
 interface SendJob {
   key: MsgKey;
   data: Uint8Array; // [totalLength] bytes, read lazily one chunk at a time
   next: number; // next chunk index
   count: number; // chunk count
-  resolve: () => void;
-  reject: (e: Error) => void;
+  done: SendDone; // called exactly once
 }
 
 interface Partial {
@@ -113,9 +116,12 @@ interface Partial {
   msg: Uint8Array; // [total] preallocated at chunk 0; each chunk is copied straight to its place
 }
 
-interface Waiter {
-  resolve: (d: Uint8Array) => void;
-  reject: (e: unknown) => void;
+/** Someone waiting for one message (see recvInto): exactly one of the two is called, exactly once, unless
+ *  the wait is withdrawn first (cancelRecv). A class instance with these as methods costs the receiver no
+ *  closures and no promise per message (collectives make thousands of calls a second). */
+export interface RecvWaiter {
+  resolve(d: Uint8Array): void;
+  reject(e: unknown): void;
 }
 
 const noop = (): void => {};
@@ -134,7 +140,7 @@ export class Link {
   private readonly writing = new Set<SendJob>();
   private readonly partials = new Map<string, Partial>();
   private readonly queues = new Map<string, Uint8Array[]>();
-  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly waiters = new Map<string, RecvWaiter[]>();
   private readonly closeListeners = new Set<(e: LinkClosedError) => void>();
   private queuedBytes = 0;
   private pumping = false;
@@ -173,44 +179,64 @@ export class Link {
    *  channel: once it no longer reads `data`): until then the caller must not modify `data` (frames are
    *  copied from it lazily, one at a time, or written from it in place). */
   send(key: MsgKey, data: Uint8Array): Promise<void> {
-    if (this.closedError) return Promise.reject(this.closedError);
-    if (data.byteLength > 0xffffffff) return Promise.reject(new Error('message longer than 4 GiB'));
+    return new Promise<void>((resolve, reject) => this.post(key, data, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** send() without a promise: `done` is called exactly once, possibly before post() returns (a channel
+   *  that copies at once), with null when send() would resolve and the error it would reject with. */
+  post(key: MsgKey, data: Uint8Array, done: SendDone): void {
+    if (this.closedError) return done(this.closedError);
+    if (data.byteLength > 0xffffffff) return done(new Error('message longer than 4 GiB'));
     const count = Math.max(1, Math.ceil(data.byteLength / this.payloadBytes));
-    return new Promise<void>((resolve, reject) => {
-      this.jobs.push({ key, data, next: 0, count, resolve, reject });
-      this.pump();
-    });
+    this.jobs.push({ key, data, next: 0, count, done });
+    this.pump();
   }
 
   /** Next message with this key; waits for it unless already queued. Rejects with LinkClosedError once the
    *  link is closed and none is queued, or with signal.reason on abort. */
   recv(key: MsgKey, signal?: AbortSignal): Promise<Uint8Array> {
+    return new Promise<Uint8Array>((resolve, reject) => {
+      if (!signal) return this.recvInto(key, { resolve, reject });
+      // As before recvInto existed: a queued message wins over an abort, a closed link over both.
+      if (signal.aborted && !this.queues.has(keyString(key)) && !this.closedError) return reject(signal.reason);
+      const w: RecvWaiter = {
+        resolve: (d) => { signal.removeEventListener('abort', onAbort); resolve(d); },
+        reject: (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+      };
+      const onAbort = () => {
+        if (this.cancelRecv(key, w)) reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.recvInto(key, w);
+    });
+  }
+
+  /** recv() without a promise: hands the next message with this key to `w` at once (before returning) if
+   *  one is queued, fails it at once if the link is closed, else registers it until one arrives. */
+  recvInto(key: MsgKey, w: RecvWaiter): void {
     const k = keyString(key);
     const q = this.queues.get(k);
-    if (q && q.length > 0) {
+    if (q !== undefined) {
       const d = q.shift()!; // [message bytes]
       if (q.length === 0) this.queues.delete(k);
       this.queuedBytes -= d.byteLength;
-      return Promise.resolve(d);
+      return w.resolve(d);
     }
-    if (this.closedError) return Promise.reject(this.closedError);
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const list = this.waiters.get(k) ?? [];
-      const onAbort = () => {
-        const i = list.indexOf(w);
-        if (i >= 0) list.splice(i, 1);
-        if (list.length === 0 && this.waiters.get(k) === list) this.waiters.delete(k);
-        reject(signal!.reason);
-      };
-      const w: Waiter = {
-        resolve: (d) => { signal?.removeEventListener('abort', onAbort); resolve(d); },
-        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e); },
-      };
-      list.push(w);
-      this.waiters.set(k, list);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    if (this.closedError) return w.reject(this.closedError);
+    const list = this.waiters.get(k);
+    if (list === undefined) this.waiters.set(k, [w]);
+    else list.push(w);
+  }
+
+  /** Withdraws a wait registered by recvInto; false if `w` is not waiting (already resolved or failed). */
+  cancelRecv(key: MsgKey, w: RecvWaiter): boolean {
+    const k = keyString(key);
+    const list = this.waiters.get(k);
+    const i = list ? list.indexOf(w) : -1;
+    if (i < 0) return false;
+    list!.splice(i, 1);
+    if (list!.length === 0) this.waiters.delete(k);
+    return true;
   }
 
   /** Called once when the link closes (immediately if it already has). Returns an unsubscribe function. */
@@ -273,20 +299,25 @@ export class Link {
         const job = this.jobs[ji];
         const start = job.next * this.payloadBytes;
         const end = Math.min(start + this.payloadBytes, job.data.byteLength);
-        const header = { ...job.key, chunkIndex: job.next, chunkCount: job.count, totalLength: job.data.byteLength };
+        const key = job.key;
+        const header: FrameHeader = {
+          tag: key.tag, stream: key.stream, seq: key.seq, chunkIndex: job.next, chunkCount: job.count, totalLength: job.data.byteLength,
+        };
         const payload = job.data.subarray(start, end); // [chunk bytes], a view of the caller's data
         const last = job.next + 1 === job.count;
         try {
           if (this.writer) {
             // Only the last frame's completion matters: the channel is ordered, so earlier ones are done too.
             if (last) this.writing.add(job); // before: `done` could in principle run inside sendFrame
-            this.writer.sendFrame(encodeHeader(header), payload, last ? this.writeDone(job) : noop);
+            this.writer.sendFrame(header, payload, last ? this.writeDone(job) : noop);
           } else {
             this.channel.send(encodeFrame(header, payload));
           }
         } catch (e) {
           // Closed underneath us, or the browser refused: the link is unusable, fail everything pending.
-          job.reject(e instanceof Error ? e : new Error(String(e)));
+          this.jobs.splice(ji, 1);
+          // Unless sendFrame called `done` before it threw (then it is no longer in `writing`).
+          if (!(this.writer && last) || this.writing.delete(job)) job.done(e instanceof Error ? e : new Error(String(e)));
           return this.shutdown();
         }
         this.stats.framesOut++;
@@ -296,7 +327,7 @@ export class Link {
         if (last) {
           this.jobs.splice(ji, 1);
           this.stats.messagesOut++;
-          if (!this.writer) job.resolve(); // send() copied every frame: the caller's data is free already
+          if (!this.writer) job.done(null); // send() copied every frame: the caller's data is free already
         }
       }
     } finally {
@@ -306,11 +337,12 @@ export class Link {
 
   private writeDone(job: SendJob): (err?: Error | null) => void {
     return (err) => {
-      this.writing.delete(job);
+      // Not in `writing`: shutdown already failed it (the channel may still report the write afterwards).
+      if (!this.writing.delete(job)) return;
       // A frame the channel could not write means the channel is dead: report it as the link closing,
       // as a send on a closed channel is (collectives turn that into 'peer-closed').
-      if (err) job.reject(this.closedError ?? new LinkClosedError(this.peerId, `link to ${this.peerId} closed while sending: ${err.message}`));
-      else job.resolve();
+      if (err) job.done(this.closedError ?? new LinkClosedError(this.peerId, `link to ${this.peerId} closed while sending: ${err.message}`));
+      else job.done(null);
     };
   }
 
@@ -345,13 +377,15 @@ export class Link {
     this.closedError = err;
     if (this.pollTimer !== null) clearTimeout(this.pollTimer);
     this.pollTimer = null;
-    for (const j of this.jobs.splice(0)) j.reject(err);
-    for (const j of this.writing) j.reject(err); // the channel may still call their `done`: a no-op then
-    this.writing.clear();
+    for (const j of this.jobs.splice(0)) j.done(err);
+    const writing = [...this.writing];
+    this.writing.clear(); // first: the channel may still call their `done`, a no-op then (writeDone)
+    for (const j of writing) j.done(err);
     for (const p of this.partials.values()) this.queuedBytes -= p.got;
     this.partials.clear();
-    for (const list of this.waiters.values()) for (const w of list) w.reject(err);
-    this.waiters.clear();
+    const waiters = [...this.waiters.values()];
+    this.waiters.clear(); // first: a waiter's reject may withdraw other waits (cancelRecv) of its call
+    for (const list of waiters) for (const w of list) w.reject(err);
     this.channel.removeEventListener('message', this.onMessage);
     this.channel.removeEventListener('bufferedamountlow', this.onLow);
     this.channel.removeEventListener('open', this.onOpen);
@@ -415,20 +449,20 @@ export class Link {
     if (key.tag === Tag.Ping || key.tag === Tag.Probe) {
       const reply = key.tag === Tag.Ping ? data : new Uint8Array(0);
       const tag = key.tag === Tag.Ping ? Tag.Pong : Tag.Ack;
-      this.send({ tag, stream: key.stream, seq: key.seq }, reply).catch(() => {});
+      this.post({ tag, stream: key.stream, seq: key.seq }, reply, noop);
       return;
     }
     const list = this.waiters.get(k);
-    if (list && list.length > 0) {
-      const w = list.shift()!;
+    if (list !== undefined) {
+      const w = list.shift()!; // lists are deleted when emptied: never empty here
       if (list.length === 0) this.waiters.delete(k);
       w.resolve(data);
       return;
     }
     if (this.queuedBytes + data.byteLength > this.maxQueued) return this.drop('queueOverflow');
-    const q = this.queues.get(k) ?? [];
-    q.push(data);
-    this.queues.set(k, q);
+    const q = this.queues.get(k);
+    if (q === undefined) this.queues.set(k, [data]);
+    else q.push(data);
     this.queuedBytes += data.byteLength;
   }
 }

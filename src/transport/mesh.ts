@@ -3,7 +3,7 @@
 // (a collective group) so two local users can never consume each other's messages.
 import type { ChannelLike } from './channel';
 import type { MsgKey } from './frame';
-import { Link, LinkClosedError, type LinkOptions, type LinkStats } from './link';
+import { Link, LinkClosedError, type LinkOptions, type LinkStats, type RecvWaiter, type SendDone } from './link';
 
 /** Stream 0 belongs to link-level measurement (bench.ts); groups never get it. */
 export const CONTROL_STREAM = 0;
@@ -51,6 +51,25 @@ export class Mesh {
     const l = this.links.get(peerId);
     if (!l) return Promise.reject(new LinkClosedError(peerId, `no link to ${peerId}`));
     return l.recv(key, signal);
+  }
+
+  /** Link.post on the link to `peerId` (a LinkClosedError through `done` when there is none). */
+  post(peerId: string, key: MsgKey, data: Uint8Array, done: SendDone): void {
+    const l = this.links.get(peerId);
+    if (!l) return done(new LinkClosedError(peerId, `no link to ${peerId}`));
+    l.post(key, data, done);
+  }
+
+  /** Link.recvInto on the link to `peerId` (`w` fails at once when there is none). */
+  recvInto(peerId: string, key: MsgKey, w: RecvWaiter): void {
+    const l = this.links.get(peerId);
+    if (!l) return w.reject(new LinkClosedError(peerId, `no link to ${peerId}`));
+    l.recvInto(key, w);
+  }
+
+  /** Link.cancelRecv on the link to `peerId`. */
+  cancelRecv(peerId: string, key: MsgKey, w: RecvWaiter): boolean {
+    return this.links.get(peerId)?.cancelRecv(key, w) ?? false;
   }
 
   /** `cb(peerId)` whenever one of the links closes. Returns an unsubscribe function. */

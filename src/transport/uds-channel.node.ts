@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ChannelLike, ChannelMessageEvent } from './channel';
+import { HEADER_BYTES, writeHeader, type FrameHeader } from './frame';
 import type { FrameWriter, LinkOptions } from './link';
 
 /** Largest message either side accepts. A Link over this channel sends a bulk tensor (a 7B prefill
@@ -31,7 +32,13 @@ const LEN_BYTES = 4;
  *  the tick: batching only pays for small frames, and a bulk tensor should be on its way before the caller
  *  goes on with synchronous work (llama.ts encodes the next GPU segment right after the all-reduce starts). */
 const FLUSH_NOW_BYTES = 64 * 1024;
-const NO_HEADER = new Uint8Array(0);
+/** A frame with at most this much payload goes out as one buffer: prefix, header and a copy of the payload
+ *  (a 16 KiB memcpy is ~1 µs, less than the cork + writev of two buffers; see sendFrame). */
+const COPY_MAX_BYTES = 16 * 1024;
+/** A message lying whole in one socket read is delivered as a view of that read's memory (no allocation, no
+ *  copy) when it fills at least this share of it; a smaller one is copied out, so that a queued small
+ *  message cannot keep a 64 KiB read buffer alive (the Link's queue accounting counts message bytes). */
+const VIEW_MIN_SHARE = 0.5;
 
 /** Link options for a UDS channel: frames up to the channel's limit, and a high-water mark that lets one
  *  whole frame queue (the socket's user-space buffer is only emptied by 'drain', see bufferedAmount). */
@@ -49,16 +56,17 @@ type Listener = (() => void) | ((ev: ChannelMessageEvent) => void);
 export class UdsChannel implements ChannelLike, FrameWriter {
   readyState: 'connecting' | 'open' | 'closing' | 'closed';
   bufferedAmountLowThreshold = 0;
-  binaryType = 'arraybuffer'; // messages are always fresh ArrayBuffers; the Link sets this anyway
+  binaryType = 'arraybuffer'; // messages: ArrayBuffers or views of a read (see onData); the Link takes both
   readonly maxMessageSize: number;
   /** Why the channel closed, when not by close() or a clean end from the other side. */
   closeReason: string | null = null;
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly listeners = new Map<string, Listener[]>(); // replaced, never mutated: emit needs no copy
   private readonly head = Buffer.alloc(LEN_BYTES); // a length prefix split across reads
   private headLen = 0;
   private cur: Uint8Array | null = null; // [message bytes] being filled
   private got = 0;
   private corked = false;
+  private wroteThisTick = false; // a frame went out uncorked in this tick: later ones cork (see sendFrame)
   private aboveLow = false;
   private reading = false;
   private leftover: Buffer | null;
@@ -85,51 +93,79 @@ export class UdsChannel implements ChannelLike, FrameWriter {
   }
 
   send(data: ArrayBuffer): void {
-    this.writeMessage(NO_HEADER, new Uint8Array(data)); // a view: no copy (the Link never reuses a sent frame)
+    this.checkSend(data.byteLength);
+    const head = Buffer.allocUnsafe(LEN_BYTES); // [4]
+    head.writeUInt32LE(data.byteLength, 0);
+    this.write(head, new Uint8Array(data)); // a view: no copy (the Link never reuses a sent frame)
   }
 
-  /** What the Link uses instead of send() (FrameWriter): [len][header] as one small buffer and the payload
-   *  as a view of the caller's memory, gathered by one writev, so a bulk tensor is never copied in user
-   *  space on its way out. `done` runs once the socket has handed the payload to the kernel. */
-  sendFrame(header: Uint8Array, payload: Uint8Array, done: (err?: Error | null) => void): void {
+  /** What the Link uses instead of send() (FrameWriter). A small frame is one fresh buffer [len][header]
+   *  [copy of payload], written at once: one syscall, `done` called before returning (the payload is no
+   *  longer read). A bigger one is [len][header] as one small buffer and the payload as a view of the
+   *  caller's memory, gathered by one writev, so a bulk tensor is never copied in user space on its way out;
+   *  `done` runs once the socket has handed the payload to the kernel. */
+  sendFrame(h: FrameHeader, payload: Uint8Array, done: (err?: Error | null) => void): void {
+    const n = HEADER_BYTES + payload.byteLength;
+    this.checkSend(n);
+    if (payload.byteLength <= COPY_MAX_BYTES) {
+      const buf = Buffer.allocUnsafe(LEN_BYTES + n); // [4 + 24 + payload]
+      buf.writeUInt32LE(n, 0);
+      writeHeader(buf, LEN_BYTES, h);
+      buf.set(payload, LEN_BYTES + HEADER_BYTES);
+      this.write(buf, null);
+      return done(null);
+    }
+    const head = Buffer.allocUnsafe(LEN_BYTES + HEADER_BYTES); // [4 + 24]
+    head.writeUInt32LE(n, 0);
+    writeHeader(head, LEN_BYTES, h);
     // Node calls a write's callback without an error when the socket was destroyed meanwhile: whether the
     // bytes left is unknown then, so that counts as a failure (the link is dead either way).
-    this.writeMessage(header, payload, (err) => done(err ?? (this.socket.destroyed ? new Error('socket destroyed before the frame was written') : null)));
+    this.write(head, payload, (err) => done(err ?? (this.socket.destroyed ? new Error('socket destroyed before the frame was written') : null)));
   }
 
-  /** One message, [u32 length][header][payload]: the prefix and header as one small buffer, the payload as
-   *  the caller's view (Node wraps it as a Buffer: no copy). `cb` runs once the payload is written. */
-  private writeMessage(header: Uint8Array, payload: Uint8Array, cb?: (err?: Error | null) => void): void {
+  private checkSend(n: number): void {
     if (this.readyState !== 'open') throw new Error(`UdsChannel.send: channel is ${this.readyState}`);
-    const n = header.byteLength + payload.byteLength;
     // As RTCDataChannel.send throws for a message above pc.sctp.maxMessageSize.
     if (n > this.maxMessageSize) throw new TypeError(`UdsChannel.send: message of ${n} bytes exceeds maxMessageSize ${this.maxMessageSize}`);
-    const head = Buffer.allocUnsafe(LEN_BYTES + header.byteLength); // [4 + header bytes]
-    head.writeUInt32LE(n, 0);
-    head.set(header, LEN_BYTES);
-    this.cork();
-    if (payload.byteLength === 0) this.socket.write(head, cb);
-    else {
-      this.socket.write(head);
-      this.socket.write(payload, cb);
+  }
+
+  /** Writes `head` then `payload` (null: `head` is the whole message). The first message of a tick goes out
+   *  at once (one write syscall: the latency-critical case is a lone small frame); from the second on, the
+   *  socket is corked until the end of the tick, so a burst of frames (the Link's pump emitting several in
+   *  one synchronous loop) leaves in one writev instead of one syscall each. A bulk payload uncorks at once:
+   *  batching only pays for small frames, and a tensor should be on its way before the caller goes on with
+   *  synchronous work (llama.ts encodes the next GPU segment right after the all-reduce starts). */
+  private write(head: Buffer, payload: Uint8Array | null, cb?: (err?: Error | null) => void): void {
+    if (!this.wroteThisTick && payload === null) {
+      this.wroteThisTick = true;
+      process.nextTick(this.endTick);
+      this.socket.write(head, cb);
+    } else {
+      this.cork();
+      if (payload === null || payload.byteLength === 0) this.socket.write(head, cb);
+      else {
+        this.socket.write(head);
+        this.socket.write(payload, cb);
+        if (payload.byteLength >= FLUSH_NOW_BYTES) this.uncork();
+      }
     }
-    if (payload.byteLength >= FLUSH_NOW_BYTES) this.uncork();
     if (this.socket.writableLength > this.bufferedAmountLowThreshold) this.aboveLow = true;
   }
 
-  /** Cork until the end of this tick: the prefix and frame, and every other frame the Link's pump emits in
-   *  the same synchronous loop, leave in one writev syscall instead of one write each. */
+  /** Cork until the end of this tick (see write). */
   private cork(): void {
     if (this.corked) return;
     this.corked = true;
     this.socket.cork();
-    process.nextTick(this.uncork);
+    if (!this.wroteThisTick) {
+      this.wroteThisTick = true;
+      process.nextTick(this.endTick);
+    }
   }
 
   addEventListener(type: string, listener: Listener): void {
-    let set = this.listeners.get(type);
-    if (!set) this.listeners.set(type, (set = new Set()));
-    set.add(listener);
+    const list = this.listeners.get(type) ?? [];
+    if (!list.includes(listener)) this.listeners.set(type, [...list, listener]);
     if (type === 'message' && !this.reading && this.readyState === 'open') {
       this.reading = true;
       const rest = this.leftover;
@@ -144,7 +180,8 @@ export class UdsChannel implements ChannelLike, FrameWriter {
   }
 
   removeEventListener(type: string, listener: Listener): void {
-    this.listeners.get(type)?.delete(listener);
+    const list = this.listeners.get(type);
+    if (list?.includes(listener)) this.listeners.set(type, list.filter((l) => l !== listener));
   }
 
   /** Flushes what send() queued, then closes; the other side sees its channel close ('end'). */
@@ -158,13 +195,19 @@ export class UdsChannel implements ChannelLike, FrameWriter {
   }
 
   private emit(type: string, ev?: ChannelMessageEvent): void {
-    for (const l of [...(this.listeners.get(type) ?? [])]) (l as (e?: ChannelMessageEvent) => void)(ev);
+    const list = this.listeners.get(type);
+    if (list) for (const l of list) (l as (e?: ChannelMessageEvent) => void)(ev);
   }
 
   private readonly uncork = (): void => {
     if (!this.corked) return;
     this.corked = false;
     this.socket.uncork();
+  };
+
+  private readonly endTick = (): void => {
+    this.wroteThisTick = false;
+    this.uncork();
   };
 
   private readonly onDrain = (): void => {
@@ -188,17 +231,21 @@ export class UdsChannel implements ChannelLike, FrameWriter {
     this.socket.destroy(); // 'close' follows, which shuts the Link down (pending calls: LinkClosedError)
   }
 
-  /** Splits the byte stream into messages; a large one is copied straight into its final buffer. */
+  /** Splits the byte stream into messages. A message whole inside this read is delivered as a view of it
+   *  (see VIEW_MIN_SHARE); one spread over reads is copied piece by piece into its final buffer, allocated
+   *  once its length prefix is known (no concatenation). Each read is a fresh buffer Node never reuses, and
+   *  every message gets its own bytes, so a receiver may modify what it gets (GroupComm sums in place). */
   private readonly onData = (chunk: Buffer): void => {
     let off = 0;
-    while (off < chunk.length && this.readyState === 'open') {
+    const len = chunk.length;
+    while (off < len && this.readyState === 'open') {
       if (this.cur === null) {
         let n: number;
-        if (this.headLen === 0 && chunk.length - off >= LEN_BYTES) {
+        if (this.headLen === 0 && len - off >= LEN_BYTES) {
           n = chunk.readUInt32LE(off);
           off += LEN_BYTES;
         } else {
-          const take = Math.min(LEN_BYTES - this.headLen, chunk.length - off);
+          const take = Math.min(LEN_BYTES - this.headLen, len - off);
           chunk.copy(this.head, this.headLen, off, off + take);
           this.headLen += take;
           off += take;
@@ -209,19 +256,25 @@ export class UdsChannel implements ChannelLike, FrameWriter {
         // Refused before allocating: on WebRTC the Link drops such a frame ('oversizedFrame'); on a byte
         // stream skipping it would mean trusting the length of a sender that already broke the protocol.
         if (n > this.maxMessageSize) return this.fail(`UdsChannel: incoming message of ${n} bytes exceeds maxMessageSize ${this.maxMessageSize}`);
-        // [n] a fresh ArrayBuffer per message, as RTCDataChannel delivers. Not zero-filled (that alone costs
-        // ~0.3 ms per MiB here): it is delivered only once every byte has been copied in below.
+        if (n <= len - off && n >= chunk.buffer.byteLength * VIEW_MIN_SHARE) {
+          const msg = new Uint8Array(chunk.buffer, chunk.byteOffset + off, n); // [n] view of this read
+          off += n;
+          this.emit('message', { data: msg });
+          continue;
+        }
+        // [n] a fresh buffer per message. Not zero-filled (that alone costs ~0.3 ms per MiB here): it is
+        // delivered only once every byte has been copied in below.
         this.cur = Buffer.allocUnsafeSlow(n);
         this.got = 0;
       }
-      const take = Math.min(this.cur.length - this.got, chunk.length - off);
+      const take = Math.min(this.cur.length - this.got, len - off);
       this.cur.set(chunk.subarray(off, off + take), this.got);
       this.got += take;
       off += take;
       if (this.got < this.cur.length) return;
       const msg = this.cur;
       this.cur = null;
-      this.emit('message', { data: msg.buffer });
+      this.emit('message', { data: msg.buffer }); // allocUnsafeSlow: an ArrayBuffer of exactly n bytes
     }
   };
 }

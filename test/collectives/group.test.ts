@@ -209,6 +209,39 @@ describe('GroupComm concurrency, failures, robustness', () => {
     expect(e1).toMatchObject({ kind: 'timeout', peer: 'p2' });
   });
 
+  it('one shared deadline timer: calls time out at their own deadlines, others stay unaffected', async () => {
+    const comms = loopbackComms(2, { timeoutMs: 600 });
+    const t0 = Date.now();
+    const a = comms[0].allReduce(new Float32Array([1, 2, 3])); // deadline 600 ms
+    const b = comms[0].barrier(100).catch((e) => e); // later call, earlier deadline
+    const eb = await b;
+    const tb = Date.now() - t0;
+    expect(eb).toBeInstanceOf(CollectiveError);
+    expect(eb).toMatchObject({ kind: 'timeout', peer: 'p1', op: 'barrier#1' });
+    expect(tb).toBeGreaterThanOrEqual(95);
+    expect(tb).toBeLessThan(550);
+    // p1 joins the first call late, well before its deadline: it completes normally
+    const [x, y] = await Promise.all([a, comms[1].allReduce(new Float32Array([10, 20, 30]))]);
+    expect([...x, ...y]).toEqual([11, 22, 33, 11, 22, 33]);
+    expect(Date.now() - t0).toBeLessThan(550);
+    // no call outstanding: no timer left armed (it would keep a Node process alive for the full deadline)
+    for (const c of comms) expect((c as unknown as { timer: unknown }).timer).toBeNull();
+    // and a later call still gets a deadline of its own
+    const t1 = Date.now();
+    await expect(comms[0].allReduce(new Float32Array(1))).rejects.toMatchObject({ kind: 'timeout', peer: 'p1' });
+    expect(Date.now() - t1).toBeGreaterThanOrEqual(590);
+  });
+
+  it('a message that arrives before its call is buffered and used; results match the rank-order sum', async () => {
+    const comms = loopbackComms(3, { timeoutMs: 5000 });
+    const inputs = [0, 1, 2].map((r) => vec(300, 40 + r));
+    const early = [comms[1].allReduce(inputs[1]), comms[2].allReduce(inputs[2])];
+    await sleep(30); // p1's and p2's messages wait in p0's link queues
+    const results = await Promise.all([comms[0].allReduce(inputs[0]), ...early]);
+    const want = rankOrderF32(inputs);
+    results.forEach((r, i) => expectSameBits(r, want, `rank ${i}`));
+  });
+
   it('garbage frames between collectives are dropped and counted; results stay right', async () => {
     const g = loopbackGroup(3, { directMaxBytes: 64 });
     const stream = g.comms[0].stream;

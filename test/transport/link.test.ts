@@ -201,3 +201,43 @@ describe('Mesh', () => {
     m.claimStream(42, 'third');
   });
 });
+
+describe('Link recvInto / cancelRecv / post (the promise-free API collectives use)', () => {
+  it('recvInto hands a queued message over before returning, else when it arrives; cancelRecv withdraws', async () => {
+    const { a, b } = pair();
+    await a.send(key(1), pattern(10, 1));
+    await sleep(10);
+    const got: Uint8Array[] = [];
+    const fail = (e: unknown) => { throw e; };
+    b.recvInto(key(1), { resolve: (d) => got.push(d), reject: fail });
+    expect(got.length).toBe(1); // synchronous: it was queued
+    expect([...got[0]]).toEqual([...pattern(10, 1)]);
+    expect(b.unclaimedBytes).toBe(0);
+    const late = { resolve: (d: Uint8Array) => got.push(d), reject: fail };
+    b.recvInto(key(2), late);
+    expect(b.cancelRecv(key(2), late)).toBe(true);
+    expect(b.cancelRecv(key(2), late)).toBe(false);
+    await a.send(key(2), pattern(5, 2));
+    await sleep(10);
+    expect(got.length).toBe(1); // withdrawn: the message is queued for someone else instead
+    expect(b.unclaimedBytes).toBe(5);
+    const w = new Promise<Uint8Array>((resolve, reject) => b.recvInto(key(3), { resolve, reject }));
+    let done: Error | null | undefined;
+    a.post(key(3), pattern(7, 3), (err) => (done = err));
+    expect([...(await w)]).toEqual([...pattern(7, 3)]);
+    expect(done).toBeNull();
+  });
+
+  it('recvInto on a closed link fails at once; post reports the LinkClosedError', async () => {
+    const { a, b } = pair();
+    const pending = new Promise((resolve, reject) => b.recvInto(key(1), { resolve, reject }));
+    b.close();
+    await expect(pending).rejects.toBeInstanceOf(LinkClosedError);
+    let err: unknown = 'not called';
+    b.recvInto(key(2), { resolve: () => undefined, reject: (e) => (err = e) });
+    expect(err).toBeInstanceOf(LinkClosedError);
+    await sleep(5);
+    a.post(key(1), pattern(3, 1), (e) => (err = e));
+    expect(err).toBeInstanceOf(LinkClosedError);
+  });
+});

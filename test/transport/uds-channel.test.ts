@@ -193,6 +193,60 @@ describe('UdsChannel handover from the handshake', () => {
   });
 });
 
+describe('UdsChannel framing of the byte stream', () => {
+  const frameOf = (seq: number, body: Uint8Array) =>
+    lengthPrefixed(new Uint8Array(encodeFrame({ tag: Tag.Data, stream: 7, seq, chunkIndex: 0, chunkCount: 1, totalLength: body.length }, body)));
+
+  it('reassembles a frame whose prefix and body arrive in many small reads', async () => {
+    const [raw, y] = await socketPair();
+    const b = new Link('A', new UdsChannel(y), udsLinkOptions());
+    const body = pattern(70_000, 5); // bigger than one 64 KiB read even if it came at once
+    const bytes = frameOf(1, body);
+    const got = b.recv(key(1));
+    // 1-, 2- and 3-byte pieces first (the length prefix itself split), then odd-sized pieces, each its own read
+    const cuts = [1, 2, 3, 5, 24, 1000, 4093, 30_000];
+    let off = 0;
+    for (const c of cuts) {
+      raw.write(bytes.subarray(off, off + c));
+      off += c;
+      await sleep(2);
+    }
+    raw.write(bytes.subarray(off));
+    expect(Buffer.from(await got).equals(Buffer.from(body))).toBe(true);
+    expect(b.stats.framesIn).toBe(1);
+  });
+
+  it('several messages in one read: each gets bytes of its own (modifying one leaves the others intact)', async () => {
+    const [raw, y] = await socketPair();
+    const b = new Link('A', new UdsChannel(y), udsLinkOptions());
+    // One big message filling most of the read (delivered as a view of it), small ones around it (copied),
+    // and one cut at the end that the next write completes.
+    const bodies = [pattern(16, 1), pattern(20_000, 2), pattern(12, 3), pattern(3000, 4)];
+    const all = Buffer.concat(bodies.map((m, i) => frameOf(i, m)));
+    raw.write(all.subarray(0, all.length - 1000));
+    await sleep(20);
+    raw.write(all.subarray(all.length - 1000));
+    const got: Uint8Array[] = [];
+    for (let i = 0; i < bodies.length; i++) got.push(await b.recv(key(i)));
+    for (let i = 0; i < bodies.length; i++) expect(Buffer.from(got[i]).equals(Buffer.from(bodies[i])), `message ${i}`).toBe(true);
+    // A receiver may modify what it got (GroupComm sums in place): the others must not change.
+    for (let j = 0; j < got.length; j++) {
+      got[j].fill(0xee);
+      for (let i = j + 1; i < bodies.length; i++) expect(Buffer.from(got[i]).equals(Buffer.from(bodies[i])), `message ${i} after ${j}`).toBe(true);
+    }
+  });
+
+  it('a small frame sent alone and a burst of them in one tick both arrive whole and in order', async () => {
+    const { a, b } = await linkPair();
+    await a.send(key(1), pattern(100, 1)); // alone: written at once
+    const burst = Array.from({ length: 50 }, (_, i) => pattern(17 + i, i)); // one tick: corked, one writev
+    const sent = burst.map((m, i) => a.send(key(100 + i), m));
+    await Promise.all(sent);
+    expect(Buffer.from(await b.recv(key(1))).equals(Buffer.from(pattern(100, 1)))).toBe(true);
+    for (let i = 0; i < burst.length; i++) expect(Buffer.from(await b.recv(key(100 + i))).equals(Buffer.from(burst[i]))).toBe(true);
+  });
+});
+
 describe('UdsChannel against malformed input', () => {
   it('drops frames the Link does not understand, as on WebRTC, and keeps going', async () => {
     const [raw, y] = await socketPair();
