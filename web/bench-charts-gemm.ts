@@ -122,7 +122,8 @@ export function gemmSubgroupMatrixChart(): void {
     'chart-gemm-subgroup-matrix', {
       type: 'bar',
       data: {
-        labels: rows.map((r) => [`${str(r.phase)} ${str(r.M)}×${str(r.N)}×${str(r.K)}`, `load unit ${str(r.unit)}`]),
+        // the kernel (direct or a tiled config; older files have one kernel and no field) names the bar first
+        labels: rows.map((r) => [...(r.kernel ? [str(r.kernel)] : []), `${str(r.phase)} ${str(r.M)}×${str(r.N)}×${str(r.K)}`, `load unit ${str(r.unit)}`]),
         datasets: [
           { label: 'exact (max abs err 0)', backgroundColor: colour(2), data: rows.map((r) => (exact(r) ? num(r.tops) : null)) },
           { label: 'wrong result', backgroundColor: colour(1), data: rows.map((r) => (exact(r) ? null : num(r.tops))) },

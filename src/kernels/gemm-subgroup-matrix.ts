@@ -1,8 +1,10 @@
-// Int8 GEMM on subgroup matrices (shaders/gemm/gemm_subgroup_matrix_i8.wgsl): C[M,N] i32 = A[M,K] i8 * B[N,K]^T
-// i8. Only for devices with the `chromium-experimental-subgroup-matrix` feature and an i8 -> i32 16x16x32
+// Int8 GEMM on subgroup matrices (shaders/gemm/gemm_subgroup_matrix_i8.wgsl, one subgroup per 64x64 block loading
+// from storage; shaders/gemm/gemm_subgroup_matrix_i8_tiled.wgsl, SG_M x SG_N subgroups staging A and B tiles
+// through workgroup memory): C[M,N] i32 = A[M,K] i8 * B[N,K]^T i8. Only for devices with the `chromium-experimental-subgroup-matrix` feature and an i8 -> i32 16x16x32
 // config (what the H100 offers through Dawn with allow_unsafe_apis); the shader does not compile elsewhere,
 // so callers gate on subgroupMatrixSupport() first. Measured by bench/gemm-subgroup-matrix.ts.
 import code from '../../shaders/gemm/gemm_subgroup_matrix_i8.wgsl?raw';
+import tiledCode from '../../shaders/gemm/gemm_subgroup_matrix_i8_tiled.wgsl?raw';
 import type { Kernel } from '../gpu/gpu';
 
 export const SGM_FEATURE = 'chromium-experimental-subgroup-matrix';
@@ -53,5 +55,80 @@ export function planGemmSubgroupMatrix(M: number, N: number, K: number, unit: 1 
     kernel: { code, file: 'shaders/gemm/gemm_subgroup_matrix_i8.wgsl', constants: { UNIT: unit } },
     params: new Uint32Array([M, N, K, 0]),
     workgroups: [N / SGM_TILE, M / SGM_TILE],
+  };
+}
+
+/** Tiled kernel knobs: SG_M x SG_N subgroups of 32 (each a 64x64 block of C), k per staged tile, row padding in words. */
+export interface SgmTiledConfig { sgM: number; sgN: number; bk: 32 | 64; pad: number }
+
+/** Device limits the tiled kernel must fit; WebGPU's defaults when omitted (Dawn grants more on request). */
+export interface SgmTiledLimits {
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupSizeX: number;
+  /** Dawn needs the workgroup x size to be a multiple of it when a shader uses subgroup matrices. */
+  subgroupMaxSize?: number;
+}
+
+export const SGM_TILED_DEFAULT: SgmTiledConfig = { sgM: 2, sgN: 2, bk: 32, pad: 4 };
+export const SGM_TILED_MAXV = 8; // the shader's MAXV: vec4 registers per operand for the next tile
+export const SGM_TILED_MAX_WG_BYTES = 48 * 1024; // the budget we keep to, whatever the device allows
+const WEBGPU_DEFAULT_LIMITS: SgmTiledLimits = { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256 };
+
+/** Derived sizes, named as the shader's overrides: WG invocations, BM x BN block, ROW words per staged row,
+ *  VA/VB vec4 copied per invocation per tile, workgroup storage in bytes. */
+export function sgmTiledGeometry(cfg: SgmTiledConfig) {
+  const wg = 32 * cfg.sgM * cfg.sgN;
+  const bm = 64 * cfg.sgM;
+  const bn = 64 * cfg.sgN;
+  const row = cfg.bk / 4 + cfg.pad;
+  return { wg, bm, bn, row, va: (bm * cfg.bk) / 16 / wg, vb: (bn * cfg.bk) / 16 / wg, workgroupBytes: 4 * (bm + bn) * row };
+}
+
+/** Null when the config compiles to a valid pipeline under these limits (as far as the host can tell), else why not. */
+export function sgmTiledConfigError(cfg: SgmTiledConfig, limits: SgmTiledLimits = WEBGPU_DEFAULT_LIMITS): string | null {
+  const { sgM, sgN, bk, pad } = cfg;
+  if (![sgM, sgN].every((x) => Number.isInteger(x) && x >= 1)) return `sgM, sgN must be positive integers (got ${sgM}, ${sgN})`;
+  if (bk !== 32 && bk !== 64) return `bk must be 32 or 64 (got ${String(bk)})`;
+  // Rows of the staged tiles must stay 16-byte aligned (vec4 copies, matrix loads from workgroup memory).
+  if (!Number.isInteger(pad) || pad < 0 || pad % 4) return `pad must be a non-negative multiple of 4 words (got ${pad})`;
+  const g = sgmTiledGeometry(cfg);
+  if (g.wg > limits.maxComputeInvocationsPerWorkgroup || g.wg > limits.maxComputeWorkgroupSizeX) {
+    return `workgroup of ${g.wg} invocations exceeds the device limit (${Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX)})`;
+  }
+  if (limits.subgroupMaxSize && g.wg % limits.subgroupMaxSize) return `workgroup size ${g.wg} is not a multiple of maxSubgroupSize ${limits.subgroupMaxSize}`;
+  // Each invocation copies a whole number of vec4 per tile, at most MAXV (the shader's register arrays).
+  for (const [name, v] of [['A', g.va], ['B', g.vb]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > SGM_TILED_MAXV) return `${name} tile needs ${v} vec4 per invocation (must be an integer in 1..${SGM_TILED_MAXV})`;
+  }
+  const cap = Math.min(limits.maxComputeWorkgroupStorageSize, SGM_TILED_MAX_WG_BYTES);
+  if (g.workgroupBytes > cap) return `workgroup storage ${g.workgroupBytes} B exceeds ${cap} B`;
+  return null;
+}
+
+/** Null when M x N x K tiles exactly for this config, else why not. */
+export function sgmTiledShapeError(cfg: SgmTiledConfig, M: number, N: number, K: number): string | null {
+  const { bm, bn } = sgmTiledGeometry(cfg);
+  if (!(M > 0 && N > 0 && K > 0) || M % bm || N % bn || K % cfg.bk) return `shape ${M}x${N}x${K} must have M % ${bm}, N % ${bn}, K % ${cfg.bk} == 0`;
+  return null;
+}
+
+export function sgmTiledLabel(cfg: SgmTiledConfig): string {
+  const g = sgmTiledGeometry(cfg);
+  return `tiled ${g.bm}x${g.bn} sg${cfg.sgM}x${cfg.sgN} bk${cfg.bk} pad${cfg.pad}`;
+}
+
+/** Kernel, params and grid for the tiled kernel; unit as for planGemmSubgroupMatrix. Throws on an invalid config or shape. */
+export function planGemmSubgroupMatrixTiled(M: number, N: number, K: number, cfg: SgmTiledConfig = SGM_TILED_DEFAULT, unit: 1 | 4 = 4,
+  limits?: SgmTiledLimits): { kernel: Kernel; params: Uint32Array; workgroups: [number, number] } {
+  const why = sgmTiledConfigError(cfg, limits) ?? sgmTiledShapeError(cfg, M, N, K);
+  if (why) throw new Error(`gemm_subgroup_matrix_i8_tiled ${sgmTiledLabel(cfg)}: ${why}`);
+  const g = sgmTiledGeometry(cfg);
+  return {
+    // Only the independent knobs travel: ROW, BM, BN, A_WORDS, B_WORDS, VA, VB default to expressions of these.
+    kernel: { code: tiledCode, file: 'shaders/gemm/gemm_subgroup_matrix_i8_tiled.wgsl',
+      constants: { UNIT: unit, SG_M: cfg.sgM, SG_N: cfg.sgN, WG: g.wg, BK: cfg.bk, PAD: cfg.pad } },
+    params: new Uint32Array([M, N, K, 0]),
+    workgroups: [N / g.bn, M / g.bm],
   };
 }

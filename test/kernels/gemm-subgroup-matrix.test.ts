@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { packI8, planGemmSubgroupMatrix, referenceI8, subgroupMatrixConfigs, subgroupMatrixSupport } from '../../src/kernels/gemm-subgroup-matrix';
+import {
+  SGM_TILED_DEFAULT, SGM_TILED_MAXV, packI8, planGemmSubgroupMatrix, planGemmSubgroupMatrixTiled, referenceI8, sgmTiledConfigError,
+  sgmTiledGeometry, sgmTiledShapeError, subgroupMatrixConfigs, subgroupMatrixSupport, type SgmTiledConfig, type SgmTiledLimits,
+} from '../../src/kernels/gemm-subgroup-matrix';
+import tiledSrc from '../../shaders/gemm/gemm_subgroup_matrix_i8_tiled.wgsl?raw';
 import { create, globals } from 'webgpu';
 
 // The shader itself runs only where the adapter offers subgroup matrices (the H100 bench validates it
@@ -29,5 +33,167 @@ describe('gemm_subgroup_matrix_i8 host side', () => {
     expect(adapter).toBeTruthy();
     const why = subgroupMatrixSupport(adapter!.features as unknown as Set<string>, adapter!.info);
     expect(why === null).toBe(adapter!.features.has('chromium-experimental-subgroup-matrix' as GPUFeatureName));
+  });
+});
+
+const H100: SgmTiledLimits = { maxComputeWorkgroupStorageSize: 49152, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, subgroupMaxSize: 32 };
+// The configs bench/gemm-subgroup-matrix.ts times, and a 64x64 one.
+const TILED: SgmTiledConfig[] = [
+  SGM_TILED_DEFAULT, { sgM: 2, sgN: 2, bk: 64, pad: 4 }, { sgM: 2, sgN: 2, bk: 64, pad: 0 },
+  { sgM: 2, sgN: 4, bk: 64, pad: 4 }, { sgM: 4, sgN: 2, bk: 64, pad: 4 }, { sgM: 1, sgN: 1, bk: 64, pad: 4 },
+];
+
+describe('gemm_subgroup_matrix_i8_tiled host side', () => {
+  it('derives geometry and workgroup storage from the knobs', () => {
+    // 128x128 block, 4 subgroups, 12-word rows (8 of k + 4 pad): (128 + 128) rows * 48 B
+    expect(sgmTiledGeometry(SGM_TILED_DEFAULT)).toEqual({ wg: 128, bm: 128, bn: 128, row: 12, va: 2, vb: 2, workgroupBytes: 12288 });
+    expect(sgmTiledGeometry({ sgM: 2, sgN: 4, bk: 64, pad: 4 })).toEqual({ wg: 256, bm: 128, bn: 256, row: 20, va: 2, vb: 4, workgroupBytes: 30720 });
+  });
+
+  it('accepts the bench configs on H100 limits and rejects bad knobs and limits', () => {
+    for (const c of TILED) expect(sgmTiledConfigError(c, H100)).toBeNull();
+    expect(sgmTiledConfigError({ ...SGM_TILED_DEFAULT, bk: 16 as 32 }, H100)).toMatch(/bk/);
+    expect(sgmTiledConfigError({ ...SGM_TILED_DEFAULT, pad: 2 }, H100)).toMatch(/pad/);
+    expect(sgmTiledConfigError({ ...SGM_TILED_DEFAULT, sgM: 0 }, H100)).toMatch(/positive/);
+    // BK 32 with 8 subgroup columns: 256 vec4 of A for 512 invocations, half a vec4 each
+    expect(sgmTiledConfigError({ sgM: 1, sgN: 8, bk: 32, pad: 4 }, H100)).toMatch(/vec4 per invocation/);
+    // 4x4 subgroups = 512 invocations, 256x256 block at BK 64: 2 * 256 * 24 * 4 = 49152 B with pad 8 just fits 48 KiB
+    expect(sgmTiledConfigError({ sgM: 4, sgN: 4, bk: 64, pad: 8 }, H100)).toBeNull();
+    expect(sgmTiledConfigError({ sgM: 4, sgN: 4, bk: 64, pad: 12 }, { ...H100, maxComputeWorkgroupStorageSize: 1 << 20 })).toMatch(/exceeds 49152/);
+    // WebGPU default limits: 256 invocations, 16 KiB
+    expect(sgmTiledConfigError({ sgM: 2, sgN: 2, bk: 64, pad: 4 })).toMatch(/storage 20480 B exceeds 16384/);
+    expect(sgmTiledConfigError({ sgM: 4, sgN: 4, bk: 32, pad: 0 })).toMatch(/512 invocations/);
+    expect(sgmTiledConfigError(SGM_TILED_DEFAULT, { ...H100, subgroupMaxSize: 256 })).toMatch(/maxSubgroupSize/);
+  });
+
+  it('checks shapes and plans the grid and override constants', () => {
+    expect(sgmTiledShapeError(SGM_TILED_DEFAULT, 256, 384, 96)).toBeNull();
+    expect(sgmTiledShapeError(SGM_TILED_DEFAULT, 192, 128, 64)).toMatch(/M % 128/);
+    expect(sgmTiledShapeError({ ...SGM_TILED_DEFAULT, bk: 64 }, 128, 128, 96)).toMatch(/K % 64/);
+    expect(() => planGemmSubgroupMatrixTiled(128, 128, 48)).toThrow(/K % 32/);
+    const d = planGemmSubgroupMatrixTiled(256, 512, 128, { sgM: 2, sgN: 4, bk: 64, pad: 4 }, 4, H100);
+    expect(d.workgroups).toEqual([2, 2]); // (N / 256, M / 128)
+    expect(d.kernel.constants).toEqual({ UNIT: 4, SG_M: 2, SG_N: 4, WG: 256, BK: 64, PAD: 4 });
+    expect([...d.params]).toEqual([256, 512, 128, 0]);
+  });
+
+  it('passes only overrides the WGSL declares, and the shader agrees on MAXV and the derived sizes', () => {
+    const decl = new Map([...tiledSrc.matchAll(/^override (\w+): u32 = ([^;]+);/gm)].map((m) => [m[1], m[2]]));
+    const passed = Object.keys(planGemmSubgroupMatrixTiled(128, 128, 32).kernel.constants!);
+    for (const k of passed) expect(decl.has(k), k).toBe(true);
+    // The names the host derives must be those the shader derives, with the same formulas.
+    expect(decl.get('ROW')).toBe('BK / 4u + PAD');
+    expect(decl.get('VA')).toBe('BM * BK / 16u / WG');
+    expect(decl.get('A_WORDS')).toBe('BM * ROW');
+    expect(tiledSrc).toMatch(new RegExp(`const MAXV = ${SGM_TILED_MAXV}u;`));
+    expect(tiledSrc).toMatch(/@workgroup_size\(WG\)/);
+  });
+});
+
+// The tiled WGSL with its four subgroup-matrix builtins replaced by a per-lane emulation (lane l holds entries
+// 8l..8l+7 of a 16x16 result; a loaded Left/Right is its byte offset and byte stride into sa/sb, read at
+// multiply time, before the end-of-step barrier): checks the staging copies, offsets and strides of the real
+// shader on the local adapter, exactly against referenceI8. The matrix builtins themselves run only on the GPU
+// machine (bench/gemm-subgroup-matrix.ts).
+function emulated(src: string): string {
+  const subs: [RegExp | string, string][] = [
+    ['enable chromium_experimental_subgroup_matrix;', ''],
+    ['diagnostic(off, chromium.subgroup_matrix_uniformity);', ''],
+    [/alias Left = [^;]+;/, 'alias Left = vec2<u32>;'],
+    [/alias Right = [^;]+;/, 'alias Right = vec2<u32>;'],
+    [/alias Acc = [^;]+;/, 'alias Acc = array<i32, 8>;'],
+    [/subgroupMatrixLoad<Left, row_major>\(&sa, /g, 'emuLoad('],
+    [/subgroupMatrixLoad<Right, col_major>\(&sb, /g, 'emuLoad('],
+    [/subgroupMatrixMultiplyAccumulate\(/g, 'emuMma('],
+    [/subgroupMatrixStore<row_major>\(&c, /g, 'emuStore('],
+    [/(fn main\(.*\) \{)/, '$1\n  LANE = lid % 32u;'],
+  ];
+  let out = src;
+  for (const [from, to] of subs) {
+    const next = out.replace(from, to);
+    if (next === out) throw new Error(`emulation: ${String(from)} not found in the shader`);
+    out = next;
+  }
+  return out + `
+var<private> LANE: u32;
+fn emuLoad(off: u32, stride: u32) -> vec2<u32> { return vec2<u32>(off * UNIT, stride * UNIT); }
+fn i8a(byte: u32) -> i32 { return extractBits(sa[byte / 4u], (byte % 4u) * 8u, 8u); }
+fn i8b(byte: u32) -> i32 { return extractBits(sb[byte / 4u], (byte % 4u) * 8u, 8u); }
+fn emuMma(l: vec2<u32>, r: vec2<u32>, acc: array<i32, 8>) -> array<i32, 8> {
+  var o = acc;
+  for (var e = 0u; e < 8u; e++) {
+    let row = (LANE * 8u + e) / 16u;
+    let col = (LANE * 8u + e) % 16u;
+    for (var k = 0u; k < 32u; k++) { o[e] += i8a(l.x + row * l.y + k) * i8b(r.x + col * r.y + k); }
+  }
+  return o;
+}
+fn emuStore(off: u32, acc: array<i32, 8>, stride: u32) {
+  for (var e = 0u; e < 8u; e++) { c[off + ((LANE * 8u + e) / 16u) * stride + (LANE * 8u + e) % 16u] = acc[e]; }
+}
+`;
+}
+
+// One device for these tests, at the adapter's limits (the WG 256 configs need 30 KiB of workgroup storage); the
+// GPU object stays referenced, since its collection tears Dawn's instance down.
+let local: Promise<{ gpu: GPU; device: GPUDevice; limits: SgmTiledLimits }> | null = null;
+function localDevice() {
+  local ??= (async () => {
+    Object.assign(globalThis, globals);
+    const gpu = create([]) as unknown as GPU;
+    const adapter = (await gpu.requestAdapter())!;
+    const l = adapter.limits;
+    const limits: SgmTiledLimits = { maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX };
+    return { gpu, device: await adapter.requestDevice({ requiredLimits: { ...limits } }), limits };
+  })();
+  return local;
+}
+
+describe('gemm_subgroup_matrix_i8_tiled staging logic (builtins emulated per lane, local adapter)', () => {
+  // Three configs cover BK 32 and 64 (two k sub-steps), PAD 0 and 4, VA != VB, both grid orders; lavapipe
+  // takes 15-30 s to compile each emulated pipeline, hence not all of TILED.
+  const EMULATED = [TILED[0], TILED[3], { sgM: 4, sgN: 2, bk: 64, pad: 0 } as SgmTiledConfig];
+  it.each(EMULATED.map((c) => [JSON.stringify(c), c] as const))('%s is exact at 256x256x128', async (_, cfg) => {
+    const { device, limits } = await localDevice();
+    if (sgmTiledConfigError(cfg, limits)) return; // does not fit this adapter (the H100 check above covers validity)
+    const [M, N, K] = [256, 256, 128];
+    const d = planGemmSubgroupMatrixTiled(M, N, K, cfg, 4, limits);
+    let seed = 7;
+    const rand = (n: number) => Int8Array.from({ length: n }, () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) >>> 24) - 128);
+    const a = rand(M * K); // [M, K]
+    const b = rand(N * K); // [N, K]
+    const buf = (data: ArrayBufferView, usage: number) => {
+      const g = device.createBuffer({ size: data.byteLength, usage: usage | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(g, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+      return g;
+    };
+    const ub = buf(d.params, GPUBufferUsage.UNIFORM);
+    const ab = buf(packI8(a), GPUBufferUsage.STORAGE);
+    const bb = buf(packI8(b), GPUBufferUsage.STORAGE);
+    const cb = buf(new Int32Array(M * N).fill(0x7eadbeef), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC); // [M, N] poisoned
+    device.pushErrorScope('validation');
+    const module = device.createShaderModule({ code: emulated(d.kernel.code) });
+    const msgs = (await module.getCompilationInfo()).messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}: ${m.message}`);
+    expect(msgs).toEqual([]);
+    const pipe = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main', constants: d.kernel.constants } });
+    const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [ub, ab, bb, cb].map((g, i) => ({ binding: i, resource: { buffer: g } })) });
+    const rb = device.createBuffer({ size: M * N * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipe);
+    pass.setBindGroup(0, bg);
+    pass.dispatchWorkgroups(...d.workgroups);
+    pass.end();
+    enc.copyBufferToBuffer(cb, 0, rb, 0, M * N * 4);
+    device.queue.submit([enc.finish()]);
+    expect(await device.popErrorScope()).toBeNull();
+    await rb.mapAsync(GPUMapMode.READ);
+    const got = new Int32Array(rb.getMappedRange().slice(0)); // [M, N]
+    const want = referenceI8(a, b, M, N, K); // [M, N]
+    let bad = 0;
+    for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) bad++;
+    expect(bad).toBe(0);
+    for (const g of [ub, ab, bb, cb, rb]) g.destroy();
   });
 });
