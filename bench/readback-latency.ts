@@ -6,6 +6,9 @@
 //   map-idle            mapAsync of a MAP_READ buffer with no GPU work pending: Dawn-node's event polling alone
 //   submit-done         an empty submit + onSubmittedWorkDone: the queue's fence round trip
 //   copy-map            copy BYTES storage -> readback, submit, mapAsync, copy out, unmap (a point's read, GPU idle)
+//   copy-map-noread     the same without copying the mapped bytes out (their CPU read's share of copy-map)
+//   mapped-read         copying BYTES out of an already mapped readback buffer alone (the CPU's read speed
+//                       of the memory Dawn maps: uncached host memory would show here)
 //   dispatch-copy-map   one tiny dispatch writing BYTES, then copy-map (a point whose segment is one kernel)
 //   write-dispatch-copy-map  queue.writeBuffer of BYTES first (the previous point's sum), then dispatch-copy-map
 // Bundle: node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/readback-latency.ts', '.gpu-node/readback-latency.mjs', { minify: true }))"
@@ -65,6 +68,11 @@ for (const bytes of SIZES) {
     rb.unmap();
     return copy;
   };
+  const mapOnly = async () => {
+    await rb.mapAsync(1 /* READ */);
+    rb.getMappedRange();
+    rb.unmap();
+  };
   const submit = (dispatch: boolean) => {
     const enc = device.createCommandEncoder();
     if (dispatch) {
@@ -83,6 +91,7 @@ for (const bytes of SIZES) {
     ['map-idle', async () => { await readOut(); }],
     ['submit-done', async () => { device.queue.submit([]); await device.queue.onSubmittedWorkDone(); }],
     ['copy-map', async () => { submit(false); await readOut(); }],
+    ['copy-map-noread', async () => { submit(false); await mapOnly(); }],
     ['dispatch-copy-map', async () => { submit(true); await readOut(); }],
     ['write-dispatch-copy-map', async () => { device.queue.writeBuffer(src, 0, host); submit(true); await readOut(); }],
   ];
@@ -91,6 +100,21 @@ for (const bytes of SIZES) {
     const us = await timeCase(once);
     rows.push({ case: name, bytes, us });
     console.error(`${name.padEnd(24)} ${String(bytes).padStart(8)} B  p50 ${us.p50.toFixed(1)} µs  (p10 ${us.p10.toFixed(1)}, p90 ${us.p90.toFixed(1)})`);
+  }
+  {
+    await rb.mapAsync(1 /* READ */);
+    const range = rb.getMappedRange(); // [n] stays mapped while the copies are timed
+    const t: number[] = [];
+    for (let i = 0; i < WARMUP + REPS; i++) {
+      const t0 = performance.now();
+      const c = new Float32Array(range.slice(0)); // [n]
+      if (i >= WARMUP) t.push(performance.now() - t0);
+      if (c.length !== n) throw new Error('short copy');
+    }
+    rb.unmap();
+    const us = stat(t);
+    rows.push({ case: 'mapped-read', bytes, us });
+    console.error(`${'mapped-read'.padEnd(24)} ${String(bytes).padStart(8)} B  p50 ${us.p50.toFixed(1)} µs`);
   }
   // Check the kernel really ran (a round trip that skipped the GPU would be fast and wrong).
   device.queue.writeBuffer(src, 0, Float32Array.from({ length: n }, (_, i) => i % 7)); // [n]
