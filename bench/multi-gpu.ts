@@ -12,7 +12,11 @@
 // MODEL_DIR (default $TMPDIR/tabmesh-bench-models), PIN=0|1 (default: 1 when root with >1 GPU),
 // ENCODE_AHEAD=0|1 (default 1: LlamaGpu.encodeAhead in the peers), LABEL (added to the file names),
 // SAME_HOST=1|0 (default 1: the peers link to each other over Unix sockets, src/transport/uds-channel.node.ts;
-// 0 forces WebRTC data channels, the transport before issue 7, for an A/B in one session).
+// 0 forces WebRTC data channels, the transport before issue 7, for an A/B in one session),
+// REPLICAS=1,2 (default none): after the tp cases, data parallelism in the same session: R fresh peers,
+// each a tp=1 replica running its own request of BATCH completions (sampling n, one batched decode per
+// step), all R at once; aggregate completion tokens/s against R = 1. What a host with several GPUs
+// gets from replicas when the model fits one GPU, beside what tensor parallelism gets.
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,6 +48,18 @@ const tps = env('TPS', [1, 2, 4, 8, 16].filter((t) => t <= nPeers).join(',')).sp
 const PREFILL = Number(env('PREFILL', '128'));
 const DECODE = Number(env('DECODE', '64'));
 const REPS = Number(env('REPS', '2'));
+const REPLICAS = env('REPLICAS', '').split(',').filter(Boolean).map(Number).filter((r) => r <= nPeers);
+const BATCH = Number(env('BATCH', '8'));
+
+interface DpRow { replicas: number; batch: number; completion_tokens: number; wall_ms: number; tok_s: number; speedup: number | null; rounds: { wall_ms: number; tokens: number }[] }
+
+/** The data-parallel table (empty without REPLICAS). */
+function dpMarkdown(dp: DpRow[]): string {
+  if (!dp.length) return '';
+  return ['', `Data parallelism, same session: R tp=1 replicas (one peer process per GPU), each running one request of ${BATCH} completions (sampling n = ${BATCH}, greedy, ${PREFILL}-token prompt, ${DECODE} tokens each, decoded as one batch per step), all replicas at once; aggregate completion tokens/s over the whole round (prefill included), best of ${REPS}.`, '',
+    '| replicas | completion tokens | wall ms | aggregate tok/s | speed-up vs 1 replica |', '| --- | --- | --- | --- | --- |',
+    ...dp.map((d) => `| ${d.replicas} | ${d.completion_tokens} | ${d.wall_ms.toFixed(0)} | ${d.tok_s.toFixed(1)} | ${d.speedup === null ? '—' : d.speedup.toFixed(2)} |`), ''].join('\n');
+}
 const port = Number(env('PORT', '5390'));
 const pin = env('PIN', gpus.length > 1 && process.getuid?.() === 0 ? '1' : '0') === '1';
 const outDir = path.resolve(process.env.BENCH_OUT ?? process.env.OUT ?? 'bench/out');
@@ -53,10 +69,34 @@ const self = process.argv[1]; // this bundle: children run it with `peer`
 const links = new LinkTally(env('SAME_HOST', '1') !== '0');
 
 
-async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, group: string[], prompt: string, maxTokens: number): Promise<RunSample> {
+async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, group: string[], prompt: string, maxTokens: number, n = 1): Promise<RunSample> {
   const t0 = performance.now();
-  const r = await coord.llm.generate({ model: model.name, prompt, tensor_parallel_size: tp, peers: group, sampling: { temperature: 0, max_tokens: maxTokens, ignore_eos: true } }, model);
+  const r = await coord.llm.generate({ model: model.name, prompt, tensor_parallel_size: tp, peers: group, sampling: { temperature: 0, max_tokens: maxTokens, ignore_eos: true, n } }, model);
   return { wall_ms: performance.now() - t0, usage: r.usage, timings: r.timings, per_peer: r.per_peer as PeerLlmStats[] };
+}
+
+/** Data parallelism: `r` tp=1 replicas (one peer each), each decoding BATCH completions of its own request at once. */
+async function runReplicas(coord: NodeCoordinator, model: ModelRef, r: number): Promise<DpRow> {
+  log(`replicas=${r}: starting ${r} peer(s)`);
+  const children = Array.from({ length: r }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus, args: links.peerArgs, onLine: links.onLine }));
+  try {
+    await coord.waitForPeers(r, 180_000);
+    const ids = [...coord.core.roster.list()].sort((a, b) => a.userAgent.localeCompare(b.userAgent)).map((e) => e.id);
+    await Promise.all(ids.map((id) => runOnce(coord, model, 1, [id], 'a', 4))); // load + compile on each
+    const prompt = benchPrompt(PREFILL);
+    const rounds: { wall_ms: number; tokens: number }[] = [];
+    for (let i = 0; i < REPS; i++) {
+      const t0 = performance.now();
+      const got = await Promise.all(ids.map((id) => runOnce(coord, model, 1, [id], prompt, DECODE, BATCH)));
+      const wall = performance.now() - t0;
+      rounds.push({ wall_ms: wall, tokens: got.reduce((a, g) => a + g.usage.completion_tokens, 0) });
+      log(`replicas=${r}: rep ${i + 1}: ${rounds[i].tokens} completion tokens in ${wall.toFixed(0)} ms`);
+    }
+    const best = rounds.reduce((a, b) => (b.tokens / b.wall_ms > a.tokens / a.wall_ms ? b : a));
+    return { replicas: r, batch: BATCH, completion_tokens: best.tokens, wall_ms: best.wall_ms, tok_s: (best.tokens / best.wall_ms) * 1000, speedup: null, rounds };
+  } finally {
+    await stopBenchPeers(children, coord);
+  }
 }
 
 async function runCase(coord: NodeCoordinator, origin: string, model: ModelRef, tp: number): Promise<CaseRow> {
@@ -104,9 +144,11 @@ const server = await startBenchServer(port, modelDir);
 const coord = await startNodeCoordinator(server.origin, log, { heartbeatTimeoutMs: Number(env('HEARTBEAT_TIMEOUT_MS', '120000')) });
 const model: ModelRef = { name: fileName.replace(/\.gguf$/, ''), url: `${server.origin}/models/${fileName}` };
 const rows: CaseRow[] = [];
+const dp: DpRow[] = [];
 let failure: string | null = null;
 try {
   for (const tp of tps) rows.push(await runCase(coord, server.origin, model, tp));
+  for (const r of REPLICAS) dp.push(await runReplicas(coord, model, r));
 } catch (e) {
   failure = (e as Error).stack ?? String(e);
   log(`FAILED: ${failure}`);
@@ -116,6 +158,8 @@ for (const r of rows) {
   r.speedup_prefill = base ? r.prefill_tok_s / base.prefill_tok_s : null;
   r.speedup_decode = base ? r.decode_tok_s / base.decode_tok_s : null;
 }
+const dp1 = dp.find((d) => d.replicas === 1);
+for (const d of dp) d.speedup = dp1 ? d.tok_s / dp1.tok_s : null;
 const date = new Date().toISOString();
 const adapter = rows[0]?.adapter ?? null;
 const doc = {
@@ -124,12 +168,12 @@ const doc = {
   transport: links.line(),
   same_host: { requested: links.sameHost, link_ends: links.ends },
   encode_ahead: process.env.ENCODE_AHEAD !== '0', label: process.env.LABEL ?? null,
-  rows, failure,
+  rows, data_parallel: dp.length ? { batch: BATCH, decode_tokens: DECODE, rows: dp } : null, failure,
 };
 const label = process.env.LABEL ? `${process.env.LABEL.replace(/[^A-Za-z0-9_-]+/g, '-')}-` : '';
 const slug = `${label}${shapeName}-${weights}-${String(adapter?.description || adapter?.vendor || 'unknown').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40)}-${date.slice(0, 10)}`;
 fs.writeFileSync(path.join(outDir, `multi-gpu-${slug}.json`), JSON.stringify(doc, null, 2));
-const md = markdown(doc);
+const md = markdown(doc) + dpMarkdown(dp);
 fs.writeFileSync(path.join(outDir, `multi-gpu-${slug}.md`), md);
 console.log(md);
 log(`wrote ${path.join(outDir, `multi-gpu-${slug}.{json,md}`)}`);
