@@ -26,7 +26,7 @@ import { LlamaGpu } from '../src/model/llama';
 import { startNodeCoordinator, type NodeCoordinator } from '../src/session/coordinator.node';
 import { SHAPES, benchPrompt, writeBenchModel, type BenchShape } from './multi-gpu-model';
 import { caseRow, markdown, type CaseRow, type RunSample } from './multi-gpu-report';
-import type { PeerLlmStats } from '../src/scheduler/llm-flow';
+import { MAX_SEQ_LEN, type PeerLlmStats } from '../src/scheduler/llm-flow';
 import type { ModelRef } from '../src/session/protocol';
 
 const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${l}`);
@@ -44,7 +44,7 @@ const shape: BenchShape = SHAPES[shapeName] ?? (() => { throw new Error(`SHAPE m
 const weights = env('WEIGHTS', 'f16') as 'f16' | 'f32';
 const gpus = hostGpus();
 const nPeers = Number(env('N', String(gpus.length > 1 ? gpus.length : 2)));
-const tps = env('TPS', [1, 2, 4, 8, 16].filter((t) => t <= nPeers).join(',')).split(',').map(Number);
+const tps = env('TPS', [1, 2, 4, 8, 16].filter((t) => t <= nPeers).join(',')).split(',').filter(Boolean).map(Number); // TPS= (empty): only the REPLICAS cases
 const PREFILL = Number(env('PREFILL', '128'));
 const DECODE = Number(env('DECODE', '64'));
 const REPS = Number(env('REPS', '2'));
@@ -56,7 +56,7 @@ interface DpRow { replicas: number; batch: number; completion_tokens: number; wa
 /** The data-parallel table (empty without REPLICAS). */
 function dpMarkdown(dp: DpRow[]): string {
   if (!dp.length) return '';
-  return ['', `Data parallelism, same session: R tp=1 replicas (one peer process per GPU), each running one request of ${BATCH} completions (sampling n = ${BATCH}, greedy, ${PREFILL}-token prompt, ${DECODE} tokens each, decoded as one batch per step), all replicas at once; aggregate completion tokens/s over the whole round (prefill included), best of ${REPS}.`, '',
+  return ['', `Data parallelism, same session: R tp=1 replicas (one peer process per GPU), loaded with ${BATCH} slots as serving loads a replica, each running one request of ${BATCH} completions (sampling n = ${BATCH}, greedy, ${PREFILL}-token prompt, ${DECODE} tokens each) in the peer's continuous-batching loop (one forward for all live sequences per step), all replicas at once; aggregate completion tokens/s over the whole round (prefill included), best of ${REPS}.`, '',
     '| replicas | completion tokens | wall ms | aggregate tok/s | speed-up vs 1 replica |', '| --- | --- | --- | --- | --- |',
     ...dp.map((d) => `| ${d.replicas} | ${d.completion_tokens} | ${d.wall_ms.toFixed(0)} | ${d.tok_s.toFixed(1)} | ${d.speedup === null ? '—' : d.speedup.toFixed(2)} |`), ''].join('\n');
 }
@@ -69,9 +69,9 @@ const self = process.argv[1]; // this bundle: children run it with `peer`
 const links = new LinkTally(env('SAME_HOST', '1') !== '0');
 
 
-async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, group: string[], prompt: string, maxTokens: number, n = 1): Promise<RunSample> {
+async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, group: string[], prompt: string, maxTokens: number): Promise<RunSample> {
   const t0 = performance.now();
-  const r = await coord.llm.generate({ model: model.name, prompt, tensor_parallel_size: tp, peers: group, sampling: { temperature: 0, max_tokens: maxTokens, ignore_eos: true, n } }, model);
+  const r = await coord.llm.generate({ model: model.name, prompt, tensor_parallel_size: tp, peers: group, sampling: { temperature: 0, max_tokens: maxTokens, ignore_eos: true } }, model);
   return { wall_ms: performance.now() - t0, usage: r.usage, timings: r.timings, per_peer: r.per_peer as PeerLlmStats[] };
 }
 
@@ -82,14 +82,19 @@ async function runReplicas(coord: NodeCoordinator, model: ModelRef, r: number): 
   try {
     await coord.waitForPeers(r, 180_000);
     const ids = [...coord.core.roster.list()].sort((a, b) => a.userAgent.localeCompare(b.userAgent)).map((e) => e.id);
-    await Promise.all(ids.map((id) => runOnce(coord, model, 1, [id], 'a', 4))); // load + compile on each
+    // Loaded as serving loads a replica (slots for BATCH sequences), then requests run in the peers'
+    // continuous-batching loop (batched: one forward for all live sequences per step), as serving runs them.
+    await Promise.all(ids.map((id) => coord.core.runJob({ kind: 'llm-load', group: [id], model, maxSeqLen: MAX_SEQ_LEN, maxBatchSize: BATCH, batchWaitMs: 0 }).done));
+    const request = (id: string, prompt: string, maxTokens: number) => coord.core.runJob<{ usage: { completion_tokens: number } }>({ kind: 'llm-generate', group: [id], model, prompt, batched: true,
+      sampling: { temperature: 0, max_tokens: maxTokens, ignore_eos: true, n: BATCH, seed: 1 } }).done.then((res) => res[0].usage.completion_tokens);
+    await Promise.all(ids.map((id) => request(id, 'a', 4))); // pipelines compiled at every batch size
     const prompt = benchPrompt(PREFILL);
     const rounds: { wall_ms: number; tokens: number }[] = [];
     for (let i = 0; i < REPS; i++) {
       const t0 = performance.now();
-      const got = await Promise.all(ids.map((id) => runOnce(coord, model, 1, [id], prompt, DECODE, BATCH)));
+      const got = await Promise.all(ids.map((id) => request(id, prompt, DECODE)));
       const wall = performance.now() - t0;
-      rounds.push({ wall_ms: wall, tokens: got.reduce((a, g) => a + g.usage.completion_tokens, 0) });
+      rounds.push({ wall_ms: wall, tokens: got.reduce((a, g) => a + g, 0) });
       log(`replicas=${r}: rep ${i + 1}: ${rounds[i].tokens} completion tokens in ${wall.toFixed(0)} ms`);
     }
     const best = rounds.reduce((a, b) => (b.tokens / b.wall_ms > a.tokens / a.wall_ms ? b : a));

@@ -37,10 +37,16 @@ describe('gemm_subgroup_matrix_i8 host side', () => {
 });
 
 const H100: SgmTiledLimits = { maxComputeWorkgroupStorageSize: 49152, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, subgroupMaxSize: 32 };
-// The configs bench/gemm-subgroup-matrix.ts times, and a 64x64 one.
+// The configs bench/gemm-subgroup-matrix.ts timed first, and a 64x64 one.
 const TILED: SgmTiledConfig[] = [
   SGM_TILED_DEFAULT, { sgM: 2, sgN: 2, bk: 64, pad: 4 }, { sgM: 2, sgN: 2, bk: 64, pad: 0 },
   { sgM: 2, sgN: 4, bk: 64, pad: 4 }, { sgM: 4, sgN: 2, bk: 64, pad: 4 }, { sgM: 1, sgN: 1, bk: 64, pad: 4 },
+];
+// Double-buffered and lane-rotated variants: what the bench times now beside today's best (TILED[1]).
+const TILED2: SgmTiledConfig[] = [
+  { sgM: 2, sgN: 2, bk: 64, pad: 4, swizzle: true }, { sgM: 2, sgN: 2, bk: 64, pad: 4, stages: 2 },
+  { sgM: 2, sgN: 2, bk: 64, pad: 4, stages: 2, swizzle: true }, { sgM: 2, sgN: 2, bk: 32, pad: 4, stages: 2, swizzle: true },
+  { sgM: 4, sgN: 2, bk: 32, pad: 4, stages: 2, swizzle: true }, { sgM: 2, sgN: 4, bk: 32, pad: 4, stages: 2, swizzle: true },
 ];
 
 describe('gemm_subgroup_matrix_i8_tiled host side', () => {
@@ -48,10 +54,15 @@ describe('gemm_subgroup_matrix_i8_tiled host side', () => {
     // 128x128 block, 4 subgroups, 12-word rows (8 of k + 4 pad): (128 + 128) rows * 48 B
     expect(sgmTiledGeometry(SGM_TILED_DEFAULT)).toEqual({ wg: 128, bm: 128, bn: 128, row: 12, va: 2, vb: 2, workgroupBytes: 12288 });
     expect(sgmTiledGeometry({ sgM: 2, sgN: 4, bk: 64, pad: 4 })).toEqual({ wg: 256, bm: 128, bn: 256, row: 20, va: 2, vb: 4, workgroupBytes: 30720 });
+    // two stages double the storage: 2 * 256 rows * 80 B
+    expect(sgmTiledGeometry({ sgM: 2, sgN: 2, bk: 64, pad: 4, stages: 2 }).workgroupBytes).toBe(40960);
   });
 
   it('accepts the bench configs on H100 limits and rejects bad knobs and limits', () => {
-    for (const c of TILED) expect(sgmTiledConfigError(c, H100)).toBeNull();
+    for (const c of [...TILED, ...TILED2]) expect(sgmTiledConfigError(c, H100)).toBeNull();
+    expect(sgmTiledConfigError({ ...SGM_TILED_DEFAULT, stages: 3 as 2 }, H100)).toMatch(/stages/);
+    // 128x256 at BK 64 fits once (30720 B) but not twice (61440 B)
+    expect(sgmTiledConfigError({ sgM: 2, sgN: 4, bk: 64, pad: 4, stages: 2 }, H100)).toMatch(/storage 61440 B exceeds 49152/);
     expect(sgmTiledConfigError({ ...SGM_TILED_DEFAULT, bk: 16 as 32 }, H100)).toMatch(/bk/);
     expect(sgmTiledConfigError({ ...SGM_TILED_DEFAULT, pad: 2 }, H100)).toMatch(/pad/);
     expect(sgmTiledConfigError({ ...SGM_TILED_DEFAULT, sgM: 0 }, H100)).toMatch(/positive/);
@@ -73,7 +84,9 @@ describe('gemm_subgroup_matrix_i8_tiled host side', () => {
     expect(() => planGemmSubgroupMatrixTiled(128, 128, 48)).toThrow(/K % 32/);
     const d = planGemmSubgroupMatrixTiled(256, 512, 128, { sgM: 2, sgN: 4, bk: 64, pad: 4 }, 4, H100);
     expect(d.workgroups).toEqual([2, 2]); // (N / 256, M / 128)
-    expect(d.kernel.constants).toEqual({ UNIT: 4, SG_M: 2, SG_N: 4, WG: 256, BK: 64, PAD: 4 });
+    expect(d.kernel.constants).toEqual({ UNIT: 4, SG_M: 2, SG_N: 4, WG: 256, BK: 64, PAD: 4, STAGES: 1, SWZ: 0 });
+    const d2 = planGemmSubgroupMatrixTiled(256, 512, 128, TILED2[5], 4, H100);
+    expect(d2.kernel.constants).toMatchObject({ BK: 32, STAGES: 2, SWZ: 1 });
     expect([...d.params]).toEqual([256, 512, 128, 0]);
   });
 
@@ -85,6 +98,11 @@ describe('gemm_subgroup_matrix_i8_tiled host side', () => {
     expect(decl.get('ROW')).toBe('BK / 4u + PAD');
     expect(decl.get('VA')).toBe('BM * BK / 16u / WG');
     expect(decl.get('A_WORDS')).toBe('BM * ROW');
+    // Defaults keep the single-buffered, unrotated kernel the host describes when stages/swizzle are omitted.
+    expect(decl.get('STAGES')).toBe('1u');
+    expect(decl.get('SWZ')).toBe('0u');
+    expect(decl.get('SA_WORDS')).toBe('A_WORDS * STAGES');
+    expect(tiledSrc).toMatch(/var<workgroup> sa: array<i32, SA_WORDS>;/);
     expect(tiledSrc).toMatch(new RegExp(`const MAXV = ${SGM_TILED_MAXV}u;`));
     expect(tiledSrc).toMatch(/@workgroup_size\(WG\)/);
   });
@@ -94,8 +112,10 @@ describe('gemm_subgroup_matrix_i8_tiled host side', () => {
 // 8l..8l+7 of a 16x16 result; a loaded Left/Right is its byte offset and byte stride into sa/sb, read at
 // multiply time, before the end-of-step barrier): checks the staging copies, offsets and strides of the real
 // shader on the local adapter, exactly against referenceI8. The matrix builtins themselves run only on the GPU
-// machine (bench/gemm-subgroup-matrix.ts).
-function emulated(src: string): string {
+// machine (bench/gemm-subgroup-matrix.ts). inStorage: configs whose tiles exceed the local adapter's workgroup
+// storage (32 KiB on lavapipe; the double-buffered 128x128 BK 64 needs 40 KiB) keep sa/sb as per-workgroup slices of
+// two extra storage buffers (bindings 4, 5) with storage barriers, every index and barrier placement unchanged.
+function emulated(src: string, inStorage = false): string {
   const subs: [RegExp | string, string][] = [
     ['enable chromium_experimental_subgroup_matrix;', ''],
     ['diagnostic(off, chromium.subgroup_matrix_uniformity);', ''],
@@ -107,6 +127,12 @@ function emulated(src: string): string {
     [/subgroupMatrixMultiplyAccumulate\(/g, 'emuMma('],
     [/subgroupMatrixStore<row_major>\(&c, /g, 'emuStore('],
     [/(fn main\(.*\) \{)/, '$1\n  LANE = lid % 32u;'],
+    ...(inStorage ? [
+      [/var<workgroup> sa: [^;]+;/, '@group(0) @binding(4) var<storage, read_write> sa: array<i32>; var<private> WA: u32;'],
+      [/var<workgroup> sb: [^;]+;/, '@group(0) @binding(5) var<storage, read_write> sb: array<i32>; var<private> WB: u32;'],
+      [/\bsa\[/g, 'sa[WA + '], [/\bsb\[/g, 'sb[WB + '], [/workgroupBarrier\(\)/g, 'storageBarrier()'],
+      [/(LANE = lid % 32u;)/, '$1\n  WA = (wg.y * (p.N / BN) + wg.x) * A_WORDS * STAGES;\n  WB = (wg.y * (p.N / BN) + wg.x) * B_WORDS * STAGES;'],
+    ] as [RegExp, string][] : []),
   ];
   let out = src;
   for (const [from, to] of subs) {
@@ -117,8 +143,8 @@ function emulated(src: string): string {
   return out + `
 var<private> LANE: u32;
 fn emuLoad(off: u32, stride: u32) -> vec2<u32> { return vec2<u32>(off * UNIT, stride * UNIT); }
-fn i8a(byte: u32) -> i32 { return extractBits(sa[byte / 4u], (byte % 4u) * 8u, 8u); }
-fn i8b(byte: u32) -> i32 { return extractBits(sb[byte / 4u], (byte % 4u) * 8u, 8u); }
+fn i8a(byte: u32) -> i32 { return extractBits(sa[${inStorage ? 'WA + ' : ''}byte / 4u], (byte % 4u) * 8u, 8u); }
+fn i8b(byte: u32) -> i32 { return extractBits(sb[${inStorage ? 'WB + ' : ''}byte / 4u], (byte % 4u) * 8u, 8u); }
 fn emuMma(l: vec2<u32>, r: vec2<u32>, acc: array<i32, 8>) -> array<i32, 8> {
   var o = acc;
   for (var e = 0u; e < 8u; e++) {
@@ -151,14 +177,21 @@ function localDevice() {
 }
 
 describe('gemm_subgroup_matrix_i8_tiled staging logic (builtins emulated per lane, local adapter)', () => {
-  // Three configs cover BK 32 and 64 (two k sub-steps), PAD 0 and 4, VA != VB, both grid orders; lavapipe
-  // takes 15-30 s to compile each emulated pipeline, hence not all of TILED.
-  const EMULATED = [TILED[0], TILED[3], { sgM: 4, sgN: 2, bk: 64, pad: 0 } as SgmTiledConfig];
-  it.each(EMULATED.map((c) => [JSON.stringify(c), c] as const))('%s is exact at 256x256x128', async (_, cfg) => {
+  // BK 32 and 64 (two k sub-steps), PAD 0 and 4, VA != VB, both grid orders, and every config the bench times
+  // (TILED[1] and TILED2: STAGES 2, SWZ 1, both alone and together); K 256 = 4 or 8 K steps, so the double
+  // buffers alternate several times. Lavapipe takes 15-30 s to compile each emulated pipeline.
+  const EMULATED = [TILED[0], TILED[3], { sgM: 4, sgN: 2, bk: 64, pad: 0 } as SgmTiledConfig, TILED[1], ...TILED2];
+  it.each(EMULATED.map((c) => [JSON.stringify(c), c] as const))('%s is exact at 256x256x256', async (_, cfg) => {
     const { device, limits } = await localDevice();
-    if (sgmTiledConfigError(cfg, limits)) return; // does not fit this adapter (the H100 check above covers validity)
-    const [M, N, K] = [256, 256, 128];
-    const d = planGemmSubgroupMatrixTiled(M, N, K, cfg, 4, limits);
+    expect(sgmTiledConfigError(cfg, H100)).toBeNull();
+    // Past the local workgroup storage (but valid on the H100): tiles in storage buffers, same code otherwise.
+    const inStorage = sgmTiledConfigError(cfg, limits) !== null;
+    const big = { ...limits, maxComputeWorkgroupStorageSize: 1 << 20 };
+    expect(sgmTiledConfigError(cfg, big)).toBeNull(); // storage is the only local shortfall
+    const [M, N, K] = [256, 256, 256];
+    const d = planGemmSubgroupMatrixTiled(M, N, K, cfg, 4, inStorage ? big : limits);
+    const g = sgmTiledGeometry(cfg);
+    const nwg = d.workgroups[0] * d.workgroups[1];
     let seed = 7;
     const rand = (n: number) => Int8Array.from({ length: n }, () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) >>> 24) - 128);
     const a = rand(M * K); // [M, K]
@@ -173,11 +206,14 @@ describe('gemm_subgroup_matrix_i8_tiled staging logic (builtins emulated per lan
     const bb = buf(packI8(b), GPUBufferUsage.STORAGE);
     const cb = buf(new Int32Array(M * N).fill(0x7eadbeef), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC); // [M, N] poisoned
     device.pushErrorScope('validation');
-    const module = device.createShaderModule({ code: emulated(d.kernel.code) });
+    const module = device.createShaderModule({ code: emulated(d.kernel.code, inStorage) });
     const msgs = (await module.getCompilationInfo()).messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}: ${m.message}`);
     expect(msgs).toEqual([]);
     const pipe = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main', constants: d.kernel.constants } });
-    const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [ub, ab, bb, cb].map((g, i) => ({ binding: i, resource: { buffer: g } })) });
+    // bindings 4, 5 only in storage mode: per-workgroup A and B tiles (STAGES buffers each), i32 words
+    const tiles = inStorage ? [g.bm, g.bn].map((rows) => device.createBuffer({ size: nwg * rows * g.row * (cfg.stages ?? 1) * 4, usage: GPUBufferUsage.STORAGE })) : [];
+    const bufs = [ub, ab, bb, cb, ...tiles];
+    const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: bufs.map((x, i) => ({ binding: i, resource: { buffer: x } })) });
     const rb = device.createBuffer({ size: M * N * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
@@ -194,6 +230,6 @@ describe('gemm_subgroup_matrix_i8_tiled staging logic (builtins emulated per lan
     let bad = 0;
     for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) bad++;
     expect(bad).toBe(0);
-    for (const g of [ub, ab, bb, cb, rb]) g.destroy();
+    for (const x of [...bufs, rb]) x.destroy();
   });
 });
