@@ -51,7 +51,7 @@ const REPS = Number(env('REPS', '2'));
 const REPLICAS = env('REPLICAS', '').split(',').filter(Boolean).map(Number).filter((r) => r <= nPeers);
 const BATCH = Number(env('BATCH', '8'));
 
-interface DpRow { replicas: number; batch: number; completion_tokens: number; wall_ms: number; tok_s: number; speedup: number | null; rounds: { wall_ms: number; tokens: number }[] }
+interface DpRow { adapter?: Record<string, unknown>; replicas: number; batch: number; completion_tokens: number; wall_ms: number; tok_s: number; speedup: number | null; rounds: { wall_ms: number; tokens: number }[] }
 
 /** The data-parallel table (empty without REPLICAS). */
 function dpMarkdown(dp: DpRow[]): string {
@@ -81,7 +81,8 @@ async function runReplicas(coord: NodeCoordinator, model: ModelRef, r: number): 
   const children = Array.from({ length: r }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus, args: links.peerArgs, onLine: links.onLine }));
   try {
     await coord.waitForPeers(r, 180_000);
-    const ids = [...coord.core.roster.list()].sort((a, b) => a.userAgent.localeCompare(b.userAgent)).map((e) => e.id);
+    const entries = coord.core.roster.list();
+    const ids = [...entries].sort((a, b) => a.userAgent.localeCompare(b.userAgent)).map((e) => e.id);
     // Loaded as serving loads a replica (slots for BATCH sequences), then requests run in the peers'
     // continuous-batching loop (batched: one forward for all live sequences per step), as serving runs them.
     await Promise.all(ids.map((id) => coord.core.runJob({ kind: 'llm-load', group: [id], model, maxSeqLen: MAX_SEQ_LEN, maxBatchSize: BATCH, batchWaitMs: 0 }).done));
@@ -98,7 +99,7 @@ async function runReplicas(coord: NodeCoordinator, model: ModelRef, r: number): 
       log(`replicas=${r}: rep ${i + 1}: ${rounds[i].tokens} completion tokens in ${wall.toFixed(0)} ms`);
     }
     const best = rounds.reduce((a, b) => (b.tokens / b.wall_ms > a.tokens / a.wall_ms ? b : a));
-    return { replicas: r, batch: BATCH, completion_tokens: best.tokens, wall_ms: best.wall_ms, tok_s: (best.tokens / best.wall_ms) * 1000, speedup: null, rounds };
+    return { adapter: { ...entries[0].adapter }, replicas: r, batch: BATCH, completion_tokens: best.tokens, wall_ms: best.wall_ms, tok_s: (best.tokens / best.wall_ms) * 1000, speedup: null, rounds };
   } finally {
     await stopBenchPeers(children, coord);
   }
@@ -166,7 +167,7 @@ for (const r of rows) {
 const dp1 = dp.find((d) => d.replicas === 1);
 for (const d of dp) d.speedup = dp1 ? d.tok_s / dp1.tok_s : null;
 const date = new Date().toISOString();
-const adapter = rows[0]?.adapter ?? null;
+const adapter = rows[0]?.adapter ?? dp[0]?.adapter ?? null;
 const doc = {
   name: 'multi-gpu', date, machine: { hostname: os.hostname(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_GB: os.totalmem() / 1e9, gpus: gpus.length, pinned: pin },
   node: process.version, adapter, shape: { name: shapeName, ...shape, weights, file_GB: bytes / 1e9 }, prefill_tokens: PREFILL, decode_tokens: DECODE, reps: REPS,
