@@ -1,7 +1,7 @@
 // LLM engine charts: the decode-loop profile (bench/results/llm-decode-profile-*.json), tabmesh's
 // WGSL engine vs onnxruntime-web (ort-webgpu-gpu-*.json), tabmesh vs wllama (llm-wllama-*.json), and
 // for the multi-GPU runs (multi-gpu-*.json) the series label (transport, GPUs / peers) and the time
-// split per all-reduce point at decode (what bounds tp>1).
+// split per all-reduce point at decode (what bounds tp>1), and data-parallel replicas (multi-gpu REPLICAS runs).
 import { chartSection, colour, filesWith, newest, num, rowsOf, str, uniq, val, whereOf, type Json } from './bench-charts-common';
 
 /** Multi-line tick label: "decode tp-shaped (identity ...)" -> ["decode tp-shaped", "(identity ...)"]. */
@@ -154,4 +154,24 @@ export function tpPointsCharts(): void {
       });
     idx++;
   }
+}
+
+/** Data parallelism (multi-gpu files with data_parallel rows): aggregate completion tokens/s per replica count, one series per file. */
+export function dataParallelChart(): void {
+  const files = filesWith('multi-gpu-').filter((f) => rowsOf(objOf(f.doc.data_parallel)).length);
+  if (!files.length) return;
+  const reps = uniq(files.flatMap((f) => rowsOf(objOf(f.doc.data_parallel)).map((r) => num(r.replicas)))).sort((a, b) => a - b);
+  chartSection('Data parallelism: aggregate tokens/s by number of tp=1 replicas',
+    `Each replica one headless Node peer on its own GPU, loaded as serving loads it and running one request of ${str(objOf(files[0].doc.data_parallel).batch)} completions in its continuous-batching loop, all replicas at once; completion tokens over the round's wall time (prefill included); every series from one run; ${uniq(files.map((f) => whereOf(f.doc))).join('; ')}. Goal: speed-up near the replica count (tensor parallelism on the same hosts: the tokens/s charts above).`,
+    'chart-data-parallel', {
+      type: 'bar',
+      data: {
+        labels: reps.map((r) => (r === 1 ? '1 replica' : `${r} replicas`)),
+        datasets: files.map((f, i) => {
+          const rows = rowsOf(objOf(f.doc.data_parallel));
+          return { label: `${str(objOf(f.doc.shape).name)} ${str(objOf(f.doc.shape).weights, '')} (${f.name.slice(-10)})`, backgroundColor: colour(i), data: reps.map((r) => val(rows.find((x) => num(x.replicas) === r)?.tok_s)) };
+        }),
+      },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'aggregate completion tokens/s' } } } },
+    });
 }

@@ -7,7 +7,7 @@
 import { distrifusionQualityCharts, distrifusionSpeedCharts } from './bench-charts-distrifusion';
 import { gemm50Charts, gemmSubgroupMatrixChart, gemmSweepCharts, gpuKernelsMatmulChart } from './bench-charts-gemm';
 import { attentionDecodeChart, tuneLoadChart } from './bench-charts-kernels';
-import { decodeProfileChart, multiGpuLabel, ortWebgpuCharts, tpPointsCharts, wllamaChart } from './bench-charts-llm';
+import { dataParallelChart, decodeProfileChart, multiGpuLabel, ortWebgpuCharts, tpPointsCharts, wllamaChart } from './bench-charts-llm';
 import { adapterName, byName, chartSection, COLOURS, guarded, num, rowsOf, whereOf, type Json } from './bench-charts-common';
 import { el } from './ui';
 
@@ -56,6 +56,7 @@ guarded('LLM tokens/s by tp', () => {
   for (const f of byName) {
     const rows = rowsOf(f.doc);
     if (f.name.startsWith('multi-gpu-')) {
+      if (!rows.length) continue; // a replicas-only run (REPLICAS, no tp cases): dataParallelChart
       series.push({ label: multiGpuLabel(f.name, f.doc), prefill: new Map(rows.map((r) => [num(r.tp), num(r.prefill_tok_s)])), decode: new Map(rows.map((r) => [num(r.tp), num(r.decode_tok_s)])) });
     } else if (f.name.startsWith('llm-gpu-')) {
       for (const model of new Set(rows.map((r) => String(r.model)))) {
@@ -79,6 +80,7 @@ guarded('LLM tokens/s by tp', () => {
 });
 
 guarded('tp all-reduce points', tpPointsCharts);
+guarded('data parallelism', dataParallelChart);
 guarded('decode profile', decodeProfileChart);
 guarded('ORT webgpu comparison', ortWebgpuCharts);
 guarded('wllama comparison', wllamaChart);
