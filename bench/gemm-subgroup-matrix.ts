@@ -17,7 +17,7 @@ import { globals } from 'webgpu';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  SGM_FEATURE, packI8, planGemmSubgroupMatrix, planGemmSubgroupMatrixTiled, referenceI8, sgmTiledConfigError, sgmTiledGeometry,
+  SGM_FEATURE, SGM_TILED_DEFAULT, packI8, planGemmSubgroupMatrix, planGemmSubgroupMatrixTiled, referenceI8, sgmTiledConfigError, sgmTiledGeometry,
   sgmTiledLabel, subgroupMatrixConfigs, subgroupMatrixSupport, type SgmTiledConfig, type SgmTiledLimits,
 } from '../src/kernels/gemm-subgroup-matrix';
 import type { Kernel } from '../src/gpu/gpu';
@@ -27,15 +27,12 @@ Object.assign(globalThis, globals);
 const OUT = process.env.OUT ?? 'bench/out';
 const FLAGS = ['enable-dawn-features=allow_unsafe_apis'];
 const T0 = performance.now();
-// Today's best (128x128 sg2x2 BK 64 PAD 4: 211.9 TOPS at 4096^3 on the H200, 2026-11-28; its 128x256/256x128 and
-// BK 32/PAD 0 siblings were no faster) beside the staging variants: lane-rotated (bank-conflict-free) stores
-// alone, double buffering (one barrier per K step) alone and with them, and double-buffered BK 32 at 128x128,
-// 256x128, 128x256 (BK 64 would need 60 KiB there, past the 48 KiB budget). All exactness-checked.
+// The default (128x128 sg2x2 BK 64 PAD 4, lane-rotated stores: 219.9 TOPS at 4096^3 on the H200, 2026-11-28) beside
+// plain stores (193.2 in the same run), BK 32, and the 256x128 / 128x256 blocks. Double buffering lost there and was
+// removed (docs/arch-gemm.md; code at ea8a5a5). All exactness-checked.
 const TILED: SgmTiledConfig[] = [
-  { sgM: 2, sgN: 2, bk: 64, pad: 4 },
-  { sgM: 2, sgN: 2, bk: 64, pad: 4, swizzle: true }, { sgM: 2, sgN: 2, bk: 64, pad: 4, stages: 2 },
-  { sgM: 2, sgN: 2, bk: 64, pad: 4, stages: 2, swizzle: true }, { sgM: 2, sgN: 2, bk: 32, pad: 4, stages: 2, swizzle: true },
-  { sgM: 4, sgN: 2, bk: 32, pad: 4, stages: 2, swizzle: true }, { sgM: 2, sgN: 4, bk: 32, pad: 4, stages: 2, swizzle: true },
+  { sgM: 2, sgN: 2, bk: 64, pad: 4, swizzle: false }, SGM_TILED_DEFAULT, { sgM: 2, sgN: 2, bk: 32, pad: 4, swizzle: true },
+  { sgM: 4, sgN: 2, bk: 64, pad: 4, swizzle: true }, { sgM: 2, sgN: 4, bk: 64, pad: 4, swizzle: true },
 ];
 const SAMPLES = 512;
 const FORCE = process.env.SGM_FORCE === '1';
@@ -155,7 +152,7 @@ async function main() {
   const md = [`### gemm subgroup matrix (i8 -> i32): ${String(info.description ?? '')} (${String(info.device ?? '')}), ${date.slice(0, 10)}`, '',
     `Dawn flags ${JSON.stringify(FLAGS)}. Configs: ${configs.map((c) => `${c.componentType}->${c.resultComponentType} M${c.M} N${c.N} K${c.K}`).join(', ') || 'none'}.`,
     why ? `Not run: no subgroup-matrix config usable here (${why}).`
-      : `direct = shaders/gemm/gemm_subgroup_matrix_i8.wgsl (64x64 per subgroup, loads from storage); tiled = shaders/gemm/gemm_subgroup_matrix_i8_tiled.wgsl (block BMxBN, SG_MxSG_N subgroups, BK, PAD words; st2 = STAGES 2 double-buffered, swz = SWZ 1 lane-rotated staging stores). ${result.timing}.`, '',
+      : `direct = shaders/gemm/gemm_subgroup_matrix_i8.wgsl (64x64 per subgroup, loads from storage); tiled = shaders/gemm/gemm_subgroup_matrix_i8_tiled.wgsl (block BMxBN, SG_MxSG_N subgroups, BK, PAD words; swz = SWZ 1 lane-rotated staging stores, plain = SWZ 0). ${result.timing}.`, '',
     '| kernel | phase | shape | unit | wg bytes | TOPS | ms | max abs err (vs exact CPU) | checked |', '|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.kernel} | ${r.phase} | ${r.M}x${r.N}x${r.K} | ${r.unit} | ${r.workgroupBytes ?? '-'} | ${r.tops?.toFixed(1) ?? '-'} | ${r.msMedian?.toFixed(3) ?? '-'} | ${r.maxAbsErr ?? '-'}${r.error ? ' ERROR ' + r.error.slice(0, 300).replace(/\|/g, '/').replace(/\n/g, ' ') : ''} | ${r.checked} |`),
   ].join('\n');

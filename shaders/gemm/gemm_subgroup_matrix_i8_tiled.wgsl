@@ -16,13 +16,14 @@
 // per 32 of k from workgroup memory and issues 16 multiply-accumulates, barrier.
 // PAD (words, a multiple of 4 so rows stay 16-byte aligned): with PAD 4 the 8 rows of a 16-byte-per-row
 // shared-memory matrix load land in 8 distinct bank quads (row stride 48 or 80 bytes); PAD 0 gives 2-4 way
-// conflicts. Workgroup storage 4*(BM + BN)*ROW*STAGES bytes, host-checked against the device limit.
-// STAGES (1 or 2): 1 as above; 2 keeps two A/B tiles (storage doubles) and runs one barrier per K step: store
-// the registers holding tile t+1 into the idle buffer, prefetch tile t+2 into the registers, multiply tile t
-// from the other buffer, barrier (the buffer written in step t was last read in step t-1, before its barrier).
-// SWZ (0 or 1): 1 rotates which component each invocation stores first, by s = lane % rv + rv * (lane / (8*rv)
+// conflicts. Workgroup storage 4*(BM + BN)*ROW bytes, host-checked against the device limit.
+// SWZ (default 1): each invocation stores its 4 words starting at component s = lane % rv + rv * (lane / (8*rv)
 // % (4/rv)), rv = BK/16: with ROW/4 odd (PAD 4: ROW 12 or 20) the 32 lanes of one scalar store then hit 32
-// distinct banks, where SWZ 0 puts them on the 8 banks == 0 mod 4 (4-way conflicts). Same words written.
+// distinct banks; SWZ 0 (s = 0, plain x,y,z,w order) puts them on the 8 banks == 0 mod 4 (4-way conflicts).
+// Same words written either way.
+// Measured (H200, 4096^3, 128x128 sg2x2 BK 64 PAD 4): SWZ 1 219.9 TOPS, SWZ 0 193.2 (bench/results
+// gemm-subgroup-matrix-i8-tiled-v2-*). Double buffering (STAGES 2) measured and removed: see docs/arch-gemm.md,
+// code at ea8a5a5.
 // (subgroupMatrixLoad takes only arrays of a scalar type (f32, i32, u32, f16: Dawn's candidate list), so the
 // staged tiles stay array<i32> instead of array<vec4<i32>>.)
 // Subgroups: `lid / 32` names the subgroup, which holds where subgroups are consecutive runs of 32 invocations
@@ -39,15 +40,12 @@ override SG_N: u32 = 2u; // subgroup columns per workgroup
 override WG: u32 = 32u * SG_M * SG_N; // invocations per workgroup (the host passes it, = 32*SG_M*SG_N)
 override BK: u32 = 32u; // k per staged tile: 32 or 64
 override PAD: u32 = 4u; // extra words per staged row
-override STAGES: u32 = 1u; // staged tile buffers: 1 or 2
-override SWZ: u32 = 0u; // 1: lane-rotated staging stores (bank-conflict-free with ROW/4 odd)
+override SWZ: u32 = 1u; // 1: lane-rotated staging stores (bank-conflict-free with ROW/4 odd); 0: plain order
 override ROW: u32 = BK / 4u + PAD; // words per staged row
 override BM: u32 = 64u * SG_M;
 override BN: u32 = 64u * SG_N;
-override A_WORDS: u32 = BM * ROW; // staged A tile [BM, ROW] words
+override A_WORDS: u32 = BM * ROW; // staged A tile [BM, ROW] words (a named override: Tint sizes arrays by one)
 override B_WORDS: u32 = BN * ROW; // staged B tile [BN, ROW] words
-override SA_WORDS: u32 = A_WORDS * STAGES; // all A buffers (a named override: Tint sizes arrays by one)
-override SB_WORDS: u32 = B_WORDS * STAGES;
 override VA: u32 = BM * BK / 16u / WG; // vec4 of the A tile per invocation (host: exact, 1..MAXV)
 override VB: u32 = BN * BK / 16u / WG; // vec4 of the B tile per invocation
 const MAXV = 8u; // register prefetch capacity per operand
@@ -59,8 +57,8 @@ struct Params { M: u32, N: u32, K: u32, _pad: u32 }
 @group(0) @binding(2) var<storage, read> b: array<vec4<i32>>; // [N, K/16]
 @group(0) @binding(3) var<storage, read_write> c: array<i32>; // [M, N]
 
-var<workgroup> sa: array<i32, SA_WORDS>; // [STAGES, BM, ROW]: A tiles, BK/4 words of k then PAD
-var<workgroup> sb: array<i32, SB_WORDS>; // [STAGES, BN, ROW]: B tiles
+var<workgroup> sa: array<i32, A_WORDS>; // [BM, ROW]: A tile, BK/4 words of k then PAD
+var<workgroup> sb: array<i32, B_WORDS>; // [BN, ROW]: B tile
 
 alias Left = subgroup_matrix_left<i8, 32, 16>; // 16 rows x 32 k of A
 alias Right = subgroup_matrix_right<i8, 16, 32>; // 32 k x 16 columns of B^T (column-major = B's rows)
@@ -84,99 +82,43 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let lstride = ROW * 4u / UNIT; // staged row stride in load units
   let arow = sm * 64u; // this subgroup's first row in the A tile
   let brow = sn * 64u; // its first row in the B tile
-  var ra: array<vec4<i32>, MAXV>; // next A tile, VA used
-  var rb: array<vec4<i32>, MAXV>; // next B tile, VB used
-  for (var j = 0u; j < VA; j++) {
-    let v = lid + j * WG;
-    ra[j] = a[(m0 + v / rv) * kv + v % rv];
-  }
-  for (var j = 0u; j < VB; j++) {
-    let v = lid + j * WG;
-    rb[j] = b[(n0 + v / rv) * kv + v % rv];
-  }
+  var ra: array<vec4<i32>, MAXV>; // this step's A tile share, VA used
+  var rb: array<vec4<i32>, MAXV>; // this step's B tile share, VB used
+  for (var j = 0u; j < VA; j++) { let v = lid + j * WG; ra[j] = a[(m0 + v / rv) * kv + v % rv]; }
+  for (var j = 0u; j < VB; j++) { let v = lid + j * WG; rb[j] = b[(n0 + v / rv) * kv + v % rv]; }
   var c00 = Acc(); var c01 = Acc(); var c02 = Acc(); var c03 = Acc();
   var c10 = Acc(); var c11 = Acc(); var c12 = Acc(); var c13 = Acc();
   var c20 = Acc(); var c21 = Acc(); var c22 = Acc(); var c23 = Acc();
   var c30 = Acc(); var c31 = Acc(); var c32 = Acc(); var c33 = Acc();
-  // Lane rotation of the staging stores (SWZ 1): see the header; rv divides 32, so lid % rv = lane % rv.
-  let rs = select(0u, lid % rv + rv * ((lid / (8u * rv)) % (4u / rv)), SWZ == 1u);
-  if (STAGES == 2u) { // prologue: tile 0 into buffer 0, tile 1 into the registers
+  // First component each invocation stores (see the header); rv divides 32, so lid % rv = lane % rv. The
+  // stores write word w + e = component e for e = s, s+1, s+2, s+3 (mod 4), in that order.
+  let s = select(0u, lid % rv + rv * ((lid / (8u * rv)) % (4u / rv)), SWZ == 1u);
+  let e0 = s & 3u; let e1 = (s + 1u) & 3u; let e2 = (s + 2u) & 3u; let e3 = (s + 3u) & 3u;
+  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+    // Two loops: WGSL cannot pass sa and sb (arrays of different override sizes) to one helper.
     for (var j = 0u; j < VA; j++) {
-      let v = lid + j * WG;
-      let w = (v / rv) * ROW + (v % rv) * 4u;
-      let q = rot4(ra[j], rs);
-      sa[w + (rs & 3u)] = q.x; sa[w + ((rs + 1u) & 3u)] = q.y; sa[w + ((rs + 2u) & 3u)] = q.z; sa[w + ((rs + 3u) & 3u)] = q.w;
+      let v = lid + j * WG; let w = (v / rv) * ROW + (v % rv) * 4u; let q = rot4(ra[j], s);
+      sa[w + e0] = q.x; sa[w + e1] = q.y; sa[w + e2] = q.z; sa[w + e3] = q.w;
     }
     for (var j = 0u; j < VB; j++) {
-      let v = lid + j * WG;
-      let w = (v / rv) * ROW + (v % rv) * 4u;
-      let q = rot4(rb[j], rs);
-      sb[w + (rs & 3u)] = q.x; sb[w + ((rs + 1u) & 3u)] = q.y; sb[w + ((rs + 2u) & 3u)] = q.z; sb[w + ((rs + 3u) & 3u)] = q.w;
+      let v = lid + j * WG; let w = (v / rv) * ROW + (v % rv) * 4u; let q = rot4(rb[j], s);
+      sb[w + e0] = q.x; sb[w + e1] = q.y; sb[w + e2] = q.z; sb[w + e3] = q.w;
     }
     workgroupBarrier();
-    if (BK < p.K) {
-      let kn = BK / 16u;
-      for (var j = 0u; j < VA; j++) {
-        let v = lid + j * WG;
-        ra[j] = a[(m0 + v / rv) * kv + kn + v % rv];
-      }
-      for (var j = 0u; j < VB; j++) {
-        let v = lid + j * WG;
-        rb[j] = b[(n0 + v / rv) * kv + kn + v % rv];
-      }
+    if (k0 + BK < p.K) { // prefetch the next tile: its global latency overlaps this step's multiplies
+      let kn = (k0 + BK) / 16u;
+      for (var j = 0u; j < VA; j++) { let v = lid + j * WG; ra[j] = a[(m0 + v / rv) * kv + kn + v % rv]; }
+      for (var j = 0u; j < VB; j++) { let v = lid + j * WG; rb[j] = b[(n0 + v / rv) * kv + kn + v % rv]; }
     }
-  }
-  for (var k0 = 0u; k0 < p.K; k0 += BK) {
-    let cur = (k0 / BK) % STAGES; // buffer multiplied this step (0 when STAGES is 1)
-    // STAGES 1: the registers hold this step's tile, stored into buffer 0; STAGES 2: they hold the next tile,
-    // stored into the idle buffer (none on the last step).
-    let st = select(1u - cur, 0u, STAGES == 1u);
-    if (STAGES == 1u || k0 + BK < p.K) {
-      for (var j = 0u; j < VA; j++) {
-        let v = lid + j * WG;
-        let w = st * A_WORDS + (v / rv) * ROW + (v % rv) * 4u;
-        if (SWZ == 0u) {
-          sa[w] = ra[j].x; sa[w + 1u] = ra[j].y; sa[w + 2u] = ra[j].z; sa[w + 3u] = ra[j].w;
-        } else {
-          let q = rot4(ra[j], rs);
-          sa[w + (rs & 3u)] = q.x; sa[w + ((rs + 1u) & 3u)] = q.y; sa[w + ((rs + 2u) & 3u)] = q.z; sa[w + ((rs + 3u) & 3u)] = q.w;
-        }
-      }
-      for (var j = 0u; j < VB; j++) {
-        let v = lid + j * WG;
-        let w = st * B_WORDS + (v / rv) * ROW + (v % rv) * 4u;
-        if (SWZ == 0u) {
-          sb[w] = rb[j].x; sb[w + 1u] = rb[j].y; sb[w + 2u] = rb[j].z; sb[w + 3u] = rb[j].w;
-        } else {
-          let q = rot4(rb[j], rs);
-          sb[w + (rs & 3u)] = q.x; sb[w + ((rs + 1u) & 3u)] = q.y; sb[w + ((rs + 2u) & 3u)] = q.z; sb[w + ((rs + 3u) & 3u)] = q.w;
-        }
-      }
-    }
-    if (STAGES == 1u) { workgroupBarrier(); } // STAGES 2: the buffer multiplied below was complete at the last barrier
-    let kf = k0 + STAGES * BK; // the tile to prefetch: next (STAGES 1) or the one after (STAGES 2)
-    if (kf < p.K) { // its global latency overlaps this step's multiplies
-      let kn = kf / 16u;
-      for (var j = 0u; j < VA; j++) {
-        let v = lid + j * WG;
-        ra[j] = a[(m0 + v / rv) * kv + kn + v % rv];
-      }
-      for (var j = 0u; j < VB; j++) {
-        let v = lid + j * WG;
-        rb[j] = b[(n0 + v / rv) * kv + kn + v % rv];
-      }
-    }
-    let ab = cur * A_WORDS * 4u; // this step's buffers, in i8 elements
-    let bb = cur * B_WORDS * 4u;
     for (var kk = 0u; kk < BK; kk += 32u) {
-      let a0 = subgroupMatrixLoad<Left, row_major>(&sa, (ab + (arow + 0u) * ROW * 4u + kk) / UNIT, lstride);
-      let a1 = subgroupMatrixLoad<Left, row_major>(&sa, (ab + (arow + 16u) * ROW * 4u + kk) / UNIT, lstride);
-      let a2 = subgroupMatrixLoad<Left, row_major>(&sa, (ab + (arow + 32u) * ROW * 4u + kk) / UNIT, lstride);
-      let a3 = subgroupMatrixLoad<Left, row_major>(&sa, (ab + (arow + 48u) * ROW * 4u + kk) / UNIT, lstride);
-      let b0 = subgroupMatrixLoad<Right, col_major>(&sb, (bb + (brow + 0u) * ROW * 4u + kk) / UNIT, lstride);
-      let b1 = subgroupMatrixLoad<Right, col_major>(&sb, (bb + (brow + 16u) * ROW * 4u + kk) / UNIT, lstride);
-      let b2 = subgroupMatrixLoad<Right, col_major>(&sb, (bb + (brow + 32u) * ROW * 4u + kk) / UNIT, lstride);
-      let b3 = subgroupMatrixLoad<Right, col_major>(&sb, (bb + (brow + 48u) * ROW * 4u + kk) / UNIT, lstride);
+      let a0 = subgroupMatrixLoad<Left, row_major>(&sa, ((arow + 0u) * ROW * 4u + kk) / UNIT, lstride);
+      let a1 = subgroupMatrixLoad<Left, row_major>(&sa, ((arow + 16u) * ROW * 4u + kk) / UNIT, lstride);
+      let a2 = subgroupMatrixLoad<Left, row_major>(&sa, ((arow + 32u) * ROW * 4u + kk) / UNIT, lstride);
+      let a3 = subgroupMatrixLoad<Left, row_major>(&sa, ((arow + 48u) * ROW * 4u + kk) / UNIT, lstride);
+      let b0 = subgroupMatrixLoad<Right, col_major>(&sb, ((brow + 0u) * ROW * 4u + kk) / UNIT, lstride);
+      let b1 = subgroupMatrixLoad<Right, col_major>(&sb, ((brow + 16u) * ROW * 4u + kk) / UNIT, lstride);
+      let b2 = subgroupMatrixLoad<Right, col_major>(&sb, ((brow + 32u) * ROW * 4u + kk) / UNIT, lstride);
+      let b3 = subgroupMatrixLoad<Right, col_major>(&sb, ((brow + 48u) * ROW * 4u + kk) / UNIT, lstride);
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00); c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
       c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02); c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10); c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
@@ -186,7 +128,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30); c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
       c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32); c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
     }
-    workgroupBarrier(); // STAGES 1: the next step overwrites this buffer; 2: the next step stores into it
+    workgroupBarrier(); // the next step overwrites the tiles
   }
   let r0 = m0 + arow; // this subgroup's 64x64 block of C
   let q0 = n0 + brow;

@@ -59,9 +59,10 @@ export function planGemmSubgroupMatrix(M: number, N: number, K: number, unit: 1 
 }
 
 /** Tiled kernel knobs: SG_M x SG_N subgroups of 32 (each a 64x64 block of C), k per staged tile, row padding in words;
- *  stages: staged tile buffers (2: double-buffered, one barrier per K step; default 1); swizzle: lane-rotated staging
- *  stores, bank-conflict-free when (bk/4 + pad)/4 is odd (default false). Omitted fields keep the shader's defaults. */
-export interface SgmTiledConfig { sgM: number; sgN: number; bk: 32 | 64; pad: number; stages?: 1 | 2; swizzle?: boolean }
+ *  swizzle: lane-rotated staging stores, bank-conflict-free when (bk/4 + pad)/4 is odd (default true: 219.9 vs 193.2
+ *  TOPS plain on the H200 at 4096^3). Double-buffered tiles lost on the H200 and were removed (docs/arch-gemm.md,
+ *  code at ea8a5a5). */
+export interface SgmTiledConfig { sgM: number; sgN: number; bk: 32 | 64; pad: number; swizzle?: boolean }
 
 // A per-subgroup tile larger than 64x64 (4x8 result matrices) is not offered: an i32 16x16 result matrix holds 8
 // registers per lane, so 32 accumulators alone would take 256 of the 255 registers a thread may use.
@@ -75,20 +76,20 @@ export interface SgmTiledLimits {
   subgroupMaxSize?: number;
 }
 
-export const SGM_TILED_DEFAULT: SgmTiledConfig = { sgM: 2, sgN: 2, bk: 32, pad: 4 };
+// The H200's best (bench/results/gemm-subgroup-matrix-i8-tiled-v2-*): 219.9 TOPS at 4096^3.
+export const SGM_TILED_DEFAULT: SgmTiledConfig = { sgM: 2, sgN: 2, bk: 64, pad: 4, swizzle: true };
 export const SGM_TILED_MAXV = 8; // the shader's MAXV: vec4 registers per operand for the next tile
 export const SGM_TILED_MAX_WG_BYTES = 48 * 1024; // the budget we keep to, whatever the device allows
 const WEBGPU_DEFAULT_LIMITS: SgmTiledLimits = { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256 };
 
 /** Derived sizes, named as the shader's overrides: WG invocations, BM x BN block, ROW words per staged row,
- *  VA/VB vec4 copied per invocation per tile, workgroup storage in bytes (all stages). */
+ *  VA/VB vec4 copied per invocation per tile, workgroup storage in bytes (both tiles). */
 export function sgmTiledGeometry(cfg: SgmTiledConfig) {
   const wg = 32 * cfg.sgM * cfg.sgN;
   const bm = 64 * cfg.sgM;
   const bn = 64 * cfg.sgN;
   const row = cfg.bk / 4 + cfg.pad;
-  const stages = cfg.stages ?? 1;
-  return { wg, bm, bn, row, va: (bm * cfg.bk) / 16 / wg, vb: (bn * cfg.bk) / 16 / wg, workgroupBytes: 4 * (bm + bn) * row * stages };
+  return { wg, bm, bn, row, va: (bm * cfg.bk) / 16 / wg, vb: (bn * cfg.bk) / 16 / wg, workgroupBytes: 4 * (bm + bn) * row };
 }
 
 /** Null when the config compiles to a valid pipeline under these limits (as far as the host can tell), else why not. */
@@ -98,7 +99,6 @@ export function sgmTiledConfigError(cfg: SgmTiledConfig, limits: SgmTiledLimits 
   if (bk !== 32 && bk !== 64) return `bk must be 32 or 64 (got ${String(bk)})`;
   // Rows of the staged tiles must stay 16-byte aligned (vec4 copies, matrix loads from workgroup memory).
   if (!Number.isInteger(pad) || pad < 0 || pad % 4) return `pad must be a non-negative multiple of 4 words (got ${pad})`;
-  if (cfg.stages !== undefined && cfg.stages !== 1 && cfg.stages !== 2) return `stages must be 1 or 2 (got ${String(cfg.stages)})`;
   if (cfg.swizzle !== undefined && typeof cfg.swizzle !== 'boolean') return `swizzle must be a boolean (got ${String(cfg.swizzle)})`;
   const g = sgmTiledGeometry(cfg);
   if (g.wg > limits.maxComputeInvocationsPerWorkgroup || g.wg > limits.maxComputeWorkgroupSizeX) {
@@ -121,9 +121,10 @@ export function sgmTiledShapeError(cfg: SgmTiledConfig, M: number, N: number, K:
   return null;
 }
 
+/** swizzle (the default) shows as ' swz', plain stores as ' plain'. */
 export function sgmTiledLabel(cfg: SgmTiledConfig): string {
   const g = sgmTiledGeometry(cfg);
-  return `tiled ${g.bm}x${g.bn} sg${cfg.sgM}x${cfg.sgN} bk${cfg.bk} pad${cfg.pad}${(cfg.stages ?? 1) > 1 ? ` st${cfg.stages}` : ''}${cfg.swizzle ? ' swz' : ''}`;
+  return `tiled ${g.bm}x${g.bn} sg${cfg.sgM}x${cfg.sgN} bk${cfg.bk} pad${cfg.pad} ${(cfg.swizzle ?? true) ? 'swz' : 'plain'}`;
 }
 
 /** Kernel, params and grid for the tiled kernel; unit as for planGemmSubgroupMatrix. Throws on an invalid config or shape. */
@@ -135,7 +136,7 @@ export function planGemmSubgroupMatrixTiled(M: number, N: number, K: number, cfg
   return {
     // Only the independent knobs travel: ROW, BM, BN, A_WORDS, B_WORDS, VA, VB default to expressions of these.
     kernel: { code: tiledCode, file: 'shaders/gemm/gemm_subgroup_matrix_i8_tiled.wgsl',
-      constants: { UNIT: unit, SG_M: cfg.sgM, SG_N: cfg.sgN, WG: g.wg, BK: cfg.bk, PAD: cfg.pad, STAGES: cfg.stages ?? 1, SWZ: cfg.swizzle ? 1 : 0 } },
+      constants: { UNIT: unit, SG_M: cfg.sgM, SG_N: cfg.sgN, WG: g.wg, BK: cfg.bk, PAD: cfg.pad, SWZ: (cfg.swizzle ?? true) ? 1 : 0 } },
     params: new Uint32Array([M, N, K, 0]),
     workgroups: [N / g.bn, M / g.bm],
   };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   SGM_TILED_DEFAULT, SGM_TILED_MAXV, packI8, planGemmSubgroupMatrix, planGemmSubgroupMatrixTiled, referenceI8, sgmTiledConfigError,
-  sgmTiledGeometry, sgmTiledShapeError, subgroupMatrixConfigs, subgroupMatrixSupport, type SgmTiledConfig, type SgmTiledLimits,
+  sgmTiledGeometry, sgmTiledLabel, sgmTiledShapeError, subgroupMatrixConfigs, subgroupMatrixSupport, type SgmTiledConfig, type SgmTiledLimits,
 } from '../../src/kernels/gemm-subgroup-matrix';
 import tiledSrc from '../../shaders/gemm/gemm_subgroup_matrix_i8_tiled.wgsl?raw';
 import { create, globals } from 'webgpu';
@@ -37,32 +37,26 @@ describe('gemm_subgroup_matrix_i8 host side', () => {
 });
 
 const H100: SgmTiledLimits = { maxComputeWorkgroupStorageSize: 49152, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, subgroupMaxSize: 32 };
-// The configs bench/gemm-subgroup-matrix.ts timed first, and a 64x64 one.
+// What bench/gemm-subgroup-matrix.ts times (SGM_TILED_DEFAULT = 128x128 sg2x2 bk64 pad4 swz; plain stores; BK 32;
+// 256x128 and 128x256), and a 64x64 one.
+const PLAIN: SgmTiledConfig = { sgM: 2, sgN: 2, bk: 64, pad: 4, swizzle: false };
 const TILED: SgmTiledConfig[] = [
-  SGM_TILED_DEFAULT, { sgM: 2, sgN: 2, bk: 64, pad: 4 }, { sgM: 2, sgN: 2, bk: 64, pad: 0 },
-  { sgM: 2, sgN: 4, bk: 64, pad: 4 }, { sgM: 4, sgN: 2, bk: 64, pad: 4 }, { sgM: 1, sgN: 1, bk: 64, pad: 4 },
-];
-// Double-buffered and lane-rotated variants: what the bench times now beside today's best (TILED[1]).
-const TILED2: SgmTiledConfig[] = [
-  { sgM: 2, sgN: 2, bk: 64, pad: 4, swizzle: true }, { sgM: 2, sgN: 2, bk: 64, pad: 4, stages: 2 },
-  { sgM: 2, sgN: 2, bk: 64, pad: 4, stages: 2, swizzle: true }, { sgM: 2, sgN: 2, bk: 32, pad: 4, stages: 2, swizzle: true },
-  { sgM: 4, sgN: 2, bk: 32, pad: 4, stages: 2, swizzle: true }, { sgM: 2, sgN: 4, bk: 32, pad: 4, stages: 2, swizzle: true },
+  SGM_TILED_DEFAULT, PLAIN, { sgM: 2, sgN: 2, bk: 32, pad: 4 }, { sgM: 4, sgN: 2, bk: 64, pad: 4 }, { sgM: 2, sgN: 4, bk: 64, pad: 4 },
+  { sgM: 1, sgN: 1, bk: 64, pad: 4 },
 ];
 
 describe('gemm_subgroup_matrix_i8_tiled host side', () => {
   it('derives geometry and workgroup storage from the knobs', () => {
-    // 128x128 block, 4 subgroups, 12-word rows (8 of k + 4 pad): (128 + 128) rows * 48 B
-    expect(sgmTiledGeometry(SGM_TILED_DEFAULT)).toEqual({ wg: 128, bm: 128, bn: 128, row: 12, va: 2, vb: 2, workgroupBytes: 12288 });
+    // 128x128 block, 4 subgroups, 20-word rows (16 of k + 4 pad): (128 + 128) rows * 80 B
+    expect(sgmTiledGeometry(SGM_TILED_DEFAULT)).toEqual({ wg: 128, bm: 128, bn: 128, row: 20, va: 4, vb: 4, workgroupBytes: 20480 });
+    // BK 32: 12-word rows, (128 + 128) * 48 B
+    expect(sgmTiledGeometry({ sgM: 2, sgN: 2, bk: 32, pad: 4 })).toEqual({ wg: 128, bm: 128, bn: 128, row: 12, va: 2, vb: 2, workgroupBytes: 12288 });
     expect(sgmTiledGeometry({ sgM: 2, sgN: 4, bk: 64, pad: 4 })).toEqual({ wg: 256, bm: 128, bn: 256, row: 20, va: 2, vb: 4, workgroupBytes: 30720 });
-    // two stages double the storage: 2 * 256 rows * 80 B
-    expect(sgmTiledGeometry({ sgM: 2, sgN: 2, bk: 64, pad: 4, stages: 2 }).workgroupBytes).toBe(40960);
   });
 
   it('accepts the bench configs on H100 limits and rejects bad knobs and limits', () => {
-    for (const c of [...TILED, ...TILED2]) expect(sgmTiledConfigError(c, H100)).toBeNull();
-    expect(sgmTiledConfigError({ ...SGM_TILED_DEFAULT, stages: 3 as 2 }, H100)).toMatch(/stages/);
-    // 128x256 at BK 64 fits once (30720 B) but not twice (61440 B)
-    expect(sgmTiledConfigError({ sgM: 2, sgN: 4, bk: 64, pad: 4, stages: 2 }, H100)).toMatch(/storage 61440 B exceeds 49152/);
+    for (const c of TILED) expect(sgmTiledConfigError(c, H100)).toBeNull();
+    expect(sgmTiledConfigError({ ...SGM_TILED_DEFAULT, swizzle: 1 as unknown as boolean }, H100)).toMatch(/swizzle/);
     expect(sgmTiledConfigError({ ...SGM_TILED_DEFAULT, bk: 16 as 32 }, H100)).toMatch(/bk/);
     expect(sgmTiledConfigError({ ...SGM_TILED_DEFAULT, pad: 2 }, H100)).toMatch(/pad/);
     expect(sgmTiledConfigError({ ...SGM_TILED_DEFAULT, sgM: 0 }, H100)).toMatch(/positive/);
@@ -72,37 +66,42 @@ describe('gemm_subgroup_matrix_i8_tiled host side', () => {
     expect(sgmTiledConfigError({ sgM: 4, sgN: 4, bk: 64, pad: 8 }, H100)).toBeNull();
     expect(sgmTiledConfigError({ sgM: 4, sgN: 4, bk: 64, pad: 12 }, { ...H100, maxComputeWorkgroupStorageSize: 1 << 20 })).toMatch(/exceeds 49152/);
     // WebGPU default limits: 256 invocations, 16 KiB
-    expect(sgmTiledConfigError({ sgM: 2, sgN: 2, bk: 64, pad: 4 })).toMatch(/storage 20480 B exceeds 16384/);
+    expect(sgmTiledConfigError(SGM_TILED_DEFAULT)).toMatch(/storage 20480 B exceeds 16384/);
+    expect(sgmTiledConfigError({ sgM: 2, sgN: 2, bk: 32, pad: 4 })).toBeNull();
     expect(sgmTiledConfigError({ sgM: 4, sgN: 4, bk: 32, pad: 0 })).toMatch(/512 invocations/);
     expect(sgmTiledConfigError(SGM_TILED_DEFAULT, { ...H100, subgroupMaxSize: 256 })).toMatch(/maxSubgroupSize/);
   });
 
   it('checks shapes and plans the grid and override constants', () => {
-    expect(sgmTiledShapeError(SGM_TILED_DEFAULT, 256, 384, 96)).toBeNull();
+    expect(sgmTiledShapeError(SGM_TILED_DEFAULT, 256, 384, 192)).toBeNull();
     expect(sgmTiledShapeError(SGM_TILED_DEFAULT, 192, 128, 64)).toMatch(/M % 128/);
     expect(sgmTiledShapeError({ ...SGM_TILED_DEFAULT, bk: 64 }, 128, 128, 96)).toMatch(/K % 64/);
-    expect(() => planGemmSubgroupMatrixTiled(128, 128, 48)).toThrow(/K % 32/);
+    expect(() => planGemmSubgroupMatrixTiled(128, 128, 96, SGM_TILED_DEFAULT, 4, H100)).toThrow(/K % 64/);
+    expect(() => planGemmSubgroupMatrixTiled(128, 128, 128)).toThrow(/storage 20480 B/); // the default needs more than 16 KiB
+    // swizzle omitted = on
     const d = planGemmSubgroupMatrixTiled(256, 512, 128, { sgM: 2, sgN: 4, bk: 64, pad: 4 }, 4, H100);
     expect(d.workgroups).toEqual([2, 2]); // (N / 256, M / 128)
-    expect(d.kernel.constants).toEqual({ UNIT: 4, SG_M: 2, SG_N: 4, WG: 256, BK: 64, PAD: 4, STAGES: 1, SWZ: 0 });
-    const d2 = planGemmSubgroupMatrixTiled(256, 512, 128, TILED2[5], 4, H100);
-    expect(d2.kernel.constants).toMatchObject({ BK: 32, STAGES: 2, SWZ: 1 });
+    expect(d.kernel.constants).toEqual({ UNIT: 4, SG_M: 2, SG_N: 4, WG: 256, BK: 64, PAD: 4, SWZ: 1 });
+    expect(planGemmSubgroupMatrixTiled(256, 512, 128, PLAIN, 1, H100).kernel.constants).toMatchObject({ UNIT: 1, BK: 64, SWZ: 0 });
+    expect(sgmTiledLabel(SGM_TILED_DEFAULT)).toBe('tiled 128x128 sg2x2 bk64 pad4 swz');
+    expect(sgmTiledLabel({ sgM: 2, sgN: 4, bk: 64, pad: 4 })).toBe('tiled 128x256 sg2x4 bk64 pad4 swz');
+    expect(sgmTiledLabel(PLAIN)).toBe('tiled 128x128 sg2x2 bk64 pad4 plain');
     expect([...d.params]).toEqual([256, 512, 128, 0]);
   });
 
   it('passes only overrides the WGSL declares, and the shader agrees on MAXV and the derived sizes', () => {
     const decl = new Map([...tiledSrc.matchAll(/^override (\w+): u32 = ([^;]+);/gm)].map((m) => [m[1], m[2]]));
-    const passed = Object.keys(planGemmSubgroupMatrixTiled(128, 128, 32).kernel.constants!);
+    const passed = Object.keys(planGemmSubgroupMatrixTiled(128, 128, 64, SGM_TILED_DEFAULT, 4, H100).kernel.constants!);
     for (const k of passed) expect(decl.has(k), k).toBe(true);
     // The names the host derives must be those the shader derives, with the same formulas.
     expect(decl.get('ROW')).toBe('BK / 4u + PAD');
     expect(decl.get('VA')).toBe('BM * BK / 16u / WG');
     expect(decl.get('A_WORDS')).toBe('BM * ROW');
-    // Defaults keep the single-buffered, unrotated kernel the host describes when stages/swizzle are omitted.
-    expect(decl.get('STAGES')).toBe('1u');
-    expect(decl.get('SWZ')).toBe('0u');
-    expect(decl.get('SA_WORDS')).toBe('A_WORDS * STAGES');
-    expect(tiledSrc).toMatch(/var<workgroup> sa: array<i32, SA_WORDS>;/);
+    // The shader's default is the host's: rotated stores when swizzle is omitted; one A and one B tile.
+    expect(decl.get('SWZ')).toBe('1u');
+    expect(decl.has('STAGES')).toBe(false);
+    expect(tiledSrc).toMatch(/var<workgroup> sa: array<i32, A_WORDS>;/);
+    expect(tiledSrc).toMatch(/var<workgroup> sb: array<i32, B_WORDS>;/);
     expect(tiledSrc).toMatch(new RegExp(`const MAXV = ${SGM_TILED_MAXV}u;`));
     expect(tiledSrc).toMatch(/@workgroup_size\(WG\)/);
   });
@@ -112,10 +111,11 @@ describe('gemm_subgroup_matrix_i8_tiled host side', () => {
 // 8l..8l+7 of a 16x16 result; a loaded Left/Right is its byte offset and byte stride into sa/sb, read at
 // multiply time, before the end-of-step barrier): checks the staging copies, offsets and strides of the real
 // shader on the local adapter, exactly against referenceI8. The matrix builtins themselves run only on the GPU
-// machine (bench/gemm-subgroup-matrix.ts). inStorage: configs whose tiles exceed the local adapter's workgroup
-// storage (32 KiB on lavapipe; the double-buffered 128x128 BK 64 needs 40 KiB) keep sa/sb as per-workgroup slices of
-// two extra storage buffers (bindings 4, 5) with storage barriers, every index and barrier placement unchanged.
-function emulated(src: string, inStorage = false): string {
+// machine (bench/gemm-subgroup-matrix.ts). Every config tested fits lavapipe's 32 KiB of workgroup storage.
+// emuCheck also compares every staged word with its source after the store barrier and poisons C on a mismatch:
+// a product alone cannot see a store order that permutes k the same way in A and B (SWZ at BK 64 does exactly
+// that when broken: chunk c of every row is stored by lanes with s = c).
+function emulated(src: string): string {
   const subs: [RegExp | string, string][] = [
     ['enable chromium_experimental_subgroup_matrix;', ''],
     ['diagnostic(off, chromium.subgroup_matrix_uniformity);', ''],
@@ -127,12 +127,7 @@ function emulated(src: string, inStorage = false): string {
     [/subgroupMatrixMultiplyAccumulate\(/g, 'emuMma('],
     [/subgroupMatrixStore<row_major>\(&c, /g, 'emuStore('],
     [/(fn main\(.*\) \{)/, '$1\n  LANE = lid % 32u;'],
-    ...(inStorage ? [
-      [/var<workgroup> sa: [^;]+;/, '@group(0) @binding(4) var<storage, read_write> sa: array<i32>; var<private> WA: u32;'],
-      [/var<workgroup> sb: [^;]+;/, '@group(0) @binding(5) var<storage, read_write> sb: array<i32>; var<private> WB: u32;'],
-      [/\bsa\[/g, 'sa[WA + '], [/\bsb\[/g, 'sb[WB + '], [/workgroupBarrier\(\)/g, 'storageBarrier()'],
-      [/(LANE = lid % 32u;)/, '$1\n  WA = (wg.y * (p.N / BN) + wg.x) * A_WORDS * STAGES;\n  WB = (wg.y * (p.N / BN) + wg.x) * B_WORDS * STAGES;'],
-    ] as [RegExp, string][] : []),
+    [/(workgroupBarrier\(\);)(\s*if \(k0 \+ BK < p\.K\))/, '$1 emuCheck(m0, n0, k0);$2'],
   ];
   let out = src;
   for (const [from, to] of subs) {
@@ -142,9 +137,15 @@ function emulated(src: string, inStorage = false): string {
   }
   return out + `
 var<private> LANE: u32;
+var<private> BAD: bool;
+fn emuCheck(m0: u32, n0: u32, k0: u32) {
+  let kv = p.K / 16u;
+  for (var r = 0u; r < BM; r++) { for (var i = 0u; i < BK / 4u; i++) { BAD = BAD || sa[r * ROW + i] != a[(m0 + r) * kv + (k0 + 4u * i) / 16u][i % 4u]; } }
+  for (var r = 0u; r < BN; r++) { for (var i = 0u; i < BK / 4u; i++) { BAD = BAD || sb[r * ROW + i] != b[(n0 + r) * kv + (k0 + 4u * i) / 16u][i % 4u]; } }
+}
 fn emuLoad(off: u32, stride: u32) -> vec2<u32> { return vec2<u32>(off * UNIT, stride * UNIT); }
-fn i8a(byte: u32) -> i32 { return extractBits(sa[${inStorage ? 'WA + ' : ''}byte / 4u], (byte % 4u) * 8u, 8u); }
-fn i8b(byte: u32) -> i32 { return extractBits(sb[${inStorage ? 'WB + ' : ''}byte / 4u], (byte % 4u) * 8u, 8u); }
+fn i8a(byte: u32) -> i32 { return extractBits(sa[byte / 4u], (byte % 4u) * 8u, 8u); }
+fn i8b(byte: u32) -> i32 { return extractBits(sb[byte / 4u], (byte % 4u) * 8u, 8u); }
 fn emuMma(l: vec2<u32>, r: vec2<u32>, acc: array<i32, 8>) -> array<i32, 8> {
   var o = acc;
   for (var e = 0u; e < 8u; e++) {
@@ -155,12 +156,12 @@ fn emuMma(l: vec2<u32>, r: vec2<u32>, acc: array<i32, 8>) -> array<i32, 8> {
   return o;
 }
 fn emuStore(off: u32, acc: array<i32, 8>, stride: u32) {
-  for (var e = 0u; e < 8u; e++) { c[off + ((LANE * 8u + e) / 16u) * stride + (LANE * 8u + e) % 16u] = acc[e]; }
+  for (var e = 0u; e < 8u; e++) { c[off + ((LANE * 8u + e) / 16u) * stride + (LANE * 8u + e) % 16u] = select(acc[e], 0x7badbad0, BAD); }
 }
 `;
 }
 
-// One device for these tests, at the adapter's limits (the WG 256 configs need 30 KiB of workgroup storage); the
+// One device for these tests, at the adapter's limits (the 256x128 configs need 30 KiB of workgroup storage); the
 // GPU object stays referenced, since its collection tears Dawn's instance down.
 let local: Promise<{ gpu: GPU; device: GPUDevice; limits: SgmTiledLimits }> | null = null;
 function localDevice() {
@@ -177,21 +178,18 @@ function localDevice() {
 }
 
 describe('gemm_subgroup_matrix_i8_tiled staging logic (builtins emulated per lane, local adapter)', () => {
-  // BK 32 and 64 (two k sub-steps), PAD 0 and 4, VA != VB, both grid orders, and every config the bench times
-  // (TILED[1] and TILED2: STAGES 2, SWZ 1, both alone and together); K 256 = 4 or 8 K steps, so the double
-  // buffers alternate several times. Lavapipe takes 15-30 s to compile each emulated pipeline.
-  const EMULATED = [TILED[0], TILED[3], { sgM: 4, sgN: 2, bk: 64, pad: 0 } as SgmTiledConfig, TILED[1], ...TILED2];
+  // Every config the bench times (SWZ 1 and 0, BK 32 and 64 (two k sub-steps), VA != VB, both grid orders), the
+  // 64x64 one, PAD 0 with both store orders (ROW/4 even: rotation no longer conflict-free, still exact), BK 32
+  // plain; K 256 = 4 or 8 K steps, so the tiles are overwritten several times. Lavapipe takes 15-30 s to compile
+  // each emulated pipeline.
+  const EMULATED: SgmTiledConfig[] = [...TILED, { sgM: 4, sgN: 2, bk: 64, pad: 0 }, { sgM: 4, sgN: 2, bk: 64, pad: 0, swizzle: false },
+    { sgM: 2, sgN: 2, bk: 32, pad: 4, swizzle: false }];
   it.each(EMULATED.map((c) => [JSON.stringify(c), c] as const))('%s is exact at 256x256x256', async (_, cfg) => {
     const { device, limits } = await localDevice();
     expect(sgmTiledConfigError(cfg, H100)).toBeNull();
-    // Past the local workgroup storage (but valid on the H100): tiles in storage buffers, same code otherwise.
-    const inStorage = sgmTiledConfigError(cfg, limits) !== null;
-    const big = { ...limits, maxComputeWorkgroupStorageSize: 1 << 20 };
-    expect(sgmTiledConfigError(cfg, big)).toBeNull(); // storage is the only local shortfall
+    expect(sgmTiledConfigError(cfg, limits)).toBeNull(); // fits the local adapter too
     const [M, N, K] = [256, 256, 256];
-    const d = planGemmSubgroupMatrixTiled(M, N, K, cfg, 4, inStorage ? big : limits);
-    const g = sgmTiledGeometry(cfg);
-    const nwg = d.workgroups[0] * d.workgroups[1];
+    const d = planGemmSubgroupMatrixTiled(M, N, K, cfg, 4, limits);
     let seed = 7;
     const rand = (n: number) => Int8Array.from({ length: n }, () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) >>> 24) - 128);
     const a = rand(M * K); // [M, K]
@@ -206,13 +204,11 @@ describe('gemm_subgroup_matrix_i8_tiled staging logic (builtins emulated per lan
     const bb = buf(packI8(b), GPUBufferUsage.STORAGE);
     const cb = buf(new Int32Array(M * N).fill(0x7eadbeef), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC); // [M, N] poisoned
     device.pushErrorScope('validation');
-    const module = device.createShaderModule({ code: emulated(d.kernel.code, inStorage) });
+    const module = device.createShaderModule({ code: emulated(d.kernel.code) });
     const msgs = (await module.getCompilationInfo()).messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}: ${m.message}`);
     expect(msgs).toEqual([]);
     const pipe = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main', constants: d.kernel.constants } });
-    // bindings 4, 5 only in storage mode: per-workgroup A and B tiles (STAGES buffers each), i32 words
-    const tiles = inStorage ? [g.bm, g.bn].map((rows) => device.createBuffer({ size: nwg * rows * g.row * (cfg.stages ?? 1) * 4, usage: GPUBufferUsage.STORAGE })) : [];
-    const bufs = [ub, ab, bb, cb, ...tiles];
+    const bufs = [ub, ab, bb, cb];
     const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: bufs.map((x, i) => ({ binding: i, resource: { buffer: x } })) });
     const rb = device.createBuffer({ size: M * N * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = device.createCommandEncoder();
