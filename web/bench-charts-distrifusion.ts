@@ -1,6 +1,7 @@
-// DistriFusion charts: step time per sync mode (bench/results/distrifusion-speed-*.json, newest file)
+// DistriFusion charts: step time per sync mode (bench/results/distrifusion-speed-*.json, the newest file with
+// a single-device row)
 // and image quality against the single device (distrifusion-quality-*.json, one chart per file).
-import { chartSection, colour, filesWith, newest, num, rowsOf, str, uniq, val, whereOf, type Json, type ResultFile } from './bench-charts-common';
+import { chartSection, colour, dateOf, filesWith, newest, num, rowsOf, str, uniq, val, whereOf, type Json, type ResultFile } from './bench-charts-common';
 
 // n=1 rows are the single device; no_sync at n>1 skips every exchange, i.e. the ideal split.
 const MODE_ORDER = ['single', 'full_sync', 'sync_gn', 'corrected_async_gn', 'stale_gn', 'no_sync'];
@@ -10,7 +11,9 @@ const modeRank = (m: string): number => (MODE_ORDER.includes(m) ? MODE_ORDER.ind
 
 /** Per image size: step ms per mode and N, stacked compute + comm wait (the slowest peer's). */
 export function distrifusionSpeedCharts(): void {
-  const f = newest('distrifusion-speed-');
+  // The newest run that has its single-device baseline (a transport A/B run may time only N > 1 cases).
+  const byDate = filesWith('distrifusion-speed-').sort((a, b) => dateOf(a).localeCompare(dateOf(b)) || a.name.localeCompare(b.name));
+  const f = byDate.filter((x) => rowsOf(x.doc).some((r) => num(r.n) === 1)).pop() ?? newest('distrifusion-speed-');
   if (!f) return;
   const rows = rowsOf(f.doc);
   const others = filesWith('distrifusion-speed-').filter((x) => x !== f).map((x) => x.name);
