@@ -64,14 +64,6 @@ export function encodeFrame(h: FrameHeader, payload: Uint8Array): ArrayBuffer {
   return buf;
 }
 
-/** The 24 header bytes alone, for a channel that sends header and payload without joining them (a byte
- *  stream's writev, see FrameWriter in link.ts): the frame on the wire is identical to encodeFrame's. */
-export function encodeHeader(h: FrameHeader): Uint8Array {
-  const buf = new Uint8Array(HEADER_BYTES); // [24]
-  writeHeader(buf, 0, h);
-  return buf;
-}
-
 /** Writes the 24 header bytes at dst[off..off+24), e.g. right after a byte stream's length prefix. Byte by
  *  byte: no DataView to allocate per frame, and any offset works. */
 export function writeHeader(dst: Uint8Array, off: number, h: FrameHeader): void {

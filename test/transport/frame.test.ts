@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HEADER_BYTES, Tag, decodeFrame, encodeFrame, encodeHeader } from '../../src/transport/frame';
+import { HEADER_BYTES, Tag, decodeFrame, encodeFrame, writeHeader } from '../../src/transport/frame';
 
 // The header bytes written out by hand from the layout in docs/arch-comm.md (little-endian).
 function handFrame(
@@ -28,9 +28,11 @@ describe('frame layout', () => {
     expect(HEADER_BYTES).toBe(24);
   });
 
-  it('encodeHeader writes the same documented 24 bytes (a byte stream sends it ahead of the payload)', () => {
-    const h = encodeHeader({ tag: Tag.Ping, stream: 7, seq: 0xfffffffe, chunkIndex: 0, chunkCount: 1, totalLength: 3 });
-    expect([...h]).toEqual([...handFrame({ tag: 2, stream: 7, seq: 0xfffffffe, idx: 0, count: 1, total: 3 })]);
+  it('writeHeader writes the same documented 24 bytes at any offset (a byte stream puts them after its length prefix)', () => {
+    const h = new Uint8Array(4 + HEADER_BYTES); // [4 prefix + 24]
+    writeHeader(h, 4, { tag: Tag.Ping, stream: 7, seq: 0xfffffffe, chunkIndex: 0, chunkCount: 1, totalLength: 3 });
+    expect([...h.subarray(0, 4)]).toEqual([0, 0, 0, 0]);
+    expect([...h.subarray(4)]).toEqual([...handFrame({ tag: 2, stream: 7, seq: 0xfffffffe, idx: 0, count: 1, total: 3 })]);
   });
 
   it('decodes a valid frame', () => {
