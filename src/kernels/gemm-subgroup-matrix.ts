@@ -121,10 +121,13 @@ export function sgmTiledShapeError(cfg: SgmTiledConfig, M: number, N: number, K:
   return null;
 }
 
+/** Lane-rotated stores unless a config turns them off. */
+const swizzled = (cfg: SgmTiledConfig): boolean => cfg.swizzle ?? true;
+
 /** swizzle (the default) shows as ' swz', plain stores as ' plain'. */
 export function sgmTiledLabel(cfg: SgmTiledConfig): string {
   const g = sgmTiledGeometry(cfg);
-  return `tiled ${g.bm}x${g.bn} sg${cfg.sgM}x${cfg.sgN} bk${cfg.bk} pad${cfg.pad} ${(cfg.swizzle ?? true) ? 'swz' : 'plain'}`;
+  return `tiled ${g.bm}x${g.bn} sg${cfg.sgM}x${cfg.sgN} bk${cfg.bk} pad${cfg.pad} ${swizzled(cfg) ? 'swz' : 'plain'}`;
 }
 
 /** Kernel, params and grid for the tiled kernel; unit as for planGemmSubgroupMatrix. Throws on an invalid config or shape. */
@@ -136,7 +139,7 @@ export function planGemmSubgroupMatrixTiled(M: number, N: number, K: number, cfg
   return {
     // Only the independent knobs travel: ROW, BM, BN, A_WORDS, B_WORDS, VA, VB default to expressions of these.
     kernel: { code: tiledCode, file: 'shaders/gemm/gemm_subgroup_matrix_i8_tiled.wgsl',
-      constants: { UNIT: unit, SG_M: cfg.sgM, SG_N: cfg.sgN, WG: g.wg, BK: cfg.bk, PAD: cfg.pad, SWZ: (cfg.swizzle ?? true) ? 1 : 0 } },
+      constants: { UNIT: unit, SG_M: cfg.sgM, SG_N: cfg.sgN, WG: g.wg, BK: cfg.bk, PAD: cfg.pad, SWZ: swizzled(cfg) ? 1 : 0 } },
     params: new Uint32Array([M, N, K, 0]),
     workgroups: [N / g.bn, M / g.bm],
   };
