@@ -102,7 +102,8 @@ async function runImage(coord: NodeCoordinator, group: string[], m: ModelCase, m
 
 async function runCase(coord: NodeCoordinator, m: ModelCase, n: number): Promise<CaseRow[]> {
   log(`${m.label} N=${n}: starting ${n} peer(s)${pin ? ` on GPUs ${gpus.slice(0, n).join(',')}` : ''}`);
-  let children = Array.from({ length: n }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus, args: links.peerArgs, onLine: links.onLine }));
+  const spawnAll = () => Array.from({ length: n }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus, args: links.peerArgs, onLine: links.onLine }));
+  let children = spawnAll();
   try {
     try {
       await coord.waitForPeers(n, 90_000);
@@ -110,7 +111,7 @@ async function runCase(coord: NodeCoordinator, m: ModelCase, n: number): Promise
       // seen once on a 2-CPU box: one peer's PeerJS join never reached the coordinator; start afresh once
       log(`${m.label} N=${n}: ${(e as Error).message}; restarting the peers`);
       await stopBenchPeers(children, coord);
-      children = Array.from({ length: n }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus, args: links.peerArgs, onLine: links.onLine }));
+      children = spawnAll();
       await coord.waitForPeers(n, 180_000);
     }
     const entries = coord.core.roster.list();

@@ -75,14 +75,24 @@ async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, grou
   return { wall_ms: performance.now() - t0, usage: r.usage, timings: r.timings, per_peer: r.per_peer as PeerLlmStats[] };
 }
 
+/** `n` fresh peer processes, peer i on GPU i when pinned. */
+function spawnPeers(coord: NodeCoordinator, n: number) {
+  return Array.from({ length: n }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus, args: links.peerArgs, onLine: links.onLine }));
+}
+
+/** Waits for `n` peers; ids in GPU order (peer names carry the GPU), so rank r runs on GPU r. */
+async function peersInGpuOrder(coord: NodeCoordinator, n: number) {
+  await coord.waitForPeers(n, 180_000);
+  const entries = coord.core.roster.list();
+  return { entries, ids: [...entries].sort((a, b) => a.userAgent.localeCompare(b.userAgent)).map((e) => e.id) };
+}
+
 /** Data parallelism: `r` tp=1 replicas (one peer each), each decoding BATCH completions of its own request at once. */
 async function runReplicas(coord: NodeCoordinator, model: ModelRef, r: number): Promise<DpRow> {
   log(`replicas=${r}: starting ${r} peer(s)`);
-  const children = Array.from({ length: r }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus, args: links.peerArgs, onLine: links.onLine }));
+  const children = spawnPeers(coord, r);
   try {
-    await coord.waitForPeers(r, 180_000);
-    const entries = coord.core.roster.list();
-    const ids = [...entries].sort((a, b) => a.userAgent.localeCompare(b.userAgent)).map((e) => e.id);
+    const { entries, ids } = await peersInGpuOrder(coord, r);
     // Loaded as serving loads a replica (slots for BATCH sequences), then requests run in the peers'
     // continuous-batching loop (batched: one forward for all live sequences per step), as serving runs them.
     await Promise.all(ids.map((id) => coord.core.runJob({ kind: 'llm-load', group: [id], model, maxSeqLen: MAX_SEQ_LEN, maxBatchSize: BATCH, batchWaitMs: 0 }).done));
@@ -107,12 +117,9 @@ async function runReplicas(coord: NodeCoordinator, model: ModelRef, r: number): 
 
 async function runCase(coord: NodeCoordinator, origin: string, model: ModelRef, tp: number): Promise<CaseRow> {
   log(`tp=${tp}: starting ${tp} peer(s)${pin ? ` on GPUs ${gpus.slice(0, tp).join(',')}` : ''}`);
-  const children = Array.from({ length: tp }, (_, i) => spawnBenchPeer(self, i, coord.joinLink, { pin, gpus, args: links.peerArgs, onLine: links.onLine }));
+  const children = spawnPeers(coord, tp);
   try {
-    await coord.waitForPeers(tp, 180_000);
-    const entries = coord.core.roster.list();
-    // Rank order = GPU order (peer names carry the GPU), so rank r runs on GPU r.
-    const group = [...entries].sort((a, b) => a.userAgent.localeCompare(b.userAgent)).map((e) => e.id);
+    const { entries, ids: group } = await peersInGpuOrder(coord, tp);
     const tLoad = performance.now();
     await runOnce(coord, model, tp, group, 'a', 4); // load + pipeline compilation
     const loadMs = performance.now() - tLoad;

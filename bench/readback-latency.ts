@@ -17,6 +17,7 @@ import { globals } from 'webgpu';
 import fs from 'node:fs';
 import path from 'node:path';
 import { adapterInfo, machine, openDevice } from './gemm-bench-util';
+import { percentile } from '../src/collectives/bench';
 
 Object.assign(globalThis, globals);
 const SIZES = (process.env.SIZES ?? '8192,1048576').split(',').map(Number);
@@ -37,11 +38,7 @@ const pipeline = device.createComputePipeline({ layout: 'auto', compute: { modul
 const STORAGE = 0x80 | 0x08 | 0x04; // STORAGE | COPY_DST | COPY_SRC
 
 interface Stat { p10: number; p50: number; p90: number }
-const stat = (xs: number[]): Stat => {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] * 1000; // ms -> µs
-  return { p10: q(0.1), p50: q(0.5), p90: q(0.9) };
-};
+const stat = (ms: number[]): Stat => ({ p10: percentile(ms, 0.1) * 1000, p50: percentile(ms, 0.5) * 1000, p90: percentile(ms, 0.9) * 1000 }); // ms -> µs
 
 async function timeCase(once: () => Promise<void>): Promise<Stat> {
   for (let i = 0; i < WARMUP; i++) await once();
