@@ -122,8 +122,10 @@ async function runCase(coord: NodeCoordinator, m: ModelCase, n: number): Promise
     log(`${m.label} N=${n}: loaded in ${(loadMs / 1000).toFixed(1)} s`);
     const plan = n > 1 ? buildUnetPatchPlan(buildUnet(zeroGetter, m.config), n) : null; // sizes only
     const rows: CaseRow[] = [];
-    for (const mode of MODES) {
-      if (n === 1 && mode !== 'no_sync') continue; // one peer: every mode is the same single-device run
+    // One peer: every mode is the same single-device run, measured once (as no_sync) whatever MODES lists,
+    // since every N > 1 row's speed-up is against it.
+    const modes: CaseRow['mode'][] = n === 1 ? ['no_sync'] : MODES;
+    for (const mode of modes) {
       const r = await runImage(coord, group, m, mode, STEPS);
       const free = mode === 'no_sync' || mode === 'ideal_async'; // nothing per timed step
       const epsBytes = free || n === 1 ? 0 : (m.config.inChannels * m.config.size * m.config.size * 4) / n;

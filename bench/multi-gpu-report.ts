@@ -35,6 +35,8 @@ export interface CaseRow {
   bound: string;
   /** Each rank's step split at the all-reduce points (LlamaGpu PointTimes), from the best full run. */
   points: { prefill: PointSplit[]; decode: PointSplit[] } | null;
+  /** tp > 2: allReduce alone (p50 of 20, slowest rank) by each algorithm at each size (COMM_AB). */
+  algorithms?: { bytes: number; direct_ms: number; two_round_ms: number }[];
 }
 
 /** One rank's phase split: per step (ms) and per all-reduce point (µs, means over the phase's points). */
@@ -149,6 +151,7 @@ export function markdown(doc: { date: string; machine: Record<string, unknown>; 
     '',
     ...doc.rows.filter((r) => r.tp > 1).map((r) => `- tp=${r.tp}: ${r.bound}. Prefill all-reduce alone: ${r.isolated?.prefill_allreduce ? `${f(r.isolated.prefill_allreduce.p50_ms, 2)} ms for ${r.isolated.prefill_allreduce.bytes} B` : '—'}; logits allGather: ${r.isolated?.logits_allgather ? `${f(r.isolated.logits_allgather.p50_ms, 3)} ms for ${r.isolated.logits_allgather.bytes} B per rank` : '—'}.`),
     ...pointTable(doc.rows),
+    ...algorithmTable(doc.rows),
     ...(doc.failure ? ['', `**Failed:** ${doc.failure.split('\n')[0]}`] : []),
   ];
   return lines.join('\n') + '\n';
@@ -170,4 +173,13 @@ function pointTable(rows: CaseRow[]): string[] {
       '', `| tp | rank | step ms | logits gather ms | points/step | point ${u} | encode | read (map) | send | wait (ahead) | write | tail ms |`, '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |', ...body);
   }
   return lines;
+}
+
+/** allReduce by algorithm per size (tp > 2), to place the direct / two-round threshold on this transport. */
+function algorithmTable(rows: CaseRow[]): string[] {
+  const body = rows.flatMap((r) => (r.algorithms ?? []).map((a) =>
+    `| ${r.tp} | ${a.bytes} | ${f(a.direct_ms, 3)} | ${f(a.two_round_ms, 3)} | ${a.two_round_ms < a.direct_ms ? 'two rounds' : 'direct'} |`));
+  if (!body.length) return [];
+  return ['', 'allReduce alone by algorithm (p50 of 20, slowest rank, ms): one direct round vs reduce-scatter + all-gather in two direct rounds (src/collectives/group.ts chooses by DIRECT_MAX_BYTES).', '',
+    '| tp | bytes | direct ms | two rounds ms | faster |', '| --- | --- | --- | --- | --- |', ...body];
 }

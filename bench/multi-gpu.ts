@@ -28,6 +28,7 @@ import { SHAPES, benchPrompt, writeBenchModel, type BenchShape } from './multi-g
 import { caseRow, markdown, type CaseRow, type RunSample } from './multi-gpu-report';
 import { MAX_SEQ_LEN, type PeerLlmStats } from '../src/scheduler/llm-flow';
 import type { ModelRef } from '../src/session/protocol';
+import type { BenchRow } from '../src/collectives/bench';
 
 const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${l}`);
 
@@ -50,6 +51,9 @@ const DECODE = Number(env('DECODE', '64'));
 const REPS = Number(env('REPS', '2'));
 const REPLICAS = env('REPLICAS', '').split(',').filter(Boolean).map(Number).filter((r) => r <= nPeers);
 const BATCH = Number(env('BATCH', '8'));
+// COMM_AB=1 (default): for tp > 2 also time allReduce by both algorithms at AB_SIZES bytes.
+const COMM_AB = env('COMM_AB', '1') === '1';
+const AB_SIZES = [4096, 8192, 16384, 32768, 65536, 131072, 262144, 1 << 20, 2 << 20];
 
 interface DpRow { adapter?: Record<string, unknown>; replicas: number; batch: number; completion_tokens: number; wall_ms: number; tok_s: number; speedup: number | null; rounds: { wall_ms: number; tokens: number }[] }
 
@@ -140,7 +144,15 @@ async function runCase(coord: NodeCoordinator, origin: string, model: ModelRef, 
       comm = await coord.core.benchComm({ peers: group, sizes, reps: 20 });
     }
     const adapter = entries[0];
-    return caseRow({ tp, shape, loadMs, prefill, full, decode: DECODE, comm, adapter: { ...adapter.adapter, gflops: entries.map((e) => e.gflops), userAgent: adapter.userAgent } });
+    const row = caseRow({ tp, shape, loadMs, prefill, full, decode: DECODE, comm, adapter: { ...adapter.adapter, gflops: entries.map((e) => e.gflops), userAgent: adapter.userAgent } });
+    if (tp > 2 && COMM_AB) {
+      // Both allReduce algorithms at every size on this group (with 2 ranks there is only one): where the
+      // direct round stops paying on this transport, for DIRECT_MAX_BYTES in src/collectives/group.ts.
+      const one = async (directMaxBytes: number) => (await coord.core.benchComm({ peers: group, sizes: AB_SIZES, reps: 20, directMaxBytes })).rows as BenchRow[];
+      const direct = await one(2 ** 30), twoRound = await one(0);
+      row.algorithms = AB_SIZES.map((_, i) => ({ bytes: direct[i].bytes, direct_ms: direct[i].p50_ms, two_round_ms: twoRound[i].p50_ms }));
+    }
+    return row;
   } finally {
     await stopBenchPeers(children, coord);
   }

@@ -1,25 +1,33 @@
 // Collectives over one explicit group of peers, on top of a Mesh. Every member calls the same collectives in
 // the same order; each call takes the group's next sequence number, and its messages are keyed by
 // (group stream, seq, step), so several calls may be outstanding at once and messages may arrive early.
-// Results are bitwise identical on every rank: direct allReduce sums in rank order 0..n-1 everywhere; ring
-// allReduce has each segment summed by one owner and then copied to everyone; the rest only copy bytes.
+// Results are bitwise identical on every rank: allReduce sums in rank order 0..n-1 (the direct round on
+// every rank, the two-round form on each segment's owner, which copies it to everyone); the rest only copy bytes.
 import type { Comm } from './types';
 import { CollectiveError } from './errors';
 import { Call, asCollectiveError } from './call';
 import type { Mesh } from '../transport/mesh';
 
 /** allReduce payloads up to this many bytes use one direct round (everyone sends everything to everyone);
- *  bigger ones use ring reduce-scatter + all-gather. Direct: 1 RTT, (n-1)*V bytes out per rank. Ring:
- *  2(n-1) dependent steps, 2(n-1)/n*V bytes. With BROWSER.md's numbers (RTT ~0.5 ms, ~45 MiB/s, so
- *  ~24 KB in flight per RTT) the two cost the same at V ~ (2n-3)*RTT*B / ((n-1)(1-2/n)): ~105 KB for n=3,
- *  ~80 KB for n=4, ~60 KB for n=8. 64 KiB is at that crossover; measure with bench.ts and pass
- *  `directMaxBytes` to tune. With n <= 2 the ring moves as many bytes as direct in more steps: always direct. */
-export const DIRECT_MAX_BYTES = 64 * 1024;
+ *  bigger ones use a direct reduce-scatter + all-gather: rank r owns segment r, everyone sends it its
+ *  segment, r sums it, r sends the sum to everyone. Direct: 1 round, (n-1)*V bytes out per rank and
+ *  (n-1)*V floats summed. Two rounds: 2(n-1)/n*V bytes and (n-1)/n*V floats. With one-way latency L and
+ *  per-rank bandwidth B the two cost the same at V = L*B*n / ((n-1)(n-2)): ~8 KB for n=4 on a WebRTC mesh
+ *  (BROWSER.md: RTT ~0.5 ms, ~45 MiB/s). Measured on 4 H200 peer processes over same-host sockets
+ *  (bench/results/multi-gpu-*two-round-x4*, two runs): direct is faster up to 16 KiB (0.136 vs 0.160 ms;
+ *  a tie in the other run), two rounds from 32 KiB (0.19 vs 0.21 ms) to 2 MiB (6.6 vs 10.8 ms). 16 KiB keeps a
+ *  decode step's all-reduce (8 KB at 1B, 16 KB at 7B) in one round. With n <= 2 the two rounds move as many
+ *  bytes as direct: always direct. Both sum in rank order 0..n-1, so the threshold never changes the bits.
+ *  The two rounds replaced a ring (2(n-1) dependent steps, the same bytes): on sockets it measured the same
+ *  within noise (128 KB 0.45 vs 0.39 ms, 256 KB 0.78 vs 0.79, 1 MiB 2.8-3.5 vs 3.1-3.5) but it pays 2(n-1)
+ *  link latencies where this pays 2, which on WebRTC (~0.25 ms each) is the larger cost below ~100 KB. */
+export const DIRECT_MAX_BYTES = 16 * 1024;
 /** Default deadline of one collective. Long enough for a slow peer mid-step (a phone, a big matmul on a
  *  software adapter), short enough that a vanished peer is reported. Before the first collective after model
  *  loading, call barrier() with a longer deadline: peers finish loading at very different times. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
-/** seq packs (call sequence << 8 | step): a ring allReduce needs 2(n-1) steps, which must fit in 8 bits. */
+/** seq packs (call sequence << 8 | step); steps are 0 and 1. 128: the largest group anyone has asked for is
+ *  far smaller, and a bound keeps a malformed member list from building a huge mesh. */
 export const MAX_GROUP_SIZE = 128;
 const SEQ_MASK = 0xffffff; // call sequence wraps after 16M calls; no message lives that long
 
@@ -128,7 +136,7 @@ export class GroupComm implements Comm {
     return this.run('allReduce', (call) => {
       if (this.size === 1) return call.finish(null, data.slice());
       if (this.size <= 2 || data.byteLength <= this.directMax) return this.reduceDirect(call, data);
-      return this.reduceRing(call, data);
+      return this.reduceTwoRound(call, data);
     });
   }
 
@@ -226,32 +234,56 @@ export class GroupComm implements Comm {
     for (let r = 0; r < n && !call.done; r++) if (r !== me) call.sendThen(r, 0, mine, step);
   }
 
-  private async reduceRing(ctx: Call, data: Float32Array): Promise<Float32Array> {
+  /** Direct reduce-scatter + all-gather: step 0 sends rank r its segment of everyone's data; r sums the
+   *  segment in rank order (the direct round's order, so the same bits); step 1 sends the sum to everyone. */
+  private reduceTwoRound(call: Call, data: Float32Array): void {
     const n = this.size;
     const me = this.rank;
-    const next = (me + 1) % n;
-    const prev = (me + n - 1) % n;
     const b = splitBounds(data.length, n); // segment c = [b[c], b[c+1])
-    const seg = (a: Float32Array, c: number) => a.subarray(b[c], b[c + 1]); // [segment len]
-    const acc = new Float32Array(data); // [len] working copy
-    // Reduce-scatter: after step s, segment (me-s-1) holds the sum of s+2 ranks' values; after n-1 steps
-    // rank me owns the complete sum of segment (me+1). Each segment is summed along one fixed path.
-    for (let s = 0; s < n - 1; s++) {
-      const sendC = (me - s + 2 * n) % n;
-      const recvC = (me - s - 1 + 2 * n) % n;
-      const [got] = await Promise.all([ctx.recv(prev, s), ctx.send(next, s, bytesOf(seg(acc, sendC)))]);
-      const part = ctx.f32(prev, got, b[recvC + 1] - b[recvC]); // [segment len]
-      addInto(seg(acc, recvC), part);
+    const segLen = (c: number) => b[c + 1] - b[c];
+    const out = new Float32Array(data.length); // [len] the result
+    const got: Uint8Array[] = []; // got[r]: rank r's values of my segment, as received
+    let toSum = n - 1; // step-0 receives still missing
+    let left = 4 * (n - 1); // step-0 and step-1 sends and receives still to complete
+    const done = (): void => {
+      if (--left === 0 && !call.done) call.finish(null, out);
+    };
+    const sumMine = (): void => {
+      let acc: Float32Array; // [segLen(me)]
+      try {
+        const parts: Float32Array[] = []; // parts[r]: rank r's values of my segment, [segLen(me)]
+        for (let r = 0; r < n; r++) parts.push(r === me ? data.subarray(b[me], b[me + 1]) : call.f32(r, got[r], segLen(me)));
+        // As reduceDirect: in place in a received array, ((v0 + v1) + v2) + ... on the owner only.
+        const first = me === 0 ? 1 : 0;
+        acc = parts[first];
+        addInto(acc, parts[1 - first]);
+        for (let r = 2; r < n; r++) addInto(acc, parts[r]);
+      } catch (e) {
+        return call.fail(asCollectiveError(e, call.name));
+      }
+      out.set(acc, b[me]);
+      const sum = bytesOf(acc);
+      for (let r = 0; r < n && !call.done; r++) if (r !== me) call.sendThen(r, 1, sum, done);
+    };
+    for (let r = 0; r < n; r++) {
+      if (r === me) continue;
+      call.recvThen(r, 0, (d) => {
+        got[r] = d;
+        done();
+        if (--toSum === 0 && !call.done) sumMine();
+      });
+      call.recvThen(r, 1, (d) => {
+        let seg: Float32Array; // [segLen(r)] rank r's finished segment
+        try {
+          seg = call.f32(r, d, segLen(r));
+        } catch (e) {
+          return call.fail(asCollectiveError(e, call.name));
+        }
+        out.set(seg, b[r]);
+        done();
+      });
     }
-    // All-gather: the owners' finished segments travel round the ring and are copied, never re-summed.
-    for (let t = 0; t < n - 1; t++) {
-      const sendC = (me + 1 - t + 2 * n) % n;
-      const recvC = (me - t + 2 * n) % n;
-      const step = n - 1 + t;
-      const [got] = await Promise.all([ctx.recv(prev, step), ctx.send(next, step, bytesOf(seg(acc, sendC)))]);
-      acc.set(ctx.f32(prev, got, b[recvC + 1] - b[recvC]), b[recvC]);
-    }
-    return acc;
+    for (let r = 0; r < n && !call.done; r++) if (r !== me) call.sendThen(r, 0, bytesOf(data.subarray(b[r], b[r + 1])), done);
   }
 
   // Broadcast step 0 carries an 8-byte prefix [u32 mode, u32 totalLength] (8 keeps the payload aligned):

@@ -235,8 +235,9 @@ export class PeerMesh {
     return [...this.conns.entries()].filter(([, c]) => c.open).map(([id]) => id);
   }
 
-  /** A communicator over `group` (rank order), once links to all its members are open. */
-  async group(group: string[], timeoutMs: number): Promise<Comm> {
+  /** A communicator over `group` (rank order), once links to all its members are open. `directMaxBytes`
+   *  (benches only): a separate communicator with that allReduce threshold, on a stream of its own. */
+  async group(group: string[], timeoutMs: number, directMaxBytes?: number): Promise<Comm> {
     const deadline = performance.now() + LINK_WAIT_MS;
     const missing = () => group.filter((id) => id !== this.myId && !this.hasLink(id));
     while (missing().length) {
@@ -249,10 +250,11 @@ export class PeerMesh {
     }
     // One communicator per member list, reused across jobs: every member creates and reuses it in
     // the same order, so their per-group sequence numbers stay aligned.
-    const key = group.join(',');
+    const key = group.join(',') + (directMaxBytes === undefined ? '' : `|d${directMaxBytes}`);
     const known = this.groups.get(key);
     if (known) return known;
-    const comm: Comm = new GroupComm(this.mesh, group, this.myId, { timeoutMs });
+    const comm: Comm = new GroupComm(this.mesh, group, this.myId,
+      directMaxBytes === undefined ? { timeoutMs } : { timeoutMs, directMaxBytes, groupId: `bench-d${directMaxBytes}` });
     this.groups.set(key, comm);
     return comm;
   }

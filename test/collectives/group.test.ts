@@ -42,7 +42,7 @@ function expectCloseToSum(got: Float32Array, inputs: Float32Array[]) {
   }
 }
 
-/** Float32 sum in rank order 0..n-1, written with Math.fround: what the direct algorithm promises. */
+/** Float32 sum in rank order 0..n-1, written with Math.fround: what both allReduce algorithms promise. */
 function rankOrderF32(inputs: Float32Array[]): Float32Array {
   const out = new Float32Array(inputs[0].length); // [len]
   for (let i = 0; i < out.length; i++) {
@@ -73,7 +73,7 @@ describe('GroupComm allReduce', () => {
   const lengths = [0, 1, 3, 7, 250, 1001];
   for (let n = 1; n <= 5; n++) {
     for (const directMaxBytes of [DIRECT_MAX_BYTES, 8]) {
-      const algo = directMaxBytes === 8 && n > 2 ? 'ring' : 'direct';
+      const algo = directMaxBytes === 8 && n > 2 ? 'two-round' : 'direct';
       it(`n=${n} ${algo} (directMaxBytes ${directMaxBytes}), lengths ${lengths.join('/')}`, async () => {
         const comms = loopbackComms(n, { directMaxBytes, timeoutMs: 10_000 });
         for (const len of lengths) {
@@ -81,7 +81,8 @@ describe('GroupComm allReduce', () => {
           const results = await Promise.all(comms.map((c, r) => c.allReduce(inputs[r])));
           expectCloseToSum(results[0], inputs);
           expectAllBitwiseEqual(results);
-          if (algo === 'direct') expectSameBits(results[0], rankOrderF32(inputs), 'rank-order f32 sum');
+          // Both algorithms sum in rank order: the threshold never changes the bits.
+          expectSameBits(results[0], rankOrderF32(inputs), 'rank-order f32 sum');
           // inputs untouched, results are fresh arrays
           inputs.forEach((v, r) => expectSameBits(v, vec(len, 1000 * n + 10 * r + len), 'input'));
         }
@@ -89,7 +90,7 @@ describe('GroupComm allReduce', () => {
     }
   }
 
-  it('large vectors cross the threshold and the chunk size with default settings (n=3 ring, n=5 ring, n=2 direct)', async () => {
+  it('large vectors cross the threshold and the chunk size with default settings (n=3, n=5 two rounds, n=2 direct)', async () => {
     for (const [n, len] of [[3, 40_001], [5, 70_003], [2, 30_000]]) {
       const comms = loopbackComms(n);
       const inputs = comms.map((_, r) => vec(len, 77 + r));
@@ -97,6 +98,7 @@ describe('GroupComm allReduce', () => {
       const results = await Promise.all(comms.map((c, r) => c.allReduce(inputs[r])));
       expectCloseToSum(results[0], inputs);
       expectAllBitwiseEqual(results);
+      expectSameBits(results[0], rankOrderF32(inputs), 'rank-order f32 sum');
     }
   });
 

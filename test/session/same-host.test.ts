@@ -63,7 +63,7 @@ describe('same-host links between headless peers', () => {
     expect(big.results.map((r) => r.length)).toEqual([1 << 20, 1 << 20]);
 
     const all = [...ids as string[]].sort();
-    const mixed = await coord.core.allReduceTest({ peers: all, length: 100_000, timeoutMs: 60_000 }); // 400 KB: the ring, over both transports
+    const mixed = await coord.core.allReduceTest({ peers: all, length: 100_000, timeoutMs: 60_000 }); // 400 KB: two rounds (reduce-scatter + all-gather), over both transports
     expect(mixed.ok, JSON.stringify(mixed)).toBe(true);
     expect(mixed.results).toHaveLength(3);
     for (const i of [0, 1]) expect(logs[i].join('\n')).toContain(`link to ${ids[2]}: webrtc (the peer has no same-host link)`);
