@@ -1,17 +1,19 @@
 // Single-head spatial self-attention, queries from one buffer and keys/values from another
 // (shaders/diffusion/attention.wgsl), so a patch's queries can attend over a K/V buffer that holds
 // fresh local rows and stale remote rows (DistriFusion). Shapes past attention.wgsl's limits (the
-// widened U-Net: 640/1280 channels, 4096 keys at a 64x64 latent) go to attention_online.wgsl, which
-// streams keys with an online softmax.
+// widened U-Net: 640/1280 channels, 4096 keys at a 64x64 latent) go to attention_flash.wgsl, which
+// tiles queries (BQ per workgroup) and streams keys with an online softmax, so K/V are read lq / BQ
+// times instead of lq times; attention_online.wgsl (one workgroup per query) stays selectable for A/B.
 import code from '../../../shaders/diffusion/attention.wgsl?raw';
+import flashCode from '../../../shaders/diffusion/attention_flash.wgsl?raw';
 import onlineCode from '../../../shaders/diffusion/attention_online.wgsl?raw';
 import type { Gpu } from '../../gpu/gpu';
 import { MAX_WORKGROUPS_PER_DIM } from './add';
 
 export interface AttentionShape {
-  c: number; // channels (single head), <= 512
+  c: number; // channels (single head): <= 512 for 'scores', <= 2048 for 'online', any for 'flash'
   lq: number; // query positions
-  lk: number; // key/value positions, <= 1024
+  lk: number; // key/value positions: <= 1024 for 'scores', any for 'online' / 'flash'
   qBase: number; // float offset of q[0, 0] in qBuf; q[ch, i] = qBuf[qBase + ch * lq + i]
   kBase: number; // float offset of k[0, 0] in kvBuf; k[ch, j] = kvBuf[kBase + ch * lk + j]
   vBase: number; // float offset of v[0, 0] in kvBuf
@@ -20,6 +22,21 @@ export interface AttentionShape {
 export const ATTN_MAX_C = 512; // attention.wgsl
 export const ATTN_MAX_KEYS = 1024; // attention.wgsl
 export const ATTN_ONLINE_MAX_C = 2048; // attention_online.wgsl (any number of keys)
+/** attention_flash.wgsl's override constants (BQ a multiple of its 4 queries per thread). */
+export const FLASH_TILE = { BQ: 16, BKV: 32, CC: 32, CL: 64 };
+const FLASH_CPT = 10; // attention_flash.wgsl's const CPT: output channels per thread
+/** Output channels one flash workgroup writes; past this the channels split over z slices (scores recomputed per slice). */
+export const FLASH_CO = FLASH_TILE.CL * FLASH_CPT;
+
+export type AttentionKernel = 'auto' | 'scores' | 'online' | 'flash';
+let autoBig: 'online' | 'flash' = 'flash'; // what 'auto' runs past attention.wgsl's limits
+
+/** Sets what 'auto' runs past attention.wgsl's limits (whole-forward A/B benches only); returns the previous value. */
+export function setAutoAttentionKernel(k: 'online' | 'flash'): 'online' | 'flash' {
+  const prev = autoBig;
+  autoBig = k;
+  return prev;
+}
 
 /** o [c, lq] = v softmax(q^T k / sqrt(c))^T, with scores and sums in float64. */
 export function reference(qBuf: Float32Array, kvBuf: Float32Array, s: AttentionShape): Float32Array {
@@ -48,11 +65,12 @@ export function reference(qBuf: Float32Array, kvBuf: Float32Array, s: AttentionS
 
 /**
  * Encode the attention; returns a pooled buffer [c, lq] the caller frees. qBuf may equal kvBuf.
- * kernel: 'auto' picks attention.wgsl within its limits (fm-unet), else attention_online.wgsl.
+ * kernel: 'auto' picks attention.wgsl within its limits (fm-unet), else attention_flash.wgsl (or
+ * attention_online.wgsl after setAutoAttentionKernel('online')).
  */
-export function attention(gpu: Gpu, qBuf: GPUBuffer, kvBuf: GPUBuffer, s: AttentionShape, kernel: 'auto' | 'scores' | 'online' = 'auto'): GPUBuffer {
+export function attention(gpu: Gpu, qBuf: GPUBuffer, kvBuf: GPUBuffer, s: AttentionShape, kernel: AttentionKernel = 'auto'): GPUBuffer {
   const fits = s.c <= ATTN_MAX_C && s.lk <= ATTN_MAX_KEYS && s.lq <= MAX_WORKGROUPS_PER_DIM;
-  const k = kernel === 'auto' ? (fits ? 'scores' : 'online') : kernel;
+  const k = kernel === 'auto' ? (fits ? 'scores' : autoBig) : kernel;
   if (k === 'scores' && !fits) throw new Error(`attention: c ${s.c} > ${ATTN_MAX_C} or lk ${s.lk} > ${ATTN_MAX_KEYS} or lq ${s.lq} > ${MAX_WORKGROUPS_PER_DIM}`);
   if (k === 'online' && s.c > ATTN_ONLINE_MAX_C) throw new Error(`attention: c ${s.c} > ${ATTN_ONLINE_MAX_C}`);
   const out = gpu.alloc(s.c * s.lq * 4, 'attention.out'); // [c, lq]
@@ -62,6 +80,12 @@ export function attention(gpu: Gpu, qBuf: GPUBuffer, kvBuf: GPUBuffer, s: Attent
   dv.setFloat32(24, 1 / Math.sqrt(s.c), true);
   if (k === 'scores') {
     gpu.run({ code, file: 'shaders/diffusion/attention.wgsl' }, new Uint8Array(params), [qBuf, kvBuf, out], [s.lq]);
+  } else if (k === 'flash') {
+    const tiles = Math.ceil(s.lq / FLASH_TILE.BQ); // query tiles
+    const x = Math.min(tiles, MAX_WORKGROUPS_PER_DIM); // tiles per dispatch row
+    dv.setUint32(28, x, true);
+    const slices = Math.ceil(s.c / FLASH_CO); // output-channel slices (z)
+    gpu.run({ code: flashCode, file: 'shaders/diffusion/attention_flash.wgsl', constants: FLASH_TILE }, new Uint8Array(params), [qBuf, kvBuf, out], [x, Math.ceil(tiles / x), slices]);
   } else {
     const x = Math.min(s.lq, MAX_WORKGROUPS_PER_DIM); // queries per dispatch row
     dv.setUint32(28, x, true);

@@ -1,0 +1,222 @@
+// U-Net kernel A/B on one GPU (issue 7 section 3: DistriFusion step time): the widened U-Net's convs
+// and spatial attention, old kernels against new, side by side in one process.
+//  - conv2d: conv2d.wgsl ('direct': one invocation per output element) against conv2d_gemm.wgsl
+//    (implicit GEMM; 'gemm' = the tile pickGemmTile chooses, and each fixed tile).
+//  - attention: attention_online.wgsl (one workgroup per query) against attention_flash.wgsl
+//    (BQ queries per workgroup, K/V read lq / BQ times instead of lq times).
+//  - whole forward at PX (default 1024 px = latent 128): {direct, gemm} x {online, flash}, rounds
+//    interleaved so drift hits every variant alike; eps of each variant against the old pair's.
+//    (The random init has zero biases, and both conv kernels sum K in the same order, so conv-only
+//    variants can match the old eps bit for bit; biases are where the two differ, added first or last.)
+// Per-op times: timestamp queries around one pass of many calls (wall clock without them); TFLOPS =
+// 2 * MACs / time. Each op's output is checked against the old kernel's (which the unit tests check
+// against the CPU reference) and, at a cut-down shape, against the CPU reference itself.
+// Env: PX=1024  WIDTH=1  REPS=5  QUICK=1 (lavapipe-sized)  OUT (default bench/out)  LABEL  MACHINE (file name parts)
+// Bundle: node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/unet-kernels.ts', '.gpu-node/unet-kernels.mjs', { minify: true }))"
+import { create, globals } from 'webgpu';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Gpu } from '../src/gpu/gpu';
+import * as convK from '../src/kernels/diffusion/conv2d';
+import * as attnK from '../src/kernels/diffusion/attention';
+import { loadUnetModel } from '../src/engines/unet-image';
+import { UnetGpu } from '../src/model/unet/forward-gpu';
+import { randomUnetSafetensorsBytes, sdLikeUnetConfig } from '../src/model/unet/widened';
+
+Object.assign(globalThis, globals);
+const QUICK = process.env.QUICK === '1';
+const PX = Number(process.env.PX ?? (QUICK ? '64' : '1024'));
+const WIDTH = Number(process.env.WIDTH ?? (QUICK ? '0.1' : '1'));
+const REPS = Number(process.env.REPS ?? (QUICK ? '2' : '5'));
+const OUT = path.resolve(process.env.OUT ?? 'bench/out');
+const LABEL = process.env.LABEL ?? '';
+const log = (...a: unknown[]) => console.error(...a);
+
+const gpu = await Gpu.create({ gpu: create([]) as unknown as GPU, timestamps: true });
+const hasTs = gpu.enableTimer();
+log(`adapter ${gpu.report.vendor} ${gpu.report.architecture} ${gpu.report.description}; timestamps ${hasTs}`);
+
+/** GPU seconds per call (median of 3 passes of many calls; wall clock without timestamps). */
+async function timeCalls(enqueue: () => GPUBuffer, targetSec: number): Promise<number> {
+  const pass = async (reps: number): Promise<number> => {
+    await gpu.sync();
+    await gpu.gpuTimes(); // drops earlier passes
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) gpu.free(enqueue());
+    await gpu.sync();
+    const wall = (performance.now() - t0) / 1e3;
+    const t = await gpu.gpuTimes();
+    return (t && t.passes ? t.busyMs / 1e3 : wall) / reps;
+  };
+  const est = await pass(2); // compiles, warms up
+  const reps = Math.max(3, Math.min(QUICK ? 4 : 200, Math.ceil(targetSec / Math.max(est, 1e-6))));
+  const runs = [await pass(reps), await pass(reps), await pass(reps)].sort((a, b) => a - b);
+  return runs[1];
+}
+
+let seed = 12345;
+function randomF32(n: number, scale = 1): Float32Array {
+  const f = new Float32Array(n); // [n]
+  for (let i = 0; i < n; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    f[i] = (seed / 4294967296 - 0.5) * scale;
+  }
+  return f;
+}
+const readF32 = async (b: GPUBuffer, n: number) => new Float32Array(await gpu.read(b, n * 4));
+/** max |a - b| / max |b|: one number per comparison, robust to near-zero elements. */
+function relErr(a: Float32Array, b: Float32Array): number {
+  let d = 0, m = 0;
+  for (let i = 0; i < b.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d / Math.max(m, 1e-30);
+}
+
+interface OpRow { op: string; shape: string; kernel: string; ms: number; tflops: number; relErrVsOld: number; speedup: number }
+const rows: OpRow[] = [];
+const s = (c: number) => Math.max(1, Math.round(c * WIDTH)); // channels at WIDTH
+const L = PX / 8; // latent size: the U-Net's top level
+
+// ---------------------------------------------------------------- conv2d
+
+// The widened U-Net's 3x3 convs at PX: (cin, cout, S) per level; the up path's first conv sees the concat.
+const CONVS = [
+  { cin: s(320), cout: s(320), S: L },
+  { cin: s(640), cout: s(640), S: L / 2 },
+  { cin: s(1280), cout: s(1280), S: L / 4 },
+  { cin: s(2560), cout: s(1280), S: L / 4 },
+];
+const CONV_KERNELS: convK.Conv2dKernel[] = ['direct', 'gemm', 'gemm64', 'gemm64x128', 'gemm128'];
+for (const c of CONVS) {
+  const shape: convK.Conv2dShape = { cin: c.cin, cout: c.cout, inRows: c.S + 2, width: c.S, k: 3, stride: 1, padW: 1 };
+  const x = gpu.upload(randomF32(c.cin * (c.S + 2) * c.S), 'x'); // [cin, S+2, S]
+  const w = gpu.upload(randomF32(c.cout * c.cin * 9, 2 / Math.sqrt(c.cin * 9)), 'w'); // [cout, cin, 3, 3]
+  const b = gpu.upload(randomF32(c.cout), 'b'); // [cout]
+  const n = c.cout * c.S * c.S;
+  const flops = 2 * c.cout * c.cin * 9 * c.S * c.S;
+  let old: Float32Array | null = null;
+  let oldMs = 0;
+  for (const k of CONV_KERNELS) {
+    const o = convK.conv2d(gpu, x, w, b, shape, k); // [cout, S, S]
+    const got = await readF32(o, n);
+    gpu.free(o);
+    if (!old) old = got;
+    const sec = await timeCalls(() => convK.conv2d(gpu, x, w, b, shape, k), 0.2);
+    if (k === 'direct') oldMs = sec * 1e3;
+    const name = k === 'gemm' ? `gemm (${convK.pickGemmTile(c.cout, c.S * c.S)})` : k;
+    rows.push({ op: 'conv3x3', shape: `${c.cin}->${c.cout} @ ${c.S}x${c.S}`, kernel: name, ms: sec * 1e3, tflops: flops / sec / 1e12, relErrVsOld: relErr(got, old), speedup: oldMs / (sec * 1e3) });
+    log(JSON.stringify(rows[rows.length - 1]));
+  }
+  for (const buf of [x, w, b]) buf.destroy();
+}
+
+// ---------------------------------------------------------------- attention
+
+// Levels with attention: 640 channels at L/2 (L^2/4 keys), 1280 at L/4.
+const ATTNS = [{ c: s(640), S: L / 2 }, { c: s(1280), S: L / 4 }];
+for (const a of ATTNS) {
+  const l = a.S * a.S;
+  const qkv = gpu.upload(randomF32(3 * a.c * l, 2), 'qkv'); // [3c, L]
+  const sh: attnK.AttentionShape = { c: a.c, lq: l, lk: l, qBase: 0, kBase: a.c * l, vBase: 2 * a.c * l };
+  const flops = 4 * a.c * l * l; // q k^T and p v
+  let old: Float32Array | null = null;
+  let oldMs = 0;
+  for (const k of ['online', 'flash'] as const) {
+    const o = attnK.attention(gpu, qkv, qkv, sh, k); // [c, L]
+    const got = await readF32(o, a.c * l);
+    gpu.free(o);
+    if (!old) old = got;
+    const sec = await timeCalls(() => attnK.attention(gpu, qkv, qkv, sh, k), 0.2);
+    if (k === 'online') oldMs = sec * 1e3;
+    rows.push({ op: 'attention', shape: `c ${a.c}, ${l} keys`, kernel: k, ms: sec * 1e3, tflops: flops / sec / 1e12, relErrVsOld: relErr(got, old), speedup: oldMs / (sec * 1e3) });
+    log(JSON.stringify(rows[rows.length - 1]));
+  }
+  qkv.destroy();
+}
+
+// A cut-down conv and attention against the CPU reference (the full shapes would take minutes in JS).
+const cpuChecks: Record<string, number> = {};
+{
+  const shape: convK.Conv2dShape = { cin: 96, cout: 80, inRows: 18, width: 16, k: 3, stride: 1, padW: 1 };
+  const xh = randomF32(96 * 18 * 16), wh = randomF32(80 * 96 * 9, 0.1), bh = randomF32(80);
+  const [x, w, b] = [gpu.upload(xh), gpu.upload(wh), gpu.upload(bh)];
+  const ref = convK.reference(xh, wh, bh, shape);
+  for (const k of ['direct', 'gemm'] as const) {
+    const o = convK.conv2d(gpu, x, w, b, shape, k);
+    cpuChecks[`conv ${k}`] = relErr(await readF32(o, ref.length), ref);
+    gpu.free(o);
+  }
+  const c = 700, l = 96;
+  const qh = randomF32(3 * c * l, 2);
+  const q = gpu.upload(qh);
+  const sh: attnK.AttentionShape = { c, lq: l, lk: l, qBase: 0, kBase: c * l, vBase: 2 * c * l };
+  const aref = attnK.reference(qh, qh, sh);
+  for (const k of ['online', 'flash'] as const) {
+    const o = attnK.attention(gpu, q, q, sh, k);
+    cpuChecks[`attention ${k}`] = relErr(await readF32(o, aref.length), aref);
+    gpu.free(o);
+  }
+  log('cpu checks', JSON.stringify(cpuChecks));
+}
+
+// ---------------------------------------------------------------- whole forward
+
+const config = sdLikeUnetConfig(PX, WIDTH);
+log(`building the widened U-Net at ${PX} px (latent ${L}), width ${WIDTH}`);
+const model = loadUnetModel(randomUnetSafetensorsBytes(config, 7));
+const unet = UnetGpu.shared(gpu, model);
+const xin = randomF32(config.inChannels * L * L, 2); // [4, L, L]
+const VARIANTS = [
+  { name: 'direct + online (old)', conv: 'direct', attn: 'online' },
+  { name: 'gemm + online', conv: 'gemm', attn: 'online' },
+  { name: 'direct + flash', conv: 'direct', attn: 'flash' },
+  { name: 'gemm + flash (new)', conv: 'gemm', attn: 'flash' },
+] as const;
+const fwdMs = VARIANTS.map(() => [] as number[]);
+const eps: Float32Array[] = [];
+for (let r = -1; r < REPS; r++) {
+  for (const [i, v] of VARIANTS.entries()) {
+    convK.setAutoConv2dKernel(v.conv);
+    attnK.setAutoAttentionKernel(v.attn);
+    const t0 = performance.now();
+    const e = await unet.forward(xin, 500, 3); // [4, L, L]
+    const ms = performance.now() - t0;
+    if (r < 0) eps[i] = e; // round -1 compiles
+    else fwdMs[i].push(ms);
+  }
+}
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const forward = VARIANTS.map((v, i) => ({
+  variant: v.name, ms: med(fwdMs[i]), all: fwdMs[i].map((m) => +m.toFixed(1)),
+  speedup: med(fwdMs[0]) / med(fwdMs[i]), relErrVsOld: relErr(eps[i], eps[0]),
+}));
+for (const f of forward) log(JSON.stringify(f));
+
+// ---------------------------------------------------------------- report
+
+const f = (v: number, d = 2) => v.toFixed(d);
+const md = [
+  `# U-Net kernels A/B: ${gpu.report.description || gpu.report.architecture} (${new Date().toISOString().slice(0, 10)})`, '',
+  `Widened U-Net at ${PX} px (latent ${L}), width ${WIDTH}; timestamps ${hasTs}. Speedup = old kernel's time / this one's, same process.`, '',
+  '| op | shape | kernel | ms | TFLOPS | speedup | rel err vs old |', '|---|---|---|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.op} | ${r.shape} | ${r.kernel} | ${f(r.ms, 3)} | ${f(r.tflops)} | ${f(r.speedup)}x | ${r.relErrVsOld.toExponential(1)} |`), '',
+  `CPU reference checks (rel err): ${Object.entries(cpuChecks).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`, '',
+  `Whole forward (median of ${REPS} interleaved rounds):`, '',
+  '| variant | ms | speedup | rel err vs old | all ms |', '|---|---:|---:|---:|---|',
+  ...forward.map((r) => `| ${r.variant} | ${f(r.ms, 1)} | ${f(r.speedup)}x | ${r.relErrVsOld.toExponential(1)} | ${r.all.join(', ')} |`),
+].join('\n');
+console.log(md);
+fs.mkdirSync(OUT, { recursive: true });
+// MACHINE (e.g. nvidia-h200) names the file as bench/results/ wants; the adapter's description otherwise.
+const machine = process.env.MACHINE ?? (gpu.report.description || 'gpu').replace(/[^A-Za-z0-9]+/g, '-').toLowerCase();
+const base = `unet-kernels-${LABEL ? LABEL + '-' : ''}${machine}-${new Date().toISOString().slice(0, 10)}`;
+fs.writeFileSync(path.join(OUT, `${base}.json`), JSON.stringify({
+  bench: 'unet-kernels', date: new Date().toISOString(), host: os.hostname(), adapter: gpu.report, px: PX, width: WIDTH, reps: REPS,
+  ops: rows, cpuChecks, forward,
+}, null, 1));
+fs.writeFileSync(path.join(OUT, `${base}.md`), md + '\n');
+gpu.destroy?.();
+process.exit(0);

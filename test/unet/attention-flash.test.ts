@@ -1,0 +1,110 @@
+// attention_flash.wgsl (query-tiled online-softmax attention) vs the float64 CPU reference() on
+// lavapipe: shapes that are not multiples of its tiles (BQ queries, BKV keys, CC channel chunks),
+// DistriFusion's patch queries against all keys (lq != lk, q and K/V in different buffers or the same
+// one, with offsets), c past one workgroup's 640 output channels (channel slices recomputing the
+// scores), more query tiles than one dispatch dimension holds, and 'auto' picking it for big shapes.
+import { describe, expect, it, vi } from 'vitest';
+import * as attn from '../../src/kernels/diffusion/attention';
+import { gaussianNoise } from '../../src/model/ddpm/sampler';
+import { testGpu } from '../helpers/gpu';
+import { maxRelErr } from './helpers';
+
+interface Case {
+  name: string;
+  c: number;
+  lq: number;
+  lk: number;
+  same: boolean; // q and K/V in one buffer (qkv of the self-attention) or q from its own buffer
+  gap: number; // junk floats before q / between the blocks: offsets honoured
+  kvScale: number; // larger: more peaked softmax (stresses the running-max rescale)
+}
+
+const CASES: Case[] = [
+  { name: 'patch queries vs all keys, separate buffers, c 37 (< 2 chunks), 45 x 70', c: 37, lq: 45, lk: 70, same: false, gap: 3, kvScale: 2 },
+  { name: 'one qkv buffer, lq = lk = 70, c 100', c: 100, lq: 70, lk: 70, same: true, gap: 0, kvScale: 1 },
+  { name: 'one buffer, patch rows 45 vs 70 keys, offsets, peaked', c: 100, lq: 45, lk: 70, same: true, gap: 5, kvScale: 4 },
+  { name: 'widened regime c 600, lq 33, lk 90', c: 600, lq: 33, lk: 90, same: false, gap: 1, kvScale: 2 },
+  { name: 'c 1300 > 640: three channel slices, lq 20, lk 40', c: 1300, lq: 20, lk: 40, same: false, gap: 2, kvScale: 2 },
+  { name: 'single query, single key', c: 5, lq: 1, lk: 1, same: false, gap: 0, kvScale: 1 },
+];
+
+/** Host buffers and the shape for one case: q [c, lq] and k, v [c, lk], each after `gap` junk floats. */
+function build(k: Case, seed: number): { qHost: Float32Array; kvHost: Float32Array; shape: attn.AttentionShape } {
+  const { c, lq, lk, gap } = k;
+  const q = gaussianNoise(seed, 1, c * lq); // [c, lq]
+  const kv = gaussianNoise(seed, 2, 2 * c * lk).map((v) => k.kvScale * v); // [2c, lk]: k then v
+  const junk = (n: number) => gaussianNoise(seed, 3, n).map((v) => 1e3 * v); // huge: leaks would show
+  if (k.same) {
+    const all = new Float32Array(gap + c * lq + gap + 2 * c * lk + gap); // [junk | q | junk | k | v | junk]
+    all.set(junk(all.length));
+    all.set(q, gap);
+    const kBase = 2 * gap + c * lq;
+    all.set(kv, kBase);
+    return { qHost: all, kvHost: all, shape: { c, lq, lk, qBase: gap, kBase, vBase: kBase + c * lk } };
+  }
+  const qHost = new Float32Array(gap + c * lq + gap); // [junk | q | junk]
+  qHost.set(junk(qHost.length));
+  qHost.set(q, gap);
+  const kvHost = new Float32Array(2 * gap + 2 * c * lk + gap); // [junk | k | junk | v | junk]
+  kvHost.set(junk(kvHost.length));
+  kvHost.set(kv.subarray(0, c * lk), gap);
+  kvHost.set(kv.subarray(c * lk), 2 * gap + c * lk);
+  return { qHost, kvHost, shape: { c, lq, lk, qBase: gap, kBase: gap, vBase: 2 * gap + c * lk } };
+}
+
+describe('attention_flash.wgsl vs reference()', () => {
+  CASES.forEach((k, n) => {
+    it(k.name, async () => {
+      const gpu = await testGpu();
+      const { qHost, kvHost, shape } = build(k, 40 + n);
+      const qb = gpu.upload(qHost); // [gap + c lq + ...]
+      const kvb = k.same ? qb : gpu.upload(kvHost); // [... 2 c lk ...]
+      const out = attn.attention(gpu, qb, kvb, shape, 'flash'); // [c, lq]
+      const got = new Float32Array(await gpu.read(out, k.c * k.lq * 4));
+      const want = attn.reference(qHost, kvHost, shape); // [c, lq]
+      expect(got.every(Number.isFinite)).toBe(true);
+      expect(maxRelErr(got, want)).toBeLessThan(5e-5);
+      gpu.free(out);
+    }, 120_000);
+  });
+
+  it('more query tiles than one dispatch dimension holds (y-folded tiles)', async () => {
+    const gpu = await testGpu();
+    const lq = 65535 * attn.FLASH_TILE.BQ + 40; // 65538 tiles: the last 3 in dispatch row y = 1
+    const k: Case = { name: '', c: 2, lq, lk: 3, same: false, gap: 1, kvScale: 2 };
+    const { qHost, kvHost, shape } = build(k, 7);
+    const out = attn.attention(gpu, gpu.upload(qHost), gpu.upload(kvHost), shape, 'flash'); // [c, lq]
+    const got = new Float32Array(await gpu.read(out, k.c * lq * 4));
+    expect(maxRelErr(got, attn.reference(qHost, kvHost, shape))).toBeLessThan(5e-5);
+    gpu.free(out);
+  }, 300_000);
+
+  it("'auto' dispatches attention_flash past attention.wgsl's limits (online after the bench switch), attention.wgsl within them", async () => {
+    const gpu = await testGpu();
+    const run = vi.spyOn(gpu, 'run');
+    try {
+      const files = (c: number, lk: number) => {
+        run.mockClear();
+        const q = gpu.alloc(c * 8 * 4, 'test.q'); // [c, 8]
+        const kv = gpu.alloc(2 * c * lk * 4, 'test.kv'); // [2c, lk]
+        gpu.free(attn.attention(gpu, q, kv, { c, lq: 8, lk, qBase: 0, kBase: 0, vBase: c * lk }));
+        gpu.free(q);
+        gpu.free(kv);
+        return run.mock.calls.map((call) => call[0].file);
+      };
+      expect(files(640, 16)).toEqual(['shaders/diffusion/attention_flash.wgsl']);
+      expect(files(8, 1100)).toEqual(['shaders/diffusion/attention_flash.wgsl']);
+      expect(files(64, 64)).toEqual(['shaders/diffusion/attention.wgsl']);
+      expect(attn.setAutoAttentionKernel('online')).toBe('flash'); // the A/B switch benches use
+      try {
+        expect(files(640, 16)).toEqual(['shaders/diffusion/attention_online.wgsl']);
+        expect(files(64, 64)).toEqual(['shaders/diffusion/attention.wgsl']);
+      } finally {
+        attn.setAutoAttentionKernel('flash');
+      }
+      await gpu.flush();
+    } finally {
+      run.mockRestore();
+    }
+  });
+});
