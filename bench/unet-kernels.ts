@@ -214,7 +214,7 @@ fs.mkdirSync(OUT, { recursive: true });
 const machine = process.env.MACHINE ?? (gpu.report.description || 'gpu').replace(/[^A-Za-z0-9]+/g, '-').toLowerCase();
 const base = `unet-kernels-${LABEL ? LABEL + '-' : ''}${machine}-${new Date().toISOString().slice(0, 10)}`;
 fs.writeFileSync(path.join(OUT, `${base}.json`), JSON.stringify({
-  bench: 'unet-kernels', date: new Date().toISOString(), host: os.hostname(), adapter: gpu.report, px: PX, width: WIDTH, reps: REPS,
+  bench: 'unet-kernels', date: new Date().toISOString(), machine, host: os.hostname(), adapter: gpu.report, px: PX, width: WIDTH, reps: REPS,
   ops: rows, cpuChecks, forward,
 }, null, 1));
 fs.writeFileSync(path.join(OUT, `${base}.md`), md + '\n');

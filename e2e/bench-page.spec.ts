@@ -41,6 +41,7 @@ test('bench page draws every chart without errors', async ({ page }) => {
   if (count('llm-wllama-')) expected.push('chart-wllama');
   const quality = count('distrifusion-quality-');
   for (let i = 0; i < quality; i++) expected.push(i === 0 ? 'chart-distrifusion' : `chart-distrifusion-${i}`);
+  if (count('unet-kernels-')) expected.push('chart-unet-forward', 'chart-unet-ops');
   for (const id of expected) {
     const canvas = page.getByTestId(id);
     await expect(canvas, id).toHaveCount(1);

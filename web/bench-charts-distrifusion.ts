@@ -65,3 +65,39 @@ export function distrifusionQualityCharts(): void {
       });
   });
 }
+
+/**
+ * U-Net kernels A/B (bench/unet-kernels.ts -> unet-kernels-*.json, the newest file): the widened
+ * U-Net's whole forward per conv x attention kernel pair, and each op's TFLOPS per kernel.
+ */
+export function unetKernelsCharts(): void {
+  const f = newest('unet-kernels-');
+  if (!f) return;
+  const fwd = rowsOf(f.doc, 'forward');
+  const where = `${whereOf(f.doc)}, ${str(f.doc.px)} px, width ${str(f.doc.width)} (${f.name})`;
+  if (fwd.length) {
+    chartSection('U-Net forward per kernel pair', `Median ms of one widened U-Net forward (the N = 1 DistriFusion step's compute), conv kernel + attention kernel, rounds interleaved in one process; ${where}. Lower is better.`,
+      'chart-unet-forward', {
+        type: 'bar',
+        data: { labels: fwd.map((r) => str(r.variant)), datasets: [{ label: 'ms per forward', backgroundColor: fwd.map((_, i) => colour(i)), data: fwd.map((r) => val(r.ms)) }] },
+        options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'ms' } } } },
+      });
+  }
+  const ops = rowsOf(f.doc, 'ops');
+  if (!ops.length) return;
+  const cases = uniq(ops.map((r) => `${str(r.op)} ${str(r.shape)}`));
+  // 'gemm (gemm64)' and 'gemm64' are one kernel: a series per kernel name with the pick's suffix dropped
+  const kernels = uniq(ops.map((r) => str(r.kernel).replace(/ \(.*\)$/, '')));
+  chartSection('U-Net ops: TFLOPS per kernel', `2 x MACs / time per call of each conv (3x3) and attention shape of the widened U-Net, old kernels (direct, online) against new (implicit GEMM tiles, flash); ${where}.`,
+    'chart-unet-ops', {
+      type: 'bar',
+      data: {
+        labels: cases,
+        datasets: kernels.map((k, i) => ({
+          label: k, backgroundColor: colour(i),
+          data: cases.map((c) => val(ops.find((r) => `${str(r.op)} ${str(r.shape)}` === c && str(r.kernel).replace(/ \(.*\)$/, '') === k)?.tflops)),
+        })),
+      },
+      options: { skipNull: true, scales: { y: { beginAtZero: true, title: { display: true, text: 'TFLOPS' } } } },
+    });
+}

@@ -2,9 +2,9 @@
 // for how they are bundled). Sections, top to bottom: GEMM sweep and matmul TFLOPS, the gemm50 runs,
 // the int8 subgroup-matrix GEMM, GEMV bandwidth, decode attention (% of peak), load-time tuning, LLM tokens/s by
 // tensor-parallel size, time per all-reduce point at tp>1 decode, the decode-loop profile, WGSL vs
-// onnxruntime-web, tabmesh vs wllama, DistriFusion step time and DistriFusion quality. Each chart group is guarded: a malformed
+// onnxruntime-web, tabmesh vs wllama, DistriFusion step time, U-Net kernels and DistriFusion quality. Each chart group is guarded: a malformed
 // or older-format file shows an alert instead of stopping the page.
-import { distrifusionQualityCharts, distrifusionSpeedCharts } from './bench-charts-distrifusion';
+import { distrifusionQualityCharts, distrifusionSpeedCharts, unetKernelsCharts } from './bench-charts-distrifusion';
 import { gemm50Charts, gemmSubgroupMatrixChart, gemmSweepCharts, gpuKernelsMatmulChart } from './bench-charts-gemm';
 import { attentionDecodeChart, tuneLoadChart } from './bench-charts-kernels';
 import { dataParallelChart, decodeProfileChart, multiGpuLabel, ortWebgpuCharts, tpPointsCharts, wllamaChart } from './bench-charts-llm';
@@ -85,6 +85,7 @@ guarded('decode profile', decodeProfileChart);
 guarded('ORT webgpu comparison', ortWebgpuCharts);
 guarded('wllama comparison', wllamaChart);
 guarded('DistriFusion speed', distrifusionSpeedCharts);
+guarded('U-Net kernels', unetKernelsCharts);
 guarded('DistriFusion quality', distrifusionQualityCharts);
 
 document.getElementById('app')!.append(el('section', {}, el('h2', {}, 'Files'), el('ul', {}, ...byName.map((f) => el('li', {}, `${f.name}.json`)))));
