@@ -11,7 +11,9 @@
 // Per-op times: timestamp queries around one pass of many calls (wall clock without them); TFLOPS =
 // 2 * MACs / time. Each op's output is checked against the old kernel's (which the unit tests check
 // against the CPU reference) and, at a cut-down shape, against the CPU reference itself.
-// Env: PX=1024  WIDTH=1  REPS=5  QUICK=1 (lavapipe-sized)  OUT (default bench/out)  LABEL  MACHINE (file name parts)
+// Env: PX=1024  WIDTH=1  REPS=5  NS=1,4 (op shapes: whole image and a 1/N row patch)  CONVK / ATTNK (kernel
+//   lists, the old one first)  VARIANTS (forward pairs conv+attn, e.g. direct+online,gemm+flash)  QUICK=1
+//   (lavapipe-sized)  OUT (default bench/out)  LABEL  MACHINE (file name parts)
 // Bundle: node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/unet-kernels.ts', '.gpu-node/unet-kernels.mjs', { minify: true }))"
 import { create, globals } from 'webgpu';
 import fs from 'node:fs';
@@ -83,58 +85,69 @@ const L = PX / 8; // latent size: the U-Net's top level
 // ---------------------------------------------------------------- conv2d
 
 // The widened U-Net's 3x3 convs at PX: (cin, cout, S) per level; the up path's first conv sees the concat.
+// Each also at the row patch one of N DistriFusion peers computes (S / N rows + 2 halo rows, full width).
 const CONVS = [
   { cin: s(320), cout: s(320), S: L },
   { cin: s(640), cout: s(640), S: L / 2 },
   { cin: s(1280), cout: s(1280), S: L / 4 },
   { cin: s(2560), cout: s(1280), S: L / 4 },
 ];
-const CONV_KERNELS: convK.Conv2dKernel[] = ['direct', 'gemm', 'gemm64', 'gemm64x128', 'gemm128'];
-for (const c of CONVS) {
-  const shape: convK.Conv2dShape = { cin: c.cin, cout: c.cout, inRows: c.S + 2, width: c.S, k: 3, stride: 1, padW: 1 };
-  const x = gpu.upload(randomF32(c.cin * (c.S + 2) * c.S), 'x'); // [cin, S+2, S]
-  const w = gpu.upload(randomF32(c.cout * c.cin * 9, 2 / Math.sqrt(c.cin * 9)), 'w'); // [cout, cin, 3, 3]
-  const b = gpu.upload(randomF32(c.cout), 'b'); // [cout]
-  const n = c.cout * c.S * c.S;
-  const flops = 2 * c.cout * c.cin * 9 * c.S * c.S;
-  let old: Float32Array | null = null;
-  let oldMs = 0;
-  for (const k of CONV_KERNELS) {
-    const o = convK.conv2d(gpu, x, w, b, shape, k); // [cout, S, S]
-    const got = await readF32(o, n);
-    gpu.free(o);
-    if (!old) old = got;
-    const sec = await timeCalls(() => convK.conv2d(gpu, x, w, b, shape, k), 0.2);
-    if (k === 'direct') oldMs = sec * 1e3;
-    const name = k === 'gemm' ? `gemm (${convK.pickGemmTile(c.cout, c.S * c.S)})` : k;
-    rows.push({ op: 'conv3x3', shape: `${c.cin}->${c.cout} @ ${c.S}x${c.S}`, kernel: name, ms: sec * 1e3, tflops: flops / sec / 1e12, relErrVsOld: relErr(got, old), speedup: oldMs / (sec * 1e3) });
-    log(JSON.stringify(rows[rows.length - 1]));
+// The first kernel of each list is the old one: the speedups and the error columns are against it.
+const CONV_KERNELS = (process.env.CONVK ?? 'direct,gemm,gemm64,gemm64x128,gemm128').split(',') as convK.Conv2dKernel[];
+const ATTN_KERNELS = (process.env.ATTNK ?? 'online,flash').split(',') as attnK.AttentionKernel[];
+const NS = (process.env.NS ?? '1,4').split(',').map(Number); // 1 = the whole image
+const patchTag = (n: number) => (n === 1 ? '' : ` (N=${n} patch)`);
+for (const n of NS) {
+  for (const c of CONVS) {
+    if (c.S % n) continue; // (QUICK sizes)
+    const rowsOut = c.S / n; // output rows of this peer
+    const shape: convK.Conv2dShape = { cin: c.cin, cout: c.cout, inRows: rowsOut + 2, width: c.S, k: 3, stride: 1, padW: 1 };
+    const x = gpu.upload(randomF32(c.cin * (rowsOut + 2) * c.S), 'x'); // [cin, rows+2, S]
+    const w = gpu.upload(randomF32(c.cout * c.cin * 9, 2 / Math.sqrt(c.cin * 9)), 'w'); // [cout, cin, 3, 3]
+    const b = gpu.upload(randomF32(c.cout), 'b'); // [cout]
+    const px = rowsOut * c.S; // output pixels
+    const flops = 2 * c.cout * c.cin * 9 * px;
+    let old: Float32Array | null = null;
+    let oldMs = 0;
+    for (const k of CONV_KERNELS) {
+      const o = convK.conv2d(gpu, x, w, b, shape, k); // [cout, rows, S]
+      const got = await readF32(o, c.cout * px);
+      gpu.free(o);
+      old ??= got;
+      const sec = await timeCalls(() => convK.conv2d(gpu, x, w, b, shape, k), 0.2);
+      if (k === CONV_KERNELS[0]) oldMs = sec * 1e3;
+      const name = k === 'gemm' ? `gemm (${convK.pickGemmTile(c.cout, px)})` : k;
+      rows.push({ op: 'conv3x3', shape: `${c.cin}->${c.cout} @ ${c.S}x${c.S}${patchTag(n)}`, kernel: name, ms: sec * 1e3, tflops: flops / sec / 1e12, relErrVsOld: relErr(got, old), speedup: oldMs / (sec * 1e3) });
+      log(JSON.stringify(rows[rows.length - 1]));
+    }
+    for (const buf of [x, w, b]) buf.destroy();
   }
-  for (const buf of [x, w, b]) buf.destroy();
-}
 
-// ---------------------------------------------------------------- attention
-
-// Levels with attention: 640 channels at L/2 (L^2/4 keys), 1280 at L/4.
-const ATTNS = [{ c: s(640), S: L / 2 }, { c: s(1280), S: L / 4 }];
-for (const a of ATTNS) {
-  const l = a.S * a.S;
-  const qkv = gpu.upload(randomF32(3 * a.c * l, 2), 'qkv'); // [3c, L]
-  const sh: attnK.AttentionShape = { c: a.c, lq: l, lk: l, qBase: 0, kBase: a.c * l, vBase: 2 * a.c * l };
-  const flops = 4 * a.c * l * l; // q k^T and p v
-  let old: Float32Array | null = null;
-  let oldMs = 0;
-  for (const k of ['online', 'flash'] as const) {
-    const o = attnK.attention(gpu, qkv, qkv, sh, k); // [c, L]
-    const got = await readF32(o, a.c * l);
-    gpu.free(o);
-    if (!old) old = got;
-    const sec = await timeCalls(() => attnK.attention(gpu, qkv, qkv, sh, k), 0.2);
-    if (k === 'online') oldMs = sec * 1e3;
-    rows.push({ op: 'attention', shape: `c ${a.c}, ${l} keys`, kernel: k, ms: sec * 1e3, tflops: flops / sec / 1e12, relErrVsOld: relErr(got, old), speedup: oldMs / (sec * 1e3) });
-    log(JSON.stringify(rows[rows.length - 1]));
+  // Levels with attention: 640 channels at L/2 (L^2/4 keys), 1280 at L/4; a patch's queries attend over all keys.
+  const ATTNS = [{ c: s(640), S: L / 2 }, { c: s(1280), S: L / 4 }];
+  for (const a of ATTNS) {
+    const l = a.S * a.S; // keys
+    if (l % n) continue;
+    const lq = l / n; // this peer's queries
+    const q = gpu.upload(randomF32(a.c * lq, 2), 'q'); // [c, lq]
+    const kv = gpu.upload(randomF32(2 * a.c * l, 2), 'kv'); // [2c, L]: K then V
+    const sh: attnK.AttentionShape = { c: a.c, lq, lk: l, qBase: 0, kBase: 0, vBase: a.c * l };
+    const flops = 4 * a.c * lq * l; // q k^T and p v
+    let old: Float32Array | null = null;
+    let oldMs = 0;
+    for (const k of ATTN_KERNELS) {
+      const o = attnK.attention(gpu, q, kv, sh, k); // [c, lq]
+      const got = await readF32(o, a.c * lq);
+      gpu.free(o);
+      old ??= got;
+      const sec = await timeCalls(() => attnK.attention(gpu, q, kv, sh, k), 0.2);
+      if (k === ATTN_KERNELS[0]) oldMs = sec * 1e3;
+      rows.push({ op: 'attention', shape: `c ${a.c}, ${lq} queries x ${l} keys${patchTag(n)}`, kernel: k, ms: sec * 1e3, tflops: flops / sec / 1e12, relErrVsOld: relErr(got, old), speedup: oldMs / (sec * 1e3) });
+      log(JSON.stringify(rows[rows.length - 1]));
+    }
+    q.destroy();
+    kv.destroy();
   }
-  qkv.destroy();
 }
 
 // A cut-down conv and attention against the CPU reference (the full shapes would take minutes in JS).
@@ -169,12 +182,11 @@ log(`building the widened U-Net at ${PX} px (latent ${L}), width ${WIDTH}`);
 const model = loadUnetModel(randomUnetSafetensorsBytes(config, 7));
 const unet = UnetGpu.shared(gpu, model);
 const xin = randomF32(config.inChannels * L * L, 2); // [4, L, L]
-const VARIANTS = [
-  { name: 'direct + online (old)', conv: 'direct', attn: 'online' },
-  { name: 'gemm + online', conv: 'gemm', attn: 'online' },
-  { name: 'direct + flash', conv: 'direct', attn: 'flash' },
-  { name: 'gemm + flash (new)', conv: 'gemm', attn: 'flash' },
-] as const;
+// conv+attn pairs; the first is the old pair (speedups and eps errors are against it)
+const VARIANTS = (process.env.VARIANTS ?? 'direct+online,gemm+online,direct+flash,gemm+flash').split(',').map((p) => {
+  const [conv, attn] = p.split('+') as [Parameters<typeof convK.setAutoConv2dKernel>[0], Parameters<typeof attnK.setAutoAttentionKernel>[0]];
+  return { name: `${conv} + ${attn}`, conv, attn };
+});
 const fwdMs = VARIANTS.map(() => [] as number[]);
 const eps: Float32Array[] = [];
 for (let r = -1; r < REPS; r++) {
