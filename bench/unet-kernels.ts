@@ -116,7 +116,8 @@ for (const n of NS) {
       old ??= got;
       const sec = await timeCalls(() => convK.conv2d(gpu, x, w, b, shape, k), 0.2);
       if (k === CONV_KERNELS[0]) oldMs = sec * 1e3;
-      const name = k === 'gemm' ? `gemm (${convK.pickGemmTile(c.cout, px)})` : k;
+      const pick = convK.pickConv2d(shape); // what 'gemm' runs: tile and split-K
+      const name = k === 'gemm' ? `gemm (${pick.kernel}${pick.splitK > 1 ? ` split ${pick.splitK}` : ''})` : k;
       rows.push({ op: 'conv3x3', shape: `${c.cin}->${c.cout} @ ${c.S}x${c.S}${patchTag(n)}`, kernel: name, ms: sec * 1e3, tflops: flops / sec / 1e12, relErrVsOld: relErr(got, old), speedup: oldMs / (sec * 1e3) });
       log(JSON.stringify(rows[rows.length - 1]));
     }

@@ -79,7 +79,7 @@ describe('attention_flash.wgsl vs reference()', () => {
     gpu.free(out);
   }, 300_000);
 
-  it("'auto' dispatches attention_flash past attention.wgsl's limits (online after the bench switch), attention.wgsl within them", async () => {
+  it("'auto' dispatches attention_flash past attention.wgsl's limits after the bench switch (online likewise), attention.wgsl within them", async () => {
     const gpu = await testGpu();
     const run = vi.spyOn(gpu, 'run');
     try {
@@ -92,15 +92,16 @@ describe('attention_flash.wgsl vs reference()', () => {
         gpu.free(kv);
         return run.mock.calls.map((call) => call[0].file);
       };
-      expect(files(640, 16)).toEqual(['shaders/diffusion/attention_flash.wgsl']);
-      expect(files(8, 1100)).toEqual(['shaders/diffusion/attention_flash.wgsl']);
-      expect(files(64, 64)).toEqual(['shaders/diffusion/attention.wgsl']);
-      expect(attn.setAutoAttentionKernel('online')).toBe('flash'); // the A/B switch benches use
+      expect(attn.setAutoAttentionKernel('flash')).toBe('gemm'); // the A/B switch benches use ('gemm' is the default)
       try {
+        expect(files(640, 16)).toEqual(['shaders/diffusion/attention_flash.wgsl']);
+        expect(files(8, 1100)).toEqual(['shaders/diffusion/attention_flash.wgsl']);
+        expect(files(64, 64)).toEqual(['shaders/diffusion/attention.wgsl']);
+        expect(attn.setAutoAttentionKernel('online')).toBe('flash');
         expect(files(640, 16)).toEqual(['shaders/diffusion/attention_online.wgsl']);
         expect(files(64, 64)).toEqual(['shaders/diffusion/attention.wgsl']);
       } finally {
-        attn.setAutoAttentionKernel('flash');
+        attn.setAutoAttentionKernel('gemm');
       }
       await gpu.flush();
     } finally {

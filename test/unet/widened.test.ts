@@ -1,6 +1,6 @@
 // The widened (SD-like) U-Net path of the DistriFusion speed bench at toy sizes: the config carried in
 // the safetensors metadata through the image engine's loader, the GPU forward and the GPU patch
-// backend at channel counts past attention.wgsl's limits (attention_online.wgsl) against the CPU
+// backend at channel counts past attention.wgsl's limits (the big-shape attention kernels) against the CPU
 // reference, the 2D-dispatch add, and the comm-free no_sync ideal that sends nothing per step.
 import { afterAll, describe, expect, it } from 'vitest';
 import { loopbackComms } from '../../src/collectives/loopback';
