@@ -17,6 +17,7 @@ import { create, globals } from 'webgpu';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { randomF32, relErr, timeCalls as timeCallsOn } from './kernel-bench-util';
 import { Gpu } from '../src/gpu/gpu';
 import * as convK from '../src/kernels/diffusion/conv2d';
 import { gemmReg, type GemmRegConfig } from '../src/kernels/gemm-reg';
@@ -52,43 +53,9 @@ log(`adapter ${gpu.report.vendor} ${gpu.report.architecture} ${gpu.report.descri
   for (const buf of [x, w, b]) gpu.free(buf);
 }
 
-/** GPU seconds per call (median of 3 passes of many calls; wall clock without timestamps). */
-async function timeCalls(enqueue: () => GPUBuffer, targetSec: number): Promise<number> {
-  const pass = async (reps: number): Promise<number> => {
-    await gpu.sync();
-    await gpu.gpuTimes(); // drops earlier passes
-    const w0 = performance.now();
-    for (let i = 0; i < reps; i++) gpu.free(enqueue());
-    await gpu.sync();
-    const wall = (performance.now() - w0) / 1e3;
-    const t = await gpu.gpuTimes();
-    return (t && t.passes ? t.busyMs / 1e3 : wall) / reps;
-  };
-  const est = await pass(2); // compiles, warms up
-  const reps = Math.max(3, Math.min(QUICK ? 3 : 100, Math.ceil(targetSec / Math.max(est, 1e-6))));
-  const runs = [await pass(reps), await pass(reps), await pass(reps)].sort((a, b) => a - b);
-  return runs[1];
-}
+const timeCalls = (enqueue: () => GPUBuffer, targetSec: number) => timeCallsOn(gpu, enqueue, targetSec, QUICK ? 3 : 100);
 
-let seed = 12345;
-function randomF32(n: number, scale = 1): Float32Array {
-  const f = new Float32Array(n); // [n]
-  for (let i = 0; i < n; i++) {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    f[i] = (seed / 4294967296 - 0.5) * scale;
-  }
-  return f;
-}
 const readF32 = async (b: GPUBuffer, n: number) => new Float32Array(await gpu.read(b, n * 4));
-/** max |a - b| / max |b|: one number per comparison, robust to near-zero elements. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let d = 0, m = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / Math.max(m, 1e-30);
-}
 
 // ---------------------------------------------------------------- shapes
 
