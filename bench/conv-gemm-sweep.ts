@@ -10,7 +10,7 @@
 //   SPLITS=1,2,3,4,6,8,12,16  WARMUP_S=10  FINAL=1 (per shape only the old gemm, r128 unsplit and 'gemm')
 //   CAL=1 (plain-GEMM ceilings: gemm_reg_r16x8 at 4096^3, and the r16x8 conv as a 1x1 conv there)
 //   BUDGET_S=140 (stop timing new variants past this wall time)  OUT (default bench/out)  LABEL  MACHINE
-// Results: bench/results/conv-gemm-sweep-{,full-,dev-}nvidia-h200-2026-11-28.md (FINAL=1; the full sweep;
+// Results: bench/results/conv-gemm-sweep-{,full-,dev-}nvidia-h200-2026-11-29.md (FINAL=1; the full sweep;
 //   the development sweep with the variants the shader no longer has).
 // Bundle: node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/conv-gemm-sweep.ts', '.gpu-node/conv-sweep.mjs', { minify: true }))"
 import { create, globals } from 'webgpu';
@@ -40,7 +40,7 @@ const hasTs = gpu.enableTimer();
 log(`adapter ${gpu.report.vendor} ${gpu.report.architecture} ${gpu.report.description}; timestamps ${hasTs}`);
 // WARMUP_S of GPU work first. On the H200 the first seconds of a process measured up to 2x slow (the same
 // config at a shape's start and end: 18.7 vs 25.6 TFLOPS); 2.5 s of warm-up plus a priming pass over the
-// first shape did not cure it in bench/results/conv-gemm-sweep-nvidia-h200-2026-11-28 (its first two
+// first shape did not cure it in bench/results/conv-gemm-sweep-nvidia-h200-2026-11-29 (its first two
 // shapes); 10 s is a guess, not yet verified there.
 {
   const x = gpu.alloc(1024 * 34 * 32 * 4), w = gpu.alloc(1024 * 1024 * 9 * 4), b = gpu.alloc(1024 * 4);

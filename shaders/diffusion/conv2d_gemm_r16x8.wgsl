@@ -38,7 +38,7 @@
 // barrier per tile; 1: the same stage after a second barrier).
 // The global loads are branch-free (selects and clamped indices): on an H200 a branch around the
 // weight loads cost 3.5x (10.7 vs 38.1 TFLOPS as a 1x1 conv at 4096^3; the padded 8-k layout: 35.0,
-// bench/results/conv-gemm-sweep-dev-nvidia-h200-2026-11-28.md).
+// bench/results/conv-gemm-sweep-dev-nvidia-h200-2026-11-29.md).
 // Split-K: the deep U-Net levels have few output tiles (1280 ch @ 32x32 = 80 tiles of 128x128 for 132
 // SMs, ~2 resident each); slicing K gives every SM work at the cost of a cout*P*splits scratch round trip.
 // The im2col gather (B_MODE 0): each thread loads one fixed pixel quad (4 consecutive pixels) at B_LOADS
@@ -47,7 +47,7 @@
 // B_MODE 2 (1x1, stride 1, no padding, P % 4 == 0): B is the input itself, one aligned vec4 load per
 // quad. As a 1x1 conv at 4096^3 on an H200: 37.5-38.1 TFLOPS with it in three runs, 12-34 (unsteady)
 // through the gather; gemm_reg_r16x8 itself: 37.7 with the 9 KiB 8-k tiles that fit 16 KiB, 46.6 with
-// its 18 KiB 16-k tiles (bench/results/conv-gemm-sweep-{,full-,dev-}nvidia-h200-2026-11-28.md).
+// its 18 KiB 16-k tiles (bench/results/conv-gemm-sweep-{,full-,dev-}nvidia-h200-2026-11-29.md).
 
 override WG_X: u32 = 16u; // threads along pixels
 override WG_Y: u32 = 8u; // threads along output channels

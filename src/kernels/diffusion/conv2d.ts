@@ -91,7 +91,7 @@ export interface RegTile {
 
 // Each thread owns 16 channels x 8 pixels; both tiles fit WebGPU's default limits (<= 256 threads,
 // <= 16 KiB of workgroup memory: STAGES * BK * (BM + BN) / 4 vec4s). Measured on an H200
-// (bench/results/conv-gemm-sweep-{full,dev}-nvidia-h200-2026-11-28.md): 128x128 with 16 k x 1 stage beat
+// (bench/results/conv-gemm-sweep-{full,dev}-nvidia-h200-2026-11-29.md): 128x128 with 16 k x 1 stage beat
 // 8 k x 2 stages (33.5 vs 31.1 TFLOPS at 1280 ch @ 32x32, split 3), 4-wide warps (32.5), 128x256 (30.9)
 // and, in the first sweeps, 64x256 and 128x64; 64x128 wins where cout = 320 would waste 1/6 of a 128 tile
 // (320 ch @ 128x32: 28.3 against 24.8 for the best r128).
@@ -133,7 +133,7 @@ export function splitKSize(t: RegTile, kTot: number, splitK: number): { kSplit: 
   return { kSplit, splits: Math.ceil(kTot / kSplit) };
 }
 
-// The split-K / tile model, fitted to the H200 sweep (bench/results/conv-gemm-sweep-full-nvidia-h200-2026-11-28:
+// The split-K / tile model, fitted to the H200 sweep (bench/results/conv-gemm-sweep-full-nvidia-h200-2026-11-29:
 // r128 and r64x128 at every split count on 21 U-Net conv shapes). Predicted speed, as a fraction of r128's
 // with every SM full:
 //  - occupancy: workgroups W run in waves of `slots` resident ones (132 SMs x 2 r128 / x 4 r64x128);
