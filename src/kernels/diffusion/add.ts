@@ -9,11 +9,16 @@ export function reference(a: Float32Array, b: Float32Array): Float32Array {
 /** WebGPU's guaranteed maxComputeWorkgroupsPerDimension. */
 export const MAX_WORKGROUPS_PER_DIM = 65535;
 
+/** `groups` workgroups folded into [x, y] with x <= 65535 (shaders map id = y * x + x-id and bounds-check). */
+export function foldGroups(groups: number): [number, number] {
+  const x = Math.min(groups, MAX_WORKGROUPS_PER_DIM);
+  return [x, Math.ceil(groups / Math.max(x, 1))];
+}
+
 /** ceil(n / 64) workgroups as a 2D grid [x, y] with x <= 65535, and the elements per grid row (64 x). */
 export function grid1d(n: number): { x: number; y: number; rowLen: number } {
-  const g = Math.max(1, Math.ceil(n / 64));
-  const x = Math.min(g, MAX_WORKGROUPS_PER_DIM);
-  return { x, y: Math.ceil(g / x), rowLen: 64 * x };
+  const [x, y] = foldGroups(Math.max(1, Math.ceil(n / 64)));
+  return { x, y, rowLen: 64 * x };
 }
 
 /** Encode y = a + b over n floats; returns a pooled buffer [n]. */

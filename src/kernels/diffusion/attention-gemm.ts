@@ -13,7 +13,7 @@ import gemmCode from '../../../shaders/diffusion/attention_gemm.wgsl?raw';
 import softmaxCode from '../../../shaders/diffusion/attention_softmax.wgsl?raw';
 import splitkCode from '../../../shaders/diffusion/attention_splitk.wgsl?raw';
 import type { Gpu, Kernel } from '../../gpu/gpu';
-import { MAX_WORKGROUPS_PER_DIM } from './add';
+import { foldGroups, MAX_WORKGROUPS_PER_DIM } from './add';
 import type { AttentionShape } from './attention';
 
 const GEMM_FILE = 'shaders/diffusion/attention_gemm.wgsl';
@@ -187,12 +187,6 @@ function runGemm(gpu: Gpu, t: AttnGemmTile, g: GemmCall): void {
   gpu.run(kernel, new Uint8Array(params), [g.a, g.b, g.c], [Math.ceil(g.N / bn), Math.ceil(g.M / bm), g.splits]);
 }
 
-/** [x, y] for `groups` workgroups folded past the per-dimension limit. */
-function fold(groups: number): [number, number] {
-  const x = Math.min(groups, MAX_WORKGROUPS_PER_DIM);
-  return [x, Math.ceil(groups / x)];
-}
-
 /**
  * Encode the attention with materialised scores; returns a pooled buffer [c, lq] the caller frees.
  * qBuf may equal kvBuf. Same contract and math as attention.ts's attention() (kernel 'gemm' calls this).
@@ -213,7 +207,7 @@ export function attentionGemm(gpu: Gpu, qBuf: GPUBuffer, kvBuf: GPUBuffer, s: At
       b: kvBuf, bBase: s.kBase, ldb: lk, bKM: true,
       c: scores, cBase: 0, ldc: ldS, cSplit: chunk * ldS, alpha: scale,
     });
-    const [sx, sy] = fold(n);
+    const [sx, sy] = foldGroups(n);
     gpu.run(SOFTMAX, new Uint32Array([n, lk, ldS, splitsQK, chunk * ldS, sx]), [scores], [sx, sy]); // P [n, lk] in split 0
     runGemm(gpu, tile, { // o[:, q0..q0+n] [c, n] = v P^T (or its split partials [splitsPV, c, ldP])
       M: c, N: n, K: lk, kPer: plan.kPerPV, splits: splitsPV,
@@ -223,7 +217,7 @@ export function attentionGemm(gpu: Gpu, qBuf: GPUBuffer, kvBuf: GPUBuffer, s: At
       alpha: 1,
     });
     if (parts) {
-      const [x, y] = fold(Math.ceil((c * n) / 256));
+      const [x, y] = foldGroups(Math.ceil((c * n) / 256));
       gpu.run(SPLITK, new Uint32Array([c, n, ldP, splitsPV, c * ldP, q0, lq, x]), [parts, out], [x, y]);
     }
   }

@@ -10,7 +10,7 @@ import code from '../../../shaders/diffusion/attention.wgsl?raw';
 import flashCode from '../../../shaders/diffusion/attention_flash.wgsl?raw';
 import onlineCode from '../../../shaders/diffusion/attention_online.wgsl?raw';
 import type { Gpu } from '../../gpu/gpu';
-import { MAX_WORKGROUPS_PER_DIM } from './add';
+import { foldGroups, MAX_WORKGROUPS_PER_DIM } from './add';
 import { attentionGemm } from './attention-gemm';
 
 export {
@@ -96,15 +96,14 @@ export function attention(gpu: Gpu, qBuf: GPUBuffer, kvBuf: GPUBuffer, s: Attent
   if (k === 'scores') {
     gpu.run({ code, file: 'shaders/diffusion/attention.wgsl' }, new Uint8Array(params), [qBuf, kvBuf, out], [s.lq]);
   } else if (k === 'flash') {
-    const tiles = Math.ceil(s.lq / FLASH_TILE.BQ); // query tiles
-    const x = Math.min(tiles, MAX_WORKGROUPS_PER_DIM); // tiles per dispatch row
+    const [x, y] = foldGroups(Math.ceil(s.lq / FLASH_TILE.BQ)); // query tiles, x per dispatch row
     dv.setUint32(28, x, true);
     const slices = Math.ceil(s.c / FLASH_CO); // output-channel slices (z)
-    gpu.run({ code: flashCode, file: 'shaders/diffusion/attention_flash.wgsl', constants: FLASH_TILE }, new Uint8Array(params), [qBuf, kvBuf, out], [x, Math.ceil(tiles / x), slices]);
+    gpu.run({ code: flashCode, file: 'shaders/diffusion/attention_flash.wgsl', constants: FLASH_TILE }, new Uint8Array(params), [qBuf, kvBuf, out], [x, y, slices]);
   } else {
-    const x = Math.min(s.lq, MAX_WORKGROUPS_PER_DIM); // queries per dispatch row
+    const [x, y] = foldGroups(s.lq); // queries, x per dispatch row
     dv.setUint32(28, x, true);
-    gpu.run({ code: onlineCode, file: 'shaders/diffusion/attention_online.wgsl' }, new Uint8Array(params), [qBuf, kvBuf, out], [x, Math.ceil(s.lq / x)]);
+    gpu.run({ code: onlineCode, file: 'shaders/diffusion/attention_online.wgsl' }, new Uint8Array(params), [qBuf, kvBuf, out], [x, y]);
   }
   return out;
 }

@@ -7,7 +7,7 @@ import gemmCode from '../../../shaders/diffusion/conv2d_gemm.wgsl?raw';
 import regCode from '../../../shaders/diffusion/conv2d_gemm_r16x8.wgsl?raw';
 import reduceCode from '../../../shaders/diffusion/conv2d_splitk_reduce.wgsl?raw';
 import type { Gpu, Kernel } from '../../gpu/gpu';
-import { MAX_WORKGROUPS_PER_DIM } from './add';
+import { foldGroups, MAX_WORKGROUPS_PER_DIM } from './add';
 import { conv2dOutSize, conv2dReference, type Conv2dShape } from './conv2d-ref';
 
 export { conv2dOutSize, type Conv2dShape } from './conv2d-ref';
@@ -261,9 +261,8 @@ export function conv2d(
   checkGemmTile(t);
   const kern: Kernel = { code: gemmCode, file: GEMM_FILE, constants: { ...t, KS: s.k } };
   // pixel tiles fold into z past 65535 per dimension (the shader maps tile = z * x + wg.x)
-  const nTiles = Math.ceil(pixels / (t.WG_X * t.TN));
-  const x = Math.min(nTiles, MAX_WORKGROUPS_PER_DIM);
-  gpu.run(kern, params, [input, weight, bias, out], [x, Math.ceil(s.cout / (t.WG_Y * t.TM)), Math.ceil(nTiles / Math.max(x, 1))]);
+  const [x, z] = foldGroups(Math.ceil(pixels / (t.WG_X * t.TN)));
+  gpu.run(kern, params, [input, weight, bias, out], [x, Math.ceil(s.cout / (t.WG_Y * t.TM)), z]);
   return out;
 }
 
@@ -295,9 +294,8 @@ function regConv(
   const params = new Uint32Array([s.cin, s.cout, s.inRows, s.width, s.k, s.stride, s.padW, d.outRows, d.outW, kSplit, slice, aVec]);
   const kern: Kernel = { code: regCode, file: REG_FILE, constants: { ...t, KS: s.k, B_MODE } };
   // pixel tiles fold into z past 65535 per dimension (the shader maps tile = z * x + wg.x)
-  const nTN = Math.ceil(d.pixels / bn);
-  const x = Math.min(nTN, MAX_WORKGROUPS_PER_DIM);
-  const grid: [number, number, number] = [x, nTM * splits, Math.ceil(nTN / Math.max(x, 1))];
+  const [x, z] = foldGroups(Math.ceil(d.pixels / bn));
+  const grid: [number, number, number] = [x, nTM * splits, z];
   // binding 5: the input again, as vec4s (B_MODE 2)
   if (splits === 1) {
     gpu.run(kern, params, [input, weight, bias, out, input], grid);
@@ -306,8 +304,6 @@ function regConv(
   const part = gpu.alloc(splits * slice * 4, 'conv2d.splitk'); // [splits, slice]
   gpu.run(kern, params, [input, weight, bias, part, input], grid);
   const n4 = slice / 4;
-  const g = Math.ceil(n4 / 256);
-  const gx = Math.min(g, MAX_WORKGROUPS_PER_DIM);
-  gpu.run(REDUCE, new Uint32Array([n4, splits, n4, 0]), [part, out], [gx, Math.ceil(g / gx)]);
+  gpu.run(REDUCE, new Uint32Array([n4, splits, n4, 0]), [part, out], foldGroups(Math.ceil(n4 / 256)));
   gpu.free(part); // reuse inside the same encoder is safe: commands run in encoding order
 }
