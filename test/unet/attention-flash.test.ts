@@ -5,9 +5,8 @@
 // scores), more query tiles than one dispatch dimension holds, and 'auto' picking it for big shapes.
 import { describe, expect, it, vi } from 'vitest';
 import * as attn from '../../src/kernels/diffusion/attention';
-import { gaussianNoise } from '../../src/model/ddpm/sampler';
 import { testGpu } from '../helpers/gpu';
-import { maxRelErr } from './helpers';
+import { attentionLayout, maxRelErr } from './helpers';
 
 interface Case {
   name: string;
@@ -28,35 +27,11 @@ const CASES: Case[] = [
   { name: 'single query, single key', c: 5, lq: 1, lk: 1, same: false, gap: 0, kvScale: 1 },
 ];
 
-/** Host buffers and the shape for one case: q [c, lq] and k, v [c, lk], each after `gap` junk floats. */
-function build(k: Case, seed: number): { qHost: Float32Array; kvHost: Float32Array; shape: attn.AttentionShape } {
-  const { c, lq, lk, gap } = k;
-  const q = gaussianNoise(seed, 1, c * lq); // [c, lq]
-  const kv = gaussianNoise(seed, 2, 2 * c * lk).map((v) => k.kvScale * v); // [2c, lk]: k then v
-  const junk = (n: number) => gaussianNoise(seed, 3, n).map((v) => 1e3 * v); // huge: leaks would show
-  if (k.same) {
-    const all = new Float32Array(gap + c * lq + gap + 2 * c * lk + gap); // [junk | q | junk | k | v | junk]
-    all.set(junk(all.length));
-    all.set(q, gap);
-    const kBase = 2 * gap + c * lq;
-    all.set(kv, kBase);
-    return { qHost: all, kvHost: all, shape: { c, lq, lk, qBase: gap, kBase, vBase: kBase + c * lk } };
-  }
-  const qHost = new Float32Array(gap + c * lq + gap); // [junk | q | junk]
-  qHost.set(junk(qHost.length));
-  qHost.set(q, gap);
-  const kvHost = new Float32Array(2 * gap + 2 * c * lk + gap); // [junk | k | junk | v | junk]
-  kvHost.set(junk(kvHost.length));
-  kvHost.set(kv.subarray(0, c * lk), gap);
-  kvHost.set(kv.subarray(c * lk), 2 * gap + c * lk);
-  return { qHost, kvHost, shape: { c, lq, lk, qBase: gap, kBase: gap, vBase: 2 * gap + c * lk } };
-}
-
 describe('attention_flash.wgsl vs reference()', () => {
   CASES.forEach((k, n) => {
     it(k.name, async () => {
       const gpu = await testGpu();
-      const { qHost, kvHost, shape } = build(k, 40 + n);
+      const { qHost, kvHost, shape } = attentionLayout(k, 40 + n);
       const qb = gpu.upload(qHost); // [gap + c lq + ...]
       const kvb = k.same ? qb : gpu.upload(kvHost); // [... 2 c lk ...]
       const out = attn.attention(gpu, qb, kvb, shape, 'flash'); // [c, lq]
@@ -72,7 +47,7 @@ describe('attention_flash.wgsl vs reference()', () => {
     const gpu = await testGpu();
     const lq = 65535 * attn.FLASH_TILE.BQ + 40; // 65538 tiles: the last 3 in dispatch row y = 1
     const k: Case = { name: '', c: 2, lq, lk: 3, same: false, gap: 1, kvScale: 2 };
-    const { qHost, kvHost, shape } = build(k, 7);
+    const { qHost, kvHost, shape } = attentionLayout(k, 7);
     const out = attn.attention(gpu, gpu.upload(qHost), gpu.upload(kvHost), shape, 'flash'); // [c, lq]
     const got = new Float32Array(await gpu.read(out, k.c * lq * 4));
     expect(maxRelErr(got, attn.reference(qHost, kvHost, shape))).toBeLessThan(5e-5);

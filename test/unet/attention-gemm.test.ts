@@ -7,9 +7,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import * as attn from '../../src/kernels/diffusion/attention';
 import { planAttentionGemm, WEBGPU_DEFAULT_LIMITS, type AttentionGemmOptions } from '../../src/kernels/diffusion/attention-gemm';
-import { gaussianNoise } from '../../src/model/ddpm/sampler';
 import { testGpu } from '../helpers/gpu';
-import { maxRelErr } from './helpers';
+import { attentionLayout, maxRelErr } from './helpers';
 
 interface Case {
   name: string;
@@ -43,30 +42,6 @@ const CASES: Case[] = [
   { name: 'single query, single key', c: 5, lq: 1, lk: 1, same: false, gap: 0, qScale: 1 },
 ];
 
-/** Host buffers and the shape for one case: q [c, lq] and k, v [c, lk], each after `gap` junk floats. */
-function build(k: Case, seed: number): { qHost: Float32Array; kvHost: Float32Array; shape: attn.AttentionShape } {
-  const { c, lq, lk, gap } = k;
-  const q = gaussianNoise(seed, 1, c * lq).map((v) => k.qScale * v); // [c, lq]
-  const kv = gaussianNoise(seed, 2, 2 * c * lk).map((v) => 2 * v); // [2c, lk]: k then v
-  const junk = (n: number) => gaussianNoise(seed, 3, n).map((v) => 1e3 * v); // huge: leaks would show
-  if (k.same) {
-    const all = new Float32Array(gap + c * lq + gap + 2 * c * lk + gap); // [junk | q | junk | k | v | junk]
-    all.set(junk(all.length));
-    all.set(q, gap);
-    const kBase = 2 * gap + c * lq;
-    all.set(kv, kBase);
-    return { qHost: all, kvHost: all, shape: { c, lq, lk, qBase: gap, kBase, vBase: kBase + c * lk } };
-  }
-  const qHost = new Float32Array(gap + c * lq + gap); // [junk | q | junk]
-  qHost.set(junk(qHost.length));
-  qHost.set(q, gap);
-  const kvHost = new Float32Array(2 * gap + 2 * c * lk + gap); // [junk | k | junk | v | junk]
-  kvHost.set(junk(kvHost.length));
-  kvHost.set(kv.subarray(0, c * lk), gap);
-  kvHost.set(kv.subarray(c * lk), 2 * gap + c * lk);
-  return { qHost, kvHost, shape: { c, lq, lk, qBase: gap, kBase: gap, vBase: 2 * gap + c * lk } };
-}
-
 /** The CHECK constant of every attention_gemm.wgsl dispatch `fn` encodes (0: fast path). */
 async function gemmChecks(fn: () => void): Promise<number[]> {
   const gpu = await testGpu();
@@ -83,7 +58,7 @@ describe("attention 'gemm' vs reference()", () => {
   CASES.forEach((k, n) => {
     it(k.name, async () => {
       const gpu = await testGpu();
-      const { qHost, kvHost, shape } = build(k, 60 + n);
+      const { qHost, kvHost, shape } = attentionLayout(k, 60 + n);
       if (k.chunks) expect(planAttentionGemm(shape, gpu.report.limits, k.opts).chunks).toBe(k.chunks);
       const qb = gpu.upload(qHost); // [gap + c lq + ...]
       const kvb = k.same ? qb : gpu.upload(kvHost); // [... 2 c lk ...]

@@ -1,6 +1,7 @@
 // Test helpers for fm-unet: seeded random weights with the spec's names and shapes (scaled like
 // PyTorch's default init so activations stay O(1)), and a tiny safetensors writer so the loader is
 // exercised on real file bytes.
+import type { AttentionShape } from '../../src/kernels/diffusion/attention';
 import { gaussianNoise } from '../../src/model/ddpm/sampler';
 import { FM_UNET_CONFIG, loadUnet, unetTensorShapes, type UnetConfig, type UnetModel } from '../../src/model/unet/config';
 
@@ -83,3 +84,31 @@ export const TINY_UNET: UnetConfig = {
   tembDim: 16,
   groups: 4,
 };
+
+/** One attention test case's layout: q [c, lq] and k, v [c, lk], each after `gap` junk floats; same = one buffer. */
+export interface AttentionLayoutCase { c: number; lq: number; lk: number; gap: number; same: boolean; qScale?: number; kvScale?: number }
+
+/** Host buffers and the shape for one case (q scaled by qScale, default 1; k and v by kvScale, default 2). */
+export function attentionLayout(k: AttentionLayoutCase, seed: number): { qHost: Float32Array; kvHost: Float32Array; shape: AttentionShape } {
+  const { c, lq, lk, gap } = k;
+  const qScale = k.qScale ?? 1, kvScale = k.kvScale ?? 2;
+  const q = gaussianNoise(seed, 1, c * lq).map((v) => qScale * v); // [c, lq]
+  const kv = gaussianNoise(seed, 2, 2 * c * lk).map((v) => kvScale * v); // [2c, lk]: k then v
+  const junk = (n: number) => gaussianNoise(seed, 3, n).map((v) => 1e3 * v); // huge: leaks would show
+  if (k.same) {
+    const all = new Float32Array(gap + c * lq + gap + 2 * c * lk + gap); // [junk | q | junk | k | v | junk]
+    all.set(junk(all.length));
+    all.set(q, gap);
+    const kBase = 2 * gap + c * lq;
+    all.set(kv, kBase);
+    return { qHost: all, kvHost: all, shape: { c, lq, lk, qBase: gap, kBase, vBase: kBase + c * lk } };
+  }
+  const qHost = new Float32Array(gap + c * lq + gap); // [junk | q | junk]
+  qHost.set(junk(qHost.length));
+  qHost.set(q, gap);
+  const kvHost = new Float32Array(2 * gap + 2 * c * lk + gap); // [junk | k | junk | v | junk]
+  kvHost.set(junk(kvHost.length));
+  kvHost.set(kv.subarray(0, c * lk), gap);
+  kvHost.set(kv.subarray(c * lk), 2 * gap + c * lk);
+  return { qHost, kvHost, shape: { c, lq, lk, qBase: gap, kBase: gap, vBase: 2 * gap + c * lk } };
+}
