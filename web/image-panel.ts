@@ -27,7 +27,7 @@ export interface ImageRequest {
   peers?: number;
   peer_ids?: string[]; // these peers in this rank order instead of the `peers` fastest free ones
   compare?: boolean; // also run single-device on rank 0 (default true)
-  comm_dtype?: 'f16' | 'f32'; // fm-unet async steps: wire format of the exchange (default f16; sync steps always f32)
+  comm_dtype?: 'f16' | 'f32' | 'i8'; // fm-unet async steps: wire format of the exchange (default f16; i8 about half its bytes; sync steps always f32)
 }
 
 export interface ImageResponse {
@@ -182,6 +182,7 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
     const label = labelFor(entry.name, info, req.prompt); // checked before any peer is taken
     const w = label === undefined ? undefined : (req.guidance ?? info.defaultGuidance);
     if (w !== undefined && !Number.isFinite(w)) throw new Error(`guidance must be a number, got ${req.guidance}`);
+    if (req.comm_dtype !== undefined && !['f32', 'f16', 'i8'].includes(req.comm_dtype)) throw new Error(`comm_dtype must be f32, f16 or i8, got ${JSON.stringify(req.comm_dtype)}`);
     const group = req.peer_ids ? checkedPeers(req.peer_ids) : ctx.roster.pick(req.peers ?? 2);
     const n = req.peer_ids?.length ?? req.peers ?? 2;
     if (group.length < n) throw new Error(`${n} free peers needed; ${group.length} of ${ctx.roster.list().length} connected peers are free (the others are busy)`);

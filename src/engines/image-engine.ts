@@ -25,7 +25,7 @@ export interface ImageRequest {
   guidance?: number; // classifier-free guidance weight w (default 1: one conditional forward)
   backend?: 'gpu' | 'cpu'; // where the patches and the single-device reference run (default: this peer's GPU)
   commFree?: boolean; // fm-unet no_sync only: skip the per-step eps allGather too (the no-communication timing ideal)
-  commDtype?: 'f32' | 'f16'; // fm-unet async modes: wire format of the async flat buffer (sync gathers stay f32)
+  commDtype?: 'f32' | 'f16' | 'i8'; // fm-unet async modes: wire format of the async flat buffer (sync gathers stay f32)
 }
 
 export interface ImageResult {

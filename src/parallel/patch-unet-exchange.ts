@@ -6,14 +6,14 @@
 //    (sendPiece, a promise of the carrier: its read-back is still running), so the first layers' data
 //    travels while the rest of the step computes; a backend that does not (the plain-TS one) leaves the
 //    runner to send every piece from the host flat buffer at the end of the step.
-//  - Received pieces stay as they came (f16 carriers or f32) until a layer of the NEXT step needs them:
+//  - Received pieces stay as they came (f16 / i8 carriers or f32) until a layer of the NEXT step needs them:
 //    the GPU backend writes them as is into its stale buffer (wire()), the plain-TS backend gets them
 //    unpacked into the host stale arrays (hostStale()).
 //  - exchange off (the honest no-communication ideal): nothing is sent or received after the warm-up;
 //    the stale values stay those of the last synchronous step.
 import type { Comm } from '../collectives/types';
 import type { CommRegistry } from './patch-plan';
-import { f16CarrierLen, packBlocks, unpackBlocks, type CarrierBlock } from './patch-unet-f16';
+import { encWords, packBlocks, unpackBlocks, type CarrierBlock, type WireEnc } from './patch-unet-wire';
 
 /** Pieces of the flat buffer: consecutive segments, the same split on every rank. */
 export interface UnetPieces {
@@ -58,31 +58,33 @@ export interface PieceCarrier {
 }
 
 /**
- * The wire layout of piece j of rank r. f32: one raw block. f16: runs of consecutive segments in order, each
- * run word-aligned; GroupNorm statistics segments stay raw f32 (2 floats per group, a negligible share of the
+ * The wire layout of piece j of rank r. f32: one raw block. f16 / i8: runs of consecutive segments in order,
+ * each word-aligned; GroupNorm statistics segments stay raw f32 (2 floats per group, a negligible share of the
  * bytes): they are per-patch [sum, sumsq] over count = C/groups * rows * W elements, so sumsq passes the half
  * maximum 65504 on ordinary activations (16x16 toy net: up to 6e5), and the variance E[x^2] - mean^2 taken
- * from them cancels the halves' 2^-11 relative error into a far larger one. Halo and attention-input values are
- * activations and round to f16 harmlessly.
+ * from them cancels a rounding error of 2^-11 (f16) or 2^-8 of the block maximum (i8) into a far larger one.
+ * Halo and attention-input values are activations and round harmlessly. An i8 run's 64-value blocks may span
+ * two consecutive segments of the run (one block per boundary takes the larger maximum): runs, not segments,
+ * keep the pack/unpack dispatches per piece few.
  */
-export function pieceCarrier(reg: CommRegistry, pieces: UnetPieces, j: number, r: number, f16: boolean): PieceCarrier {
+export function pieceCarrier(reg: CommRegistry, pieces: UnetPieces, j: number, r: number, dtype: WireEnc): PieceCarrier {
   const [a, b] = pieces.range(j, r);
-  if (!f16) return { blocks: [{ from: 0, count: b - a, word: 0, f32: true }], words: b - a };
+  if (dtype === 'f32') return { blocks: [{ from: 0, count: b - a, word: 0, enc: 'f32' }], words: b - a };
   const blocks: CarrierBlock[] = [];
   let words = 0;
   for (let si = j === 0 ? 0 : pieces.lastSeg(j - 1) + 1; si <= pieces.lastSeg(j); si++) {
     const sg = reg.segments[si];
     const n = sg.sizes[r];
     if (n === 0) continue;
-    const f32 = sg.kind === 'stats';
+    const enc: WireEnc = sg.kind === 'stats' ? 'f32' : dtype;
     const last = blocks[blocks.length - 1];
-    if (last && last.f32 === f32) {
+    if (last && last.enc === enc) {
       last.count += n; // the run goes on: consecutive in the flat buffer too
-      words = last.word + (f32 ? last.count : f16CarrierLen(last.count));
+      words = last.word + encWords(enc, last.count);
       continue;
     }
-    blocks.push({ from: sg.offsets[r] - a, count: n, word: words, f32 });
-    words += f32 ? n : f16CarrierLen(n);
+    blocks.push({ from: sg.offsets[r] - a, count: n, word: words, enc });
+    words += encWords(enc, n);
   }
   return { blocks, words };
 }
@@ -134,16 +136,16 @@ export class UnetAsyncExchange {
     private readonly reg: CommRegistry,
     readonly pieces: UnetPieces,
     private readonly rank: number,
-    readonly f16: boolean,
+    readonly dtype: WireEnc,
     readonly exchange: boolean,
     private readonly collect: Collect,
   ) {
     this.stale = Array.from({ length: comm.size }, (_, p) => new Float32Array(reg.total(p))); // rank p's last flat buffer
     this.detail = emptyDetail(pieces.count);
-    this.carriers = this.stale.map((_, r) => Array.from({ length: pieces.count }, (_j, j) => pieceCarrier(reg, pieces, j, r, f16)));
+    this.carriers = this.stale.map((_, r) => Array.from({ length: pieces.count }, (_j, j) => pieceCarrier(reg, pieces, j, r, dtype)));
   }
 
-  /** Piece j of rank r on the wire (f16: GroupNorm sums raw f32, the rest halves; see pieceCarrier). */
+  /** Piece j of rank r on the wire (f16 / i8: GroupNorm sums raw f32, the rest halves or int8 blocks; see pieceCarrier). */
   carrier(j: number, r: number): PieceCarrier {
     return this.carriers[r][j];
   }
@@ -211,8 +213,8 @@ export class UnetAsyncExchange {
         const [a, b] = this.pieces.range(j, r);
         const dst = this.stale[r].subarray(a, b); // [piece floats of rank r]
         if (r === this.rank) return dst.set(this.lastSend!.subarray(a, b));
-        if (this.f16) unpackBlocks(g, this.carriers[r][j].blocks, dst);
-        else dst.set(g);
+        if (this.dtype === 'f32') dst.set(g);
+        else unpackBlocks(g, this.carriers[r][j].blocks, dst);
       });
       this.detail.unpackMs += performance.now() - u0;
       this.unpacked++;
@@ -232,7 +234,7 @@ export class UnetAsyncExchange {
       for (let j = this.outgoing.length; j < this.pieces.count; j++) {
         const [a, b] = this.pieces.range(j, this.rank);
         const c = this.carriers[this.rank][j];
-        this.sendPiece(j, this.f16 ? packBlocks(sent.subarray(a, b), c.blocks, c.words) : sent.subarray(a, b));
+        this.sendPiece(j, this.dtype === 'f32' ? sent.subarray(a, b) : packBlocks(sent.subarray(a, b), c.blocks, c.words));
       }
       this.detail.packMs += performance.now() - p0;
       this.lastSend = sent;
@@ -254,7 +256,7 @@ export class UnetAsyncExchange {
     this.incoming = null;
   }
 
-  /** Float32 carrier floats this rank sends per async step (f16 runs are padded to whole floats). */
+  /** Float32 carrier floats this rank sends per async step (f16 / i8 runs are padded to whole words). */
   carrierFloats(): number {
     let n = 0;
     for (let j = 0; j < this.pieces.count; j++) n += this.carriers[this.rank][j].words;

@@ -1,37 +1,40 @@
 // GPU side of the fm-unet DistriFusion async exchange (./patch-unet-exchange.ts), kept across the steps of
 // one run so that nothing is reallocated or re-uploaded that did not change:
 //  - `out` [sendLen] f32: this rank's flat buffer, written by the kernels during the step. Each piece is
-//    read back (f16: its halo and attention-input runs packed on the GPU first by f16_pack.wgsl, about half the bytes,
-//    its GroupNorm sums copied as f32: see pieceCarrier) and handed to the comm as soon as the kernels
-//    writing its last segment are encoded, so it travels while the step goes on.
+//    read back (f16 / i8: its halo and attention-input runs packed on the GPU first by f16_pack.wgsl or
+//    i8_pack.wgsl, about a half or a quarter of the bytes, its GroupNorm sums copied as f32: see
+//    pieceCarrier) and handed to the comm as soon as the kernels writing its last segment are encoded, so
+//    it travels while the step goes on.
 //  - `stale` [sum over ranks of their flat buffers] f32: every rank's previous-step values, which the
 //    kernels read. Received pieces are written into it piece by piece as the first layer reading each
-//    needs it (f16: written as is into `recv`, its half runs expanded by f16_unpack.wgsl, its f32 runs
-//    copied); this rank's own region is a GPU copy of `out` at the end of the step. With the exchange off
+//    needs it (f16 / i8: written as is into `recv`, its packed runs expanded by f16_unpack.wgsl or
+//    i8_unpack.wgsl, its f32 runs copied); this rank's own region is a GPU copy of `out` at the end of the step. With the exchange off
 //    it is simply never refreshed.
 import type { Gpu } from '../gpu/gpu';
 import { f16Pack, f16Unpack } from '../kernels/diffusion/f16-pack';
+import { i8Pack, i8Unpack } from '../kernels/diffusion/i8-pack';
 import type { UnetStepIo } from './patch-unet';
+import type { WireEnc } from './patch-unet-wire';
 
 export class GpuExchangeBuffers {
   private out: GPUBuffer | null = null; // [sendLen] this rank's flat buffer
   private stale: GPUBuffer | null = null; // every rank's flat buffer back to back
-  private recv: GPUBuffer | null = null; // f16 carriers (u32 words), rank r's piece j at recvOff[r][j]
-  private packed: GPUBuffer | null = null; // this rank's f16 carriers, piece j at packOff[j] words
+  private recv: GPUBuffer | null = null; // f16 / i8 carriers (u32 words), rank r's piece j at recvOff[r][j]
+  private packed: GPUBuffer | null = null; // this rank's f16 / i8 carriers, piece j at packOff[j] words
   readonly staleOff: number[] = []; // float offset of rank p's flat buffer in `stale`
   private recvOff: number[][] = [];
   private packOff: number[] = [];
-  private f16 = false;
+  private dtype: WireEnc = 'f32';
 
   constructor(private readonly gpu: Gpu) {}
 
   /** Allocates once per run (the plan and wire format are fixed for a run). */
-  ensure(io: UnetStepIo, f16: boolean): void {
+  ensure(io: UnetStepIo, dtype: WireEnc): void {
     if (this.out) return;
     const { gpu } = this;
     const reg = io.plan.registry;
     const P = io.ex.pieces;
-    this.f16 = f16;
+    this.dtype = dtype;
     let n = 0;
     for (let p = 0; p < io.plan.nPeers; p++) {
       this.staleOff.push(n);
@@ -39,7 +42,7 @@ export class GpuExchangeBuffers {
     }
     this.stale = gpu.alloc(n * 4, 'unet.patch.stale'); // [all ranks' flat buffers]
     this.out = gpu.alloc(Math.max(1, reg.total(io.rank)) * 4, 'unet.patch.send'); // [sendLen]
-    if (!f16) return;
+    if (dtype === 'f32') return;
     let w = 0;
     this.recvOff = io.plan.ranges[0].map((_, r) => Array.from({ length: P.count }, (_j, j) => {
       const o = w;
@@ -64,17 +67,19 @@ export class GpuExchangeBuffers {
     return this.stale!;
   }
 
-  /** Reads back piece j of `out` (packed to f16 on the GPU first when the wire is f16) and sends it. */
+  /** Reads back piece j of `out` (packed on the GPU first when the wire is f16 / i8) and sends it. */
   sendPiece(io: UnetStepIo, j: number): void {
     const { gpu } = this;
     const [a, b] = io.ex.pieces.range(j, io.rank);
     let read: Promise<ArrayBuffer>;
-    if (this.f16) {
-      const c = io.ex.carrier(j, io.rank); // halo/attention-input runs as halves, GroupNorm sums raw f32
+    if (this.dtype !== 'f32') {
+      const c = io.ex.carrier(j, io.rank); // halo/attention-input runs as halves or int8 blocks, GroupNorm sums raw f32
       for (const k of c.blocks) {
         const dw = this.packOff[j] + k.word;
-        if (k.f32) gpu.copy(this.out!, (a + k.from) * 4, this.packed!, dw * 4, k.count * 4);
-        else f16Pack(gpu, this.out!, this.packed!, { count: k.count, srcBase: a + k.from, dstBase: dw });
+        const sh = { count: k.count, srcBase: a + k.from, dstBase: dw };
+        if (k.enc === 'f32') gpu.copy(this.out!, (a + k.from) * 4, this.packed!, dw * 4, k.count * 4);
+        else if (k.enc === 'f16') f16Pack(gpu, this.out!, this.packed!, sh);
+        else i8Pack(gpu, this.out!, this.packed!, sh);
       }
       read = gpu.read(this.packed!, c.words * 4, this.packOff[j] * 4); // flushes: the GPU has it now
     } else {
@@ -83,19 +88,21 @@ export class GpuExchangeBuffers {
     io.ex.sendPiece(j, read.then((buf) => new Float32Array(buf))); // [carrier floats]
   }
 
-  /** Puts the other ranks' piece j of the previous step into `stale` (as received: f16 carriers or f32). */
+  /** Puts the other ranks' piece j of the previous step into `stale` (as received: f16 / i8 carriers or f32). */
   upload(io: UnetStepIo, j: number, got: Float32Array[]): void {
     const { gpu } = this;
     got.forEach((g, r) => {
       if (r === io.rank) return; // own values: copied GPU-side at the end of the previous step
       const a = io.ex.pieces.range(j, r)[0];
-      if (!this.f16) return gpu.write(this.stale!, g, (this.staleOff[r] + a) * 4); // [piece floats]
+      if (this.dtype === 'f32') return gpu.write(this.stale!, g, (this.staleOff[r] + a) * 4); // [piece floats]
       gpu.write(this.recv!, g, this.recvOff[r][j] * 4); // [carrier words] as they came
       for (const k of io.ex.carrier(j, r).blocks) {
         const sw = this.recvOff[r][j] + k.word;
         const df = this.staleOff[r] + a + k.from;
-        if (k.f32) gpu.copy(this.recv!, sw * 4, this.stale!, df * 4, k.count * 4); // GroupNorm sums, exact
-        else f16Unpack(gpu, this.recv!, this.stale!, { count: k.count, srcBase: sw, dstBase: df });
+        const sh = { count: k.count, srcBase: sw, dstBase: df };
+        if (k.enc === 'f32') gpu.copy(this.recv!, sw * 4, this.stale!, df * 4, k.count * 4); // GroupNorm sums, exact
+        else if (k.enc === 'f16') f16Unpack(gpu, this.recv!, this.stale!, sh);
+        else i8Unpack(gpu, this.recv!, this.stale!, sh);
       }
     });
   }

@@ -25,6 +25,7 @@ import type { PatchStepEvent } from './patch';
 import type { PatchMode, RowRange } from './patch-plan';
 import { combineStats } from './patch-stats';
 import { UnetAsyncExchange, unetPieces, type StaleFrom, type UnetStepDetail } from './patch-unet-exchange';
+import type { WireEnc } from './patch-unet-wire';
 import {
   assembleRows, boundaryCount, branchKey, buildUnetPatchPlan, haloTile, packHalo, qkvSplit, type UnetPatchPlan,
 } from './patch-unet-plan';
@@ -261,8 +262,10 @@ export interface UnetPatchRunOptions {
    *  a half). Synchronous gathers (full_sync, warm-up, sync_gn's statistics) and the eps rows always travel
    *  as f32. Default 'f16': over 32 seeds (DDIM 50, warm-up 4, H100) it gave the same PSNR vs single-device
    *  as f32 to 0.01 dB at N = 2 and 4 (bench/results/distrifusion-quality-fm-unet-ddim50-warmup4-*; measured
-   *  before the GroupNorm sums were kept f32, when the GPU backend clamped sums past 65504). */
-  commDtype?: 'f32' | 'f16';
+   *  before the GroupNorm sums were kept f32, when the GPU backend clamped sums past 65504). 'i8' sends them
+   *  as int8 with one f32 scale per 64 values (src/kernels/diffusion/i8-pack.ts), about half of f16's bytes,
+   *  for slow links; its quality cost is measured by bench/distrifusion-unet-quality.ts --comm-dtype i8. */
+  commDtype?: WireEnc;
   backend?: UnetPatchBackend; // default: unetCpuPatchBackend() (plain TS)
   /**
    * Benchmarking only, the DistriFusion speed bench's no-communication ideals: no eps allGather after the
@@ -320,6 +323,7 @@ export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<Unet
   if (o.commFree && mode !== 'no_sync' && mode !== 'corrected_async_gn' && mode !== 'stale_gn') {
     throw new Error(`unet patch-parallel: commFree needs mode no_sync, corrected_async_gn or stale_gn, not ${mode}`);
   }
+  if (o.commDtype !== undefined && !['f32', 'f16', 'i8'].includes(o.commDtype)) throw new Error(`unet patch-parallel: commDtype must be f32, f16 or i8, got ${JSON.stringify(o.commDtype)}`);
   const backend = o.backend ?? unetCpuPatchBackend();
   const branches = o.guidance === 1 ? 1 : 2;
   const plan = buildUnetPatchPlan(model, nPeers, branches);
@@ -341,7 +345,7 @@ export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<Unet
       commWaitMs += performance.now() - c0;
     }
   };
-  const ex = new UnetAsyncExchange(comm, reg, unetPieces(reg), rank, o.commDtype !== 'f32', !o.commFree, collect);
+  const ex = new UnetAsyncExchange(comm, reg, unetPieces(reg), rank, o.commDtype ?? 'f16', !o.commFree, collect);
   // the host flat buffers of a hostSend backend, two so that the previous step's (own stale values) survives
   const hostSend = backend.hostSend && mode !== 'no_sync' ? [0, 1].map(() => new Float32Array(reg.total(rank))) : null;
   // The latent. z is Z_j, exact on every row, for the last step j whose eps every peer has; zIn is what a

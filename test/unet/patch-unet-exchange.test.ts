@@ -1,5 +1,5 @@
 // The fm-unet DistriFusion exchange on the GPU: f16 packing/unpacking kernels against the host codec
-// (src/parallel/patch-unet-f16.ts, itself tested against an exhaustive nearest-half search) and the
+// (src/parallel/patch-unet-wire.ts, itself tested against an exhaustive nearest-half search) and the
 // kernel module's arithmetic reference; the honest no-communication ideal (corrected_async_gn with
 // commFree) against the real exchanging run; the GPU backend's early per-piece f16 sends against the CPU
 // backend's end-of-step host sends; the f16 wire's carriers (GroupNorm sums f32, the rest halves) layer by
@@ -8,10 +8,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loopbackComms } from '../../src/collectives/loopback';
 import type { Comm } from '../../src/collectives/types';
 import * as fp from '../../src/kernels/diffusion/f16-pack';
+import * as ip from '../../src/kernels/diffusion/i8-pack';
 import { gaussianNoise } from '../../src/model/ddpm/sampler';
 import type { UnetConfig } from '../../src/model/unet/config';
 import { runUnetPatchParallel, unetCpuPatchBackend, type UnetPatchBackend, type UnetStepEvent } from '../../src/parallel/patch-unet';
-import { packF16, unpackF16 } from '../../src/parallel/patch-unet-f16';
+import { packF16, unpackF16 } from '../../src/parallel/patch-unet-wire';
 import { unetGpuPatchBackend } from '../../src/parallel/patch-unet-gpu';
 import { buildUnetPatchPlan } from '../../src/parallel/patch-unet-plan';
 import { testGpu } from '../helpers/gpu';
@@ -54,6 +55,45 @@ describe('f16_pack / f16_unpack kernels', () => {
   }, 120_000);
 });
 
+describe('i8_pack / i8_unpack kernels', () => {
+  it('pack writes the host codec\'s block maxima and its bytes (+-1 where f32 division rounds across a .5), unpack its values, at offsets', async () => {
+    const gpu = await testGpu();
+    let s = 5;
+    const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
+    const n = 64 * 70 + 29; // a partial last block and word; > one workgroup of words
+    const src = new Float32Array(n + 3); // [3 + n] packed from float 3
+    for (let i = 0; i < n; i++) src[3 + i] = (i >> 6) === 7 ? 0 : rnd() * 2 ** (((i >> 6) % 13) - 6) + ((i & 63) === 5 ? 40 : 0); // a zero block; outliers
+    const shape = { count: n, srcBase: 3, dstBase: 5 };
+    const words = ip.i8CarrierWords(n);
+    const nb = Math.ceil(n / 64);
+    const dst = gpu.upload(new Uint32Array(words + 5)); // [5 + words]
+    ip.i8Pack(gpu, gpu.upload(src), dst, shape);
+    const got = new Uint32Array(await gpu.read(dst, (words + 5) * 4)).subarray(5); // [words]
+    const want = ip.reference(src, shape); // [words]
+    expect(Array.from(got.subarray(0, nb))).toEqual(Array.from(want.subarray(0, nb))); // maxima: exact
+    let off = 0;
+    for (let i = 0; i < n; i++) {
+      const sh = 8 * (i & 3);
+      const q = (w: Uint32Array) => ((((w[nb + (i >> 2)] >>> sh) & 0xff) << 24) >> 24); // signed byte
+      const d = Math.abs(q(got) - q(want));
+      expect(d, `value ${i}`).toBeLessThanOrEqual(1);
+      off += d;
+    }
+    expect(off).toBeLessThan(n / 100); // off-by-one only at rounding boundaries
+    // unpack: the GPU's carrier at word 2 of its buffer, out at float 7, against the host codec's values of it
+    const carrier = new Uint32Array(words + 2); // [2 + words]
+    carrier.set(got, 2);
+    const out = gpu.upload(new Float32Array(n + 7)); // [7 + n]
+    ip.i8Unpack(gpu, gpu.upload(carrier), out, { count: n, srcBase: 2, dstBase: 7 });
+    const vals = new Float32Array(await gpu.read(out, (n + 7) * 4)).subarray(7); // [n]
+    const host = new Float32Array(n); // [n]
+    ip.referenceUnpack(got, { count: n, srcBase: 0, dstBase: 0 }, host);
+    const maxima = new Float32Array(got.buffer, got.byteOffset, nb); // [nb]
+    for (let i = 0; i < n; i++) expect(Math.abs(vals[i] - host[i]), `value ${i}`).toBeLessThanOrEqual(maxima[i >> 6] * 1e-6);
+    for (let i = 0; i < n; i++) expect(Math.abs(vals[i] - src[3 + i]), `value ${i}`).toBeLessThanOrEqual(maxima[i >> 6] * (1 / 254 + 1e-6));
+  }, 120_000);
+});
+
 /** stale[r][k][p]: rank r's host stale copy of rank p's flat buffer right after step k (plain-TS backend only). */
 interface Run { calls: string[][]; events: UnetStepEvent[][]; eps: Float32Array[][]; bytes: number; stale: Float32Array[][][] }
 
@@ -70,7 +110,7 @@ function recordingCpu(stale: Float32Array[][]): UnetPatchBackend {
   };
 }
 
-async function run(mode: 'corrected_async_gn', opts: { commFree?: boolean; commDtype: 'f16' | 'f32'; gpuBackend: boolean; steps: number }): Promise<Run> {
+async function run(mode: 'corrected_async_gn', opts: { commFree?: boolean; commDtype: 'f16' | 'f32' | 'i8'; gpuBackend: boolean; steps: number }): Promise<Run> {
   const gpu = await testGpu();
   const n = 2;
   const comms = loopbackComms(n);
@@ -137,6 +177,28 @@ describe('GPU backend: per-piece early sends, f16 packed on the GPU', () => {
       expect(ev.detail.packMs).toBe(0); // nothing packed on the host
     }
     expect(c32.events[0][1].detail.packMs).toBeGreaterThan(0); // the CPU backend's pieces go from the host
+  }, 300_000);
+});
+
+describe('i8 wire: GroupNorm sums f32, halo and attention-input int8 blocks, the same on both backends', () => {
+  it('corrected_async_gn N=2 DDIM 3: about half of f16\'s bytes; CPU and GPU i8 agree; i8 vs f32 within int8 rounding', async () => {
+    const c32 = await run('corrected_async_gn', { commDtype: 'f32', gpuBackend: false, steps: 3 });
+    const c8 = await run('corrected_async_gn', { commDtype: 'i8', gpuBackend: false, steps: 3 });
+    const g16 = await run('corrected_async_gn', { commDtype: 'f16', gpuBackend: true, steps: 3 });
+    const g8 = await run('corrected_async_gn', { commDtype: 'i8', gpuBackend: true, steps: 3 });
+    expect(c8.bytes).toBe(g8.bytes);
+    expect(g8.bytes).toBeLessThan(0.6 * g16.bytes); // 1 byte + 4/64 per value against 2, plus the f32 sums: measured 0.554
+    for (let r = 0; r < 2; r++) {
+      expect(maxAbsErr(c8.eps[r][1], c32.eps[r][1])).toBe(0); // step 1 reads the warm-up's f32 values
+      const cpuI8 = maxAbsErr(c8.eps[r][2], c32.eps[r][2]); // step 2 reads step 1's int8 pieces; measured 3.8e-3
+      const gpuF16 = maxAbsErr(g16.eps[r][2], c32.eps[r][2]); // measured 1.9e-4
+      // int8 keeps ~1/254 of a block's max per value against f16's 2^-12 relative: a larger, still small, error
+      expect(cpuI8).toBeGreaterThan(gpuF16);
+      expect(cpuI8).toBeLessThan(1e-2);
+      // both backends quantize the same values the same way (a byte may flip by one where f32 division rounds
+      // across a .5): measured 8.9e-7 apart, against 3.8e-3 of quantization error
+      expect(maxAbsErr(c8.eps[r][2], g8.eps[r][2])).toBeLessThan(1e-4);
+    }
   }, 300_000);
 });
 

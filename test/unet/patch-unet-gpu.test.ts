@@ -42,7 +42,7 @@ async function runAll(r: RunSpec): Promise<UnetPatchRunResult[]> {
   return Promise.all(comms.map((comm, rank) => runUnetPatchParallel({
     comm, model: r.model, rank, nPeers: r.n, sampler: r.sampler, mode: r.mode, warmupSteps: r.warmupSteps, seed: 4, label: 2,
     // f32 on the wire: this file compares the GPU backend with the CPU one, and f16 rounding of the
-    // exchange would turn their 1e-6 differences into occasional 1-ulp f16 flips (test/unet/patch-unet-f16.test.ts covers f16).
+    // exchange would turn their 1e-6 differences into occasional 1-ulp f16 flips (test/unet/patch-unet-wire.test.ts covers f16).
     guidance: r.guidance, backend: r.backend(rank), commDtype: 'f32',
     onEps: rank === 0 && r.log ? (_k, eps, z) => r.log!.push({ eps, z }) : undefined,
     onStep: r.events ? (ev) => r.events![rank].push(ev) : undefined,

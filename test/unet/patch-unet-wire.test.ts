@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CommRegistry, type SegmentKind } from '../../src/parallel/patch-plan';
 import { pieceCarrier, unetPieces } from '../../src/parallel/patch-unet-exchange';
-import { f16CarrierLen, packBlocks, packF16, unpackBlocks, unpackF16 } from '../../src/parallel/patch-unet-f16';
+import { i8CarrierWords, reference as packI8, referenceUnpack as unpackI8 } from '../../src/kernels/diffusion/i8-pack';
+import { f16CarrierLen, packBlocks, packF16, unpackBlocks, unpackF16 } from '../../src/parallel/patch-unet-wire';
 
 // Independent reference: Math.f16round is not in Node 20, so round by exhaustive nearest search over the
 // representable halves near x (values from their definition), ties to the even mantissa.
@@ -51,35 +52,71 @@ describe('f16 host codec', () => {
   });
 });
 
-describe('mixed f16/f32 piece carriers (GroupNorm sums f32)', () => {
-  it('round-trips stats segments exactly and the rest as the f16 codec does, odd runs word-aligned', () => {
+describe('i8 host codec (int8, one absmax per 64 values)', () => {
+  it('stores each block\'s max |x| exactly and every value as the nearest of its block\'s 255 levels', () => {
+    let s = 3;
+    const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
+    const n = 64 * 5 + 37; // a partial last block and a partial last word
+    const src = Float32Array.from({ length: n }, (_, i) => (i >= 128 && i < 192 ? 0 : rnd() * 2 ** ((i >> 6) * 3 - 6))); // [n] block 2 all zeros, scales 2^-6..2^6
+    const carrier = packI8(src, { count: n, srcBase: 0 });
+    expect(carrier.length).toBe(i8CarrierWords(n));
+    expect(i8CarrierWords(n)).toBe(6 + Math.ceil(n / 4));
+    const maxima = new Float32Array(carrier.buffer, 0, 6); // [blocks]
+    const out = new Float32Array(n); // [n]
+    unpackI8(carrier, { count: n, srcBase: 0, dstBase: 0 }, out);
+    for (let b = 0; b < 6; b++) {
+      const blk = src.subarray(64 * b, Math.min(n, 64 * b + 64)); // [<= 64]
+      const m = Math.max(...Array.from(blk, Math.abs));
+      expect(maxima[b]).toBe(m);
+      blk.forEach((x, k) => {
+        const i = 64 * b + k;
+        if (m === 0) return expect(out[i]).toBe(0);
+        // the nearest level q * m / 127 by exhaustive search (ties, measure zero here, would allow either)
+        let best = Infinity;
+        for (let q = -127; q <= 127; q++) best = Math.min(best, Math.abs(x - (q * m) / 127));
+        expect(Math.abs(x - out[i])).toBeLessThanOrEqual(best * (1 + 1e-5) + m * 1e-7);
+      });
+    }
+  });
+});
+
+describe('mixed piece carriers (GroupNorm sums f32, activations f16 or i8)', () => {
+  it.each(['f16', 'i8'] as const)('%s: round-trips stats segments exactly and the rest as its codec does, runs word-aligned', (dtype) => {
     // segments of 2 ranks with odd sizes, consecutive runs of one kind, and sums past the half range
     const kinds: [SegmentKind, number, number][] = [
       ['stats', 8, 8], ['halo', 7, 5], ['attn_x', 3, 9], ['stats', 8, 8], ['halo', 5, 5], ['stats', 8, 8], ['stats', 8, 8], ['attn_x', 11, 1],
+      ['halo', 150, 70], ['attn_x', 90, 130],
     ];
     const reg = new CommRegistry(2);
     kinds.forEach(([k, a, b], i) => reg.register(`s${i}`, k, [a, b]));
     reg.freeze();
     const pieces = unetPieces(reg, 3);
     expect(pieces.count).toBeGreaterThan(1);
+    const runWords = (n: number) => (dtype === 'f16' ? Math.ceil(n / 2) : Math.ceil(n / 64) + Math.ceil(n / 4));
     for (let r = 0; r < 2; r++) {
       const flat = Float32Array.from({ length: reg.total(r) }, (_, i) => (i % 3 === 0 ? 3e5 + i / 7 : Math.sin(i) * 10)); // [total]
       const got = new Float32Array(flat.length); // [total]
       let words = 0;
+      const runMax = new Float32Array(flat.length); // [total] max |x| over the run each float travels in
       for (let j = 0; j < pieces.count; j++) {
         const [a, b] = pieces.range(j, r);
-        const c = pieceCarrier(reg, pieces, j, r, true);
-        // expected words: each maximal same-kind run (stats vs not) whole floats for stats, ceil(n/2) otherwise
+        const c = pieceCarrier(reg, pieces, j, r, dtype);
+        // expected words: each maximal same-kind run (stats vs not) whole floats for stats, the codec's words otherwise
         let want = 0;
-        let run: { f32: boolean; n: number } | null = null;
-        const close = () => run && (want += run.f32 ? run.n : Math.ceil(run.n / 2));
+        let run: { f32: boolean; n: number; from: number } | null = null;
+        const close = () => {
+          if (!run) return;
+          want += run.f32 ? run.n : runWords(run.n);
+          const part = flat.subarray(run.from, run.from + run.n);
+          runMax.fill(Math.max(...Array.from(part, Math.abs)), run.from, run.from + run.n);
+        };
         reg.segments.forEach((sg) => {
           if (sg.offsets[r] < a || sg.offsets[r] >= b) return;
           const f32 = sg.kind === 'stats';
           if (run && run.f32 === f32) run.n += sg.sizes[r];
           else {
             close();
-            run = { f32, n: sg.sizes[r] };
+            run = { f32, n: sg.sizes[r], from: sg.offsets[r] };
           }
         });
         close();
@@ -88,14 +125,21 @@ describe('mixed f16/f32 piece carriers (GroupNorm sums f32)', () => {
         const carrier = packBlocks(flat.subarray(a, b), c.blocks, c.words); // [words]
         expect(carrier.length).toBe(c.words);
         unpackBlocks(carrier, c.blocks, got.subarray(a, b));
-        expect(pieceCarrier(reg, pieces, j, r, false)).toEqual({ blocks: [{ from: 0, count: b - a, word: 0, f32: true }], words: b - a });
+        expect(pieceCarrier(reg, pieces, j, r, 'f32')).toEqual({ blocks: [{ from: 0, count: b - a, word: 0, enc: 'f32' }], words: b - a });
       }
-      expect(words).toBeLessThan(reg.total(r));
+      expect(words).toBeLessThan((dtype === 'f16' ? 0.6 : 0.4) * reg.total(r));
       reg.segments.forEach((sg, si) => {
         const want = reg.view(flat, si, r);
-        const rounded = new Float32Array(want.length); // [n]
-        unpackF16(packF16(want), rounded);
-        expect(Array.from(reg.view(got, si, r)), sg.name).toEqual(Array.from(sg.kind === 'stats' ? want : rounded));
+        const have = reg.view(got, si, r);
+        if (sg.kind === 'stats') return expect(Array.from(have), sg.name).toEqual(Array.from(want));
+        if (dtype === 'f16') {
+          const rounded = new Float32Array(want.length); // [n]
+          unpackF16(packF16(want), rounded);
+          return expect(Array.from(have), sg.name).toEqual(Array.from(rounded));
+        }
+        // i8: within half a level of the run's largest value (a block's max is at most the run's)
+        const m = reg.view(runMax, si, r);
+        want.forEach((x, i) => expect(Math.abs(have[i] - x), `${sg.name}[${i}]`).toBeLessThanOrEqual((m[i] / 254) * (1 + 1e-5)));
       });
     }
   });

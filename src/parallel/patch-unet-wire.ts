@@ -1,7 +1,9 @@
-// Float32 <-> IEEE half (binary16) on the host, for DistriFusion's async flat buffer on the wire
-// (commDtype 'f16': about half the bytes; no shader-f16 needed, the GPU still sees f32). Halves travel packed
-// two per float32 slot so the collectives (which move Float32Arrays as raw bytes, never reading the values)
-// carry them unchanged.
+// DistriFusion's async flat buffer on the wire, host side: f32 <-> IEEE half (binary16; commDtype 'f16', about
+// half the bytes, no shader-f16 needed, the GPU still sees f32) and f32 <-> int8 with a scale per 64 values
+// (commDtype 'i8', about half of f16's bytes; codec in src/kernels/diffusion/i8-pack.ts, shared with its shader
+// test). Carriers travel as Float32Arrays of packed words so the collectives (which move raw bytes, never
+// reading the values) carry them unchanged.
+import { i8CarrierWords, reference as packI8, referenceUnpack as unpackI8 } from '../kernels/diffusion/i8-pack';
 
 const f16ToF32Table = (() => {
   const t = new Float32Array(65536); // [65536] every half's value, built once (256 KiB)
@@ -57,16 +59,25 @@ export function packF16Into(src: Float32Array, carrier: Float32Array, word: numb
   for (let i = 0; i < bits.length; i++) h[i] = halfBits(bits[i]);
 }
 
+/** How a run of a piece travels: raw f32, halves (two per word) or int8 with block scales. */
+export type WireEnc = 'f32' | 'f16' | 'i8';
+
+/** Carrier words of a run of n floats in encoding enc. */
+export function encWords(enc: WireEnc, n: number): number {
+  return enc === 'f32' ? n : enc === 'f16' ? f16CarrierLen(n) : i8CarrierWords(n);
+}
+
 /**
  * One block of a mixed carrier (patch-unet-exchange.ts's pieceCarrier): `count` floats of the piece from
- * float `from`, at carrier word `word`, either raw f32 (one word each: GroupNorm sums, whose sumsq passes
- * the half range and whose E[x^2] - mean^2 cancellation f16 cannot afford) or halves (ceil(count/2) words).
+ * float `from`, at carrier word `word`, in encoding `enc`: raw f32 for GroupNorm sums (whose sumsq passes
+ * the half range and whose E[x^2] - mean^2 cancellation neither f16 nor i8 can afford), halves or int8
+ * blocks for activations (encWords(enc, count) words).
  */
 export interface CarrierBlock {
   from: number;
   count: number;
   word: number;
-  f32: boolean;
+  enc: WireEnc;
 }
 
 /** Piece floats `src` [n] into a new carrier [words] laid out by `blocks`. */
@@ -74,8 +85,9 @@ export function packBlocks(src: Float32Array, blocks: CarrierBlock[], words: num
   const carrier = new Float32Array(words); // [words]
   for (const b of blocks) {
     const part = src.subarray(b.from, b.from + b.count); // [count]
-    if (b.f32) carrier.set(part, b.word);
-    else packF16Into(part, carrier, b.word);
+    if (b.enc === 'f32') carrier.set(part, b.word);
+    else if (b.enc === 'f16') packF16Into(part, carrier, b.word);
+    else packI8(part, { count: b.count, srcBase: 0 }, new Uint32Array(carrier.buffer, carrier.byteOffset, words), b.word);
   }
   return carrier;
 }
@@ -84,8 +96,9 @@ export function packBlocks(src: Float32Array, blocks: CarrierBlock[], words: num
 export function unpackBlocks(carrier: Float32Array, blocks: CarrierBlock[], dst: Float32Array): void {
   for (const b of blocks) {
     const out = dst.subarray(b.from, b.from + b.count); // [count]
-    if (b.f32) out.set(carrier.subarray(b.word, b.word + b.count));
-    else unpackF16(carrier.subarray(b.word), out);
+    if (b.enc === 'f32') out.set(carrier.subarray(b.word, b.word + b.count));
+    else if (b.enc === 'f16') unpackF16(carrier.subarray(b.word), out);
+    else unpackI8(new Uint32Array(carrier.buffer, carrier.byteOffset, carrier.length), { count: b.count, srcBase: b.word, dstBase: 0 }, out);
   }
 }
 
