@@ -32,6 +32,8 @@ export interface CaseRow {
    *  shapes and corrected GN, stale values never refreshed, nothing sent); no_sync = the old ideal (commFree:
    *  patch-local attention, zero halos, local GN; less arithmetic than corrected_async_gn). */
   mode: 'full_sync' | 'corrected_async_gn' | 'ideal_async' | 'no_sync';
+  /** The async steps' wire format (sync gathers are f32 whatever it is); absent in older results (f16). */
+  comm_dtype?: 'f32' | 'f16' | 'i8';
   steps: number;
   warmup: number;
   load_ms: number;
@@ -58,7 +60,7 @@ const median = (a: number[]) => {
 };
 
 export function summarize(o: {
-  px: number; model: string; latent: number; n: number; mode: CaseRow['mode']; steps: number; warmup: number; loadMs: number;
+  px: number; model: string; latent: number; n: number; mode: CaseRow['mode']; commDtype: CaseRow['comm_dtype']; steps: number; warmup: number; loadMs: number;
   samples: StepSample[][]; results: { timings: { totalMs: number } }[]; wallMs: number; flatBytes: number; epsBytes: number;
 }): CaseRow {
   const step: number[] = [];
@@ -78,7 +80,7 @@ export function summarize(o: {
     wait.push(slow.commWaitMs);
   }
   return {
-    px: o.px, model: o.model, latent: o.latent, n: o.n, mode: o.mode, steps: o.steps, warmup: o.warmup, load_ms: o.loadMs,
+    px: o.px, model: o.model, latent: o.latent, n: o.n, mode: o.mode, comm_dtype: o.commDtype, steps: o.steps, warmup: o.warmup, load_ms: o.loadMs,
     step_ms: median(step), step_ms_all: step, compute_ms: median(comp), comm_wait_ms: median(wait), wall_ms_per_step: o.wallMs / o.steps,
     flat_buffer_bytes: o.flatBytes, eps_bytes: o.epsBytes, bytes_per_step_per_peer: o.flatBytes + o.epsBytes, sync_steps: syncSteps,
     vs_ideal: null, vs_old_ideal: null, speedup_vs_n1: null, detail: det.length ? detailRow(det) : null,
@@ -94,6 +96,9 @@ function detailRow(d: StepDetail[]): DetailRow {
     piece_wait_ms: per((x) => x.pieceWaitMs), piece_arrive_at_ms: per((x) => x.pieceArriveAtMs), piece_send_at_ms: per((x) => x.pieceSendAtMs),
   };
 }
+
+/** The mode, with its wire format when an async mode's is not f16 (the default before i8; older results lack the field). */
+const modeLabel = (r: CaseRow): string => (r.comm_dtype && r.comm_dtype !== 'f16' && r.mode !== 'full_sync' ? `${r.mode} (${r.comm_dtype} wire)` : r.mode);
 
 /** Fills vs_ideal and speedup_vs_n1 in place. */
 export function addRatios(rows: CaseRow[]): void {
@@ -121,7 +126,7 @@ export function markdown(doc: { date: string; machine: Record<string, unknown>; 
     '',
     '| px | model | latent | N | mode | step ms | compute ms | wait ms | MB/step/peer | vs ideal | vs old ideal | speed-up vs N=1 | load s |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-    ...doc.rows.map((r) => `| ${r.px} | ${r.model} | ${r.latent} | ${r.n} | ${r.n === 1 ? 'single' : r.mode === 'no_sync' ? 'old ideal (no_sync, no comm)' : r.mode === 'ideal_async' ? 'ideal (corrected_async_gn, exchange off)' : r.mode} | ${f(r.step_ms)} | ${f(r.compute_ms)} | ${f(r.comm_wait_ms)} | ${f(r.bytes_per_step_per_peer / 1e6, 2)} | ${f(r.vs_ideal, 2)} | ${f(r.vs_old_ideal, 2)} | ${f(r.speedup_vs_n1, 2)} | ${f(r.load_ms / 1000)} |`),
+    ...doc.rows.map((r) => `| ${r.px} | ${r.model} | ${r.latent} | ${r.n} | ${r.n === 1 ? 'single' : r.mode === 'no_sync' ? 'old ideal (no_sync, no comm)' : r.mode === 'ideal_async' ? 'ideal (corrected_async_gn, exchange off)' : modeLabel(r)} | ${f(r.step_ms)} | ${f(r.compute_ms)} | ${f(r.comm_wait_ms)} | ${f(r.bytes_per_step_per_peer / 1e6, 2)} | ${f(r.vs_ideal, 2)} | ${f(r.vs_old_ideal, 2)} | ${f(r.speedup_vs_n1, 2)} | ${f(r.load_ms / 1000)} |`),
     '',
     'Where the time goes (slowest peer, medians over the timed steps, ms): read wait = blocked on the step\'s final read-back (GPU work still queued after encoding); upload = host time putting received pieces on the GPU; pack/unpack = host f16 conversion; per piece: wait (blocked), arrived at / sent at (ms since the step\'s start; arrival < 0 = during the previous step).',
     '',
@@ -130,7 +135,7 @@ export function markdown(doc: { date: string; machine: Record<string, unknown>; 
     ...doc.rows.filter((r) => r.detail && r.n > 1).map((r) => {
       const d = r.detail!;
       const l = (a: number[]) => a.map((v) => f(v, 0)).join(' ');
-      return `| ${r.px} | ${r.n} | ${r.mode} | ${f(d.read_wait_ms)} | ${f(d.upload_ms)} | ${f(d.pack_ms)} | ${f(d.unpack_ms)} | ${f(d.eps_gather_ms)} | ${f(d.sync_gather_ms)} | ${l(d.piece_wait_ms)} | ${l(d.piece_arrive_at_ms)} | ${l(d.piece_send_at_ms)} |`;
+      return `| ${r.px} | ${r.n} | ${modeLabel(r)} | ${f(d.read_wait_ms)} | ${f(d.upload_ms)} | ${f(d.pack_ms)} | ${f(d.unpack_ms)} | ${f(d.eps_gather_ms)} | ${f(d.sync_gather_ms)} | ${l(d.piece_wait_ms)} | ${l(d.piece_arrive_at_ms)} | ${l(d.piece_send_at_ms)} |`;
     }),
     '',
     'Goal: corrected_async_gn / ideal <= 1.1 (DistriFusion paper: 1.2). Anchors: DistriFusion 1.8x (2 GPUs) and 3.4x (4 GPUs) at 3840 px on A100s.',

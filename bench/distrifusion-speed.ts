@@ -27,7 +27,7 @@
 // Environment: PX=32,256,512,1024  NS=1,2,4 (capped by GPUs; default 1 and 2 without GPUs)
 //   MODES=full_sync,corrected_async_gn,ideal_async,no_sync  STEPS=8  WARMUP=2  WIDTH=1  SEED=1  PORT=5391
 //   MODEL_DIR ($TMPDIR/tabmesh-bench-models)  PIN=0|1  BENCH_OUT/OUT (bench/out)  COMMBENCH=1
-//   COMMDTYPE=f16|f32 (async modes' flat buffer on the wire; sync gathers are always f32)
+//   COMMDTYPE=i8 (async modes' flat buffer on the wire: i8, f16 or f32; a list, e.g. f16,i8, runs each side by side; sync gathers are always f32)
 //   LABEL (output file prefix)  SAME_HOST=1|0 (default 1: peers on one host link over Unix sockets, src/transport/uds-channel.node.ts, as
 //   headless peers do by default; 0 keeps WebRTC; the report names what the links really used)
 import os from 'node:os';
@@ -58,7 +58,7 @@ const STEPS = Number(env('STEPS', '8'));
 const WARMUP = Number(env('WARMUP', '2'));
 const WIDTH = Number(env('WIDTH', '1'));
 const SEED = Number(env('SEED', '1'));
-const COMMDTYPE = env('COMMDTYPE', 'f16') as 'f16' | 'f32';
+const COMMDTYPES = env('COMMDTYPE', 'i8').split(',') as ('f16' | 'f32' | 'i8')[];
 const port = Number(env('PORT', '5391'));
 const pin = env('PIN', gpus.length > 1 && process.getuid?.() === 0 ? '1' : '0') === '1';
 const commBench = env('COMMBENCH', '1') === '1';
@@ -85,12 +85,12 @@ const zeroGetter = () => new Float32Array(0); // buildUnet for the plan's layout
 interface ModelCase { px: number; name: string; url: string; config: UnetConfig; label: string; params: number | null }
 
 /** One image job: every peer's per-step events and results. */
-async function runImage(coord: NodeCoordinator, group: string[], m: ModelCase, mode: CaseRow['mode'], steps: number): Promise<{ samples: StepSample[][]; results: ImageResult[]; wallMs: number }> {
+async function runImage(coord: NodeCoordinator, group: string[], m: ModelCase, mode: CaseRow['mode'], steps: number, commDtype = COMMDTYPES[0]): Promise<{ samples: StepSample[][]; results: ImageResult[]; wallMs: number }> {
   const samples: StepSample[][] = group.map(() => []);
   const t0 = performance.now();
   const h = coord.core.runJob<ImageResult>({
     kind: 'image', group, model: { name: m.name, url: m.url }, seed: SEED, steps, sampler: 'ddim', mode: mode === 'ideal_async' ? 'corrected_async_gn' : mode,
-    warmupSteps: WARMUP, withSingle: false, label: 0, guidance: 1, backend: 'gpu', commFree: mode === 'no_sync' || mode === 'ideal_async', commDtype: COMMDTYPE,
+    warmupSteps: WARMUP, withSingle: false, label: 0, guidance: 1, backend: 'gpu', commFree: mode === 'no_sync' || mode === 'ideal_async', commDtype,
   }, (peer: string, ev: JobEvent) => {
     if (ev.kind !== 'image-step') return;
     const detail = (ev as { detail?: StepDetail }).detail; // the runner's fine timers ride on the event (UnetStepEvent)
@@ -125,15 +125,17 @@ async function runCase(coord: NodeCoordinator, m: ModelCase, n: number): Promise
     // One peer: every mode is the same single-device run, measured once (as no_sync) whatever MODES lists,
     // since every N > 1 row's speed-up is against it.
     const modes: CaseRow['mode'][] = n === 1 ? ['no_sync'] : MODES;
-    for (const mode of modes) {
-      const r = await runImage(coord, group, m, mode, STEPS);
+    for (const mode of modes) for (const dt of mode === 'corrected_async_gn' ? COMMDTYPES : [COMMDTYPES[0]]) {
+      const r = await runImage(coord, group, m, mode, STEPS, dt);
       const free = mode === 'no_sync' || mode === 'ideal_async'; // nothing per timed step
       const epsBytes = free || n === 1 ? 0 : (m.config.inChannels * m.config.size * m.config.size * 4) / n;
+      // async: what the runner reports it put on the wire per step (its carriers); full_sync gathers f32
+      const flatBytes = free || !plan ? 0 : mode === 'full_sync' ? plan.registry.total(0) * 4 : r.results[0].timings.bytesSentPerStep;
       const row = summarize({
-        px: m.px, model: m.label, latent: m.config.size, n, mode, steps: STEPS, warmup: WARMUP, loadMs, samples: r.samples, results: r.results,
-        wallMs: r.wallMs, flatBytes: free ? 0 : plan ? plan.registry.total(0) * (COMMDTYPE === 'f16' && mode !== 'full_sync' ? 2 : 4) : 0, epsBytes,
+        px: m.px, model: m.label, latent: m.config.size, n, mode, commDtype: dt, steps: STEPS, warmup: WARMUP, loadMs, samples: r.samples, results: r.results,
+        wallMs: r.wallMs, flatBytes, epsBytes,
       });
-      log(`${m.label} N=${n} ${mode}: ${row.step_ms.toFixed(1)} ms/step (compute ${row.compute_ms.toFixed(1)}, wait ${row.comm_wait_ms.toFixed(1)}), ${(row.bytes_per_step_per_peer / 1e6).toFixed(2)} MB/step/peer`);
+      log(`${m.label} N=${n} ${mode} (${dt}): ${row.step_ms.toFixed(1)} ms/step (compute ${row.compute_ms.toFixed(1)}, wait ${row.comm_wait_ms.toFixed(1)}), ${(row.bytes_per_step_per_peer / 1e6).toFixed(2)} MB/step/peer`);
       rows.push(row);
     }
     if (commBench && n > 1 && plan) {

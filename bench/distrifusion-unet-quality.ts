@@ -35,8 +35,8 @@ const warmup = Number(args.get('warmup') ?? 2);
 const ns = (args.get('n') ?? '2,4').split(',').map(Number);
 const ws = (args.get('guidance') ?? '1,2').split(',').map(Number);
 const jobs = Number(args.get('jobs') ?? 1);
-// The async exchange's wire format (patch-unet.ts commDtype): f16 halves the bytes; sync steps stay f32.
-const commDtype = (args.get('comm-dtype') ?? 'f32') as 'f32' | 'f16';
+// The async exchange's wire format (patch-unet.ts commDtype): f16 halves the bytes, i8 halves them again; sync steps stay f32.
+const commDtype = (args.get('comm-dtype') ?? 'f32') as 'f32' | 'f16' | 'i8';
 const modes = (args.get('modes') ?? 'corrected_async_gn,stale_gn,sync_gn,no_sync').split(',') as PatchMode[];
 const weights = args.get('weights') ?? ['web/public/fm-unet/fm-unet.safetensors', '../web/public/fm-unet/fm-unet.safetensors']
   .map((p) => resolve(process.cwd(), p)).find((p) => existsSync(p)) ?? 'web/public/fm-unet/fm-unet.safetensors';

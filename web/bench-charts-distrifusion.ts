@@ -5,9 +5,17 @@ import { chartSection, colour, dateOf, filesWith, newest, num, rowsOf, str, uniq
 
 // n=1 rows are the single device; no_sync at n>1 skips every exchange, i.e. the ideal split.
 const MODE_ORDER = ['single', 'full_sync', 'sync_gn', 'corrected_async_gn', 'stale_gn', 'no_sync'];
-const modeOf = (r: Json): string => (num(r.n) === 1 ? 'single' : str(r.mode));
+// An async mode run with a non-default wire format (comm_dtype, e.g. i8) is its own bar beside the f16 one.
+const modeOf = (r: Json): string => {
+  if (num(r.n) === 1) return 'single';
+  const wire = typeof r.comm_dtype === 'string' && r.comm_dtype !== 'f16' && r.mode !== 'full_sync' && r.mode !== 'ideal_async' && r.mode !== 'no_sync';
+  return wire ? `${str(r.mode)} (${str(r.comm_dtype)} wire)` : str(r.mode);
+};
 const modeLabel = (m: string): string => (m === 'no_sync' ? 'no_sync (ideal)' : m);
-const modeRank = (m: string): number => (MODE_ORDER.includes(m) ? MODE_ORDER.indexOf(m) : MODE_ORDER.length);
+const modeRank = (m: string): number => {
+  const base = m.split(' (')[0];
+  return MODE_ORDER.includes(base) ? MODE_ORDER.indexOf(base) + (base === m ? 0 : 0.5) : MODE_ORDER.length;
+};
 
 /** Per image size: step ms per mode and N, stacked compute + comm wait (the slowest peer's). */
 export function distrifusionSpeedCharts(): void {

@@ -1,6 +1,6 @@
 // f32 -> IEEE half, two per u32 word (DistriFusion's async exchange on the wire, commDtype 'f16'):
 //   dst[dstBase + i] = pack2x16float(src[srcBase + 2i], src[srcBase + 2i + 1])   (low half first),
-// the same little-endian carrier as src/parallel/patch-unet-f16.ts's host packF16, so a peer that packs
+// the same little-endian carrier as src/parallel/patch-unet-wire.ts's host packF16, so a peer that packs
 // on the GPU and one that unpacks on the host (or the reverse) agree. pack2x16float is core WGSL (no
 // shader-f16). Values beyond the half range are clamped to +-65504 first: WGSL leaves the conversion of an
 // out-of-range value indeterminate (the host codec gives +-inf there; activations never reach it).

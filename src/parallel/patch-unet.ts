@@ -257,14 +257,15 @@ export interface UnetPatchRunOptions {
   label: number; // class 0..9 (10 = unconditional)
   guidance: number; // CFG weight w; w = 1 runs one branch
   commTimeoutMs?: number;
-  /** Wire format of the async flat buffer: 'f16' sends its halo rows and attention inputs as halves, about half the bytes;
-   *  its GroupNorm [sum, sumsq] segments stay f32 (pieceCarrier in ./patch-unet-exchange.ts: sumsq overflows
-   *  a half). Synchronous gathers (full_sync, warm-up, sync_gn's statistics) and the eps rows always travel
-   *  as f32. Default 'f16': over 32 seeds (DDIM 50, warm-up 4, H100) it gave the same PSNR vs single-device
-   *  as f32 to 0.01 dB at N = 2 and 4 (bench/results/distrifusion-quality-fm-unet-ddim50-warmup4-*; measured
-   *  before the GroupNorm sums were kept f32, when the GPU backend clamped sums past 65504). 'i8' sends them
-   *  as int8 with one f32 scale per 64 values (src/kernels/diffusion/i8-pack.ts), about half of f16's bytes,
-   *  for slow links; its quality cost is measured by bench/distrifusion-unet-quality.ts --comm-dtype i8. */
+  /** Wire format of the async flat buffer. 'f16' sends its halo rows and attention inputs as halves, about half
+   *  the bytes; 'i8' (default) as int8 with one f32 absmax per 64 values (src/kernels/diffusion/i8-pack.ts), 0.54x
+   *  f16's bytes. Its GroupNorm [sum, sumsq] segments stay f32 either way (pieceCarrier in
+   *  ./patch-unet-exchange.ts: sumsq overflows a half). Synchronous gathers (full_sync, warm-up, sync_gn's
+   *  statistics) and the eps rows always travel as f32. Why i8 by default: on fm-unet over 32 seeds (DDIM 50,
+   *  warm-up 4, one H200, bench/results/distrifusion-quality-fm-unet-ddim50-warmup4-{f16,i8}-nvidia-h200-*) it
+   *  gave the same PSNR vs single-device as f16 (31.99 / 25.38 dB at N = 2 / 4, f16 likewise; f32 the same
+   *  to 0.01 dB in the earlier H100 runs), and fewer bytes is what a browser swarm's links need (two peers
+   *  on one H200: 104.0 -> 80.3 ms per 1024-px step, distrifusion-speed-i8-wire-1gpu-shared-*). */
   commDtype?: WireEnc;
   backend?: UnetPatchBackend; // default: unetCpuPatchBackend() (plain TS)
   /**
@@ -345,7 +346,7 @@ export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<Unet
       commWaitMs += performance.now() - c0;
     }
   };
-  const ex = new UnetAsyncExchange(comm, reg, unetPieces(reg), rank, o.commDtype ?? 'f16', !o.commFree, collect);
+  const ex = new UnetAsyncExchange(comm, reg, unetPieces(reg), rank, o.commDtype ?? 'i8', !o.commFree, collect);
   // the host flat buffers of a hostSend backend, two so that the previous step's (own stale values) survives
   const hostSend = backend.hostSend && mode !== 'no_sync' ? [0, 1].map(() => new Float32Array(reg.total(rank))) : null;
   // The latent. z is Z_j, exact on every row, for the last step j whose eps every peer has; zIn is what a
