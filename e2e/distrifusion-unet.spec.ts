@@ -49,6 +49,9 @@ test('fm-unet over 2 peers: model and class selectors, clear errors, full_sync e
   const bad = await c.evaluate(() => window.tabmesh.generateImage({ model: 'fm-unet', prompt: 'spaceship', peers: 2 }).then(() => 'completed', (e: Error) => e.message));
   expect(bad).toContain('unknown class "spaceship"');
   expect(bad).toContain('"ankle boot"');
+  // So does an unknown wire format for the async exchange.
+  const badWire = await c.evaluate(() => window.tabmesh.generateImage({ model: 'fm-unet', prompt: 'sneaker', peers: 2, comm_dtype: 'bf16' as 'f16' }).then(() => 'completed', (e: Error) => e.message));
+  expect(badWire).toContain('comm_dtype must be f32, f16 or i8, got "bf16"');
 
   const req = { model: 'fm-unet', prompt: 'Ankle Boot', seed: 5, steps: 10, sampler: 'ddim' as const, warmup_steps: 3, guidance: 1, peers: 2, backend: 'cpu' as const };
   const full = await generate(c, { ...req, mode: 'full_sync' });
