@@ -1,9 +1,9 @@
 // DistriFusion's async flat buffer on the wire, host side: f32 <-> IEEE half (binary16; commDtype 'f16', about
 // half the bytes, no shader-f16 needed, the GPU still sees f32) and f32 <-> int8 with a scale per 64 values
-// (commDtype 'i8', about half of f16's bytes; codec in src/kernels/diffusion/i8-pack.ts, shared with its shader
-// test). Carriers travel as Float32Arrays of packed words so the collectives (which move raw bytes, never
-// reading the values) carry them unchanged.
-import { i8CarrierWords, reference as packI8, referenceUnpack as unpackI8 } from '../kernels/diffusion/i8-pack';
+// (commDtype 'i8', about half of f16's bytes; codec in src/codec/i8-block.ts, the reference of its shader too).
+// Carriers travel as Float32Arrays of packed words so the collectives (which move raw bytes, never reading the
+// values) carry them unchanged.
+import { decodeI8, encodeI8, i8Words } from '../codec/i8-block';
 
 const f16ToF32Table = (() => {
   const t = new Float32Array(65536); // [65536] every half's value, built once (256 KiB)
@@ -64,7 +64,7 @@ export type WireEnc = 'f32' | 'f16' | 'i8';
 
 /** Carrier words of a run of n floats in encoding enc. */
 export function encWords(enc: WireEnc, n: number): number {
-  return enc === 'f32' ? n : enc === 'f16' ? f16CarrierLen(n) : i8CarrierWords(n);
+  return enc === 'f32' ? n : enc === 'f16' ? f16CarrierLen(n) : i8Words(n);
 }
 
 /**
@@ -87,7 +87,7 @@ export function packBlocks(src: Float32Array, blocks: CarrierBlock[], words: num
     const part = src.subarray(b.from, b.from + b.count); // [count]
     if (b.enc === 'f32') carrier.set(part, b.word);
     else if (b.enc === 'f16') packF16Into(part, carrier, b.word);
-    else packI8(part, { count: b.count, srcBase: 0 }, new Uint32Array(carrier.buffer, carrier.byteOffset, words), b.word);
+    else encodeI8(part, 0, b.count, new Uint32Array(carrier.buffer, carrier.byteOffset, words), b.word);
   }
   return carrier;
 }
@@ -98,7 +98,7 @@ export function unpackBlocks(carrier: Float32Array, blocks: CarrierBlock[], dst:
     const out = dst.subarray(b.from, b.from + b.count); // [count]
     if (b.enc === 'f32') out.set(carrier.subarray(b.word, b.word + b.count));
     else if (b.enc === 'f16') unpackF16(carrier.subarray(b.word), out);
-    else unpackI8(new Uint32Array(carrier.buffer, carrier.byteOffset, carrier.length), { count: b.count, srcBase: b.word, dstBase: 0 }, out);
+    else decodeI8(new Uint32Array(carrier.buffer, carrier.byteOffset, carrier.length), b.word, b.count, out, 0);
   }
 }
 

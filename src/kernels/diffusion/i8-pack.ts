@@ -1,16 +1,14 @@
 // f32 <-> int8-with-block-scales carriers on the GPU (shaders/diffusion/i8_pack.wgsl, i8_unpack.wgsl) for the
-// DistriFusion async exchange (commDtype 'i8'), and the host codec of the same layout (reference(),
-// referenceUnpack()): the plain-TS backend packs and unpacks with these, so a CPU peer and a GPU peer agree.
-// Layout of a run of n floats: ceil(n / 64) words of block absmax (f32 bits), then ceil(n / 4) words of four
-// snorm bytes each (value 4w in the low byte of word w). Why 64: a block is a stretch of one channel's rows
-// in the channel-major halo and attention-input segments (similar magnitudes), and its scale word costs
-// 1/16 of the values' bytes.
+// DistriFusion async exchange (commDtype 'i8'). reference() / referenceUnpack() are the host codec of the same
+// layout (src/codec/i8-block.ts, which documents it): the plain-TS backend packs and unpacks with it, so a CPU
+// peer and a GPU peer agree.
 import packCode from '../../../shaders/diffusion/i8_pack.wgsl?raw';
 import unpackCode from '../../../shaders/diffusion/i8_unpack.wgsl?raw';
 import type { Gpu } from '../../gpu/gpu';
+import { decodeI8, encodeI8, i8Words } from '../../codec/i8-block';
 import { grid1d } from './add';
 
-export const I8_BLOCK = 64;
+export { I8_BLOCK } from '../../codec/i8-block';
 
 export interface I8PackShape {
   count: number; // floats
@@ -19,44 +17,18 @@ export interface I8PackShape {
 }
 
 /** u32 words of an i8 carrier for n floats: block maxima, then four values per word. */
-export const i8CarrierWords = (n: number): number => Math.ceil(n / I8_BLOCK) + Math.ceil(n / 4);
+export const i8CarrierWords = i8Words;
 
-/** The words i8_pack writes for src [srcBase, +count): [i8CarrierWords(count)] u32. f32 arithmetic as the shader's. */
+/** The words i8_pack writes for src [srcBase, +count): [i8CarrierWords(count)] u32 (the host codec, src/codec/i8-block.ts). */
 export function reference(src: Float32Array, s: Pick<I8PackShape, 'count' | 'srcBase'>, out?: Uint32Array, outBase = 0): Uint32Array {
-  const n = s.count;
-  const nb = Math.ceil(n / I8_BLOCK);
-  const dst = out ?? new Uint32Array(i8CarrierWords(n)); // [nb + ceil(n/4)]
-  const f = new Float32Array(1); // one f32 slot to take a float's bits
-  const bits = new Uint32Array(f.buffer);
-  for (let b = 0; b < nb; b++) {
-    const lo = s.srcBase + b * I8_BLOCK;
-    const hi = s.srcBase + Math.min(n, (b + 1) * I8_BLOCK);
-    let m = 0;
-    for (let i = lo; i < hi; i++) m = Math.max(m, Math.abs(src[i]));
-    f[0] = m;
-    dst[outBase + b] = bits[0];
-    for (let i = lo; i < hi; i += 4) {
-      let word = 0;
-      for (let k = 0; k < 4 && i + k < hi; k++) {
-        const e = m > 0 ? Math.fround(src[i + k] / m) : 0;
-        const q = Math.floor(Math.fround(0.5 + Math.fround(127 * Math.min(1, Math.max(-1, e))))); // pack4x8snorm
-        word |= (q & 0xff) << (8 * k);
-      }
-      dst[outBase + nb + ((i - s.srcBase) >> 2)] = word >>> 0;
-    }
-  }
+  const dst = out ?? new Uint32Array(i8Words(s.count)); // [nb + ceil(n/4)]
+  encodeI8(src, s.srcBase, s.count, dst, out ? outBase : 0);
   return dst;
 }
 
 /** Floats dst [dstBase, +count) from carrier words src [srcBase, +i8CarrierWords(count)) (i8_unpack's values). */
 export function referenceUnpack(src: Uint32Array, s: I8PackShape, dst: Float32Array): void {
-  const nb = Math.ceil(s.count / I8_BLOCK);
-  const f = new Float32Array(src.buffer, src.byteOffset + 4 * s.srcBase, nb); // [nb] block maxima
-  for (let i = 0; i < s.count; i++) {
-    const byte = (src[s.srcBase + nb + (i >> 2)] >>> (8 * (i & 3))) & 0xff;
-    const q = byte > 127 ? byte - 256 : byte;
-    dst[s.dstBase + i] = Math.fround(Math.max(-1, Math.fround(q / 127)) * f[i >> 6]); // unpack4x8snorm * absmax
-  }
+  decodeI8(src, s.srcBase, s.count, dst, s.dstBase);
 }
 
 /** Encode dst (u32 words) [dstBase, +i8CarrierWords(count)) = the i8 carrier of src (f32) [srcBase, +count). */
