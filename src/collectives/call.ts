@@ -2,6 +2,7 @@
 // receives and how it settles, kept out of group.ts so the algorithms read on their own. Promise-free on the
 // hot path (sendThen / recvThen): a decode step makes thousands of calls a second, and each promise hop and
 // closure is a measurable share of a call on a fast link.
+import { decodeI8, i8Words } from '../codec/i8-block';
 import { CollectiveError } from './errors';
 import { Tag, type MsgKey } from '../transport/frame';
 import { LinkClosedError, type RecvWaiter } from '../transport/link';
@@ -111,6 +112,18 @@ export class Call {
     }
     if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     return new Float32Array(bytes.slice().buffer); // unaligned view: copy once
+  }
+
+  /** The `len` floats of an int8-block carrier (src/codec/i8-block.ts) from a peer; a wrong size is its protocol error. */
+  i8(rank: number, bytes: Uint8Array, len: number): Float32Array {
+    const words = i8Words(len);
+    if (bytes.byteLength !== words * 4) {
+      throw new CollectiveError(this.comm.members[rank], 'protocol', this.name, `got ${bytes.byteLength} bytes of int8 carrier, expected ${words * 4} for ${len} values`);
+    }
+    const w = bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, words) : new Uint32Array(bytes.slice().buffer); // [words]
+    const out = new Float32Array(len); // [len]
+    decodeI8(w, 0, len, out, 0);
+    return out;
   }
 
   finish(err: CollectiveError | null, value?: unknown): void {

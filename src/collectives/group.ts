@@ -3,7 +3,8 @@
 // (group stream, seq, step), so several calls may be outstanding at once and messages may arrive early.
 // Results are bitwise identical on every rank: allReduce sums in rank order 0..n-1 (the direct round on
 // every rank, the two-round form on each segment's owner, which copies it to everyone); the rest only copy bytes.
-import type { Comm } from './types';
+import { decodeI8, encodeI8, i8Words } from '../codec/i8-block';
+import type { Comm, ReduceWire } from './types';
 import { CollectiveError } from './errors';
 import { Call, asCollectiveError } from './call';
 import type { Mesh } from '../transport/mesh';
@@ -82,6 +83,20 @@ function bytesOf(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength); // [4*len] view, no copy
 }
 
+/** a [len] as the bytes of its int8-block carrier ([4 * i8Words(len)]). */
+function encodeBytes(a: Float32Array): Uint8Array {
+  const w = new Uint32Array(i8Words(a.length)); // [words]
+  encodeI8(a, 0, a.length, w, 0);
+  return new Uint8Array(w.buffer);
+}
+
+/** The values the others decode from this rank's carrier (so every rank adds the same bits for it). */
+function decodeOwn(bytes: Uint8Array, len: number): Float32Array {
+  const out = new Float32Array(len); // [len]
+  decodeI8(new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), 0, len, out, 0);
+  return out;
+}
+
 /** now() in ms for deadlines: monotonic, and in both Node and browsers. */
 const now = (): number => performance.now();
 /** A deadline counts as passed this close to it: a timer may fire a little early by performance.now(). */
@@ -131,12 +146,15 @@ export class GroupComm implements Comm {
     for (const p of this.members) if (p !== myPeerId && mesh.link(p)?.isClosed) this.breakGroup(p);
   }
 
-  /** Element-wise sum; a new array, identical bits on every rank. */
-  allReduce(data: Float32Array): Promise<Float32Array> {
+  /** Element-wise sum; a new array, identical bits on every rank. wire 'i8': every value travels as int8
+   *  blocks, and every rank sums the decoded values (its own too), so the bits stay identical everywhere. */
+  allReduce(data: Float32Array, wire: ReduceWire = 'f32'): Promise<Float32Array> {
+    if (wire !== 'f32' && wire !== 'i8') return Promise.reject(new CollectiveError(null, 'usage', 'allReduce', `unknown wire ${JSON.stringify(wire)}`));
     return this.run('allReduce', (call) => {
       if (this.size === 1) return call.finish(null, data.slice());
-      if (this.size <= 2 || data.byteLength <= this.directMax) return this.reduceDirect(call, data);
-      return this.reduceTwoRound(call, data);
+      const i8 = wire === 'i8';
+      if (this.size <= 2 || data.byteLength <= this.directMax) return this.reduceDirect(call, data, i8);
+      return this.reduceTwoRound(call, data, i8);
     });
   }
 
@@ -199,9 +217,11 @@ export class GroupComm implements Comm {
 
   /** One direct round, summed in rank order. Callbacks instead of promises: this is the decode path (two
    *  small all-reduces per layer), where each promise hop and closure is a measurable share of the call. */
-  private reduceDirect(call: Call, data: Float32Array): void {
+  private reduceDirect(call: Call, data: Float32Array, i8: boolean): void {
     const n = this.size;
     const me = this.rank;
+    const wire = i8 ? encodeBytes(data) : null; // [i8Words(len) * 4] what the others get of mine
+    const own = wire ? decodeOwn(wire, data.length) : data; // [len] what they will add for me
     const got: Uint8Array[] = []; // got[r]: rank r's bytes
     let left = 2 * (n - 1); // receives and sends still to complete
     const step = (): void => {
@@ -209,7 +229,7 @@ export class GroupComm implements Comm {
       let acc: Float32Array; // [len]
       try {
         const vecs: Float32Array[] = [];
-        for (let r = 0; r < n; r++) vecs.push(r === me ? data : call.f32(r, got[r], data.length));
+        for (let r = 0; r < n; r++) vecs.push(r === me ? own : i8 ? call.i8(r, got[r], data.length) : call.f32(r, got[r], data.length));
         // Summed in place in a received array (the Link hands each message to exactly one receiver, so its
         // buffer is ours): no 4*len allocation and copy. Rank order stays 0..n-1 on every rank, so the bits
         // are identical: acc starts as rank 0's or 1's values and adds the other of the two (a + b == b + a
@@ -223,7 +243,7 @@ export class GroupComm implements Comm {
       }
       call.finish(null, acc);
     };
-    const mine = bytesOf(data);
+    const mine = wire ?? bytesOf(data);
     for (let r = 0; r < n; r++) {
       if (r === me) continue;
       call.recvThen(r, 0, (d) => {
@@ -236,7 +256,7 @@ export class GroupComm implements Comm {
 
   /** Direct reduce-scatter + all-gather: step 0 sends rank r its segment of everyone's data; r sums the
    *  segment in rank order (the direct round's order, so the same bits); step 1 sends the sum to everyone. */
-  private reduceTwoRound(call: Call, data: Float32Array): void {
+  private reduceTwoRound(call: Call, data: Float32Array, i8: boolean): void {
     const n = this.size;
     const me = this.rank;
     const b = splitBounds(data.length, n); // segment c = [b[c], b[c+1])
@@ -252,7 +272,11 @@ export class GroupComm implements Comm {
       let acc: Float32Array; // [segLen(me)]
       try {
         const parts: Float32Array[] = []; // parts[r]: rank r's values of my segment, [segLen(me)]
-        for (let r = 0; r < n; r++) parts.push(r === me ? data.subarray(b[me], b[me + 1]) : call.f32(r, got[r], segLen(me)));
+        for (let r = 0; r < n; r++) {
+          const seg = data.subarray(b[me], b[me + 1]); // [segLen(me)]
+          if (r === me) parts.push(i8 ? decodeOwn(encodeBytes(seg), seg.length) : seg);
+          else parts.push(i8 ? call.i8(r, got[r], segLen(me)) : call.f32(r, got[r], segLen(me)));
+        }
         // As reduceDirect: in place in a received array, ((v0 + v1) + v2) + ... on the owner only.
         const first = me === 0 ? 1 : 0;
         acc = parts[first];
@@ -261,8 +285,8 @@ export class GroupComm implements Comm {
       } catch (e) {
         return call.fail(asCollectiveError(e, call.name));
       }
-      out.set(acc, b[me]);
-      const sum = bytesOf(acc);
+      const sum = i8 ? encodeBytes(acc) : bytesOf(acc); // the owner keeps what the others will decode
+      out.set(i8 ? decodeOwn(sum, acc.length) : acc, b[me]);
       for (let r = 0; r < n && !call.done; r++) if (r !== me) call.sendThen(r, 1, sum, done);
     };
     for (let r = 0; r < n; r++) {
@@ -275,7 +299,7 @@ export class GroupComm implements Comm {
       call.recvThen(r, 1, (d) => {
         let seg: Float32Array; // [segLen(r)] rank r's finished segment
         try {
-          seg = call.f32(r, d, segLen(r));
+          seg = i8 ? call.i8(r, d, segLen(r)) : call.f32(r, d, segLen(r));
         } catch (e) {
           return call.fail(asCollectiveError(e, call.name));
         }
@@ -283,7 +307,11 @@ export class GroupComm implements Comm {
         done();
       });
     }
-    for (let r = 0; r < n && !call.done; r++) if (r !== me) call.sendThen(r, 0, bytesOf(data.subarray(b[r], b[r + 1])), done);
+    for (let r = 0; r < n && !call.done; r++) {
+      if (r === me) continue;
+      const seg = data.subarray(b[r], b[r + 1]); // [segLen(r)]
+      call.sendThen(r, 0, i8 ? encodeBytes(seg) : bytesOf(seg), done);
+    }
   }
 
   // Broadcast step 0 carries an 8-byte prefix [u32 mode, u32 totalLength] (8 keeps the payload aligned):

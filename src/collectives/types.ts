@@ -1,12 +1,17 @@
 // The communication contract the engines see. Implemented by src/collectives over src/transport;
 // in the browser the worker holds a Comlink proxy of it (tensors cross with transfer).
 
+/** How an allReduce's values travel: 'f32' exact, 'i8' int8 blocks (for bandwidth-bound payloads on slow links). */
+export type ReduceWire = 'f32' | 'i8';
+
 /** Collective operations over one explicit group of ranks. Every member calls them in the same order. */
 export interface Comm {
   readonly rank: number; // this member's index in the group, 0..size-1
   readonly size: number;
-  /** Element-wise sum across the group; every member gets the result. */
-  allReduce(data: Float32Array): Promise<Float32Array>;
+  /** Element-wise sum across the group; every member gets the same result. wire 'i8' (every member passes the
+   *  same) sends the values as int8 with a scale per 64 (src/codec/i8-block.ts): a quarter of the bytes, a
+   *  rounding of at most 1/254 of each block's largest value per hop. Default 'f32': exact. */
+  allReduce(data: Float32Array, wire?: ReduceWire): Promise<Float32Array>;
   /** Concatenation of every member's `data` in rank order (sizes may differ per rank). */
   allGather(data: Float32Array): Promise<Float32Array[]>;
   /** `root`'s bytes to every member. */

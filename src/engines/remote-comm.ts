@@ -22,7 +22,7 @@ export function remoteComm(remote: Remote<Comm>, rank: number, size: number, tim
   return {
     rank,
     size,
-    allReduce: (d) => timed(remote.allReduce(transfer(d, [d.buffer])) as Promise<Float32Array>),
+    allReduce: (d, wire) => timed(remote.allReduce(transfer(d, [d.buffer]), wire) as Promise<Float32Array>),
     allGather: (d) => timed(remote.allGather(transfer(d, [d.buffer])) as Promise<Float32Array[]>),
     broadcast: (d, root) => timed(remote.broadcast(d ? transfer(d, [d.buffer]) : null, root) as Promise<Uint8Array>),
   };

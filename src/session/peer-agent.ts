@@ -91,7 +91,7 @@ function timedComm(comm: Comm, live: { commMs: number; gathers: number }): Comm 
   return {
     rank: comm.rank,
     size: comm.size,
-    allReduce: (d) => timed(() => comm.allReduce(d)),
+    allReduce: (d, wire) => timed(() => comm.allReduce(d, wire)),
     allGather: (d) => {
       live.gathers++;
       return timed(() => comm.allGather(d));

@@ -268,8 +268,8 @@ export class PeerMesh {
     return {
       rank: comm.rank,
       size: comm.size,
-      allReduce: async (d) => {
-        const r = await comm.allReduce(d);
+      allReduce: async (d, wire) => {
+        const r = await comm.allReduce(d, wire);
         return transfer(r, [r.buffer]);
       },
       allGather: async (d) => comm.allGather(d),

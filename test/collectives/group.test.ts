@@ -281,3 +281,78 @@ describe('GroupComm concurrency, failures, robustness', () => {
     expect(() => new GroupComm(g.meshes[0], ids, 'p0', { groupId: 'tp' })).not.toThrow();
   });
 });
+
+describe('GroupComm allReduce, int8 wire', () => {
+  /** Every rank's |values| maxima over [i-63, i+63] summed: a bound on the 64-value blocks (in any
+   *  alignment: direct blocks start at 0, two-round blocks at each segment's start) that hold element i. */
+  function windowSum(inputs: Float32Array[], i: number): number {
+    let s = 0;
+    for (const v of inputs) {
+      let m = 0;
+      for (let j = Math.max(0, i - 63); j < Math.min(v.length, i + 64); j++) m = Math.max(m, Math.abs(v[j]));
+      s += m;
+    }
+    return s;
+  }
+
+  /** Independent bound: each rank's values round to the nearest of 255 levels of their block's max (half a level,
+   *  1/254 of it, off at most); the two-round form also rounds the sum once more before sending it out. */
+  function expectWithinI8(got: Float32Array, inputs: Float32Array[], twoRound: boolean) {
+    for (let i = 0; i < got.length; i++) {
+      let s = 0;
+      for (const v of inputs) s += v[i];
+      const S = windowSum(inputs, i);
+      const bound = S / 254 + (twoRound ? (S * (1 + 1 / 254)) / 254 : 0) + S * 1e-6;
+      const err = Math.abs(got[i] - s);
+      if (err > bound) throw new Error(`index ${i}: got ${got[i]}, want ${s}, error ${err} > bound ${bound}`);
+    }
+  }
+
+  const lengths = [0, 1, 3, 7, 250, 1001];
+  for (let n = 2; n <= 5; n++) {
+    for (const directMaxBytes of [DIRECT_MAX_BYTES, 8]) {
+      const twoRound = directMaxBytes === 8 && n > 2;
+      it(`n=${n} ${twoRound ? 'two-round' : 'direct'}: identical bits on every rank, within int8 rounding of the sum`, async () => {
+        const comms = loopbackComms(n, { directMaxBytes, timeoutMs: 10_000 });
+        for (const len of lengths) {
+          const inputs = comms.map((_, r) => vec(len, 500 * n + 10 * r + len));
+          const results = await Promise.all(comms.map((c, r) => c.allReduce(inputs[r], 'i8')));
+          expectAllBitwiseEqual(results);
+          expectWithinI8(results[0], inputs, twoRound);
+          inputs.forEach((v, r) => expectSameBits(v, vec(len, 500 * n + 10 * r + len), 'input'));
+        }
+      });
+    }
+  }
+
+  it('moves about a quarter of the f32 bytes; the f32 wire of the same call stays exact', async () => {
+    const n = 3;
+    const len = 64 * 1000;
+    const comms = loopbackComms(n);
+    const inputs = comms.map((_, r) => vec(len, 9 + r));
+    const sent = () => comms.reduce((a, c) => a + Object.values((c as GroupComm).mesh.stats()).reduce((b, s) => b + s.bytesOut, 0), 0);
+    const b0 = sent();
+    const exact = await Promise.all(comms.map((c, r) => c.allReduce(inputs[r])));
+    const b1 = sent();
+    const i8 = await Promise.all(comms.map((c, r) => c.allReduce(inputs[r], 'i8')));
+    const b2 = sent();
+    expectSameBits(exact[0], rankOrderF32(inputs), 'f32 wire');
+    expectAllBitwiseEqual(i8);
+    expectWithinI8(i8[0], inputs, true);
+    // f32: 2(n-1)/n * 4 bytes per value per rank; i8: 1 + 4/64 bytes per value instead of 4 (frame headers aside)
+    expect((b2 - b1) / (b1 - b0)).toBeGreaterThan(0.26);
+    expect((b2 - b1) / (b1 - b0)).toBeLessThan(0.28);
+  });
+
+  it('a carrier of the wrong size is a protocol error naming the sender; an unknown wire is a usage error', async () => {
+    const comms = loopbackComms(2, { timeoutMs: 2000 });
+    const [e0, e1] = await Promise.all([
+      comms[0].allReduce(new Float32Array(64), 'i8').catch((e) => e),
+      comms[1].allReduce(new Float32Array(65), 'i8').catch((e) => e),
+    ]);
+    expect(e0).toMatchObject({ kind: 'protocol', peer: 'p1' });
+    expect(String(e0.message)).toContain('int8 carrier');
+    expect(e1).toMatchObject({ kind: 'protocol', peer: 'p0' });
+    await expect(comms[0].allReduce(new Float32Array(4), 'f8' as 'i8')).rejects.toMatchObject({ kind: 'usage' });
+  });
+});
