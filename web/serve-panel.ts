@@ -98,7 +98,7 @@ export function mountServePanel(app: HTMLElement, ctx: Ctx): ServeApi {
     const m = model!;
     switch (c.type) {
       case 'load': {
-        const h = ctx.runJob({ kind: 'llm-load', group: c.peers, model: m, maxSeqLen: MAX_SEQ_LEN, maxBatchSize: s.config.max_batch_size, batchWaitMs: s.config.batch_wait_timeout_ms });
+        const h = ctx.runJob({ kind: 'llm-load', group: c.peers, model: m, maxSeqLen: MAX_SEQ_LEN, maxBatchSize: s.config.max_batch_size, batchWaitMs: s.config.batch_wait_timeout_ms, reduceWire: s.config.allreduce_wire });
         h.done.then(() => s.loaded(c.replica), (e: Error) => s.loadFailed(c.replica, e.message));
         return;
       }

@@ -39,13 +39,13 @@ export type SlotModel = Pick<LlamaGpu, 'maxSlots' | 'maxSeqLen'> & {
 };
 
 /** A LlamaGpu (or LlamaOrt) rank as a BatchModel; `reduce` is the tensor-parallel all-reduce (none at tp=1). */
-export function llamaBatchModel(m: SlotModel, reduce?: ReduceHook): BatchModel {
+export function llamaBatchModel(m: SlotModel, reduce?: ReduceHook, prefillReduce: ReduceHook | undefined = reduce): BatchModel {
   return {
     maxSlots: m.maxSlots,
     maxSeqLen: m.maxSeqLen,
     prefill: (slot, tokens) => {
       m.reset(slot); // the slot's previous sequence is over: its rows are overwritten before they are read
-      return m.forward(tokens, 0, reduce, slot);
+      return m.forward(tokens, 0, tokens.length > 1 ? prefillReduce : reduce, slot);
     },
     decode: (rows) => m.decodeBatch(rows, reduce),
   };

@@ -2,7 +2,7 @@
 // webgpu), the tensor-parallel plan's all-reduce hook, the vocab-parallel output head, and the
 // generation loop. Runs inside the GPU worker (or in-process in the headless Node peer).
 import { tuneModel, type TuneSummary } from './tune-model';
-import type { Comm } from '../collectives/types';
+import type { Comm, ReduceWire } from '../collectives/types';
 import type { Gpu } from '../gpu/gpu';
 import { loadGgufIndex, type GgufIndex, type RangeSource } from '../model/gguf';
 import { LlamaGpu } from '../model/llama';
@@ -36,6 +36,11 @@ export interface LoadRequest {
   weights?: number[];
   /** Tune the prefill kernels on this adapter at load (once per GPU model; src/engines/tune-model.ts). Default true. */
   tune?: boolean;
+  /** How prefill's all-reduces travel (tp > 1): 'f32' exact (default), or 'i8' (int8 blocks, a quarter of the
+   *  bytes) where the link's bandwidth bounds prefill, as WebRTC between devices does (a 128-token prefill of a
+   *  1B model moves 1 MiB per all-reduce, 44 of them). Decode steps always travel f32: an 8-16 KB message is
+   *  latency-bound, so compressing it would cost accuracy for nothing. Every rank must pass the same. */
+  reduceWire?: ReduceWire;
 }
 
 export interface LoadInfo {
@@ -54,6 +59,8 @@ export interface LoadInfo {
   kvBudgetBytes: number;
   /** The load-time kernel tuning (wgsl only). */
   tuning?: TuneSummary;
+  /** How prefill's all-reduces travel (LoadRequest.reduceWire). */
+  reduceWire: ReduceWire;
 }
 
 type EngineModel = ShardModel & SlotModel;
@@ -68,6 +75,13 @@ export class LlmEngine {
     private readonly batchWaitMs = 0,
   ) {}
 
+  /** The all-reduce hook of a forward (none at tp = 1): prefill's travel as info.reduceWire, decode's f32. */
+  private reducer(prefill: boolean): ((p: Float32Array) => Promise<Float32Array>) | undefined {
+    if (this.comm.size === 1) return undefined;
+    const wire: ReduceWire = prefill ? this.info.reduceWire : 'f32';
+    return (p: Float32Array) => this.comm.allReduce(p, wire);
+  }
+
   static async load(gpu: Gpu | null, req: LoadRequest, comm: Comm, timer: CommTimer, onProgress: (loaded: number, total: number) => void,
     remoteRead?: (start: number, end: number) => Promise<Uint8Array>): Promise<LlmEngine> {
     let loaded = 0;
@@ -80,6 +94,8 @@ export class LlmEngine {
     const remote: RangeSource | null = remoteRead
       ? { size: req.size ?? 0, read: async (s, e) => { const b = await remoteRead(s, e); counted(b.byteLength); return b; } }
       : null;
+    const reduceWire = req.reduceWire ?? 'f32';
+    if (reduceWire !== 'f32' && reduceWire !== 'i8') throw new Error(`reduceWire must be f32 or i8, got ${JSON.stringify(req.reduceWire)}`);
     const index = await loadGgufIndex(remote ?? req.url);
     if (!req.weights) validateTp(index.config, req.tp); // weighted plans are checked by planTp (validateHetero)
     const engine: LlmEngineKind = !req.engine || req.engine === 'auto' ? 'wgsl' : req.engine;
@@ -124,7 +140,7 @@ export class LlmEngine {
     const tokenizer = new LlamaTokenizer(index.tokenizer);
     const eng = new LlmEngine(model, tokenizer, comm, timer, {
       rank: req.rank, tp: req.tp, weightBytes: model.weightBytes(), kvBytes: model.kvBytes(), maxSeqLen, maxSlots, downloadedBytes: loaded, config: index.config,
-      engine, share: { heads: plan.heads, hidden: plan.hidden, vocab: plan.vocab }, kvBudgetBytes, tuning,
+      engine, share: { heads: plan.heads, hidden: plan.hidden, vocab: plan.vocab }, kvBudgetBytes, tuning, reduceWire,
     }, req.batchWaitMs ?? 0);
     eng.chatTemplate = index.chatTemplate;
     eng.vocabTokens = index.tokenizer.tokens;
@@ -142,7 +158,7 @@ export class LlmEngine {
     // The first forward of a sequence is its prefill, the rest are decode steps: timed apart.
     const phase = pos === 0 ? this.times.prefill : this.times.decode;
     if (this.model instanceof LlamaGpu) this.model.times = phase.model;
-    const local = await this.model.forward(tokens, pos, tp > 1 ? (p: Float32Array) => this.comm.allReduce(p) : undefined); // [vocabLocal]
+    const local = await this.model.forward(tokens, pos, this.reducer(tokens.length > 1)); // [vocabLocal]
     if (tp === 1) return local;
     // Gathered logits rather than a distributed top-k: with vocabularies up to ~128k the gather is
     // one message of <= 512 KiB per token, and sampling from full logits is exactly what tp=1 does,
@@ -237,8 +253,7 @@ export class LlmEngine {
     if (this.soloRunning) throw new Error('this replica is running an unbatched generate');
     const params = parseSamplingParams(sampling);
     if (params.seed === undefined && this.comm.size > 1) throw new Error('generate: batched requests need a seed when tp > 1 (every rank samples)');
-    const tp = this.comm.size;
-    this.batch ??= new BatchLoop(llamaBatchModel(this.model, tp > 1 ? (p: Float32Array) => this.comm.allReduce(p) : undefined),
+    this.batch ??= new BatchLoop(llamaBatchModel(this.model, this.reducer(false), this.reducer(true)),
       this.tokenizer, this.comm, { batchWaitMs: this.batchWaitMs });
     // The batch shares compute and all-reduces between its requests: these are the totals over the
     // request's lifetime (wall time, and the group's collective time meanwhile), not its own share.

@@ -25,25 +25,29 @@ export interface GenerateRequest {
   engines?: LlmEngineChoice[];
   /** Shares of heads / hidden units / vocab: 'even' (default), 'speed' (each peer's measured GFLOPS), or per-rank weights. */
   shard_weights?: 'even' | 'speed' | number[];
+  /** How prefill's all-reduces travel: 'f32' exact (default) or 'i8' (a quarter of the bytes; decode stays f32). */
+  allreduce_wire?: 'f32' | 'i8';
 }
 
 /** The per-rank engines and shard weights of a request over `group` (rank order); throws on a bad value. */
-export function loadOptions(req: Pick<GenerateRequest, 'engine' | 'engines' | 'shard_weights'>, group: string[], gflopsOf: (peer: string) => number | undefined):
-  { engines: LlmEngineChoice[]; weights?: number[] } {
+export function loadOptions(req: Pick<GenerateRequest, 'engine' | 'engines' | 'shard_weights' | 'allreduce_wire'>, group: string[], gflopsOf: (peer: string) => number | undefined):
+  { engines: LlmEngineChoice[]; weights?: number[]; reduceWire: 'f32' | 'i8' } {
   const tp = group.length;
+  const reduceWire = req.allreduce_wire ?? 'f32';
+  if (reduceWire !== 'f32' && reduceWire !== 'i8') throw new Error(`allreduce_wire must be "f32" or "i8", got ${JSON.stringify(req.allreduce_wire)}`);
   if (req.engines && req.engines.length !== tp) throw new Error(`engines names ${req.engines.length} engines for tensor_parallel_size=${tp}`);
   const engines = req.engines ?? new Array<LlmEngineChoice>(tp).fill(req.engine ?? 'auto');
   for (const e of engines) if (!LLM_ENGINES.includes(e)) throw new Error(`unknown engine "${String(e)}": use ${LLM_ENGINES.join(', ')}`);
   const w = req.shard_weights ?? 'even';
-  if (w === 'even') return { engines };
+  if (w === 'even') return { engines, reduceWire };
   if (w === 'speed') {
     const weights = group.map((p) => gflopsOf(p) ?? 0);
     if (weights.some((x) => !(x > 0))) throw new Error('shard_weights "speed": a peer has no measured GFLOPS');
-    return { engines, weights };
+    return { engines, weights, reduceWire };
   }
   if (!Array.isArray(w) || w.length !== tp || w.some((x) => !(Number.isFinite(x) && x > 0)))
     throw new Error(`shard_weights must be 'even', 'speed' or ${tp} positive numbers`);
-  return { engines, weights: [...w] };
+  return { engines, weights: [...w], reduceWire };
 }
 
 /** One peer's share of the session's LLM work, as the panel shows it. */
@@ -132,7 +136,7 @@ export class LlmFlow {
     const opts = loadOptions(req, group, (p) => roster.get(p)?.gflops);
     for (const p of group) roster.setState(p, 'busy'); // held from the load to the last token
     try {
-      const key = `${model.url}|${group.join(',')}|${opts.engines.join(',')}|${opts.weights?.join(',') ?? 'even'}`;
+      const key = `${model.url}|${group.join(',')}|${opts.engines.join(',')}|${opts.weights?.join(',') ?? 'even'}|${opts.reduceWire}`;
       const t0 = performance.now();
       if (!group.every((p) => this.loadedOn.get(p) === key)) {
         for (const p of group) {
@@ -142,7 +146,7 @@ export class LlmFlow {
         log(`loading ${req.model} on ${group.length} peer(s)`);
         hooks.onLoadStart?.(req.model, group.length);
         const loads = new Map<string, [number, number]>();
-        const h = runJob<LoadInfo>({ kind: 'llm-load', group, model, maxSeqLen: MAX_SEQ_LEN, engines: opts.engines, weights: opts.weights }, (peer, ev) => {
+        const h = runJob<LoadInfo>({ kind: 'llm-load', group, model, maxSeqLen: MAX_SEQ_LEN, engines: opts.engines, weights: opts.weights, reduceWire: opts.reduceWire }, (peer, ev) => {
           if (ev.kind !== 'progress') return;
           loads.set(peer, [ev.loaded, ev.total]);
           let a = 0, b = 0;

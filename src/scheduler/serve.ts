@@ -50,6 +50,9 @@ export interface ServeOptions {
   max_attempts?: number;
   /** Peers of a failed replica sit out this long, so a dead peer the roster has not dropped yet is not regrouped. */
   reform_delay_ms?: number;
+  /** How a replica's prefill all-reduces travel (tensor_parallel_size > 1): 'f32' exact (default) or 'i8' (a quarter
+   *  of the bytes, for peers on slow links; decode stays f32). See LoadRequest.reduceWire. */
+  allreduce_wire?: 'f32' | 'i8';
 }
 
 export type ServeConfig = Required<Omit<ServeOptions, 'ray_actor_options'>> & { ray_actor_options: ActorOptions };
@@ -85,6 +88,7 @@ export function resolveServeOptions(o: ServeOptions): ServeConfig {
     queue_timeout_ms: o.queue_timeout_ms ?? 60_000,
     max_attempts: o.max_attempts ?? 3,
     reform_delay_ms: o.reform_delay_ms ?? 4_000,
+    allreduce_wire: o.allreduce_wire ?? 'f32',
   };
   const ints: (keyof ServeConfig)[] = ['tensor_parallel_size', 'max_batch_size', 'max_ongoing_requests', 'max_attempts'];
   for (const k of ints) if (!Number.isInteger(c[k]) || (c[k] as number) < 1) bad(`serve: ${k} must be an integer >= 1, got ${String(c[k])}`);
@@ -93,6 +97,7 @@ export function resolveServeOptions(o: ServeOptions): ServeConfig {
   if (!Number.isInteger(c.min_replicas) || c.min_replicas < 0) bad(`serve: min_replicas must be an integer >= 0, got ${c.min_replicas}`);
   if (!(c.max_replicas >= Math.max(1, c.min_replicas))) bad(`serve: max_replicas (${c.max_replicas}) must be >= max(1, min_replicas)`);
   if (c.health_check_period_ms <= 0) bad('serve: health_check_period_ms must be > 0');
+  if (c.allreduce_wire !== 'f32' && c.allreduce_wire !== 'i8') bad(`serve: allreduce_wire must be "f32" or "i8", got ${JSON.stringify(c.allreduce_wire)}`);
   for (const f of c.ray_actor_options.required_features ?? []) if (!FEATURES.includes(f)) bad(`serve: unknown feature "${f}" in ray_actor_options.required_features (known: ${FEATURES.join(', ')})`);
   return c;
 }

@@ -255,7 +255,7 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
         ui.progress(0, 1);
         const local = job.model.url.startsWith(LOCAL_MODEL_SCHEME) ? job.model.url.slice(LOCAL_MODEL_SCHEME.length) : null;
         return gpu.loadLlm({ url: job.model.url, size: job.model.size, rank, tp: job.group.length, maxSeqLen: job.maxSeqLen, maxBatchSize: job.maxBatchSize, batchWaitMs: job.batchWaitMs,
-          engine: job.engines?.[rank], weights: job.weights }, proxy(timedComm(mesh.bridge(comm), llmLive)), proxy((loaded: number, total: number) => {
+          engine: job.engines?.[rank], weights: job.weights, reduceWire: job.reduceWire }, proxy(timedComm(mesh.bridge(comm), llmLive)), proxy((loaded: number, total: number) => {
           ui.progress(loaded, total);
           emit({ kind: 'progress', loaded, total, label: job.model.name });
         }), local === null ? undefined : proxy((start: number, end: number) => files.read(local, start, end)));

@@ -1,5 +1,6 @@
 // In-process tensor-parallel mesh for tests: one LlamaCpu per rank, run concurrently, with a reduce hook
 // that waits for every rank's partial (a promise barrier) and hands each the elementwise sum.
+import type { Comm, ReduceWire } from '../../src/collectives/types';
 import { readRange } from '../../src/model/gguf';
 import { LlamaCpu } from '../../src/model/reference';
 import { makeShard } from '../../src/parallel/tp';
@@ -34,15 +35,19 @@ export class CpuMesh {
   private constructor(
     readonly ranks: LlamaCpu[],
     private readonly barrier: SumBarrier,
+    private readonly comms?: { comms: Comm[]; prefillWire: ReduceWire },
   ) {}
 
-  static async create(m: LoadedModel, tp: number, maxSeqLen: number): Promise<CpuMesh> {
+  /** comms: reduce through these real collectives instead of the in-process barrier, prefills (more than one
+   *  token) with `prefillWire`, single-token steps f32 (as LlmEngine does). */
+  static async create(m: LoadedModel, tp: number, maxSeqLen: number, comms?: { comms: Comm[]; prefillWire: ReduceWire }): Promise<CpuMesh> {
     const shards = await Promise.all(
       Array.from({ length: tp }, (_, r) => makeShard(m.index, (s, e) => readRange(m.buf, s, e), r, tp)),
     );
     return new CpuMesh(
       shards.map((s) => new LlamaCpu(s, maxSeqLen)),
       new SumBarrier(tp),
+      comms,
     );
   }
 
@@ -54,7 +59,11 @@ export class CpuMesh {
   async forward(tokens: Int32Array, pos: number): Promise<Float32Array> {
     const tp = this.ranks.length;
     const parts = await Promise.all(
-      this.ranks.map((m) => m.forward(tokens, pos, tp > 1 ? (p) => this.barrier.reduce(p) : undefined)),
+      this.ranks.map((m, r) => {
+        const c = this.comms;
+        const reduce = c ? (p: Float32Array) => c.comms[r].allReduce(p, tokens.length > 1 ? c.prefillWire : 'f32') : (p: Float32Array) => this.barrier.reduce(p);
+        return m.forward(tokens, pos, tp > 1 ? reduce : undefined);
+      }),
     );
     const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0)); // [vocab]
     let o = 0;

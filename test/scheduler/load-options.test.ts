@@ -8,7 +8,9 @@ const of = (p: string) => gflops[p];
 
 describe('loadOptions', () => {
   it('defaults to auto on every rank with even shards', () => {
-    expect(loadOptions({}, ['a', 'b'], of)).toEqual({ engines: ['auto', 'auto'] });
+    expect(loadOptions({}, ['a', 'b'], of)).toEqual({ engines: ['auto', 'auto'], reduceWire: 'f32' });
+    expect(loadOptions({ allreduce_wire: 'i8' }, ['a', 'b'], of).reduceWire).toBe('i8');
+    expect(() => loadOptions({ allreduce_wire: 'f16' as 'i8' }, ['a', 'b'], of)).toThrow(/allreduce_wire must be "f32" or "i8", got "f16"/);
   });
   it('engine applies to all ranks; engines overrides per rank', () => {
     expect(loadOptions({ engine: 'ort-wasm' }, ['a', 'b'], of).engines).toEqual(['ort-wasm', 'ort-wasm']);

@@ -26,6 +26,9 @@ describe('serve options', () => {
     expect(() => resolveServeOptions({ model: 'x', min_replicas: 3, max_replicas: 2 })).toThrow(/max_replicas/);
     expect(() => resolveServeOptions({ model: 'x', ray_actor_options: { required_features: ['fp64' as Feature] } })).toThrow(/fp64/);
     expect(() => resolveServeOptions({ model: '' })).toThrow(ServeError);
+    expect(c.allreduce_wire).toBe('f32');
+    expect(resolveServeOptions({ model: 'x', allreduce_wire: 'i8' }).allreduce_wire).toBe('i8');
+    expect(() => resolveServeOptions({ model: 'x', allreduce_wire: 'bf16' as 'i8' })).toThrow(/allreduce_wire must be "f32" or "i8", got "bf16"/);
   });
 });
 
