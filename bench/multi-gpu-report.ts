@@ -16,6 +16,8 @@ interface Split { rank: number; compute_ms: number; collectives_ms: number; coll
 
 export interface CaseRow {
   tp: number;
+  /** How prefill's all-reduces travelled (LoadRequest.reduceWire); absent in older results (f32). */
+  reduce_wire?: 'f32' | 'i8';
   adapter: Record<string, unknown>;
   load_ms: number;
   prompt_tokens: number;
@@ -77,6 +79,9 @@ const split = (rows: PeerLlmStats[], minus?: PeerLlmStats[]): Split[] =>
     const m = r.allreduce_ms - (minus?.[i]?.allreduce_ms ?? 0);
     return { rank: r.rank, compute_ms: c, collectives_ms: m, collectives_share: c + m > 0 ? m / (c + m) : 0 };
   });
+
+/** The tp, with the prefill wire when it is not f32. */
+export const tpLabel = (r: Pick<CaseRow, 'tp' | 'reduce_wire'>): string => `${r.tp}${r.reduce_wire === 'i8' ? ' (i8 prefill)' : ''}`;
 
 export function caseRow(o: {
   tp: number; shape: BenchShape; loadMs: number; prefill: RunSample[]; full: RunSample[]; decode: number;
@@ -147,9 +152,9 @@ export function markdown(doc: { date: string; machine: Record<string, unknown>; 
     '',
     '| tp | prefill tok/s | speed-up | decode tok/s | ms/token | speed-up | prefill collectives share (max rank) | decode collectives share (max rank) | ms per collective in run (min–max rank) | decode all-reduce alone (p50) | load s |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...doc.rows.map((r) => `| ${r.tp} | ${f(r.prefill_tok_s)} | ${f(r.speedup_prefill, 2)} | ${f(r.decode_tok_s)} | ${f(r.decode_ms_per_token, 2)} | ${f(r.speedup_decode, 2)} | ${f(100 * Math.max(...r.split.prefill.map((s) => s.collectives_share)), 0)}% | ${f(100 * Math.max(...r.split.decode.map((s) => s.collectives_share)), 0)}% | ${r.in_run_ms_per_collective ? `${f(r.in_run_ms_per_collective.min_rank, 3)}–${f(r.in_run_ms_per_collective.max_rank, 3)}` : '—'} | ${r.isolated?.decode_allreduce ? `${f(r.isolated.decode_allreduce.p50_ms, 3)} ms (${r.isolated.decode_allreduce.bytes} B)` : '—'} | ${f(r.load_ms / 1000)} |`),
+    ...doc.rows.map((r) => `| ${tpLabel(r)} | ${f(r.prefill_tok_s)} | ${f(r.speedup_prefill, 2)} | ${f(r.decode_tok_s)} | ${f(r.decode_ms_per_token, 2)} | ${f(r.speedup_decode, 2)} | ${f(100 * Math.max(...r.split.prefill.map((s) => s.collectives_share)), 0)}% | ${f(100 * Math.max(...r.split.decode.map((s) => s.collectives_share)), 0)}% | ${r.in_run_ms_per_collective ? `${f(r.in_run_ms_per_collective.min_rank, 3)}–${f(r.in_run_ms_per_collective.max_rank, 3)}` : '—'} | ${r.isolated?.decode_allreduce ? `${f(r.isolated.decode_allreduce.p50_ms, 3)} ms (${r.isolated.decode_allreduce.bytes} B)` : '—'} | ${f(r.load_ms / 1000)} |`),
     '',
-    ...doc.rows.filter((r) => r.tp > 1).map((r) => `- tp=${r.tp}: ${r.bound}. Prefill all-reduce alone: ${r.isolated?.prefill_allreduce ? `${f(r.isolated.prefill_allreduce.p50_ms, 2)} ms for ${r.isolated.prefill_allreduce.bytes} B` : '—'}; logits allGather: ${r.isolated?.logits_allgather ? `${f(r.isolated.logits_allgather.p50_ms, 3)} ms for ${r.isolated.logits_allgather.bytes} B per rank` : '—'}.`),
+    ...doc.rows.filter((r) => r.tp > 1).map((r) => `- tp=${tpLabel(r)}: ${r.bound}. Prefill all-reduce alone: ${r.isolated?.prefill_allreduce ? `${f(r.isolated.prefill_allreduce.p50_ms, 2)} ms for ${r.isolated.prefill_allreduce.bytes} B` : '—'}; logits allGather: ${r.isolated?.logits_allgather ? `${f(r.isolated.logits_allgather.p50_ms, 3)} ms for ${r.isolated.logits_allgather.bytes} B per rank` : '—'}.`),
     ...pointTable(doc.rows),
     ...algorithmTable(doc.rows),
     ...(doc.failure ? ['', `**Failed:** ${doc.failure.split('\n')[0]}`] : []),
@@ -166,7 +171,7 @@ function pointTable(rows: CaseRow[]): string[] {
     const body = rows.flatMap((r) => (r.points?.[phase] ?? []).filter((p) => r.tp > 1 || p.rank === 0).map((p) => {
       const q = p.us_per_point;
       const g = (x: number) => f(x / unit, phase === 'decode' ? 0 : 2);
-      return `| ${r.tp} | ${p.rank} | ${f(p.step_ms, 2)} | ${f(p.gather_ms, 3)} | ${f(p.points_per_step, 0)} | ${g(q.total)} | ${g(q.encode)} | ${g(q.read)} (${g(q.map)}) | ${g(q.send)} | ${g(q.wait)} (${g(q.ahead)}) | ${g(q.write)} | ${f(p.tail_ms, 3)} |`;
+      return `| ${tpLabel(r)} | ${p.rank} | ${f(p.step_ms, 2)} | ${f(p.gather_ms, 3)} | ${f(p.points_per_step, 0)} | ${g(q.total)} | ${g(q.encode)} | ${g(q.read)} (${g(q.map)}) | ${g(q.send)} | ${g(q.wait)} (${g(q.ahead)}) | ${g(q.write)} | ${f(p.tail_ms, 3)} |`;
     }));
     if (!body.length) continue;
     lines.push('', `${phase === 'decode' ? 'Decode' : 'Prefill'}: each rank's step split at its all-reduce points (LlamaGpu PointTimes; ${u} per point, means over the run's points). encode: CPU encoding up to the point; read: partial read-back (of it awaiting mapAsync); send: the reduce call's synchronous part (framing + channel.send); wait: awaiting the sum (partials in flight, the slowest rank, the sum; of it the next segment encoded ahead); write: sum written back (+ the submit of the segment encoded ahead, which carries the next read-back copy); tail: per step after the last point (head matmul, logits read-back).`,
@@ -178,7 +183,7 @@ function pointTable(rows: CaseRow[]): string[] {
 /** allReduce by algorithm per size (tp > 2), to place the direct / two-round threshold on this transport. */
 function algorithmTable(rows: CaseRow[]): string[] {
   const body = rows.flatMap((r) => (r.algorithms ?? []).map((a) =>
-    `| ${r.tp} | ${a.bytes} | ${f(a.direct_ms, 3)} | ${f(a.two_round_ms, 3)} | ${a.two_round_ms < a.direct_ms ? 'two rounds' : 'direct'} |`));
+    `| ${tpLabel(r)} | ${a.bytes} | ${f(a.direct_ms, 3)} | ${f(a.two_round_ms, 3)} | ${a.two_round_ms < a.direct_ms ? 'two rounds' : 'direct'} |`));
   if (!body.length) return [];
   return ['', 'allReduce alone by algorithm (p50 of 20, slowest rank, ms): one direct round vs reduce-scatter + all-gather in two direct rounds (src/collectives/group.ts chooses by DIRECT_MAX_BYTES).', '',
     '| tp | bytes | direct ms | two rounds ms | faster |', '| --- | --- | --- | --- | --- |', ...body];

@@ -51,6 +51,8 @@ const DECODE = Number(env('DECODE', '64'));
 const REPS = Number(env('REPS', '2'));
 const REPLICAS = env('REPLICAS', '').split(',').filter(Boolean).map(Number).filter((r) => r <= nPeers);
 const BATCH = Number(env('BATCH', '8'));
+// REDUCE_WIRE=f32,i8: each tp > 1 case once per listed prefill all-reduce wire (fresh peers each), side by side.
+const WIRES = env('REDUCE_WIRE', 'f32').split(',') as ('f32' | 'i8')[];
 // COMM_AB=1 (default): for tp > 2 also time allReduce by both algorithms at AB_SIZES bytes.
 const COMM_AB = env('COMM_AB', '1') === '1';
 const AB_SIZES = [4096, 8192, 16384, 32768, 65536, 131072, 262144, 1 << 20, 2 << 20];
@@ -73,9 +75,9 @@ const self = process.argv[1]; // this bundle: children run it with `peer`
 const links = new LinkTally(env('SAME_HOST', '1') !== '0');
 
 
-async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, group: string[], prompt: string, maxTokens: number): Promise<RunSample> {
+async function runOnce(coord: NodeCoordinator, model: ModelRef, tp: number, group: string[], prompt: string, maxTokens: number, wire: 'f32' | 'i8' = 'f32'): Promise<RunSample> {
   const t0 = performance.now();
-  const r = await coord.llm.generate({ model: model.name, prompt, tensor_parallel_size: tp, peers: group, sampling: { temperature: 0, max_tokens: maxTokens, ignore_eos: true } }, model);
+  const r = await coord.llm.generate({ model: model.name, prompt, tensor_parallel_size: tp, peers: group, sampling: { temperature: 0, max_tokens: maxTokens, ignore_eos: true }, allreduce_wire: wire }, model);
   return { wall_ms: performance.now() - t0, usage: r.usage, timings: r.timings, per_peer: r.per_peer as PeerLlmStats[] };
 }
 
@@ -119,21 +121,21 @@ async function runReplicas(coord: NodeCoordinator, model: ModelRef, r: number): 
   }
 }
 
-async function runCase(coord: NodeCoordinator, origin: string, model: ModelRef, tp: number): Promise<CaseRow> {
-  log(`tp=${tp}: starting ${tp} peer(s)${pin ? ` on GPUs ${gpus.slice(0, tp).join(',')}` : ''}`);
+async function runCase(coord: NodeCoordinator, origin: string, model: ModelRef, tp: number, wire: 'f32' | 'i8'): Promise<CaseRow> {
+  log(`tp=${tp} (prefill all-reduce ${wire}): starting ${tp} peer(s)${pin ? ` on GPUs ${gpus.slice(0, tp).join(',')}` : ''}`);
   const children = spawnPeers(coord, tp);
   try {
     const { entries, ids: group } = await peersInGpuOrder(coord, tp);
     const tLoad = performance.now();
-    await runOnce(coord, model, tp, group, 'a', 4); // load + pipeline compilation
+    await runOnce(coord, model, tp, group, 'a', 4, wire); // load + pipeline compilation
     const loadMs = performance.now() - tLoad;
     log(`tp=${tp}: loaded in ${(loadMs / 1000).toFixed(1)} s`);
     const prompt = benchPrompt(PREFILL);
     const prefill: RunSample[] = [];
     const full: RunSample[] = [];
     for (let i = 0; i < REPS; i++) {
-      prefill.push(await runOnce(coord, model, tp, group, prompt, 1)); // prefill only: its split is prefill's
-      full.push(await runOnce(coord, model, tp, group, prompt, DECODE + 1)); // the first token comes from the prefill
+      prefill.push(await runOnce(coord, model, tp, group, prompt, 1, wire)); // prefill only: its split is prefill's
+      full.push(await runOnce(coord, model, tp, group, prompt, DECODE + 1, wire)); // the first token comes from the prefill
       log(`tp=${tp}: rep ${i + 1}: prefill ${prefill[i].timings.prefill_ms.toFixed(1)} ms, decode ${(full[i].timings.decode_ms / DECODE).toFixed(2)} ms/token`);
     }
     let comm: { rows: unknown[]; link: unknown } | null = null;
@@ -145,6 +147,7 @@ async function runCase(coord: NodeCoordinator, origin: string, model: ModelRef, 
     }
     const adapter = entries[0];
     const row = caseRow({ tp, shape, loadMs, prefill, full, decode: DECODE, comm, adapter: { ...adapter.adapter, gflops: entries.map((e) => e.gflops), userAgent: adapter.userAgent } });
+    row.reduce_wire = wire;
     if (tp > 2 && COMM_AB) {
       // Both allReduce algorithms at every size on this group (with 2 ranks there is only one): where the
       // direct round stops paying on this transport, for DIRECT_MAX_BYTES in src/collectives/group.ts.
@@ -172,7 +175,7 @@ const rows: CaseRow[] = [];
 const dp: DpRow[] = [];
 let failure: string | null = null;
 try {
-  for (const tp of tps) rows.push(await runCase(coord, server.origin, model, tp));
+  for (const tp of tps) for (const wire of tp > 1 ? WIRES : ['f32' as const]) rows.push(await runCase(coord, server.origin, model, tp, wire));
   for (const r of REPLICAS) dp.push(await runReplicas(coord, model, r));
 } catch (e) {
   failure = (e as Error).stack ?? String(e);

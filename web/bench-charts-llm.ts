@@ -132,7 +132,7 @@ export function tpPointsCharts(): void {
     const rows = rowsOf(f.doc);
     const bars = rows.filter((r) => num(r.tp) > 1).flatMap((r) => rowsOf(objOf(r.points), 'decode')
       .filter((p) => num(p.points_per_step) > 0)
-      .map((p) => ({ tp: num(r.tp), rank: num(p.rank), step: num(p.step_ms), pts: num(p.points_per_step), us: objOf(p.us_per_point) })));
+      .map((p) => ({ tp: num(r.tp), wire: r.reduce_wire === 'i8' ? ' (i8 prefill)' : '', rank: num(p.rank), step: num(p.step_ms), pts: num(p.points_per_step), us: objOf(p.us_per_point) })));
     if (!bars.length) continue;
     // break-even budget per point: tp=1's step minus its ideal 1/tp share of compute, spread over the points
     const tp1 = rowsOf(objOf(rows.find((r) => num(r.tp) === 1)?.points), 'decode')[0];
@@ -144,7 +144,7 @@ export function tpPointsCharts(): void {
       `chart-tp-points${idx ? `-${idx}` : ''}`, {
         type: 'bar',
         data: {
-          labels: bars.map((b) => [`tp=${b.tp} rank ${b.rank}`, `${b.pts.toFixed(0)} points, step ${b.step.toFixed(1)} ms`]),
+          labels: bars.map((b) => [`tp=${b.tp}${b.wire} rank ${b.rank}`, `${b.pts.toFixed(0)} points, step ${b.step.toFixed(1)} ms`]),
           datasets: [
             ...POINT_PARTS.map(([k, label], i) => ({ label, stack: 'point', backgroundColor: colour(i), data: bars.map((b) => val(b.us[k])) })),
             ...(tp1Step > 0 ? [{ label: 'break-even budget per point', type: 'line', stack: 'budget', order: -1, showLine: false, pointStyle: 'line', pointRadius: 18, pointHoverRadius: 18, borderWidth: 3, borderColor: '#111', data: bars.map(budget) } as never] : []),

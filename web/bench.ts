@@ -57,7 +57,13 @@ guarded('LLM tokens/s by tp', () => {
     const rows = rowsOf(f.doc);
     if (f.name.startsWith('multi-gpu-')) {
       if (!rows.length) continue; // a replicas-only run (REPLICAS, no tp cases): dataParallelChart
-      series.push({ label: multiGpuLabel(f.name, f.doc), prefill: new Map(rows.map((r) => [num(r.tp), num(r.prefill_tok_s)])), decode: new Map(rows.map((r) => [num(r.tp), num(r.decode_tok_s)])) });
+      // one series per prefill all-reduce wire (REDUCE_WIRE runs; tp=1 has no all-reduce and belongs to each)
+      const wires = [...new Set(rows.map((r) => (r.reduce_wire === 'i8' ? 'i8' : 'f32')))];
+      for (const w of wires) {
+        const mine = rows.filter((r) => num(r.tp) === 1 || (r.reduce_wire === 'i8' ? 'i8' : 'f32') === w);
+        const label = `${multiGpuLabel(f.name, f.doc)}${w === 'i8' ? ', i8 prefill all-reduce' : ''}`;
+        series.push({ label, prefill: new Map(mine.map((r) => [num(r.tp), num(r.prefill_tok_s)])), decode: new Map(mine.map((r) => [num(r.tp), num(r.decode_tok_s)])) });
+      }
     } else if (f.name.startsWith('llm-gpu-')) {
       for (const model of new Set(rows.map((r) => String(r.model)))) {
         const mine = rows.filter((r) => r.model === model);
