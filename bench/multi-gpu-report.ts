@@ -33,7 +33,8 @@ export interface CaseRow {
   /** Decode collective time per call inside the run: the least-waiting rank (≈ the collective itself) and the most-waiting one (adds skew). */
   in_run_ms_per_collective: { min_rank: number; max_rank: number } | null;
   /** The same collectives alone on this group (p50 of 20, slowest rank). */
-  isolated: { decode_allreduce: BenchRow | null; prefill_allreduce: BenchRow | null; logits_allgather: BenchRow | null; link: LinkBenchResult | null } | null;
+  /** prefill_allreduce_i8: the same all-reduce with the int8 wire (REDUCE_WIRE runs), timed beside the f32 one. */
+  isolated: { decode_allreduce: BenchRow | null; prefill_allreduce: BenchRow | null; prefill_allreduce_i8?: BenchRow | null; logits_allgather: BenchRow | null; link: LinkBenchResult | null } | null;
   bound: string;
   /** Each rank's step split at the all-reduce points (LlamaGpu PointTimes), from the best full run. */
   points: { prefill: PointSplit[]; decode: PointSplit[] } | null;
@@ -99,6 +100,7 @@ export function caseRow(o: {
   const isolated = o.comm ? {
     decode_allreduce: find('allReduce', o.shape.dim * 4),
     prefill_allreduce: find('allReduce', p.usage.prompt_tokens * o.shape.dim * 4) ?? find('allReduce', Math.max(...rows.filter((r) => r.op === 'allReduce').map((r) => r.bytes))),
+    prefill_allreduce_i8: find('allReduceI8', p.usage.prompt_tokens * o.shape.dim * 4),
     logits_allgather: find('allGather', (Math.ceil(o.shape.vocabSize / o.tp) + 1) * 4),
     link: (o.comm.link as LinkBenchResult | null) ?? null,
   } : null;
@@ -136,6 +138,8 @@ function boundOf(r: CaseRow): string {
       const wirePa = pa.bytes / (link.throughput_MBps * 1e3);
       parts.push(`prefill all-reduce of ${pa.bytes} B: ${pa.p50_ms.toFixed(2)} ms alone (${rate.toFixed(0)} MB/s; ${pa.p50_ms < 3 * wirePa ? 'bandwidth-bound by the link' : 'above the link\'s bulk time'}), ${(r.collectives_per_token - 1) > 0 ? `${r.collectives_per_token - 1} of them per prefill ≈ ${((r.collectives_per_token - 1) * pa.p50_ms).toFixed(0)} ms` : ''}`);
     }
+    const pi = r.isolated.prefill_allreduce_i8;
+    if (pi) parts.push(`the same with the int8 wire: ${pi.p50_ms.toFixed(2)} ms (${pa ? `${(pa.p50_ms / pi.p50_ms).toFixed(2)}x faster, ` : ''}a quarter of the bytes plus the host codec)`);
   }
   return parts.join('; ');
 }

@@ -143,7 +143,7 @@ async function runCase(coord: NodeCoordinator, origin: string, model: ModelRef, 
       // The collectives at the sizes this model uses: decode all-reduce [dim], prefill all-reduce
       // [T, dim], and the logits allGather [vocab/tp + 1] (rows for allGather give its per-rank size).
       const sizes = [shape.dim * 4, PREFILL * shape.dim * 4, (Math.ceil(shape.vocabSize / tp) + 1) * 4];
-      comm = await coord.core.benchComm({ peers: group, sizes, reps: 20 });
+      comm = await coord.core.benchComm({ peers: group, sizes, reps: 20, ops: WIRES.includes('i8') ? ['allReduce', 'allReduceI8', 'allGather'] : undefined });
     }
     const adapter = entries[0];
     const row = caseRow({ tp, shape, loadMs, prefill, full, decode: DECODE, comm, adapter: { ...adapter.adapter, gflops: entries.map((e) => e.gflops), userAgent: adapter.userAgent } });

@@ -5,7 +5,8 @@ import type { Comm } from './types';
 import { Tag } from '../transport/frame';
 import { CONTROL_STREAM, type Mesh } from '../transport/mesh';
 
-export type BenchOp = 'allReduce' | 'allGather' | 'broadcast';
+/** allReduceI8: allReduce with the int8 wire (ReduceWire 'i8'); `bytes` is still the f32 payload per rank. */
+export type BenchOp = 'allReduce' | 'allReduceI8' | 'allGather' | 'broadcast';
 
 export interface BenchRow {
   op: BenchOp;
@@ -51,6 +52,7 @@ export async function benchCollectives(
       const bytes = new Uint8Array(data.buffer); // [4*len]
       const call = (): Promise<unknown> => {
         if (op === 'allReduce') return comm.allReduce(data);
+        if (op === 'allReduceI8') return comm.allReduce(data, 'i8');
         if (op === 'allGather') return comm.allGather(data);
         return comm.broadcast(comm.rank === 0 ? bytes : null, 0);
       };

@@ -10,6 +10,7 @@ import { FILE_CHUNK_BYTES, toBase64, HEARTBEAT_PERIOD_MS, type AllReduceResult, 
 import type { SignalingOptions } from './peer-agent';
 import { Roster } from '../scheduler/roster';
 import { Jobs, type RunJob } from '../scheduler/jobs';
+import type { BenchOp } from '../collectives/bench';
 
 export type { RunJob };
 
@@ -48,7 +49,7 @@ export interface CoordinatorCore {
   /** Resolves once signaling is open (rejects if the signaling server cannot be reached). */
   ready: Promise<void>;
   allReduceTest(opts?: { length?: number; peers?: string[]; timeoutMs?: number; delayPeer?: string; delayMs?: number }): Promise<{ ok: boolean; expected: number; results: AllReduceResult[] }>;
-  benchComm(opts?: { peers?: string[]; sizes?: number[]; reps?: number; directMaxBytes?: number }): Promise<CommBenchResult>;
+  benchComm(opts?: { peers?: string[]; sizes?: number[]; reps?: number; directMaxBytes?: number; ops?: BenchOp[] }): Promise<CommBenchResult>;
   /** Ends the session: peers see their control connection close. */
   close(): void;
 }
@@ -187,7 +188,7 @@ export function startCoordinatorCore(opts: CoordinatorCoreOptions): CoordinatorC
     async benchComm(o = {}) {
       const group = o.peers ?? roster.ids().sort();
       const sizes = o.sizes ?? [4096, 65536, 1 << 20, 16 << 20];
-      const h = runJob<{ rows: unknown[]; link: unknown }>({ kind: 'bench-comm', group, sizes, reps: o.reps ?? 5, directMaxBytes: o.directMaxBytes });
+      const h = runJob<{ rows: unknown[]; link: unknown }>({ kind: 'bench-comm', group, sizes, reps: o.reps ?? 5, directMaxBytes: o.directMaxBytes, ops: o.ops });
       const res = await h.done;
       return { n: group.length, rows: res[0].rows, link: res[0].link };
     },

@@ -242,7 +242,7 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
         // The raw channel measured in the same run: rank 0 pings/probes rank 1's link directly.
         const link = rank === 0 && job.group.length > 1 ? await benchLink(mesh.mesh, job.group[1], { bulkBytes: Math.min(Math.max(...job.sizes), 16 << 20) }) : null;
         await (comm as GroupComm).barrier(60_000);
-        const rows = await benchCollectives(comm as GroupComm, job.sizes, job.reps);
+        const rows = await benchCollectives(comm as GroupComm, job.sizes, job.reps, { ops: job.ops });
         return { rows, link };
       }
       case 'image': {

@@ -1,5 +1,6 @@
 // Control messages between the coordinator page and peer pages (PeerJS 'json' connections).
 // Tensor bytes never travel here: they use the raw data-channel mesh (src/transport).
+import type { BenchOp } from '../collectives/bench';
 
 export interface PeerReport {
   id: string;
@@ -48,7 +49,7 @@ export type ToCoordinator =
 export type Job =
   | { kind: 'allreduce'; group: string[]; length: number; timeoutMs: number; delayPeer?: string; delayMs?: number }
   /** directMaxBytes: a communicator of its own with that allReduce threshold (an algorithm A/B); absent: the group's. */
-  | { kind: 'bench-comm'; group: string[]; sizes: number[]; reps: number; directMaxBytes?: number }
+  | { kind: 'bench-comm'; group: string[]; sizes: number[]; reps: number; directMaxBytes?: number; ops?: BenchOp[] }
   // backends: per rank, where that peer computes (a peer without WebGPU: 'cpu'); backend: every rank's, when backends is absent.
   | { kind: 'image'; group: string[]; model: ModelRef; seed: number; steps: number; sampler: 'ddpm' | 'ddim'; mode: 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync'; warmupSteps: number; withSingle: boolean; label?: number; guidance?: number; backend?: ImageBackend; backends?: ImageBackend[]; commFree?: boolean; commDtype?: 'f32' | 'f16' | 'i8' }
   // maxBatchSize: KV-cache slots for continuous batching (serving); batchWaitMs: an idle replica's wait for companions.
