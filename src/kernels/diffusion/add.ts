@@ -21,6 +21,14 @@ export function grid1d(n: number): { x: number; y: number; rowLen: number } {
   return { x, y, rowLen: 64 * x };
 }
 
+/** Encodes a wire codec kernel (f16 / i8 pack or unpack: Params [count, srcBase, dstBase, rowLen], one thread
+ *  per u32 carrier word, `words` of them) from src into dst, which must differ (one binding reads, one writes). */
+export function runCodec(gpu: Gpu, kernel: { code: string; file: string }, src: GPUBuffer, dst: GPUBuffer, s: { count: number; srcBase: number; dstBase: number }, words: number): void {
+  if (src === dst) throw new Error(`${kernel.file}: src and dst must differ`);
+  const g = grid1d(words);
+  gpu.run(kernel, new Uint32Array([s.count, s.srcBase, s.dstBase, g.rowLen]), [src, dst], [g.x, g.y]);
+}
+
 /** Encode y = a + b over n floats; returns a pooled buffer [n]. */
 export function add(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, n: number): GPUBuffer {
   const y = gpu.alloc(n * 4, 'add.out'); // [n]

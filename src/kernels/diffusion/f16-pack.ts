@@ -4,7 +4,7 @@
 import packCode from '../../../shaders/diffusion/f16_pack.wgsl?raw';
 import unpackCode from '../../../shaders/diffusion/f16_unpack.wgsl?raw';
 import type { Gpu } from '../../gpu/gpu';
-import { grid1d } from './add';
+import { runCodec } from './add';
 
 export interface F16PackShape {
   count: number; // halves (= floats on the f32 side)
@@ -46,14 +46,10 @@ export function reference(src: Float32Array, s: Pick<F16PackShape, 'count' | 'sr
 
 /** Encode dst (u32 words) [dstBase, +ceil(count/2)) = halves of src (f32) [srcBase, +count). */
 export function f16Pack(gpu: Gpu, src: GPUBuffer, dst: GPUBuffer, s: F16PackShape): void {
-  if (src === dst) throw new Error('f16_pack: src and dst must differ');
-  const g = grid1d(Math.ceil(s.count / 2));
-  gpu.run({ code: packCode, file: 'shaders/diffusion/f16_pack.wgsl' }, new Uint32Array([s.count, s.srcBase, s.dstBase, g.rowLen]), [src, dst], [g.x, g.y]);
+  runCodec(gpu, { code: packCode, file: 'shaders/diffusion/f16_pack.wgsl' }, src, dst, s, Math.ceil(s.count / 2));
 }
 
 /** Encode dst (f32) [dstBase, +count) = the halves in src (u32 words) [srcBase, +ceil(count/2)). */
 export function f16Unpack(gpu: Gpu, src: GPUBuffer, dst: GPUBuffer, s: F16PackShape): void {
-  if (src === dst) throw new Error('f16_unpack: src and dst must differ');
-  const g = grid1d(Math.ceil(s.count / 2));
-  gpu.run({ code: unpackCode, file: 'shaders/diffusion/f16_unpack.wgsl' }, new Uint32Array([s.count, s.srcBase, s.dstBase, g.rowLen]), [src, dst], [g.x, g.y]);
+  runCodec(gpu, { code: unpackCode, file: 'shaders/diffusion/f16_unpack.wgsl' }, src, dst, s, Math.ceil(s.count / 2));
 }

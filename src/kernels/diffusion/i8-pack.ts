@@ -6,7 +6,7 @@ import packCode from '../../../shaders/diffusion/i8_pack.wgsl?raw';
 import unpackCode from '../../../shaders/diffusion/i8_unpack.wgsl?raw';
 import type { Gpu } from '../../gpu/gpu';
 import { decodeI8, encodeI8, i8Words } from '../../codec/i8-block';
-import { grid1d } from './add';
+import { runCodec } from './add';
 
 export { I8_BLOCK } from '../../codec/i8-block';
 
@@ -33,14 +33,10 @@ export function referenceUnpack(src: Uint32Array, s: I8PackShape, dst: Float32Ar
 
 /** Encode dst (u32 words) [dstBase, +i8CarrierWords(count)) = the i8 carrier of src (f32) [srcBase, +count). */
 export function i8Pack(gpu: Gpu, src: GPUBuffer, dst: GPUBuffer, s: I8PackShape): void {
-  if (src === dst) throw new Error('i8_pack: src and dst must differ');
-  const g = grid1d(Math.ceil(s.count / 4));
-  gpu.run({ code: packCode, file: 'shaders/diffusion/i8_pack.wgsl' }, new Uint32Array([s.count, s.srcBase, s.dstBase, g.rowLen]), [src, dst], [g.x, g.y]);
+  runCodec(gpu, { code: packCode, file: 'shaders/diffusion/i8_pack.wgsl' }, src, dst, s, Math.ceil(s.count / 4)); // one thread per value word
 }
 
 /** Encode dst (f32) [dstBase, +count) = the values of the i8 carrier in src (u32 words) [srcBase, ...). */
 export function i8Unpack(gpu: Gpu, src: GPUBuffer, dst: GPUBuffer, s: I8PackShape): void {
-  if (src === dst) throw new Error('i8_unpack: src and dst must differ');
-  const g = grid1d(Math.ceil(s.count / 4));
-  gpu.run({ code: unpackCode, file: 'shaders/diffusion/i8_unpack.wgsl' }, new Uint32Array([s.count, s.srcBase, s.dstBase, g.rowLen]), [src, dst], [g.x, g.y]);
+  runCodec(gpu, { code: unpackCode, file: 'shaders/diffusion/i8_unpack.wgsl' }, src, dst, s, Math.ceil(s.count / 4));
 }
