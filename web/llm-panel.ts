@@ -31,6 +31,8 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
   // auto: each peer's own choice (WGSL on a hardware GPU, ONNX Runtime wasm on a software adapter or none).
   const engineSel = el('select', { 'data-testid': 'engine' }, ...LLM_ENGINES.map((e) => el('option', { value: e }, e)));
   const weightsSel = el('select', { 'data-testid': 'shard-weights' }, el('option', { value: 'even' }, 'even'), el('option', { value: 'speed' }, 'by measured speed'));
+  // prefill's all-reduces: exact f32, or int8 blocks (a quarter of the bytes) for peers on slow links; decode is always f32
+  const wireSel = el('select', { 'data-testid': 'allreduce-wire' }, el('option', { value: 'f32' }, 'f32 (exact)'), el('option', { value: 'i8' }, 'i8 prefill (slow links)'));
   const prompt = el('textarea', { 'data-testid': 'prompt', placeholder: 'Once upon a time' });
   const maxTokens = el('input', { type: 'number', min: '1', value: '64', 'data-testid': 'max-tokens' });
   const temperature = el('input', { type: 'number', min: '0', step: '0.1', value: '0', 'data-testid': 'temperature' });
@@ -44,7 +46,7 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
   const progress = el('progress', { max: '1', value: '0', 'data-testid': 'model-progress' });
   const field = (label: string, input: HTMLElement) => el('label', {}, label, input);
   app.append(el('section', {}, el('h2', {}, 'Tensor-parallel LLM'),
-    el('div', { class: 'grid' }, field('model', modelSel), field('URL', urlInput), field('local file', fileInput), field('tensor_parallel_size', tpSel), field('engine', engineSel), field('shard split', weightsSel),
+    el('div', { class: 'grid' }, field('model', modelSel), field('URL', urlInput), field('local file', fileInput), field('tensor_parallel_size', tpSel), field('engine', engineSel), field('shard split', weightsSel), field('all-reduce', wireSel),
       field('max_tokens', maxTokens), field('temperature', temperature), field('top_p', topP), field('top_k', topK), field('seed', seed)),
     field('prompt', prompt), el('p', {}, go, ' ', stop), progress, output, stats));
 
@@ -111,7 +113,7 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
     try {
       await generate({
         model: urlInput.value.trim() || modelSel.value, prompt: prompt.value, tensor_parallel_size: Number(tpSel.value),
-        engine: engineSel.value as LlmEngineChoice, shard_weights: weightsSel.value as 'even' | 'speed',
+        engine: engineSel.value as LlmEngineChoice, shard_weights: weightsSel.value as 'even' | 'speed', allreduce_wire: wireSel.value as 'f32' | 'i8',
         sampling: { max_tokens: Number(maxTokens.value), temperature: Number(temperature.value), top_p: Number(topP.value), top_k: Number(topK.value), seed: Number(seed.value) },
       });
     } catch (e) {
