@@ -52,9 +52,19 @@ test('stories260K at tp=1 and tp=2: golden greedy ids, UI streaming equal across
   await swarm.close();
 });
 
-test('stories260K at tp=4 over 4 peers reproduces the golden ids', async ({ browser }) => {
+test('stories260K at tp=4 over 4 peers reproduces the golden ids; an int8 prefill all-reduce keeps the greedy text', async ({ browser }) => {
   const swarm = await openSwarm(browser, 4);
   const r = await swarm.coordinator.evaluate((req) => window.tabmesh.generate(req), greedy(4));
   expect(r.outputs[0].token_ids).toEqual(GOLDEN);
+  // Prefill's all-reduces as int8 blocks over the real WebRTC mesh (allreduce_wire 'i8', a reload of the
+  // group): the greedy continuation of a multi-token prompt is the exact run's (test/parallel/tp-wire.test.ts
+  // measures the loss change, 0.05%, on the same model).
+  const req = { model: 'stories260K', prompt: 'Once upon a time, there was a little girl named Lily.', tensor_parallel_size: 4, sampling: { temperature: 0, max_tokens: 16 } };
+  const exact = await swarm.coordinator.evaluate((q) => window.tabmesh.generate(q), req);
+  const i8 = await swarm.coordinator.evaluate((q) => window.tabmesh.generate(q), { ...req, allreduce_wire: 'i8' as const });
+  expect(exact.outputs[0].token_ids).toHaveLength(16);
+  expect(i8.outputs[0].token_ids).toEqual(exact.outputs[0].token_ids);
+  const bad = await swarm.coordinator.evaluate((q) => window.tabmesh.generate(q).then(() => 'completed', (e: Error) => e.message), { ...req, allreduce_wire: 'f8' as 'i8' });
+  expect(bad).toContain('allreduce_wire must be "f32" or "i8", got "f8"');
   await swarm.close();
 });
