@@ -28,12 +28,15 @@ const SWEEP = process.env.SWEEP !== '0';
 // TUNE='{"unroll":1,"targetWorkgroups":1024}' overrides splitTuning for the main and batched rows (and is
 // the sweep's reset point), so a sweep's best point can be re-measured without a rebuild.
 Object.assign(splitTuning, JSON.parse(process.env.TUNE ?? '{}') as Partial<typeof splitTuning>);
-const PEAK_GBS = 3350; // H100 SXM HBM3
 const log = (...a: unknown[]) => console.error(...a);
 
 const gpu = await Gpu.create({ gpu: create([]) as unknown as GPU, timestamps: true });
 gpu.tuning.flushEvery = 0; // one pass of all calls: the timestamps bracket only GPU work
 const hasTs = gpu.enableTimer();
+// The HBM peak of the GPUs we measure on (H100 SXM HBM3 3.35 TB/s, H200 HBM3e 4.8 TB/s); others: the H100's, named so.
+const peakDesc = `${gpu.report.description} ${gpu.report.architecture} ${(gpu.device as unknown as { adapterInfo?: { device?: string } }).adapterInfo?.device ?? ''}`.toLowerCase(); // Dawn: device 'nvidia-h200'
+const PEAK_NAME = peakDesc.includes('h200') ? 'H200' : 'H100 SXM';
+const PEAK_GBS = PEAK_NAME === 'H200' ? 4800 : 3350;
 const sg = (gpu.device as unknown as { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
 log(`adapter ${gpu.report.vendor} ${gpu.report.architecture} ${gpu.report.description}; subgroups ${gpu.report.hasSubgroups} ` +
   `(${sg?.subgroupMinSize}-${sg?.subgroupMaxSize}); timestamps ${hasTs}`);
@@ -254,7 +257,7 @@ const f = (x: number | null | undefined, d = 1) => (x == null ? '-' : x.toFixed(
 const md: string[] = [
   `# Decode attention: old kernel vs split-KV (${adapter.description || adapter.vendor}, ${result.date.slice(0, 10)})`, '',
   `Dawn (npm webgpu); ${result.timing}. f32 KV cache; bytes = K+V of the context. Stream copy ${f(streamGBs, 0)} GB/s; ` +
-    `peak ${PEAK_GBS} GB/s (H100 SXM). Split defaults: ${JSON.stringify(defaults)}; subgroup size ` +
+    `peak ${PEAK_GBS} GB/s (${PEAK_NAME}). Split defaults: ${JSON.stringify(defaults)}; subgroup size ` +
     `${adapter.subgroupMinSize}-${adapter.subgroupMaxSize}; shader overrides: ` +
     SHAPES.map((sh) => `${sh.name} ${JSON.stringify(rows.find((r) => r.impl === 'split' && r.shape === sh.name)?.consts ?? null)}`).join(', ') + '.', '',
   '| shape | ctx | K+V MB | old us | old GB/s | split us | split GB/s | % of peak | % of stream | speedup | chunks | err old / split |',
