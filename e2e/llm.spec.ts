@@ -64,6 +64,8 @@ test('stories260K at tp=4 over 4 peers reproduces the golden ids; an int8 prefil
   const i8 = await swarm.coordinator.evaluate((q) => window.tabmesh.generate(q), { ...req, allreduce_wire: 'i8' as const });
   expect(exact.outputs[0].token_ids).toHaveLength(16);
   expect(i8.outputs[0].token_ids).toEqual(exact.outputs[0].token_ids);
+  expect(exact.per_peer?.map((p) => p.allreduce_wire)).toEqual(['f32', 'f32', 'f32', 'f32']); // what each peer loaded with
+  expect(i8.per_peer?.map((p) => p.allreduce_wire)).toEqual(['i8', 'i8', 'i8', 'i8']);
   const bad = await swarm.coordinator.evaluate((q) => window.tabmesh.generate(q).then(() => 'completed', (e: Error) => e.message), { ...req, allreduce_wire: 'f8' as 'i8' });
   expect(bad).toContain('allreduce_wire must be "f32" or "i8", got "f8"');
   await swarm.close();

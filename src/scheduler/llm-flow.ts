@@ -62,6 +62,7 @@ export interface PeerLlmStats {
   tok_s: number; // tokens / (compute + all-reduce) of that generate
   compute_ms: number; // of the current / last generate
   allreduce_ms: number; // time inside collectives (includes waiting for slower ranks)
+  allreduce_wire: string; // how prefill's all-reduces travel on this peer (its LoadInfo.reduceWire; '—' before the load reports)
   idle_ms: number; // since its model load finished, time outside any generate
 }
 
@@ -116,7 +117,7 @@ export class LlmFlow {
       const live = b?.live ?? { tokens: 0, computeMs: 0, commMs: 0 };
       const busy = live.computeMs + live.commMs;
       const idle = b ? Math.max(0, now - b.loadedAt - b.activeMs - (this.current ? busy : 0)) : 0;
-      return { peer, rank, tp, engine: b?.info.engine ?? '—', share, shard, tokens: live.tokens, tok_s: busy > 0 ? live.tokens / (busy / 1000) : 0, compute_ms: live.computeMs, allreduce_ms: live.commMs, idle_ms: idle };
+      return { peer, rank, tp, engine: b?.info.engine ?? '—', share, shard, tokens: live.tokens, tok_s: busy > 0 ? live.tokens / (busy / 1000) : 0, compute_ms: live.computeMs, allreduce_ms: live.commMs, allreduce_wire: b?.info.reduceWire ?? '—', idle_ms: idle };
     });
   }
 
