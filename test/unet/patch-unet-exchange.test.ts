@@ -6,6 +6,7 @@
 // layer in the plain-TS backend's stale buffers, and both backends' f16 runs against each other and f32.
 import { afterAll, describe, expect, it } from 'vitest';
 import { loopbackComms } from '../../src/collectives/loopback';
+import type { Gpu } from '../../src/gpu/gpu';
 import type { Comm } from '../../src/collectives/types';
 import * as fp from '../../src/kernels/diffusion/f16-pack';
 import * as ip from '../../src/kernels/diffusion/i8-pack';
@@ -22,6 +23,17 @@ const TINY16: UnetConfig = { ...TINY_UNET, size: 16 };
 const tiny = randomUnet(5, TINY16);
 const disposers: (() => void)[] = [];
 afterAll(() => disposers.forEach((d) => d()));
+
+type Unpack = (gpu: Gpu, src: GPUBuffer, dst: GPUBuffer, s: { count: number; srcBase: number; dstBase: number }) => void;
+
+/** An unpack kernel run on `carrier` placed at word 2 of its buffer, writing its n floats at float 7 of the output. */
+async function unpackAt(gpu: Gpu, unpack: Unpack, carrier: Uint32Array, n: number): Promise<Float32Array> {
+  const src = new Uint32Array(carrier.length + 2); // [2 + words]
+  src.set(carrier, 2);
+  const out = gpu.upload(new Float32Array(n + 7)); // [7 + n]
+  unpack(gpu, gpu.upload(src), out, { count: n, srcBase: 2, dstBase: 7 });
+  return new Float32Array(await gpu.read(out, (n + 7) * 4)).subarray(7); // [n]
+}
 
 describe('f16_pack / f16_unpack kernels', () => {
   it('pack gives the host codec\'s bits (round to nearest even) and unpack its values, at offsets and odd counts', async () => {
@@ -43,12 +55,7 @@ describe('f16_pack / f16_unpack kernels', () => {
     const host = new Uint32Array(packF16(src.subarray(3)).buffer); // [words] the host codec
     expect(Array.from(got)).toEqual(Array.from(host));
     expect(Array.from(fp.reference(src, shape))).toEqual(Array.from(host));
-    // unpack: carrier at word 2 of its buffer, out at float 7
-    const carrier = new Uint32Array(words + 2); // [2 + words]
-    carrier.set(host, 2);
-    const out = gpu.upload(new Float32Array(n + 7)); // [7 + n]
-    fp.f16Unpack(gpu, gpu.upload(carrier), out, { count: n, srcBase: 2, dstBase: 7 });
-    const vals = new Float32Array(await gpu.read(out, (n + 7) * 4)).subarray(7); // [n]
+    const vals = await unpackAt(gpu, fp.f16Unpack, host, n); // [n]
     const want = new Float32Array(n); // [n]
     unpackF16(new Float32Array(host.buffer), want);
     expect(Array.from(vals)).toEqual(Array.from(want));
@@ -80,12 +87,7 @@ describe('i8_pack / i8_unpack kernels', () => {
       off += d;
     }
     expect(off).toBeLessThan(n / 100); // off-by-one only at rounding boundaries
-    // unpack: the GPU's carrier at word 2 of its buffer, out at float 7, against the host codec's values of it
-    const carrier = new Uint32Array(words + 2); // [2 + words]
-    carrier.set(got, 2);
-    const out = gpu.upload(new Float32Array(n + 7)); // [7 + n]
-    ip.i8Unpack(gpu, gpu.upload(carrier), out, { count: n, srcBase: 2, dstBase: 7 });
-    const vals = new Float32Array(await gpu.read(out, (n + 7) * 4)).subarray(7); // [n]
+    const vals = await unpackAt(gpu, ip.i8Unpack, got, n); // [n] the GPU's carrier, against the host codec's values of it
     const host = new Float32Array(n); // [n]
     ip.referenceUnpack(got, { count: n, srcBase: 0, dstBase: 0 }, host);
     const maxima = new Float32Array(got.buffer, got.byteOffset, nb); // [nb]
