@@ -83,10 +83,10 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
   // Per peer: its shard, tokens/s and the split between compute, all-reduce and idle, live while
   // a generate runs (the peers' stats events) and kept after it.
   const showStats = (rows: PeerLlmStats[]): void => {
-    stats.replaceChildren(el('tr', {}, ...['peer', 'rank', 'engine', 'share', 'shard', 'tokens', 'tokens/s', 'compute ms', 'all-reduce ms', 'idle ms'].map((x) => el('th', {}, x))),
+    stats.replaceChildren(el('tr', {}, ...['peer', 'rank', 'engine', 'share', 'shard', 'tokens', 'tokens/s', 'compute ms', 'all-reduce ms', 'prefill wire', 'idle ms'].map((x) => el('th', {}, x))),
       ...rows.map((r) => el('tr', { 'data-peer': r.peer }, el('td', {}, r.peer.slice(-12)), el('td', {}, `${r.rank}/${r.tp}`),
         el('td', { 'data-testid': 'peer-engine' }, r.engine), el('td', { 'data-testid': 'peer-share' }, r.share), el('td', {}, r.shard), el('td', {}, String(r.tokens)),
-        el('td', { 'data-testid': 'peer-tok-s' }, r.tok_s.toFixed(1)), el('td', {}, r.compute_ms.toFixed(0)), el('td', {}, r.allreduce_ms.toFixed(0)), el('td', {}, r.idle_ms.toFixed(0)))));
+        el('td', { 'data-testid': 'peer-tok-s' }, r.tok_s.toFixed(1)), el('td', {}, r.compute_ms.toFixed(0)), el('td', {}, r.allreduce_ms.toFixed(0)), el('td', {}, r.allreduce_wire), el('td', {}, r.idle_ms.toFixed(0)))));
   };
   const flow = new LlmFlow({ roster: ctx.roster, runJob: ctx.runJob, log: ctx.log });
 
