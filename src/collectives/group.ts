@@ -221,7 +221,6 @@ export class GroupComm implements Comm {
     const n = this.size;
     const me = this.rank;
     const wire = i8 ? encodeBytes(data) : null; // [i8Words(len) * 4] what the others get of mine
-    const own = wire ? decodeOwn(wire, data.length) : data; // [len] what they will add for me
     const got: Uint8Array[] = []; // got[r]: rank r's bytes
     let left = 2 * (n - 1); // receives and sends still to complete
     const step = (): void => {
@@ -229,6 +228,8 @@ export class GroupComm implements Comm {
       let acc: Float32Array; // [len]
       try {
         const vecs: Float32Array[] = [];
+        // own values as the others decode them (so every rank adds the same bits for me), decoded here, after the sends left
+        const own = wire ? decodeOwn(wire, data.length) : data; // [len]
         for (let r = 0; r < n; r++) vecs.push(r === me ? own : i8 ? call.i8(r, got[r], data.length) : call.f32(r, got[r], data.length));
         // Summed in place in a received array (the Link hands each message to exactly one receiver, so its
         // buffer is ours): no 4*len allocation and copy. Rank order stays 0..n-1 on every rank, so the bits
