@@ -32,6 +32,7 @@ test('bench page draws every chart without errors', async ({ page }) => {
   for (let i = 0; i < gemm50; i++) expected.push(i === 0 ? 'chart-gemm50' : `chart-gemm50-${i}`);
   if (names.some((n) => n.startsWith('gemm-subgroup-matrix-') && rowsIn(read(n).rows).some((r) => typeof r.tops === 'number'))) expected.push('chart-gemm-subgroup-matrix');
   if (count('attention-decode-')) expected.push('chart-attention-decode');
+  if (count('gemm-clock-')) expected.push('chart-gemm-vendor');
   if (count('tune-load-')) expected.push('chart-tune-load');
   if (names.some((n) => n.startsWith('multi-gpu-') && rowsIn((read(n).data_parallel as { rows?: unknown } | null)?.rows).length)) expected.push('chart-data-parallel');
   for (let i = 0; i < pointFiles; i++) expected.push(i === 0 ? 'chart-tp-points' : `chart-tp-points-${i}`);

@@ -133,3 +133,32 @@ export function gemmSubgroupMatrixChart(): void {
       options: { skipNull: true, scales: { y: { beginAtZero: true, title: { display: true, text: 'TOPS (int8) / TFLOPS (f32 line)' } } } },
     });
 }
+
+/** Our 4096^3 f32 GEMM beside the vendor's (cuBLAS through torch.matmul, TF32 off: gemm-cublas-*.json) and the
+ *  FP32 peak at the SM clock nvidia-smi saw during it (gemm-clock-*.json), per GPU and date. */
+export function gemmVendorChart(): void {
+  const clocks = filesWith('gemm-clock-');
+  if (!clocks.length) return;
+  const cublas = filesWith('gemm-cublas-');
+  const labels = clocks.map((f) => [str(f.doc.gpu, f.name), str(f.doc.date, '').slice(0, 10)]);
+  const vendor = (f: ResultFile): number | null => {
+    const c = cublas.find((x) => str(x.doc.gpu) === str(f.doc.gpu) && str(x.doc.date).slice(0, 10) === str(f.doc.date).slice(0, 10));
+    const row = c ? rowsOf(c.doc).find((r) => num(r.n) === 4096) : undefined;
+    return row ? num(row.tflops) : null;
+  };
+  chartSection('f32 GEMM 4096³: WGSL vs cuBLAS vs the peak at the measured clock',
+    `Our gemm_reg_r16x8 (bench/gemm-clock.ts, timestamp queries, nvidia-smi sampling the SM clock) beside torch.matmul = cuBLAS with TF32 off (bench/cublas-sgemm.py) on the same GPU the same day, and the FP32 peak at the clock measured under load. Goal: ${GOAL_TFLOPS} TFLOPS.`,
+    'chart-gemm-vendor', {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: [
+          { label: 'WGSL (Dawn)', backgroundColor: colour(0), data: clocks.map((f) => num(f.doc.tflops)) },
+          { label: 'cuBLAS (torch.matmul, TF32 off)', backgroundColor: colour(1), data: clocks.map(vendor) },
+          { label: 'FP32 peak at the measured SM clock', backgroundColor: colour(7), data: clocks.map((f) => (f.doc.peak_tflops_at_load_clock == null ? null : num(f.doc.peak_tflops_at_load_clock))) },
+          goalLine(`goal ${GOAL_TFLOPS} TFLOPS`, GOAL_TFLOPS, clocks.length),
+        ],
+      },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'TFLOPS' } } } },
+    });
+}

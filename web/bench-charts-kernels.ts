@@ -87,6 +87,11 @@ export function attentionDecodeChart(): void {
     }
     if (typeof f.doc.gqa === 'object' && f.doc.gqa !== null) gqaSeries(f, series, ceilings);
   }
+  // the vendor stack on the same GPU for scale (bench/torch-decode-attention.py: PyTorch SDPA, f32 cache)
+  for (const t of filesWith('torch-decode-attention-')) {
+    const rows = rowsOf(t.doc).filter((r) => Number.isFinite(num(r.pct_peak)));
+    if (rows.length) series.push({ label: `PyTorch SDPA f32 (${str(t.doc.gpu)}, ${str(t.doc.date).slice(0, 10)})`, pct: new Map(rows.map((r) => [caseKey(str(r.shape).split(' (')[0], r.ctx), num(r.pct_peak)])) });
+  }
   if (!series.length) return;
   const cases = uniq(series.flatMap((s) => [...s.pct.keys()])).sort((a, b) => {
     const [sa, ca] = a.split('@');
@@ -95,11 +100,10 @@ export function attentionDecodeChart(): void {
     const rb = SHAPE_ORDER.indexOf(sb);
     return (ra < 0 ? 99 : ra) - (rb < 0 ? 99 : rb) || sa.localeCompare(sb) || Number(ca) - Number(cb);
   });
-  const peak = Math.max(...files.map((f) => num(f.doc.peakGBs)).filter((x) => x > 0));
   const where = uniq(files.map((f) => adapterName(f.doc))).join('; ');
   const F = files.map((f) => num(obj(obj(f.doc.gqa).floor)['7B-gqa@64Us'])).find((x) => x > 0);
   chartSection('Decode attention: % of memory-bandwidth peak per case and kernel',
-    `One decode-attention call (f32 K+V of the context read once) as % of the ${Number.isFinite(peak) ? `${peak} GB/s` : 'device'} HBM peak, Node + Dawn on ${where}; goal: ${GOAL_PCT}% of peak.` +
+    `One decode-attention call (f32 K+V of the context read once) as % of its GPU's HBM peak (H100 3350, H200 4800 GB/s), Node + Dawn on ${where}; goal: ${GOAL_PCT}% of peak.` +
       `${ceilings.size ? ` Ceiling: the best possible with the measured fixed cost per call (${F?.toFixed(1)} µs) at stream-copy bandwidth.` : ''} Block / lane of the tile run are hidden (click the legend).`,
     'chart-attention-decode', {
       type: 'bar',

@@ -5,7 +5,7 @@
 // onnxruntime-web, tabmesh vs wllama, DistriFusion step time, U-Net kernels and DistriFusion quality. Each chart group is guarded: a malformed
 // or older-format file shows an alert instead of stopping the page.
 import { distrifusionQualityCharts, distrifusionSpeedCharts, unetKernelsCharts } from './bench-charts-distrifusion';
-import { gemm50Charts, gemmSubgroupMatrixChart, gemmSweepCharts, gpuKernelsMatmulChart } from './bench-charts-gemm';
+import { gemm50Charts, gemmSubgroupMatrixChart, gemmSweepCharts, gemmVendorChart, gpuKernelsMatmulChart } from './bench-charts-gemm';
 import { attentionDecodeChart, tuneLoadChart } from './bench-charts-kernels';
 import { dataParallelChart, decodeProfileChart, multiGpuLabel, ortWebgpuCharts, tpPointsCharts, wllamaChart } from './bench-charts-llm';
 import { adapterName, byName, chartSection, COLOURS, guarded, num, rowsOf, whereOf, type Json } from './bench-charts-common';
@@ -15,6 +15,7 @@ guarded('GEMM sweep', gemmSweepCharts);
 guarded('gpu-kernels matmul', gpuKernelsMatmulChart);
 guarded('gemm50', gemm50Charts);
 guarded('int8 subgroup-matrix GEMM', gemmSubgroupMatrixChart);
+guarded('GEMM vs cuBLAS', gemmVendorChart);
 
 // ---- GEMV bandwidth (gpu-kernels-*.json, gemv rows) ----
 guarded('GEMV bandwidth', () => {
