@@ -2,8 +2,9 @@
 # [1, K] x [K, N] matmul (cuBLAS) in f32 and f16, one token against a weight matrix, timed with CUDA events over
 # back-to-back calls rotating over >= 1 GB of weights (L2 never holds them), median of 5 runs; bandwidth = weight
 # bytes / time. Shapes as bench/gpu-kernels.ts (N x K, y = W x). GPU machines only; JSON + markdown to $OUT.
-import datetime, json, os
+import datetime
 import torch
+from torch_bench_util import time_ms, write_result
 
 dev = torch.device('cuda')
 name = torch.cuda.get_device_name(0)
@@ -18,18 +19,7 @@ for n, k in [(4096, 4096), (8192, 8192), (4096, 14336), (14336, 4096)]:
         y = torch.mv(ws[0], x)
         ref = ws[0].double() @ x.double()
         err = ((y.double() - ref).abs().max() / ref.abs().max()).item()
-        reps = 400
-        times = []
-        for _ in range(5):
-            torch.cuda.synchronize()
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record()
-            for i in range(reps):
-                torch.mv(ws[i % copies], x)
-            e.record()
-            torch.cuda.synchronize()
-            times.append(s.elapsed_time(e) / reps)
-        us = sorted(times)[2] * 1e3
+        us = time_ms(lambda i: torch.mv(ws[i % copies], x), 400) * 1e3
         gbs = per / (us * 1e-6) / 1e9
         rows.append({'N': n, 'K': k, 'wtype': 'f32' if dt == torch.float32 else 'f16', 'us': us, 'GBs': gbs, 'pct_peak': 100 * gbs / peak if peak else None, 'rel_err_vs_f64': err})
         del ws
@@ -38,9 +28,4 @@ md = [f'# cuBLAS matrix-vector (torch.mv) on {name}, {res["date"][:10]}', '',
       f'torch {torch.__version__}; CUDA events over 400 back-to-back calls rotating over >= 1 GB of weights, median of 5 runs; peak {peak} GB/s.', '',
       '| N x K | weights | us | GB/s | % of peak | rel err vs f64 |', '|---|---|---|---|---|---|']
 md += [f'| {r["N"]}x{r["K"]} | {r["wtype"]} | {r["us"]:.1f} | {r["GBs"]:.0f} | {r["pct_peak"]:.1f} | {r["rel_err_vs_f64"]:.1e} |' for r in rows]
-print('\n'.join(md))
-out = os.environ.get('OUT', 'bench/out')
-os.makedirs(out, exist_ok=True)
-base = os.path.join(out, f'gemv-cublas-{name.lower().replace(" ", "-")}-{res["date"][:10]}')
-open(base + '.json', 'w').write(json.dumps(res, indent=2))
-open(base + '.md', 'w').write('\n'.join(md) + '\n')
+write_result('gemv-cublas', res, md)

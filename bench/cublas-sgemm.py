@@ -2,8 +2,9 @@
 # at N^3 in strict FP32 (TF32 off), timed with CUDA events over back-to-back calls, median of 5 runs; run it
 # in the same session as bench/gemm-clock.ts. GPU machines only (PyTorch + CUDA); writes JSON + markdown to $OUT.
 # Usage: python3 bench/cublas-sgemm.py [N ...]   (default 4096 8192)
-import datetime, json, os, sys
+import datetime, sys
 import torch
+from torch_bench_util import time_ms, write_result
 
 torch.backends.cuda.matmul.allow_tf32 = False  # strict FP32 FMAs, like the WGSL kernels
 torch.backends.cudnn.allow_tf32 = False
@@ -17,17 +18,7 @@ for n in [int(x) for x in sys.argv[1:]] or [4096, 8192]:
     ref = (a.double() @ b.double())
     err = ((c.double() - ref).abs().max() / ref.abs().max()).item()
     reps = max(3, int(2.0 / (2 * n ** 3 / 50e12)))  # ~2 s of work per run at 50 TFLOPS
-    times = []
-    for _ in range(5):
-        torch.cuda.synchronize()
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        for _ in range(reps):
-            torch.matmul(a, b, out=c)
-        e.record()
-        torch.cuda.synchronize()
-        times.append(s.elapsed_time(e) / reps)
-    ms = sorted(times)[2]
+    ms = time_ms(lambda i: torch.matmul(a, b, out=c), reps)
     rows.append({'n': n, 'ms': ms, 'tflops': 2 * n ** 3 / (ms * 1e-3) / 1e12, 'rel_err_vs_f64': err, 'reps': reps})
 res = {'name': 'cublas-sgemm', 'date': datetime.datetime.utcnow().isoformat() + 'Z', 'gpu': name, 'torch': torch.__version__,
        'cuda': torch.version.cuda, 'tf32': False, 'rows': rows}
@@ -35,10 +26,4 @@ md = [f'# cuBLAS f32 GEMM via torch.matmul, TF32 off ({name}, {res["date"][:10]}
       f'torch {torch.__version__}, CUDA {torch.version.cuda}; CUDA events over back-to-back calls, median of 5 runs.', '',
       '| N^3 | ms | TFLOPS | rel err vs f64 |', '|---|---|---|---|']
 md += [f'| {r["n"]} | {r["ms"]:.3f} | {r["tflops"]:.2f} | {r["rel_err_vs_f64"]:.1e} |' for r in rows]
-print(json.dumps(res, indent=2))
-print('\n'.join(md))
-out = os.environ.get('OUT', 'bench/out')
-os.makedirs(out, exist_ok=True)
-base = os.path.join(out, f'gemm-cublas-{name.lower().replace(" ", "-")}-{res["date"][:10]}')
-open(base + '.json', 'w').write(json.dumps(res, indent=2))
-open(base + '.md', 'w').write('\n'.join(md) + '\n')
+write_result('gemm-cublas', res, md)

@@ -3,9 +3,10 @@
 # and dtype of bench/attention-decode.ts), GQA via enable_gqa, timed with CUDA events over back-to-back calls
 # (each on another cache, rotating over >= 512 MB so L2 never holds them), median of 5 runs. GPU machines only.
 # Usage: python3 bench/torch-decode-attention.py   -> JSON + markdown to $OUT (default bench/out)
-import datetime, json, os
+import datetime
 import torch
 import torch.nn.functional as F
+from torch_bench_util import time_ms, write_result
 
 dev = torch.device('cuda')
 name = torch.cuda.get_device_name(0)
@@ -25,18 +26,7 @@ for label, hq, hkv, hd in shapes:
         vr = vs[0].repeat_interleave(hq // hkv, dim=1)
         ref = torch.softmax((q.double() @ kr.double().transpose(-1, -2)) / hd ** 0.5, -1) @ vr.double()
         err = ((out.double() - ref).abs().max()).item()
-        reps = 200
-        times = []
-        for _ in range(5):
-            torch.cuda.synchronize()
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record()
-            for i in range(reps):
-                call(i)
-            e.record()
-            torch.cuda.synchronize()
-            times.append(s.elapsed_time(e) / reps)
-        us = sorted(times)[2] * 1e3
+        us = time_ms(call, 200) * 1e3
         gbs = per / (us * 1e-6) / 1e9
         rows.append({'shape': label, 'ctx': ctx, 'mb': per / 2 ** 20, 'us': us, 'GBs': gbs, 'pct_peak': 100 * gbs / peak if peak else None, 'max_abs_err_vs_f64': err})
         del ks, vs
@@ -46,10 +36,4 @@ md = [f'# Decode attention in PyTorch (SDPA, f32 KV cache) on {name}, {res["date
       f'torch {torch.__version__}; one query token, enable_gqa for GQA; CUDA events over 200 back-to-back calls rotating over >= 512 MB of caches, median of 5 runs; peak {peak} GB/s.', '',
       '| shape | ctx | K+V MB | us | GB/s | % of peak | max abs err vs f64 |', '|---|---|---|---|---|---|---|']
 md += [f'| {r["shape"]} | {r["ctx"]} | {r["mb"]:.1f} | {r["us"]:.1f} | {r["GBs"]:.0f} | {r["pct_peak"]:.1f} | {r["max_abs_err_vs_f64"]:.1e} |' for r in rows]
-print(json.dumps(res, indent=2))
-print('\n'.join(md))
-out = os.environ.get('OUT', 'bench/out')
-os.makedirs(out, exist_ok=True)
-base = os.path.join(out, f'torch-decode-attention-{name.lower().replace(" ", "-")}-{res["date"][:10]}')
-open(base + '.json', 'w').write(json.dumps(res, indent=2))
-open(base + '.md', 'w').write('\n'.join(md) + '\n')
+write_result('torch-decode-attention', res, md)
