@@ -44,6 +44,7 @@ test('fm-unet over 2 peers: model and class selectors, clear errors, full_sync e
   await expect(c.getByTestId('image-prompt').locator('option')).toHaveCount(10);
   await expect(c.getByTestId('image-prompt').locator('option[value="ankle boot"]')).toHaveCount(1);
   await expect(c.getByTestId('image-guidance')).toHaveValue('2'); // config.json's default_guidance
+  await expect(c.getByTestId('image-wire')).toHaveValue('i8'); // the async exchange's default wire format
 
   // An unknown class fails before any peer is taken, naming the classes.
   const bad = await c.evaluate(() => window.tabmesh.generateImage({ model: 'fm-unet', prompt: 'spaceship', peers: 2 }).then(() => 'completed', (e: Error) => e.message));

@@ -24,7 +24,8 @@ test('stories260K at tp=1 and tp=2: golden greedy ids, UI streaming equal across
     expect(r.outputs[0].text).toContain('Once upon a time, there was a little girl named Lily.');
     expect(r.peers).toHaveLength(tp);
   }
-  // The UI: the same typed prompt streams the same text at tp=2 as at tp=1.
+  // The UI: the same typed prompt streams the same text at tp=2 as at tp=1 (all-reduces exact unless asked).
+  await expect(c.getByTestId('allreduce-wire')).toHaveValue('f32');
   const texts: string[] = [];
   for (const tp of ['1', '2']) {
     await c.getByTestId('prompt').fill('Lily wanted to play');
