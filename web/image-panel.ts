@@ -5,6 +5,7 @@ import type { ImageBackend, Job, JobEvent, RosterEntry } from '../src/session/pr
 import type { Roster } from '../src/scheduler/roster';
 import type { JobHandle } from '../src/scheduler/jobs';
 import type { ImageResult } from '../src/engines/image-engine';
+import { isWireEnc, type WireEnc } from '../src/parallel/patch-unet-wire';
 import { decodePixels } from '../src/engines/pixel-codec';
 import { el, showAlert } from './ui';
 import { createTimeline, type Timeline } from './timeline-chart';
@@ -27,7 +28,7 @@ export interface ImageRequest {
   peers?: number;
   peer_ids?: string[]; // these peers in this rank order instead of the `peers` fastest free ones
   compare?: boolean; // also run single-device on rank 0 (default true)
-  comm_dtype?: 'f16' | 'f32' | 'i8'; // fm-unet async steps: wire format of the exchange (default i8, half of f16's bytes at the same measured quality; sync steps always f32)
+  comm_dtype?: WireEnc; // fm-unet async steps: wire format of the exchange (default i8, half of f16's bytes at the same measured quality; sync steps always f32)
 }
 
 export interface ImageResponse {
@@ -184,7 +185,7 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
     const label = labelFor(entry.name, info, req.prompt); // checked before any peer is taken
     const w = label === undefined ? undefined : (req.guidance ?? info.defaultGuidance);
     if (w !== undefined && !Number.isFinite(w)) throw new Error(`guidance must be a number, got ${req.guidance}`);
-    if (req.comm_dtype !== undefined && !['f32', 'f16', 'i8'].includes(req.comm_dtype)) throw new Error(`comm_dtype must be f32, f16 or i8, got ${JSON.stringify(req.comm_dtype)}`);
+    if (req.comm_dtype !== undefined && !isWireEnc(req.comm_dtype)) throw new Error(`comm_dtype must be f32, f16 or i8, got ${JSON.stringify(req.comm_dtype)}`);
     const group = req.peer_ids ? checkedPeers(req.peer_ids) : ctx.roster.pick(req.peers ?? 2);
     const n = req.peer_ids?.length ?? req.peers ?? 2;
     if (group.length < n) throw new Error(`${n} free peers needed; ${group.length} of ${ctx.roster.list().length} connected peers are free (the others are busy)`);
@@ -262,7 +263,7 @@ export function mountImagePanel(app: HTMLElement, ctx: Ctx): ImageApi {
     go.setAttribute('disabled', '');
     try {
       const conditional = !prompt.hasAttribute('disabled');
-      await generateImage({ model: modelSel.value || undefined, prompt: conditional ? prompt.value : undefined, guidance: conditional ? Number(guidance.value) : undefined, backend: backend.value as 'auto' | ImageBackend, seed: Number(seed.value), steps: Number(steps.value), sampler: sampler.value as 'ddim' | 'ddpm', mode: mode.value as Mode, warmup_steps: Number(warmup.value), peers: Number(peers.value), comm_dtype: wire.value as 'i8' | 'f16' | 'f32' });
+      await generateImage({ model: modelSel.value || undefined, prompt: conditional ? prompt.value : undefined, guidance: conditional ? Number(guidance.value) : undefined, backend: backend.value as 'auto' | ImageBackend, seed: Number(seed.value), steps: Number(steps.value), sampler: sampler.value as 'ddim' | 'ddpm', mode: mode.value as Mode, warmup_steps: Number(warmup.value), peers: Number(peers.value), comm_dtype: wire.value as WireEnc });
     } catch (e) {
       showAlert(`Image generation failed: ${(e as Error).message}`, 'error', 'image-error');
     } finally {

@@ -5,6 +5,7 @@ import type { Roster } from '../src/scheduler/roster';
 import type { JobHandle } from '../src/scheduler/jobs';
 import { LlmFlow, type GenerateRequest, type GenerateResponse, type PeerLlmStats } from '../src/scheduler/llm-flow';
 import { loadGgufIndex } from '../src/model/gguf';
+import type { ReduceWire } from '../src/collectives/types';
 import { el, fmtBytes, showAlert } from './ui';
 
 export type { GenerateRequest, GenerateResponse };
@@ -113,7 +114,7 @@ export function mountLlmPanel(app: HTMLElement, ctx: Ctx): LlmApi {
     try {
       await generate({
         model: urlInput.value.trim() || modelSel.value, prompt: prompt.value, tensor_parallel_size: Number(tpSel.value),
-        engine: engineSel.value as LlmEngineChoice, shard_weights: weightsSel.value as 'even' | 'speed', allreduce_wire: wireSel.value as 'f32' | 'i8',
+        engine: engineSel.value as LlmEngineChoice, shard_weights: weightsSel.value as 'even' | 'speed', allreduce_wire: wireSel.value as ReduceWire,
         sampling: { max_tokens: Number(maxTokens.value), temperature: Number(temperature.value), top_p: Number(topP.value), top_k: Number(topK.value), seed: Number(seed.value) },
       });
     } catch (e) {

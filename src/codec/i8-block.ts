@@ -50,6 +50,13 @@ export function encodeI8(src: Float32Array, srcBase: number, count: number, dst:
   for (let j = count; j < bytes.length; j++) bytes[j] = 0; // the last word's unused bytes
 }
 
+/** src [n] as a new carrier [i8Words(n)]. */
+export function encodeI8Carrier(src: Float32Array): Uint32Array {
+  const dst = new Uint32Array(i8Words(src.length)); // [nb + ceil(n/4)]
+  encodeI8(src, 0, src.length, dst, 0);
+  return dst;
+}
+
 /** dst [dstBase, +count) = the values of the carrier in src words [srcBase, +i8Words(count)). */
 export function decodeI8(src: Uint32Array, srcBase: number, count: number, dst: Float32Array, dstBase: number): void {
   const nb = Math.ceil(count / I8_BLOCK);

@@ -3,8 +3,8 @@
 // (group stream, seq, step), so several calls may be outstanding at once and messages may arrive early.
 // Results are bitwise identical on every rank: allReduce sums in rank order 0..n-1 (the direct round on
 // every rank, the two-round form on each segment's owner, which copies it to everyone); the rest only copy bytes.
-import { decodeI8, encodeI8, i8Words } from '../codec/i8-block';
-import type { Comm, ReduceWire } from './types';
+import { decodeI8, encodeI8Carrier } from '../codec/i8-block';
+import { isReduceWire, type Comm, type ReduceWire } from './types';
 import { CollectiveError } from './errors';
 import { Call, asCollectiveError } from './call';
 import type { Mesh } from '../transport/mesh';
@@ -85,9 +85,7 @@ function bytesOf(a: Float32Array): Uint8Array {
 
 /** a [len] as the bytes of its int8-block carrier ([4 * i8Words(len)]). */
 function encodeBytes(a: Float32Array): Uint8Array {
-  const w = new Uint32Array(i8Words(a.length)); // [words]
-  encodeI8(a, 0, a.length, w, 0);
-  return new Uint8Array(w.buffer);
+  return new Uint8Array(encodeI8Carrier(a).buffer);
 }
 
 /** The values the others decode from this rank's carrier (so every rank adds the same bits for it). */
@@ -149,7 +147,7 @@ export class GroupComm implements Comm {
   /** Element-wise sum; a new array, identical bits on every rank. wire 'i8': every value travels as int8
    *  blocks, and every rank sums the decoded values (its own too), so the bits stay identical everywhere. */
   allReduce(data: Float32Array, wire: ReduceWire = 'f32'): Promise<Float32Array> {
-    if (wire !== 'f32' && wire !== 'i8') return Promise.reject(new CollectiveError(null, 'usage', 'allReduce', `unknown wire ${JSON.stringify(wire)}`));
+    if (!isReduceWire(wire)) return Promise.reject(new CollectiveError(null, 'usage', 'allReduce', `unknown wire ${JSON.stringify(wire)}`));
     return this.run('allReduce', (call) => {
       if (this.size === 1) return call.finish(null, data.slice());
       const i8 = wire === 'i8';
@@ -273,8 +271,8 @@ export class GroupComm implements Comm {
       let acc: Float32Array; // [segLen(me)]
       try {
         const parts: Float32Array[] = []; // parts[r]: rank r's values of my segment, [segLen(me)]
+        const seg = data.subarray(b[me], b[me + 1]); // [segLen(me)] my values of my segment
         for (let r = 0; r < n; r++) {
-          const seg = data.subarray(b[me], b[me + 1]); // [segLen(me)]
           if (r === me) parts.push(i8 ? decodeOwn(encodeBytes(seg), seg.length) : seg);
           else parts.push(i8 ? call.i8(r, got[r], segLen(me)) : call.f32(r, got[r], segLen(me)));
         }

@@ -3,6 +3,8 @@
 
 /** How an allReduce's values travel: 'f32' exact, 'i8' int8 blocks (for bandwidth-bound payloads on slow links). */
 export type ReduceWire = 'f32' | 'i8';
+export const REDUCE_WIRES: readonly ReduceWire[] = ['f32', 'i8'];
+export const isReduceWire = (w: unknown): w is ReduceWire => REDUCE_WIRES.includes(w as ReduceWire);
 
 /** Collective operations over one explicit group of ranks. Every member calls them in the same order. */
 export interface Comm {

@@ -12,6 +12,7 @@ import { gpuPatchBackend } from '../parallel/patch-gpu';
 import { cachedRangeReader } from './range-cache';
 import { encodePixels } from './pixel-codec';
 import type { UnetModel } from '../model/unet/config';
+import type { WireEnc } from '../parallel/patch-unet-wire';
 
 export interface ImageRequest {
   url: string; // the model's .safetensors (HTTP Range capable, or whole-file)
@@ -25,7 +26,7 @@ export interface ImageRequest {
   guidance?: number; // classifier-free guidance weight w (default 1: one conditional forward)
   backend?: 'gpu' | 'cpu'; // where the patches and the single-device reference run (default: this peer's GPU)
   commFree?: boolean; // fm-unet no_sync only: skip the per-step eps allGather too (the no-communication timing ideal)
-  commDtype?: 'f32' | 'f16' | 'i8'; // fm-unet async modes: wire format of the async flat buffer (sync gathers stay f32)
+  commDtype?: WireEnc; // fm-unet async modes: wire format of the async flat buffer (sync gathers stay f32)
 }
 
 export interface ImageResult {

@@ -2,7 +2,7 @@
 // webgpu), the tensor-parallel plan's all-reduce hook, the vocab-parallel output head, and the
 // generation loop. Runs inside the GPU worker (or in-process in the headless Node peer).
 import { tuneModel, type TuneSummary } from './tune-model';
-import type { Comm, ReduceWire } from '../collectives/types';
+import { isReduceWire, type Comm, type ReduceWire } from '../collectives/types';
 import type { Gpu } from '../gpu/gpu';
 import { loadGgufIndex, type GgufIndex, type RangeSource } from '../model/gguf';
 import { LlamaGpu } from '../model/llama';
@@ -95,7 +95,7 @@ export class LlmEngine {
       ? { size: req.size ?? 0, read: async (s, e) => { const b = await remoteRead(s, e); counted(b.byteLength); return b; } }
       : null;
     const reduceWire = req.reduceWire ?? 'f32';
-    if (reduceWire !== 'f32' && reduceWire !== 'i8') throw new Error(`reduceWire must be f32 or i8, got ${JSON.stringify(req.reduceWire)}`);
+    if (!isReduceWire(reduceWire)) throw new Error(`reduceWire must be f32 or i8, got ${JSON.stringify(req.reduceWire)}`);
     const index = await loadGgufIndex(remote ?? req.url);
     if (!req.weights) validateTp(index.config, req.tp); // weighted plans are checked by planTp (validateHetero)
     const engine: LlmEngineKind = !req.engine || req.engine === 'auto' ? 'wgsl' : req.engine;

@@ -61,6 +61,8 @@ export function packF16Into(src: Float32Array, carrier: Float32Array, word: numb
 
 /** How a run of a piece travels: raw f32, halves (two per word) or int8 with block scales. */
 export type WireEnc = 'f32' | 'f16' | 'i8';
+export const WIRE_ENCS: readonly WireEnc[] = ['f32', 'f16', 'i8'];
+export const isWireEnc = (w: unknown): w is WireEnc => WIRE_ENCS.includes(w as WireEnc);
 
 /** Carrier words of a run of n floats in encoding enc. */
 export function encWords(enc: WireEnc, n: number): number {

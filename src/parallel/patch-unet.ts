@@ -25,7 +25,7 @@ import type { PatchStepEvent } from './patch';
 import type { PatchMode, RowRange } from './patch-plan';
 import { combineStats } from './patch-stats';
 import { UnetAsyncExchange, unetPieces, type StaleFrom, type UnetStepDetail } from './patch-unet-exchange';
-import type { WireEnc } from './patch-unet-wire';
+import { isWireEnc, type WireEnc } from './patch-unet-wire';
 import {
   assembleRows, boundaryCount, branchKey, buildUnetPatchPlan, haloTile, packHalo, qkvSplit, type UnetPatchPlan,
 } from './patch-unet-plan';
@@ -258,7 +258,7 @@ export interface UnetPatchRunOptions {
   guidance: number; // CFG weight w; w = 1 runs one branch
   commTimeoutMs?: number;
   /** Wire format of the async flat buffer. 'f16' sends its halo rows and attention inputs as halves, about half
-   *  the bytes; 'i8' (default) as int8 with one f32 absmax per 64 values (src/kernels/diffusion/i8-pack.ts), 0.54x
+   *  the bytes; 'i8' (default) as int8 with one f32 absmax per 64 values (src/codec/i8-block.ts), 0.54x
    *  f16's bytes. Its GroupNorm [sum, sumsq] segments stay f32 either way (pieceCarrier in
    *  ./patch-unet-exchange.ts: sumsq overflows a half). Synchronous gathers (full_sync, warm-up, sync_gn's
    *  statistics) and the eps rows always travel as f32. Why i8 by default: on fm-unet over 32 seeds (DDIM 50,
@@ -324,7 +324,7 @@ export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<Unet
   if (o.commFree && mode !== 'no_sync' && mode !== 'corrected_async_gn' && mode !== 'stale_gn') {
     throw new Error(`unet patch-parallel: commFree needs mode no_sync, corrected_async_gn or stale_gn, not ${mode}`);
   }
-  if (o.commDtype !== undefined && !['f32', 'f16', 'i8'].includes(o.commDtype)) throw new Error(`unet patch-parallel: commDtype must be f32, f16 or i8, got ${JSON.stringify(o.commDtype)}`);
+  if (o.commDtype !== undefined && !isWireEnc(o.commDtype)) throw new Error(`unet patch-parallel: commDtype must be f32, f16 or i8, got ${JSON.stringify(o.commDtype)}`);
   const backend = o.backend ?? unetCpuPatchBackend();
   const branches = o.guidance === 1 ? 1 : 2;
   const plan = buildUnetPatchPlan(model, nPeers, branches);

@@ -8,6 +8,7 @@ import type { Roster } from './roster';
 import type { RunJob } from './jobs';
 import { randomSeed } from '../model/sampling';
 import type { LoadInfo } from '../engines/llm-engine';
+import { isReduceWire, type ReduceWire } from '../collectives/types';
 
 export interface GenerateRequest {
   model: string; // a name from /api/models or an absolute URL
@@ -26,15 +27,15 @@ export interface GenerateRequest {
   /** Shares of heads / hidden units / vocab: 'even' (default), 'speed' (each peer's measured GFLOPS), or per-rank weights. */
   shard_weights?: 'even' | 'speed' | number[];
   /** How prefill's all-reduces travel: 'f32' exact (default) or 'i8' (a quarter of the bytes; decode stays f32). */
-  allreduce_wire?: 'f32' | 'i8';
+  allreduce_wire?: ReduceWire;
 }
 
 /** The per-rank engines and shard weights of a request over `group` (rank order); throws on a bad value. */
 export function loadOptions(req: Pick<GenerateRequest, 'engine' | 'engines' | 'shard_weights' | 'allreduce_wire'>, group: string[], gflopsOf: (peer: string) => number | undefined):
-  { engines: LlmEngineChoice[]; weights?: number[]; reduceWire: 'f32' | 'i8' } {
+  { engines: LlmEngineChoice[]; weights?: number[]; reduceWire: ReduceWire } {
   const tp = group.length;
   const reduceWire = req.allreduce_wire ?? 'f32';
-  if (reduceWire !== 'f32' && reduceWire !== 'i8') throw new Error(`allreduce_wire must be "f32" or "i8", got ${JSON.stringify(req.allreduce_wire)}`);
+  if (!isReduceWire(reduceWire)) throw new Error(`allreduce_wire must be "f32" or "i8", got ${JSON.stringify(req.allreduce_wire)}`);
   if (req.engines && req.engines.length !== tp) throw new Error(`engines names ${req.engines.length} engines for tensor_parallel_size=${tp}`);
   const engines = req.engines ?? new Array<LlmEngineChoice>(tp).fill(req.engine ?? 'auto');
   for (const e of engines) if (!LLM_ENGINES.includes(e)) throw new Error(`unknown engine "${String(e)}": use ${LLM_ENGINES.join(', ')}`);

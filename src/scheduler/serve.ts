@@ -17,6 +17,8 @@
 // The owner turns commands (load/run/cancel/abandon) into jobs and reports back with loaded(),
 // loadFailed(), token(), finished() and runFailed().
 
+import { isReduceWire, type ReduceWire } from '../collectives/types';
+
 export type Feature = 'shader-f16' | 'subgroups';
 
 export interface ServePeer {
@@ -52,7 +54,7 @@ export interface ServeOptions {
   reform_delay_ms?: number;
   /** How a replica's prefill all-reduces travel (tensor_parallel_size > 1): 'f32' exact (default) or 'i8' (a quarter
    *  of the bytes, for peers on slow links; decode stays f32). See LoadRequest.reduceWire. */
-  allreduce_wire?: 'f32' | 'i8';
+  allreduce_wire?: ReduceWire;
 }
 
 export type ServeConfig = Required<Omit<ServeOptions, 'ray_actor_options'>> & { ray_actor_options: ActorOptions };
@@ -97,7 +99,7 @@ export function resolveServeOptions(o: ServeOptions): ServeConfig {
   if (!Number.isInteger(c.min_replicas) || c.min_replicas < 0) bad(`serve: min_replicas must be an integer >= 0, got ${c.min_replicas}`);
   if (!(c.max_replicas >= Math.max(1, c.min_replicas))) bad(`serve: max_replicas (${c.max_replicas}) must be >= max(1, min_replicas)`);
   if (c.health_check_period_ms <= 0) bad('serve: health_check_period_ms must be > 0');
-  if (c.allreduce_wire !== 'f32' && c.allreduce_wire !== 'i8') bad(`serve: allreduce_wire must be "f32" or "i8", got ${JSON.stringify(c.allreduce_wire)}`);
+  if (!isReduceWire(c.allreduce_wire)) bad(`serve: allreduce_wire must be "f32" or "i8", got ${JSON.stringify(c.allreduce_wire)}`);
   for (const f of c.ray_actor_options.required_features ?? []) if (!FEATURES.includes(f)) bad(`serve: unknown feature "${f}" in ray_actor_options.required_features (known: ${FEATURES.join(', ')})`);
   return c;
 }

@@ -1,6 +1,8 @@
 // Control messages between the coordinator page and peer pages (PeerJS 'json' connections).
 // Tensor bytes never travel here: they use the raw data-channel mesh (src/transport).
 import type { BenchOp } from '../collectives/bench';
+import type { ReduceWire } from '../collectives/types';
+import type { WireEnc } from '../parallel/patch-unet-wire';
 
 export interface PeerReport {
   id: string;
@@ -51,10 +53,10 @@ export type Job =
   /** directMaxBytes: a communicator of its own with that allReduce threshold (an algorithm A/B); absent: the group's. */
   | { kind: 'bench-comm'; group: string[]; sizes: number[]; reps: number; directMaxBytes?: number; ops?: BenchOp[] }
   // backends: per rank, where that peer computes (a peer without WebGPU: 'cpu'); backend: every rank's, when backends is absent.
-  | { kind: 'image'; group: string[]; model: ModelRef; seed: number; steps: number; sampler: 'ddpm' | 'ddim'; mode: 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync'; warmupSteps: number; withSingle: boolean; label?: number; guidance?: number; backend?: ImageBackend; backends?: ImageBackend[]; commFree?: boolean; commDtype?: 'f32' | 'f16' | 'i8' }
+  | { kind: 'image'; group: string[]; model: ModelRef; seed: number; steps: number; sampler: 'ddpm' | 'ddim'; mode: 'full_sync' | 'corrected_async_gn' | 'stale_gn' | 'sync_gn' | 'no_sync'; warmupSteps: number; withSingle: boolean; label?: number; guidance?: number; backend?: ImageBackend; backends?: ImageBackend[]; commFree?: boolean; commDtype?: WireEnc }
   // maxBatchSize: KV-cache slots for continuous batching (serving); batchWaitMs: an idle replica's wait for companions.
   // engines: per rank ('auto' = the peer's own choice); weights: per-rank shares (proportional shards, src/parallel/hetero.ts).
-  | { kind: 'llm-load'; group: string[]; model: ModelRef; maxSeqLen: number; maxBatchSize?: number; batchWaitMs?: number; engines?: LlmEngineChoice[]; weights?: number[]; reduceWire?: 'f32' | 'i8' }
+  | { kind: 'llm-load'; group: string[]; model: ModelRef; maxSeqLen: number; maxBatchSize?: number; batchWaitMs?: number; engines?: LlmEngineChoice[]; weights?: number[]; reduceWire?: ReduceWire }
   // batched: run in the replica's continuous-batching loop (serving), keyed by the job number on every rank.
   // messages: a chat request, rendered by each peer with the GGUF's chat template (prompt is then '')
   | { kind: 'llm-generate'; group: string[]; model: ModelRef; prompt: string; sampling: Record<string, unknown>; batched?: boolean; messages?: { role: string; content: string }[] };

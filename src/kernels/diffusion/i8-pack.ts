@@ -5,7 +5,7 @@
 import packCode from '../../../shaders/diffusion/i8_pack.wgsl?raw';
 import unpackCode from '../../../shaders/diffusion/i8_unpack.wgsl?raw';
 import type { Gpu } from '../../gpu/gpu';
-import { decodeI8, encodeI8, i8Words } from '../../codec/i8-block';
+import { decodeI8, encodeI8Carrier, i8Words } from '../../codec/i8-block';
 import { runCodec } from './add';
 
 export { I8_BLOCK } from '../../codec/i8-block';
@@ -20,10 +20,8 @@ export interface I8PackShape {
 export const i8CarrierWords = i8Words;
 
 /** The words i8_pack writes for src [srcBase, +count): [i8CarrierWords(count)] u32 (the host codec, src/codec/i8-block.ts). */
-export function reference(src: Float32Array, s: Pick<I8PackShape, 'count' | 'srcBase'>, out?: Uint32Array, outBase = 0): Uint32Array {
-  const dst = out ?? new Uint32Array(i8Words(s.count)); // [nb + ceil(n/4)]
-  encodeI8(src, s.srcBase, s.count, dst, out ? outBase : 0);
-  return dst;
+export function reference(src: Float32Array, s: Pick<I8PackShape, 'count' | 'srcBase'>): Uint32Array {
+  return encodeI8Carrier(src.subarray(s.srcBase, s.srcBase + s.count)); // [i8CarrierWords(count)]
 }
 
 /** Floats dst [dstBase, +count) from carrier words src [srcBase, +i8CarrierWords(count)) (i8_unpack's values). */
