@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { create, globals } from 'webgpu';
+import { percentile } from '../src/collectives/bench';
 import { Gpu } from '../src/gpu/gpu';
 import { gemmReg, type GemmRegConfig } from '../src/kernels/gemm-reg';
 import { randomF32, timeCalls } from './kernel-bench-util';
@@ -52,10 +53,8 @@ function sampleClocks(): { samples: Sample[]; stop: () => void; name: Promise<st
   return { samples, stop: () => p.kill(), name: named };
 }
 
-const median = (a: number[]) => {
-  const s = [...a].filter(Number.isFinite).sort((x, y) => x - y);
-  return s.length ? s[Math.floor(s.length / 2)] : NaN;
-};
+/** The median of the finite values (nvidia-smi prints [N/A] where a GPU has no reading). */
+const median = (a: number[]) => percentile(a.filter(Number.isFinite), 0.5);
 
 const gpu = await Gpu.create({ gpu: create([]) as unknown as GPU, timestamps: true });
 gpu.tuning.flushEvery = 0; // one pass of all calls: the timestamps bracket only GPU work
