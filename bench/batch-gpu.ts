@@ -2,13 +2,14 @@
 // issue 4 ("batch 8 at 4x or more the tokens/s of batch 1") measured where it is decided, in the
 // model's decodeBatch (one forward over B slots; the path BatchLoop drives). B slots are prefilled
 // with PROMPT tokens each, then STEPS batched decode steps are timed, for the batched GEMV (the default on GPUs) and the tiled GEMM. Also times the single-sequence
-// forward (the gemv decode path of the LLM panel) as the unbatched baseline. SHAPE=1B|7B, BATCHES=1,2,..
+// forward (the gemv decode path of the LLM panel) as the unbatched baseline. SHAPE=1B|7B, BATCHES=1,2,..,
+// WEIGHTS=f16|q8_0.
 // Run: node scripts/bundle.mjs bench/batch-gpu.ts .gpu-node/batch.mjs (see README), on the GPU machine.
 import { create, globals } from 'webgpu';
 import fs from 'node:fs';
 import { Gpu } from '../src/gpu/gpu';
 import { LlamaGpu } from '../src/model/llama';
-import { SHAPES, shardOf } from './random-shard';
+import { SHAPES, benchWeights, shardOf } from './random-shard';
 
 Object.assign(globalThis, globals);
 
@@ -19,7 +20,8 @@ const STEPS = Number(process.env.STEPS ?? 32);
 const [name, base] = Object.entries(SHAPES).find(([n]) => n.startsWith(only))!;
 const gpu = await Gpu.create({ gpu: create([]) as unknown as GPU });
 const maxSlots = Math.max(...batches);
-const model = await LlamaGpu.load(gpu, shardOf(base, 1), { maxSeqLen: PROMPT + STEPS + 8 /* warm-up steps */, maxSlots });
+const weights = benchWeights(); // WEIGHTS=f16|q8_0
+const model = await LlamaGpu.load(gpu, shardOf(base, 1, weights), { maxSeqLen: PROMPT + STEPS + 8 /* warm-up steps */, maxSlots });
 const prompt = new Int32Array(PROMPT).map((_, i) => (i * 7919) % base.vocabSize); // [PROMPT]
 const prefill = async (B: number) => {
   for (let s = 0; s < B; s++) {
@@ -53,8 +55,8 @@ for (const impl of impls) for (const B of batches) {
 const b1 = rows[0].tok_s as number;
 for (const r of rows) r.vs_unbatched = (r.tok_s as number) / b1;
 for (const r of rows) console.log(JSON.stringify(r));
-const doc = { name: 'batch-gpu', model: name, weights: 'f16', prompt: PROMPT, steps: STEPS, date: new Date().toISOString(), adapter: gpu.report, rows };
-if (process.env.OUT) fs.writeFileSync(`${process.env.OUT}/batch-gpu-${only}.json`, JSON.stringify(doc, null, 2));
+const doc = { name: 'batch-gpu', model: name, weights, prompt: PROMPT, steps: STEPS, date: new Date().toISOString(), adapter: gpu.report, rows };
+if (process.env.OUT) fs.writeFileSync(`${process.env.OUT}/batch-gpu-${only}${weights === 'f16' ? '' : '-' + weights}.json`, JSON.stringify(doc, null, 2));
 const cols = Object.keys(rows[0]);
 console.log([`| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${cols.map((c) => (typeof r[c] === 'number' ? (r[c] as number).toFixed(2) : String(r[c]))).join(' | ')} |`)].join('\n'));
 process.exit(0);

@@ -13,7 +13,8 @@ import streamWgsl from '../shaders/gemm/stream.wgsl?raw';
 import type { Kernel } from '../src/gpu/gpu';
 import { MemoryTuneCache, autotune, tuneKey } from '../src/kernels/autotune';
 import { GEMM_CANDIDATES, gemmConfigError, gemmShapeKey, planGemm, type GemmConfig } from '../src/kernels/gemm';
-import { GEMV_CANDIDATES, packF16, planGemv, unpackF16, type GemvConfig, type GemvWeights } from '../src/kernels/gemv';
+import { GEMV_CANDIDATES, GEMV_DEFAULT, gemvDecodeConfig, gemvWeightBytes, planGemv, unpackF16, type GemvConfig,
+  type GemvWeights } from '../src/kernels/gemv';
 import { checkGemm } from './gemm-check';
 import { deviceTools } from './gemm-bench-util';
 
@@ -223,7 +224,23 @@ dst.destroy();
 const desc = `${info.description} ${(info as unknown as { device?: string }).device ?? ''}`.toLowerCase();
 const peakGBs = desc.includes('h200') ? 4800 : desc.includes('h100') ? 3350 : null;
 interface GemvRow { N: number; K: number; wtype: GemvWeights; config: GemvConfig; GBs: number; pctPeak: number | null;
-  pctStream: number; usGpu: number; usWall: number; copies: number; relErr: number }
+  pctStream: number; usGpu: number; usWall: number; copies: number; relErr: number;
+  // The same weights through other kernels in the same process: what decode runs untuned (matmul()'s config),
+  // what it ran before 2026-11-29 (workgroup-memory reduction), and for q8_0 the retired one-row-per-workgroup
+  // shaders/llm/matvec_sg.wgsl when BENCH_OLD_MATVEC names a copy of it (git show 5a64fba:shaders/llm/matvec_sg.wgsl).
+  others: { name: string; GBs: number; pctPeak: number | null; usGpu: number }[] }
+// q8_0 as repack() lays it out: N*K int8 quants (random bytes), then one f32 scale per 32 (0.004..0.012).
+const fillQ8 = (N: number, K: number) => {
+  let i = 0;
+  const qWords = (N * K) / 4;
+  return (u: Uint32Array) => {
+    for (let j = 0; j < u.length; j++, i++) {
+      u[j] = i < qWords ? (Math.random() * 2 ** 32) >>> 0 : new Uint32Array(new Float32Array([0.004 + 0.008 * Math.random()]).buffer)[0];
+    }
+  };
+};
+const oldMatvec = process.env.BENCH_OLD_MATVEC ? fs.readFileSync(process.env.BENCH_OLD_MATVEC, 'utf8') : null;
+const decodeCfg = (t: GemvWeights) => gemvDecodeConfig({ report: { hasSubgroups: device.features.has('subgroups'), subgroupMaxSize: maxSg } as never }, t);
 const gemvRows: GemvRow[] = [];
 const gemvShapes: [number, number][] = GEMM_ONLY ? [] : GEMV_SEL
   ? GEMV_SEL.split(',').map((s) => s.split('x').map(Number) as [number, number])
@@ -231,10 +248,11 @@ const gemvShapes: [number, number][] = GEMM_ONLY ? [] : GEMV_SEL
 for (const [N, K] of gemvShapes) {
   for (const wtype of (process.env.BENCH_GEMV_TYPES ?? 'f16,f32').split(',') as GemvWeights[]) {
     log(`gemv ${wtype} ${N}x${K} ...`);
-    const wBytes = wtype === 'f32' ? N * K * 4 : N * K * 2;
+    const wBytes = gemvWeightBytes(N, K, wtype);
+    const scaleOff = wtype === 'q8_0' ? (N * K) / 4 : 0; // q8_0: the scale table's first word
     // Enough weight copies that one rotation (>= 400 MB) overflows the L2 cache: every dispatch reads DRAM.
     const copies = Math.max(2, Math.ceil((QUICK ? 4e6 : 4e8) / wBytes));
-    const W0 = buffer(wBytes, wtype === 'f32' ? fillRandomF32 : fillRandomF16); // [N, K]
+    const W0 = buffer(wBytes, wtype === 'f32' ? fillRandomF32 : wtype === 'f16' ? fillRandomF16 : fillQ8(N, K)); // [N, K]
     const Ws = [W0];
     const e = device.createCommandEncoder();
     for (let i = 1; i < copies; i++) {
@@ -252,36 +270,55 @@ for (const [N, K] of gemvShapes) {
       candidates,
       cache,
       measure: async (config) => {
-        const d = planGemv(N, K, wtype, config);
-        return (await measure(d.kernel, d.params, sets, d.workgroups, 3, 0.01)).gpuSec;
+        const d = planGemv(N, K, wtype, config, scaleOff);
+        const sec = (await measure(d.kernel, d.params, sets, d.workgroups, 3, 0.01)).gpuSec;
+        log(`  ${JSON.stringify(config)}: ${(wBytes / sec / 1e9).toFixed(0)} GB/s`);
+        return sec;
       },
     });
     tuneLog[`gemv ${wtype} ${N}x${K}`] = tuned.trials.map((t) => ({ ...t.config, GBs: wBytes / t.seconds / 1e9, error: t.error }));
-    const d = planGemv(N, K, wtype, tuned.best);
+    const d = planGemv(N, K, wtype, tuned.best, scaleOff);
     const t = await measure(d.kernel, d.params, sets, d.workgroups);
+    const bytes = wBytes + K * 4 + N * 4;
+    const others: GemvRow['others'] = [];
+    const other = async (name: string, k: Kernel, p: ArrayBufferView, s: GPUBuffer[][], wg: [number, number]) => {
+      const o = await measure(k, p, s, wg);
+      const GBs = bytes / o.gpuSec / 1e9;
+      others.push({ name, GBs, pctPeak: peakGBs ? (100 * GBs) / peakGBs : null, usGpu: o.gpuSec * 1e6 });
+    };
+    for (const [name, cfg] of [['decode', decodeCfg(wtype)], ['decode before', GEMV_DEFAULT]] as const) {
+      const dd = planGemv(N, K, wtype, cfg, scaleOff);
+      await other(`${name}: wg${cfg.wg} rows${cfg.rows}${cfg.rt ? ` rt${cfg.rt}` : ''}${cfg.subgroups ? ' sg' : ''}`, dd.kernel, dd.params, sets, dd.workgroups);
+    }
+    if (oldMatvec && wtype === 'q8_0' && device.features.has('subgroups')) {
+      await other('retired llm/matvec_sg', { code: oldMatvec, file: 'matvec_sg.wgsl (retired)', constants: { WTYPE: 2 } },
+        new Uint32Array([N, K, scaleOff, 0]), Ws.map((w, i) => [X, w, Ys[i]]), [Math.min(N, 65535), Math.ceil(N / 65535)]);
+    }
     // Check 64 rows of y (from the first weight copy) against an f64 CPU dot product of what the GPU saw.
     const y = new Float32Array(await readBuf(Ys[0], N * 4)); // [N]
     const x = new Float32Array(await readBuf(X, K * 4)); // [K]
     const wHost = await readBuf(W0, Math.ceil(wBytes / 16) * 16);
+    const scales = wtype === 'q8_0' ? new Float32Array(wHost, scaleOff * 4, (N * K) / 32) : new Float32Array(0); // [N*K/32]
     let num = 0;
     let den = 0;
     for (let s = 0; s < 64; s++) {
       const n = (s * 7919) % N;
-      const row = wtype === 'f32' ? new Float32Array(wHost, n * K * 4, K) : unpackF16(new Uint32Array(wHost, n * K * 2, K / 2), K);
+      const row = wtype === 'f32' ? new Float32Array(wHost, n * K * 4, K) : wtype === 'f16'
+        ? unpackF16(new Uint32Array(wHost, n * K * 2, K / 2), K)
+        : Float32Array.from(new Int8Array(wHost, n * K, K), (q, k) => q * scales[(n * K + k) >> 5]);
       let ref = 0;
       for (let k = 0; k < K; k++) ref += row[k] * x[k];
       num += (y[n] - ref) ** 2;
       den += ref * ref;
     }
-    const GBs = (wBytes + K * 4 + N * 4) / t.gpuSec / 1e9;
+    const GBs = bytes / t.gpuSec / 1e9;
     gemvRows.push({ N, K, wtype, config: tuned.best, GBs, pctPeak: peakGBs ? (100 * GBs) / peakGBs : null,
       pctStream: (100 * GBs) / streamGBs, usGpu: t.gpuSec * 1e6, usWall: t.wallSec * 1e6, copies,
-      relErr: Number.isFinite(num) ? Math.sqrt(num / den) : Infinity });
+      relErr: Number.isFinite(num) ? Math.sqrt(num / den) : Infinity, others });
     log(JSON.stringify(gemvRows[gemvRows.length - 1]));
     for (const b of [...Ws, X, ...Ys]) b.destroy();
   }
 }
-void packF16; // packF16 is the app's path for real weights; random halves are generated directly above
 
 // ---------------------------------------------------------------- report
 
@@ -307,7 +344,9 @@ const md = [
   '| matmul | layout | kernel / config | TFLOPS | ms | rel err |', '|---|---|---|---|---|---|',
   ...gemmRows.map((r) => `| ${r.M}x${r.N}x${r.K} | ${r.layout} | ${r.kernel} ${r.config ? `${8 * r.config.wgY}x${8 * r.config.wgX} bk${r.config.bk}${r.config.swiz ? ' swiz' : ''}` : ''} | ${f(r.tflops)} | ${f(r.msGpu, 3)} | ${r.relErr?.toExponential(1)} |`),
   '', '| gemv | weights | config | GB/s | % of peak | % of stream | us | rel err |', '|---|---|---|---|---|---|---|---|',
-  ...gemvRows.map((r) => `| ${r.N}x${r.K} | ${r.wtype} | wg${r.config.wg} rows${r.config.rows}${r.config.subgroups ? ' sg' : ''} | ${f(r.GBs, 0)} | ${r.pctPeak === null ? '-' : f(r.pctPeak)} | ${f(r.pctStream)} | ${f(r.usGpu)} | ${r.relErr.toExponential(1)} |`),
+  ...gemvRows.map((r) => `| ${r.N}x${r.K} | ${r.wtype} | wg${r.config.wg} rows${r.config.rows}${r.config.rt ? ` rt${r.config.rt}` : ''}${r.config.subgroups ? ' sg' : ''} | ${f(r.GBs, 0)} | ${r.pctPeak === null ? '-' : f(r.pctPeak)} | ${f(r.pctStream)} | ${f(r.usGpu)} | ${r.relErr.toExponential(1)} |`),
+  '', 'Same weights, same process, other kernels:', '', '| gemv | weights | kernel | GB/s | % of peak | us | vs tuned |', '|---|---|---|---|---|---|---|',
+  ...gemvRows.flatMap((r) => r.others.map((o) => `| ${r.N}x${r.K} | ${r.wtype} | ${o.name} | ${f(o.GBs, 0)} | ${o.pctPeak === null ? '-' : f(o.pctPeak)} | ${f(o.usGpu)} | ${f(o.GBs / r.GBs, 2)}x |`)),
 ].join('\n');
 if (!OUT) console.log(JSON.stringify(result));
 console.log(md);

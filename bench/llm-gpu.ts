@@ -1,5 +1,5 @@
-// LLM speed of the WGSL engine on one real GPU (Node + Dawn), for Llama shapes with random f16
-// weights: prefill and decode tokens/s at tp=1, and the per-rank cost of tp=2/4 shards (each rank's
+// LLM speed of the WGSL engine on one real GPU (Node + Dawn), for Llama shapes with random f16 (or
+// WEIGHTS=q8_0) weights: prefill and decode tokens/s at tp=1, and the per-rank cost of tp=2/4 shards (each rank's
 // compute plus its GPU read-back/write-back at the two all-reduce points per layer, network excluded:
 // the compute-side ceiling of tensor-parallel scaling). Prints JSON and a markdown table; writes the
 // JSON to $OUT when set. SHAPE=1B|7B and TP=n pick one case: Dawn-for-Node has aborted when a
@@ -8,17 +8,18 @@ import { create, globals } from 'webgpu';
 import fs from 'node:fs';
 import { Gpu } from '../src/gpu/gpu';
 import { LlamaGpu } from '../src/model/llama';
-import { SHAPES, shardOf } from './random-shard';
+import { SHAPES, benchWeights, shardOf } from './random-shard';
 
 Object.assign(globalThis, globals);
 
 const gpu = await Gpu.create({ gpu: create([]) as unknown as GPU });
 const rows: Record<string, unknown>[] = [];
 const only = process.env.SHAPE;
+const weights = benchWeights(); // WEIGHTS=f16|q8_0
 for (const [name, base] of Object.entries(SHAPES)) {
   if (only && !name.startsWith(only)) continue;
   for (const tp of process.env.TP ? [Number(process.env.TP)] : [1, 2, 4]) {
-    const shard = shardOf(base, tp);
+    const shard = shardOf(base, tp, weights);
     const model = await LlamaGpu.load(gpu, shard, { maxSeqLen: 512 });
     const hook = tp > 1 ? async (p: Float32Array) => p : undefined; // read-back + write-back, no network
     const prompt = new Int32Array(128).map((_, i) => (i * 7919) % base.vocabSize); // [128]
@@ -31,14 +32,14 @@ for (const [name, base] of Object.entries(SHAPES)) {
     t0 = performance.now();
     for (let i = 0; i < steps; i++) await model.forward(new Int32Array([i + 3]), 128 + i, hook);
     const decodeMs = (performance.now() - t0) / steps;
-    const row = { model: name, tp, weights: 'f16', weight_GB: model.weightBytes() / 1e9, prefill_tok_s: 128 / (prefillMs / 1000), decode_ms_per_token: decodeMs, decode_tok_s: 1000 / decodeMs, decode_weight_GBps: model.weightBytes() / 1e9 / (decodeMs / 1000) };
+    const row = { model: name, tp, weights, weight_GB: model.weightBytes() / 1e9, prefill_tok_s: 128 / (prefillMs / 1000), decode_ms_per_token: decodeMs, decode_tok_s: 1000 / decodeMs, decode_weight_GBps: model.weightBytes() / 1e9 / (decodeMs / 1000) };
     console.log(JSON.stringify(row));
     rows.push(row);
     model.destroy();
   }
 }
 const doc = { name: 'llm-gpu', date: new Date().toISOString(), adapter: gpu.report, rows };
-if (process.env.OUT) fs.writeFileSync(`${process.env.OUT}/llm-gpu-${(only ?? 'all').split(' ')[0]}-tp${process.env.TP ?? 'all'}.json`, JSON.stringify(doc, null, 2));
+if (process.env.OUT) fs.writeFileSync(`${process.env.OUT}/llm-gpu-${(only ?? 'all').split(' ')[0]}-tp${process.env.TP ?? 'all'}${weights === 'f16' ? '' : '-' + weights}.json`, JSON.stringify(doc, null, 2));
 const cols = Object.keys(rows[0] ?? {});
 console.log([`| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${cols.map((c) => (typeof r[c] === 'number' ? (r[c] as number).toFixed(2) : String(r[c]))).join(' | ')} |`)].join('\n'));
 process.exit(0);

@@ -6,15 +6,17 @@
 // which keeps a served request's text identical alone or batched. Needs the `subgroups` feature, and the
 // host picks it only when the adapter's largest subgroup size divides TPR (rows never mix in a subgroup).
 //
-// Bindings: 0 uniform Params {N, K, M, m0}   (m0: first X row of this chunk; rows m0..min(M, m0+MB)-1)
+// Bindings: 0 uniform Params {N, K, M, m0, scaleOff}   (m0: first X row of this chunk; rows m0..min(M, m0+MB)-1)
 //           1 w: array<vec4<u32>>  WTYPE 0: [N, K] f32 bits; WTYPE 1: [N, K] f16, two halves per u32
-//                                  (element k in the low half when k is even), unpacked with unpack2x16float
+//                                  (element k in the low half when k is even), unpacked with unpack2x16float;
+//                                  WTYPE 2: q8_0 as repack() lays it out ([N, K] int8 quants, four per u32,
+//                                  then one f32 scale per 32 elements from u32 word p.scaleOff; as gemv.wgsl)
 //           2 x: array<vec4<f32>>  [M, K]
 //           3 y: array<f32>        [M, N] (written for rows m0..m0+MB-1 below M)
 // Dispatch: ceil(N / RPW) workgroups of WG threads, laid out as (min(count, 65535), ceil(count / 65535)),
 // once per chunk of MB rows. Each workgroup owns RPW weight rows; TPR = WG / RPW threads share a row,
-// striding along K with 16-byte loads. CHECK = false: K % 4 == 0 (f32) or K % 8 == 0 (f16); CHECK = true
-// reads element by element (any K).
+// striding along K with 16-byte loads. CHECK = false: K % 4 == 0 (f32), K % 8 == 0 (f16) or K % 16 == 0
+// (q8_0); CHECK = true reads element by element (any K).
 
 enable subgroups;
 
@@ -25,7 +27,7 @@ override WTYPE: u32 = 0u;
 override CHECK: bool = true;
 override TPR: u32 = WG / RPW; // threads per weight row
 
-struct Params { N: u32, K: u32, M: u32, m0: u32 }
+struct Params { N: u32, K: u32, M: u32, m0: u32, scaleOff: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
@@ -40,8 +42,25 @@ fn dot8h(q: vec4<u32>, x0: vec4<f32>, x1: vec4<f32>) -> f32 {
   return dot(lo, x0) + dot(hi, x1);
 }
 
+// Four int8 quants of one u32 word (byte i = element i), as f32.
+fn i8x4(v: u32) -> vec4<f32> {
+  let s = bitcast<i32>(v);
+  return vec4<f32>(f32(extractBits(s, 0u, 8u)), f32(extractBits(s, 8u, 8u)), f32(extractBits(s, 16u, 8u)),
+                   f32(extractBits(s, 24u, 8u)));
+}
+
+// Word i of the q8_0 scale table (f32 bits).
+fn scaleW(i: u32) -> f32 {
+  let s = p.scaleOff + i;
+  return bitcast<f32>(w[s >> 2u][s & 3u]);
+}
+
 fn elemW(e: u32) -> f32 {
   if (WTYPE == 0u) { return bitcast<f32>(w[e >> 2u][e & 3u]); }
+  if (WTYPE == 2u) {
+    let word = e >> 2u;
+    return f32(extractBits(bitcast<i32>(w[word >> 2u][word & 3u]), (e & 3u) * 8u, 8u)) * scaleW(e >> 5u);
+  }
   let word = e >> 1u;
   let h = unpack2x16float(w[word >> 2u][word & 3u]);
   return select(h.x, h.y, (e & 1u) == 1u);
@@ -70,6 +89,24 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       for (var j = l; j < k4; j += TPR) {
         let wv = bitcast<vec4<f32>>(w[n * k4 + j]);
         for (var b = 0u; b < MB; b++) { if (b < rows) { s[b] += dot(wv, x[(p.m0 + b) * k4 + j]); } }
+      }
+    } else if (WTYPE == 2u) {
+      let k16 = p.K / 16u; // 16-byte groups of 16 quants per weight row (inside one 32-element block)
+      let k4 = p.K / 4u;
+      for (var j = l; j < k16; j += TPR) {
+        let g = n * k16 + j;
+        let q = w[g];
+        let d = scaleW(g >> 1u);
+        let q0 = i8x4(q.x);
+        let q1 = i8x4(q.y);
+        let q2 = i8x4(q.z);
+        let q3 = i8x4(q.w);
+        for (var b = 0u; b < MB; b++) {
+          if (b < rows) {
+            let xb = (p.m0 + b) * k4 + 4u * j;
+            s[b] += d * ((dot(q0, x[xb]) + dot(q1, x[xb + 1u])) + (dot(q2, x[xb + 2u]) + dot(q3, x[xb + 3u])));
+          }
+        }
       }
     } else {
       let k8 = p.K / 8u; // 16-byte groups of 8 halves per weight row

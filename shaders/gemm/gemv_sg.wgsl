@@ -1,36 +1,49 @@
 // Matrix-vector product for decode: y[N] = W[N,K] . x[K], W row-major (out, in) as GGUF stores it.
-// This variant reduces with subgroupAdd and needs the `subgroups` feature; gemv.wgsl is the same
-// kernel reducing through workgroup memory. Subgroups must not straddle rows: the host picks it only
-// when the adapter's largest subgroup size divides TPR (rows of one subgroup never mix).
+// This variant reduces with subgroupAdd and needs the `subgroups` feature; gemv.wgsl is the plain
+// kernel reducing through workgroup memory (one row per thread). Subgroups must not straddle row
+// groups: the host picks it only when the adapter's largest subgroup size divides TPR.
 //
-// Bindings: 0 uniform Params {N, K, _pad, _pad}
+// Bindings: 0 uniform Params {N, K, scaleOff, _pad}
 //           1 w: array<vec4<u32>>  WTYPE 0: [N, K] f32 bits; WTYPE 1: [N, K] f16, two halves per u32
 //                                  (element k in the low half when k is even), unpacked with
-//                                  unpack2x16float so shader-f16 is not needed
+//                                  unpack2x16float so shader-f16 is not needed; WTYPE 2: q8_0 as
+//                                  src/kernels/common.ts repack() lays it out: [N, K] int8 quants, four
+//                                  per u32 (element k in byte k % 4), then one f32 scale per 32 elements
+//                                  (row-major blocks) from u32 word p.scaleOff
 //           2 x: array<vec4<f32>>  [K]
 //           3 y: array<f32>        [N] (written)
 // Dispatch: ceil(N / RPW) workgroups of WG threads, laid out as (min(count, 65535), ceil(count / 65535)).
-// Each workgroup owns RPW rows; TPR = WG / RPW threads share a row, striding along K with 16-byte loads,
-// four independent loads in flight per thread, then the TPR partial sums are reduced.
-// CHECK = false is the fast path: legal when K % 4 == 0 (f32) or K % 8 == 0 (f16); CHECK = true reads
-// element by element (any K). Rows >= N are computed as zero and not stored.
+// Each workgroup owns RPW rows in groups of RT rows; the TPR = WG * RT / RPW threads of a group stride
+// along K in 16-byte weight loads (4 f32, 8 f16 or 16 q8_0 values), two steps per loop turn, then the TPR
+// partial sums of each row are reduced.
+// Why RT rows per thread: a 16-byte load of weights needs 16 (f32), 32 (f16) or 64 (q8_0) bytes of x. At
+// one row per thread, q8_0 reads 4x as many x bytes (from L1/L2) as weight bytes, which held it at 26-37%
+// of HBM bandwidth on an H200 (bench/results/gpu-kernels-gemv-q8-*); RT rows share each x load (RT = 4:
+// 1.3-1.6x on three of the four shapes). f32 and f16 do best at RT = 1 (x costs them 1x / 2x).
+// CHECK = false is the fast path: legal when K % 4 == 0 (f32), K % 8 == 0 (f16) or K % 16 == 0 (q8_0,
+// whose K is a multiple of its 32-element blocks anyway); CHECK = true reads element by element (any K).
+// Rows >= N recompute row N - 1 and are not stored.
+// q8_0 quants convert with extractBits + i32 -> f32: building 2^23 + (q + 128) from bits and subtracting
+// measured the same (within 5% either way on the four H200 shapes), so the plain form stays.
 
 enable subgroups;
 
 override WG: u32 = 256u; // threads per workgroup (a power of two)
-override RPW: u32 = 4u; // rows per workgroup (a power of two dividing WG)
+override RPW: u32 = 4u; // rows per workgroup (a power of two)
+override RT: u32 = 1u; // rows per thread (a power of two dividing RPW, <= RMAX)
 override WTYPE: u32 = 0u;
 override CHECK: bool = true;
-override TPR: u32 = WG / RPW; // threads per row
+override TPR: u32 = WG * RT / RPW; // threads per group of RT rows
+const RMAX: u32 = 4u;
 
-struct Params { N: u32, K: u32, _pad0: u32, _pad1: u32 }
+struct Params { N: u32, K: u32, scaleOff: u32, _pad: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-var<workgroup> red: array<f32, WG>; // one partial sum per subgroup (at most WG subgroups)
+var<workgroup> red: array<f32, WG>; // RT partial sums per subgroup (RT <= 4 <= the smallest subgroup size)
 
 // 8 consecutive weights from one 16-byte word group: f16 halves in order (lo, hi) of .x, .y, .z, .w.
 fn dot8h(q: vec4<u32>, x0: vec4<f32>, x1: vec4<f32>) -> f32 {
@@ -39,65 +52,96 @@ fn dot8h(q: vec4<u32>, x0: vec4<f32>, x1: vec4<f32>) -> f32 {
   return dot(lo, x0) + dot(hi, x1);
 }
 
+// Four int8 quants of one u32 word (byte i = element i), as f32.
+fn i8x4(v: u32) -> vec4<f32> {
+  let s = bitcast<i32>(v);
+  return vec4<f32>(f32(extractBits(s, 0u, 8u)), f32(extractBits(s, 8u, 8u)), f32(extractBits(s, 16u, 8u)),
+                   f32(extractBits(s, 24u, 8u)));
+}
+
+// Word i of the q8_0 scale table (f32 bits).
+fn scaleW(i: u32) -> f32 {
+  let s = p.scaleOff + i;
+  return bitcast<f32>(w[s >> 2u][s & 3u]);
+}
+
 // Element e (flat row-major index into W) as f32: the bounds-checked path.
 fn elemW(e: u32) -> f32 {
   if (WTYPE == 0u) { return bitcast<f32>(w[e >> 2u][e & 3u]); }
+  if (WTYPE == 2u) {
+    let word = e >> 2u;
+    return f32(extractBits(bitcast<i32>(w[word >> 2u][word & 3u]), (e & 3u) * 8u, 8u)) * scaleW(e >> 5u);
+  }
   let word = e >> 1u;
   let h = unpack2x16float(w[word >> 2u][word & 3u]);
   return select(h.x, h.y, (e & 1u) == 1u);
 }
 
-fn rowDot(n: u32, l: u32) -> f32 {
-  var s0 = 0.0;
-  var s1 = 0.0;
-  var s2 = 0.0;
-  var s3 = 0.0;
-  if (CHECK) {
-    for (var k = l; k < p.K; k += TPR) { s0 += elemW(n * p.K + k) * x[k >> 2u][k & 3u]; }
-    return s0;
+// The weight group g (16 bytes) dotted with its x vec4s x0..x3 (x1.. unused for f32, x2, x3 for f16).
+fn groupDot(g: u32, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>) -> f32 {
+  let q = w[g];
+  if (WTYPE == 0u) { return dot(bitcast<vec4<f32>>(q), x0); }
+  if (WTYPE == 1u) { return dot8h(q, x0, x1); }
+  // q8_0: a group is half of block g / 2 (K % 32 == 0 keeps it inside one block): one scale.
+  return scaleW(g >> 1u) * ((dot(i8x4(q.x), x0) + dot(i8x4(q.y), x1)) + (dot(i8x4(q.z), x2) + dot(i8x4(q.w), x3)));
+}
+
+// One K step j of the RT rows n0.. (rows past N read row N - 1): the x vec4s once, then a group per row.
+fn step(s: ptr<function, array<f32, RMAX>>, n0: u32, j: u32, kG: u32) {
+  let XV = 1u << WTYPE; // x vec4s per weight group: 1, 2, 4
+  let xb = j * XV;
+  let x0 = x[xb];
+  var x1 = vec4<f32>(0.0);
+  var x2 = vec4<f32>(0.0);
+  var x3 = vec4<f32>(0.0);
+  if (WTYPE >= 1u) { x1 = x[xb + 1u]; }
+  if (WTYPE == 2u) {
+    x2 = x[xb + 2u];
+    x3 = x[xb + 3u];
   }
-  if (WTYPE == 0u) {
-    let k4 = p.K / 4u; // vec4s per row
-    let base = n * k4;
-    var j = l;
-    for (; j + 3u * TPR < k4; j += 4u * TPR) {
-      s0 += dot(bitcast<vec4<f32>>(w[base + j]), x[j]);
-      s1 += dot(bitcast<vec4<f32>>(w[base + j + TPR]), x[j + TPR]);
-      s2 += dot(bitcast<vec4<f32>>(w[base + j + 2u * TPR]), x[j + 2u * TPR]);
-      s3 += dot(bitcast<vec4<f32>>(w[base + j + 3u * TPR]), x[j + 3u * TPR]);
-    }
-    for (; j < k4; j += TPR) { s0 += dot(bitcast<vec4<f32>>(w[base + j]), x[j]); }
-  } else {
-    let k8 = p.K / 8u; // 16-byte groups of 8 halves per row
-    let base = n * k8;
-    var j = l;
-    for (; j + 3u * TPR < k8; j += 4u * TPR) {
-      s0 += dot8h(w[base + j], x[2u * j], x[2u * j + 1u]);
-      s1 += dot8h(w[base + j + TPR], x[2u * (j + TPR)], x[2u * (j + TPR) + 1u]);
-      s2 += dot8h(w[base + j + 2u * TPR], x[2u * (j + 2u * TPR)], x[2u * (j + 2u * TPR) + 1u]);
-      s3 += dot8h(w[base + j + 3u * TPR], x[2u * (j + 3u * TPR)], x[2u * (j + 3u * TPR) + 1u]);
-    }
-    for (; j < k8; j += TPR) { s0 += dot8h(w[base + j], x[2u * j], x[2u * j + 1u]); }
+  for (var i = 0u; i < RT; i++) {
+    let n = min(n0 + i, p.N - 1u);
+    (*s)[i] += groupDot(n * kG + j, x0, x1, x2, x3);
   }
-  return (s0 + s1) + (s2 + s3);
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32, @builtin(subgroup_size) sgSize: u32,
         @builtin(subgroup_invocation_id) sgLane: u32) {
-  let r = li / TPR; // row within the workgroup
-  let l = li % TPR; // lane within the row
-  let n = (wg.y * nwg.x + wg.x) * RPW + r;
-  var s = 0.0;
-  if (n < p.N) { s = rowDot(n, l); }
-  let t = subgroupAdd(s); // sum over the subgroup: all of its lanes belong to row r (sgSize divides TPR)
-  if (sgLane == 0u) { red[li / sgSize] = t; }
+  let grp = li / TPR; // row group within the workgroup
+  let l = li % TPR; // lane within the group
+  let n0 = (wg.y * nwg.x + wg.x) * RPW + grp * RT; // first row of the group
+  var s: array<f32, RMAX>;
+  for (var i = 0u; i < RMAX; i++) { s[i] = 0.0; }
+  if (CHECK) {
+    for (var i = 0u; i < RT; i++) {
+      let n = min(n0 + i, p.N - 1u);
+      for (var k = l; k < p.K; k += TPR) { s[i] += elemW(n * p.K + k) * x[k >> 2u][k & 3u]; }
+    }
+  } else {
+    let kG = p.K / (4u << WTYPE); // 16-byte weight groups per row
+    var j = l;
+    for (; j + TPR < kG; j += 2u * TPR) {
+      step(&s, n0, j, kG);
+      step(&s, n0, j + TPR, kG);
+    }
+    if (j < kG) { step(&s, n0, j, kG); }
+  }
+  let sub = li / sgSize; // subgroups of a 1-D workgroup hold consecutive invocation indices
+  for (var i = 0u; i < RT; i++) {
+    let t = subgroupAdd(s[i]); // every lane of the subgroup belongs to this row group (sgSize divides TPR)
+    if (sgLane == 0u) { red[sub * RT + i] = t; }
+  }
   workgroupBarrier();
-  if (l == 0u && n < p.N) {
-    let per = TPR / sgSize; // subgroups per row
-    var acc = 0.0;
-    for (var i = 0u; i < per; i++) { acc += red[r * per + i]; }
-    y[n] = acc;
+  if (l == 0u) {
+    let per = TPR / sgSize; // subgroups per row group
+    for (var i = 0u; i < RT; i++) {
+      if (n0 + i < p.N) {
+        var acc = 0.0;
+        for (var u = 0u; u < per; u++) { acc += red[(grp * per + u) * RT + i]; }
+        y[n0 + i] = acc;
+      }
+    }
   }
 }

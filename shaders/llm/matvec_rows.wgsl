@@ -1,7 +1,7 @@
 // Matrix product for CPU-backed adapters (SwiftShader, lavapipe): y[M, N] = x[M, K] * W[N, K]^T
 // (decode: M = 1; prefill: M = T). One thread per output element and no workgroup memory or barriers: software rasterizers run the
 // invocations of a workgroup as coroutines, and every barrier is a full context switch, so the
-// tree reduction of matvec.wgsl costs ~30x more there than this plain loop.
+// tree reduction of a workgroup-per-row kernel (the retired matvec.wgsl) cost ~30x more there than this plain loop.
 //
 // Bindings: 0 uniform Params {N, K, scaleOff, M}
 //           1 x: array<f32> [M, K]

@@ -29,6 +29,8 @@ export interface AdapterReport {
   features: string[];
   hasF16: boolean;
   hasSubgroups: boolean;
+  /** The adapter's largest subgroup size (adapter.info.subgroupMaxSize), or undefined where it is not reported. */
+  subgroupMaxSize?: number;
   limits: {
     maxStorageBufferBindingSize: number;
     maxBufferSize: number;
@@ -144,6 +146,7 @@ export class Gpu {
       features: [...device.features].map(String).sort(),
       hasF16: device.features.has('shader-f16'),
       hasSubgroups: device.features.has('subgroups'),
+      subgroupMaxSize: (info as { subgroupMaxSize?: number }).subgroupMaxSize || undefined,
       limits: {
         maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
         maxBufferSize: device.limits.maxBufferSize,

@@ -4,7 +4,8 @@
 // request decodes to the same text alone or batched.
 import code from '../../shaders/gemm/gemv_batch.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
-import type { GemvConfig, GemvWeights } from './gemv';
+import { GEMV_ALIGN, type GemvConfig, type GemvWeights } from './gemv';
+import { WTYPE } from './common';
 
 /** Rows of X per dispatch: the shader's const MB (accumulators per thread). */
 export const GEMV_BATCH_ROWS = 8;
@@ -21,19 +22,21 @@ export function gemvBatchUsable(gpu: Pick<Gpu, 'report'>, cfg: GemvConfig = GEMV
 // best H100 configurations were wg256 rows1-2 (bench/results/gpu-kernels.md).
 export const GEMV_BATCH_DEFAULT: GemvConfig = { wg: 256, rows: 2, subgroups: true };
 
-/** Encodes y[M, N] = x[M, K] . w^T: w [N, K] f32 | f16 pairs, x [M, K] f32, y [M, N] f32. */
+/** Encodes y[M, N] = x[M, K] . w^T: w [N, K] f32 | f16 pairs | q8_0 (scales at word `scaleOff`), x [M, K] f32, y [M, N] f32. */
 export function gemvBatch(gpu: Gpu, w: GPUBuffer, x: GPUBuffer, y: GPUBuffer, M: number, N: number, K: number,
-  wtype: GemvWeights, cfg: GemvConfig = GEMV_BATCH_DEFAULT): void {
+  wtype: GemvWeights, opts: { config?: GemvConfig; scaleOff?: number } = {}): void {
+  const cfg = opts.config ?? GEMV_BATCH_DEFAULT;
   if (cfg.wg % cfg.rows !== 0) throw new Error(`gemv-batch config ${JSON.stringify(cfg)}: rows must divide wg`);
-  const aligned = K % (wtype === 'f32' ? 4 : 8) === 0;
+  if (wtype === 'q8_0' && K % 32 !== 0) throw new Error(`gemv-batch: q8_0 weights need K % 32 == 0 (got K=${K})`);
+  const aligned = K % GEMV_ALIGN[wtype] === 0;
   const groups = Math.ceil(N / cfg.rows);
   const gx = Math.min(groups, 65535);
   const kernel = {
     code, file: 'shaders/gemm/gemv_batch.wgsl',
-    constants: { WG: cfg.wg, RPW: cfg.rows, WTYPE: wtype === 'f32' ? 0 : 1, CHECK: aligned ? 0 : 1 },
+    constants: { WG: cfg.wg, RPW: cfg.rows, WTYPE: WTYPE[wtype], CHECK: aligned ? 0 : 1 },
   };
   // One dispatch per chunk of 8 rows: a chunk re-reads the weights, so batches up to 8 cost one pass.
   for (let m0 = 0; m0 < M; m0 += GEMV_BATCH_ROWS) {
-    gpu.run(kernel, new Uint32Array([N, K, M, m0]), [w, x, y], [gx, Math.ceil(groups / gx)]);
+    gpu.run(kernel, new Uint32Array([N, K, M, m0, opts.scaleOff ?? 0, 0, 0, 0]), [w, x, y], [gx, Math.ceil(groups / gx)]);
   }
 }

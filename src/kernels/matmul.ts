@@ -1,13 +1,12 @@
 // Projection matmul Y[M,N] = X[M,K] * W[N,K]^T for every weight type: for prefill (M > 1) the tuned
 // register-tiled GEMM (shaders/gemm/gemm_reg_r16x8.wgsl, f32 and f16 weights) where it wins, else the
-// 64x64 tiled kernel; the matrix-vector kernels for decode (M = 1, subgroup reduction when the adapter has it).
+// 64x64 tiled kernel; the bandwidth-tuned GEMV for decode (M = 1, every weight type, subgroup reduction when
+// the adapter has it) and the batched GEMV for batched decode.
 import matmulWgsl from '../../shaders/llm/matmul.wgsl?raw';
 import matvecRowsWgsl from '../../shaders/llm/matvec_rows.wgsl?raw';
-import matvecWgsl from '../../shaders/llm/matvec.wgsl?raw';
-import matvecSgWgsl from '../../shaders/llm/matvec_sg.wgsl?raw';
 import type { Gpu, Kernel } from '../gpu/gpu';
 import { f32ToF16 } from '../gpu/f16';
-import { gemv, subgroupsUsable, GEMV_DEFAULT, type GemvConfig } from './gemv';
+import { gemv, gemvDecodeConfig } from './gemv';
 import { gemvBatch } from './gemv-batch';
 import { dequantize, grid, params, WTYPE, type GpuWeight } from './common';
 import { autotune, cachedWinner, defaultTuneCache, tuneKey, wallClock, type TuneCache, type TuneResult } from './autotune';
@@ -46,7 +45,7 @@ export function concatRows(ws: WeightTensor[]): WeightTensor {
   return { type: same ? ws[0].type : 'f32', rows, cols: K, data };
 }
 
-export type MatmulPath = 'tiled' | 'matvec' | 'matvec-shared' | 'rows' | 'gemv' | 'gemv-batch' | 'gemm';
+export type MatmulPath = 'tiled' | 'rows' | 'gemv' | 'gemv-batch' | 'gemm';
 
 // ---------------------------------------------------------------- prefill: tuned GEMM or the tiled kernel
 
@@ -211,7 +210,7 @@ export function runPrefill(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M
  * Encodes y[M, N] = x[M, K] * w^T. `x` holds [M, w.cols] f32, `y` gets [M, w.rows].
  * `force` picks a path ('tiled' always means shaders/llm/matmul.wgsl: batched decode relies on it; 'gemm'
  * the memoized GEMM choice, or the default 128x128 config when that choice is the tiled kernel);
- * default: matvec/gemv for M = 1, matmulChoice() for M > 1 on GPUs, the row kernel on CPU adapters.
+ * default: gemv for M = 1, matmulChoice() for M > 1 on GPUs, the row kernel on CPU adapters.
  */
 export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: number,
   force?: MatmulPath): void {
@@ -220,10 +219,10 @@ export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: nu
   const constants = { WTYPE: WTYPE[w.type] };
   // CPU-backed adapters (SwiftShader in the browser, lavapipe) get the barrier-free kernel: see
   // shaders/llm/matvec_rows.wgsl for why barriers are so costly there.
-  // Decode on GPUs with f32/f16 weights uses the bandwidth-tuned GEMV of src/kernels/gemv.ts (several
-  // rows per workgroup, vec4 loads: 75-91% of HBM bandwidth on an H100, bench/results/gpu-kernels.md).
-  const gemvOk = M === 1 && (w.type === 'f32' || w.type === 'f16');
-  const path = force ?? (gpu.report.isFallback ? 'rows' : gemvOk ? 'gemv' : M === 1 ? 'matvec'
+  // Decode on GPUs uses the bandwidth-tuned GEMV of src/kernels/gemv.ts (several rows per workgroup,
+  // 16-byte loads: 72-88% of HBM bandwidth on an H200 for f32/f16, bench/results/gpu-kernels-gemv-*.md;
+  // q8_0 in the same kernel since its own one-row-per-workgroup matvec was retired).
+  const path = force ?? (gpu.report.isFallback ? 'rows' : M === 1 ? 'gemv'
     : 'reg' in matmulChoice(gpu, M, N, K, w.type) ? 'gemm' : 'tiled');
   if (path === 'gemm') {
     const c = matmulChoice(gpu, M, N, K, w.type);
@@ -231,16 +230,14 @@ export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: nu
     return;
   }
   if (path === 'gemv') {
-    if (!gemvOk) throw new Error(`gemv path needs M = 1 and f32/f16 weights (got M=${M}, ${w.type})`);
-    const sg: GemvConfig = { wg: 256, rows: 4, subgroups: true };
-    gemv(gpu, w.buf, x, N, K, w.type as 'f32' | 'f16', { out: y, config: subgroupsUsable(gpu, sg) ? sg : GEMV_DEFAULT });
+    if (M !== 1) throw new Error(`gemv path needs M = 1 (got M=${M})`);
+    gemv(gpu, w.buf, x, N, K, w.type, { out: y, config: gemvDecodeConfig(gpu, w.type), scaleOff: w.scaleOff });
     return;
   }
   if (path === 'gemv-batch') {
-    // Batched decode (src/model/llama.ts decodeBatch): f32/f16 weights read once per 8 rows; other
-    // weight types take the tiled kernel (also batch-invariant). The caller checks gemvBatchUsable().
-    if (w.type === 'f32' || w.type === 'f16') gemvBatch(gpu, w.buf, x, y, M, N, K, w.type);
-    else gpu.run({ code: matmulWgsl, file: 'shaders/llm/matmul.wgsl', constants }, params(M, N, K, w.scaleOff), [x, w.buf, y], [Math.ceil(N / 64), Math.ceil(M / 64)]);
+    // Batched decode (src/model/llama.ts decodeBatch): weights read once per 8 rows, every weight type.
+    // The caller checks gemvBatchUsable().
+    gemvBatch(gpu, w.buf, x, y, M, N, K, w.type, { scaleOff: w.scaleOff });
     return;
   }
   if (path === 'rows') {
@@ -248,15 +245,6 @@ export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: nu
       [x, w.buf, y], grid(Math.ceil((M * N) / 64)));
     return;
   }
-  if (path === 'tiled') {
-    gpu.run({ code: matmulWgsl, file: 'shaders/llm/matmul.wgsl', constants }, params(M, N, K, w.scaleOff),
-      [x, w.buf, y], [Math.ceil(N / 64), Math.ceil(M / 64)]);
-    return;
-  }
-  if (M !== 1) throw new Error('matvec path needs M = 1');
-  const sg = path === 'matvec' && gpu.report.hasSubgroups;
-  const kernel = sg
-    ? { code: matvecSgWgsl, file: 'shaders/llm/matvec_sg.wgsl', constants }
-    : { code: matvecWgsl, file: 'shaders/llm/matvec.wgsl', constants };
-  gpu.run(kernel, params(N, K, w.scaleOff), [x, w.buf, y], grid(N));
+  gpu.run({ code: matmulWgsl, file: 'shaders/llm/matmul.wgsl', constants }, params(M, N, K, w.scaleOff),
+    [x, w.buf, y], [Math.ceil(N / 64), Math.ceil(M / 64)]); // 'tiled'
 }

@@ -1,26 +1,44 @@
 import { describe, expect, it } from 'vitest';
-import { f16BitsToF32, f32ToF16Bits, gemv, packF16, planGemv, reference, subgroupsUsable, unpackF16,
-  type GemvConfig, type GemvWeights } from '../../src/kernels/gemv';
+import { f16BitsToF32, f32ToF16Bits, gemv, gemvDecodeConfig, GEMV_DECODE, GEMV_DEFAULT, packF16, planGemv, reference,
+  subgroupsUsable, unpackF16, type GemvConfig, type GemvWeights } from '../../src/kernels/gemv';
+import type { Gpu } from '../../src/gpu/gpu';
+import { dequantize, quantize, repack } from '../../src/kernels/common';
 import { testGpu } from '../helpers/gpu';
 import { randn, relErr } from './util';
 
-async function runCase(N: number, K: number, wtype: GemvWeights, config: GemvConfig, seed: number) {
+/** w [N, K] as the GPU reads it (f32, f16 pairs, or q8_0 repacked with its scale offset) and the values it holds. */
+function weights(w: Float32Array, N: number, K: number, wtype: GemvWeights): { data: ArrayBufferView; scaleOff: number; seen: Float32Array } {
+  if (wtype === 'f32') return { data: w, scaleOff: 0, seen: w };
+  if (wtype === 'f16') {
+    const packed = packF16(w); // [N, K/2] f16x2 words
+    return { data: packed, scaleOff: 0, seen: unpackF16(packed, N * K) };
+  }
+  const q = quantize(w, N, K, 'q8_0'); // GGUF q8_0 blocks
+  return { ...repack(q), seen: dequantize(q) }; // the reference uses the CPU dequantizer, not the GPU layout
+}
+
+async function runCase(N: number, K: number, wtype: GemvWeights, config: GemvConfig, seed: number, check?: 1) {
   const gpu = await testGpu();
   const w = randn(N * K, seed); // [N, K]
   const x = randn(K, seed + 1); // [K]
-  const packed = wtype === 'f16' ? packF16(w) : w; // [N, K] as f32 or f16x2 words
-  const wb = gpu.upload(packed);
+  const { data, scaleOff, seen } = weights(w, N, K, wtype);
+  const wb = gpu.upload(data);
   const xb = gpu.upload(x);
   const yb = gpu.alloc(N * 4); // [N]
   gpu.write(yb, new Float32Array(N).fill(NaN)); // poison: every row must be written
-  gemv(gpu, wb, xb, N, K, wtype, { config, out: yb });
+  if (check) {
+    // The element-by-element path, forced (q8_0's K is always aligned, so planGemv never picks it there).
+    const d = planGemv(N, K, wtype, config, scaleOff);
+    gpu.run({ ...d.kernel, constants: { ...d.kernel.constants, CHECK: 1 } }, d.params, [wb, xb, yb], d.workgroups);
+  } else {
+    gemv(gpu, wb, xb, N, K, wtype, { config, out: yb, scaleOff });
+  }
   const got = new Float32Array(await gpu.read(yb, N * 4)); // [N]
   gpu.free(yb);
   wb.destroy();
   xb.destroy();
-  // The reference multiplies the values the GPU sees: f16-rounded weights for f16.
-  const wSeen = wtype === 'f16' ? unpackF16(packed as Uint32Array, N * K) : w; // [N, K]
-  return [got, reference(wSeen, x, N, K)] as const;
+  // The reference multiplies the values the GPU sees: f16-rounded or q8_0-dequantized weights.
+  return [got, reference(seen, x, N, K)] as const;
 }
 
 const SMEM: GemvConfig = { wg: 64, rows: 2, subgroups: false };
@@ -71,6 +89,60 @@ describe('gemv (shaders/gemm/gemv.wgsl, gemv_sg.wgsl)', () => {
       expect(relErr(g2, w2)).toBeLessThan(1e-5);
     });
   }
+
+  it('q8_0: fast path (unrolled loop plus tail), ragged N, scales per 32-element block', async () => {
+    const [got, want] = await runCase(37, 32 * 70, 'q8_0', SMEM, 15); // 140 groups of 16: 128 unrolled + 12
+    expect(relErr(got, want)).toBeLessThan(1e-5);
+    const [g2, w2] = await runCase(9, 32, 'q8_0', SMEM, 16); // one block per row: tail only
+    expect(relErr(g2, w2)).toBeLessThan(1e-5);
+  });
+
+  it('q8_0: bounds-checked path (forced) and the subgroup reduction', async (ctx) => {
+    const [got, want] = await runCase(21, 96, 'q8_0', SMEM, 17, 1);
+    expect(relErr(got, want)).toBeLessThan(1e-5);
+    const gpu = await testGpu();
+    const cfg: GemvConfig = { wg: 128, rows: 2, subgroups: true };
+    if (!subgroupsUsable(gpu, cfg, 64)) ctx.skip();
+    const [g1, w1] = await runCase(19, 32 * 140, 'q8_0', cfg, 18); // 280 groups: 256 unrolled + 24
+    expect(relErr(g1, w1)).toBeLessThan(1e-5);
+  });
+
+  for (const wtype of ['f32', 'f16', 'q8_0'] as const) {
+    it(`${wtype}: rows per thread (rt 2 and 4), N not a multiple of rt`, async (ctx) => {
+      const gpu = await testGpu();
+      for (const cfg of [{ wg: 64, rows: 2, subgroups: true, rt: 2 }, { wg: 128, rows: 8, subgroups: true, rt: 4 },
+        { wg: 128, rows: 4, subgroups: true, rt: 4 }] as GemvConfig[]) {
+        if (!subgroupsUsable(gpu, cfg, 32)) ctx.skip();
+        const [g1, w1] = await runCase(23, 32 * 70, wtype, cfg, 21); // 23 rows: the last group is ragged
+        expect(relErr(g1, w1)).toBeLessThan(1e-5);
+        const [g2, w2] = await runCase(3, 64, wtype, cfg, 22); // fewer rows than one workgroup holds
+        expect(relErr(g2, w2)).toBeLessThan(1e-5);
+      }
+    });
+  }
+
+  it('rows per thread: only 2 or 4, dividing rows, on the subgroup kernel', () => {
+    expect(() => planGemv(8, 64, 'f32', { wg: 64, rows: 2, subgroups: false, rt: 2 })).toThrow(/rt 2 or 4/);
+    expect(() => planGemv(8, 64, 'f32', { wg: 64, rows: 2, subgroups: true, rt: 4 })).toThrow(/rt 2 or 4/);
+    expect(planGemv(8, 64, 'f32', { wg: 64, rows: 4, subgroups: true, rt: 4 }).kernel.constants?.RT).toBe(4);
+  });
+
+  it('q8_0 needs K % 32 == 0; the fast path by type alignment', () => {
+    expect(() => planGemv(4, 48, 'q8_0')).toThrow(/K % 32/);
+    expect(planGemv(4, 64, 'q8_0', GEMV_DEFAULT, 100).params[2]).toBe(100); // scaleOff reaches the shader
+    expect(planGemv(4, 64, 'q8_0').kernel.constants?.WTYPE).toBe(2);
+  });
+
+  it('decode config: subgroups where the adapter reports subgroups of at most 128 lanes', () => {
+    const report = (hasSubgroups: boolean, subgroupMaxSize?: number) => ({ report: { hasSubgroups, subgroupMaxSize } as Gpu['report'] });
+    for (const t of ['f32', 'f16', 'q8_0'] as const) {
+      expect(gemvDecodeConfig(report(true, 32), t)).toEqual(GEMV_DECODE[t]);
+      expect(gemvDecodeConfig(report(true), t)).toEqual(GEMV_DECODE[t]); // unknown size: 128 lanes a row group still fit
+      expect(gemvDecodeConfig(report(false, 32), t)).toEqual(GEMV_DEFAULT);
+    }
+    expect(subgroupsUsable(report(true, 32), { wg: 256, rows: 4, subgroups: true })).toBe(true);
+    expect(subgroupsUsable(report(true), { wg: 256, rows: 4, subgroups: true })).toBe(false);
+  });
 
   it('more than 65535 workgroups (2-D grid)', async () => {
     const [got, want] = await runCase(66000, 8, 'f32', { wg: 32, rows: 1, subgroups: false }, 13);
