@@ -10,10 +10,12 @@ import path from 'node:path';
 import { execSync } from 'node:child_process';
 import matmulLlm from '../shaders/llm/matmul.wgsl?raw';
 import streamWgsl from '../shaders/gemm/stream.wgsl?raw';
+import quantizeQ8Wgsl from '../shaders/gemm/quantize_q8.wgsl?raw';
 import type { Kernel } from '../src/gpu/gpu';
 import { MemoryTuneCache, autotune, tuneKey } from '../src/kernels/autotune';
 import { GEMM_CANDIDATES, gemmConfigError, gemmShapeKey, planGemm, type GemmConfig } from '../src/kernels/gemm';
-import { GEMV_CANDIDATES, GEMV_DEFAULT, gemvDecodeConfig, gemvWeightBytes, planGemv, unpackF16, type GemvConfig,
+import { quantizedWords } from '../src/kernels/quantize-q8';
+import { GEMV_CANDIDATES, GEMV_DECODE, GEMV_DECODE_Q8_INT8X, GEMV_DEFAULT, gemvDecodeConfig, gemvWeightBytes, planGemv, unpackF16, type GemvConfig,
   type GemvWeights } from '../src/kernels/gemv';
 import { checkGemm } from './gemm-check';
 import { deviceTools } from './gemm-bench-util';
@@ -226,8 +228,9 @@ const peakGBs = desc.includes('h200') ? 4800 : desc.includes('h100') ? 3350 : nu
 interface GemvRow { N: number; K: number; wtype: GemvWeights; config: GemvConfig; GBs: number; pctPeak: number | null;
   pctStream: number; usGpu: number; usWall: number; copies: number; relErr: number;
   // The same weights through other kernels in the same process: what decode runs untuned (matmul()'s config),
-  // what it ran before 2026-11-29 (workgroup-memory reduction), and for q8_0 the retired one-row-per-workgroup
-  // shaders/llm/matvec_sg.wgsl when BENCH_OLD_MATVEC names a copy of it (git show 5a64fba:shaders/llm/matvec_sg.wgsl).
+  // what it ran before 2026-11-29 (workgroup-memory reduction), for q8_0 the float-x form beside the int8-x one
+  // (and the quantize dispatch), and the retired one-row-per-workgroup shaders/llm/matvec_sg.wgsl when
+  // BENCH_OLD_MATVEC names a copy of it (git show 5a64fba:shaders/llm/matvec_sg.wgsl).
   others: { name: string; GBs: number; pctPeak: number | null; usGpu: number }[] }
 // q8_0 as repack() lays it out: N*K int8 quants (random bytes), then one f32 scale per 32 (0.004..0.012).
 const fillQ8 = (N: number, K: number) => {
@@ -240,7 +243,8 @@ const fillQ8 = (N: number, K: number) => {
   };
 };
 const oldMatvec = process.env.BENCH_OLD_MATVEC ? fs.readFileSync(process.env.BENCH_OLD_MATVEC, 'utf8') : null;
-const decodeCfg = (t: GemvWeights) => gemvDecodeConfig({ report: { hasSubgroups: device.features.has('subgroups'), subgroupMaxSize: maxSg } as never }, t);
+const hasDot4I8 = (navGpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? false;
+const decodeCfg = (t: GemvWeights) => gemvDecodeConfig({ report: { hasSubgroups: device.features.has('subgroups'), subgroupMaxSize: maxSg, hasDot4I8 } as never }, t);
 const gemvRows: GemvRow[] = [];
 const gemvShapes: [number, number][] = GEMM_ONLY ? [] : GEMV_SEL
   ? GEMV_SEL.split(',').map((s) => s.split('x').map(Number) as [number, number])
@@ -286,10 +290,22 @@ for (const [N, K] of gemvShapes) {
       const GBs = bytes / o.gpuSec / 1e9;
       others.push({ name, GBs, pctPeak: peakGBs ? (100 * GBs) / peakGBs : null, usGpu: o.gpuSec * 1e6 });
     };
-    for (const [name, cfg] of [['decode', decodeCfg(wtype)], ['decode before', GEMV_DEFAULT]] as const) {
-      const dd = planGemv(N, K, wtype, cfg, scaleOff);
-      await other(`${name}: wg${cfg.wg} rows${cfg.rows}${cfg.rt ? ` rt${cfg.rt}` : ''}${cfg.subgroups ? ' sg' : ''}`, dd.kernel, dd.params, sets, dd.workgroups);
+    // q8_0 decode runs on int8 x where WGSL has dot4I8Packed (GEMV_DECODE_Q8_INT8X): x quantized once into Xq.
+    const Xq = wtype === 'q8_0' ? buffer(quantizedWords(K) * 4) : null; // [K/4 + K/32] words
+    if (Xq) {
+      const qk = { code: quantizeQ8Wgsl, file: 'shaders/gemm/quantize_q8.wgsl' };
+      await other('quantize x (its own dispatch, once per projection)', qk, new Uint32Array([K, 0, 0, 0]), [[X, Xq]], [Math.ceil(K / 32 / 64), 1]);
     }
+    const cases: [string, GemvConfig][] = [['decode', decodeCfg(wtype)], ['decode before', GEMV_DEFAULT]];
+    if (wtype === 'q8_0' && decodeCfg(wtype).xq) {
+      cases.push(['float x', GEMV_DECODE.q8_0], ...[{ rt: 2, rows: 4 }, { rt: 4, rows: 8 }].map((v) => ['int8 x', { ...GEMV_DECODE_Q8_INT8X, ...v }] as [string, GemvConfig]));
+    }
+    for (const [name, cfg] of cases) {
+      const dd = planGemv(N, K, wtype, cfg, scaleOff);
+      const xs = cfg.xq ? Ws.map((w, i) => [w, Xq!, Ys[i]]) : sets;
+      await other(`${name}: wg${cfg.wg} rows${cfg.rows}${cfg.rt ? ` rt${cfg.rt}` : ''}${cfg.subgroups ? ' sg' : ''}${cfg.xq ? ' int8x' : ''}`, dd.kernel, dd.params, xs, dd.workgroups);
+    }
+    Xq?.destroy();
     if (oldMatvec && wtype === 'q8_0' && device.features.has('subgroups')) {
       await other('retired llm/matvec_sg', { code: oldMatvec, file: 'matvec_sg.wgsl (retired)', constants: { WTYPE: 2 } },
         new Uint32Array([N, K, scaleOff, 0]), Ws.map((w, i) => [X, w, Ys[i]]), [Math.min(N, 65535), Math.ceil(N / 65535)]);

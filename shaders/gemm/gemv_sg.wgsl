@@ -10,7 +10,8 @@
 //                                  src/kernels/common.ts repack() lays it out: [N, K] int8 quants, four
 //                                  per u32 (element k in byte k % 4), then one f32 scale per 32 elements
 //                                  (row-major blocks) from u32 word p.scaleOff
-//           2 x: array<vec4<f32>>  [K]
+//           2 x: array<vec4<f32>>  [K]; with XQ (q8_0 only): x quantized by quantize_q8.wgsl, K/4 words of
+//                                  int8 quants then K/32 f32 block scales, read through the same binding
 //           3 y: array<f32>        [N] (written)
 // Dispatch: ceil(N / RPW) workgroups of WG threads, laid out as (min(count, 65535), ceil(count / 65535)).
 // Each workgroup owns RPW rows in groups of RT rows; the TPR = WG * RT / RPW threads of a group stride
@@ -25,6 +26,9 @@
 // Rows >= N recompute row N - 1 and are not stored.
 // q8_0 quants convert with extractBits + i32 -> f32: building 2^23 + (q + 128) from bits and subtracting
 // measured the same (within 5% either way on the four H200 shapes), so the plain form stays.
+// XQ (q8_0 only): x arrives as int8 quants + block scales, and a group is 4 dot4I8Packed (16 exact integer
+// products) scaled once by (weight scale * x scale): 69-74% of an H200's HBM bandwidth on the large shapes where
+// the float form measured 13-56% (bench/results/gpu-kernels-gemv-q8-*). The price is ggml's activation rounding.
 
 enable subgroups;
 
@@ -33,6 +37,7 @@ override RPW: u32 = 4u; // rows per workgroup (a power of two)
 override RT: u32 = 1u; // rows per thread (a power of two dividing RPW, <= RMAX)
 override WTYPE: u32 = 0u;
 override CHECK: bool = true;
+override XQ: bool = false; // q8_0 against int8 x (see above)
 override TPR: u32 = WG * RT / RPW; // threads per group of RT rows
 const RMAX: u32 = 4u;
 
@@ -105,6 +110,19 @@ fn step(s: ptr<function, array<f32, RMAX>>, n0: u32, j: u32, kG: u32) {
   }
 }
 
+// XQ step j of the RT rows n0..: 16 int8 products per row by four dot4I8Packed, exact in i32.
+fn stepXq(s: ptr<function, array<f32, RMAX>>, n0: u32, j: u32, kG: u32) {
+  let xq = bitcast<vec4<u32>>(x[j]); // the 16 x quants of group j
+  let xi = p.K / 4u + (j >> 1u); // word of block j / 2's x scale
+  let dx = x[xi >> 2u][xi & 3u];
+  for (var i = 0u; i < RT; i++) {
+    let g = min(n0 + i, p.N - 1u) * kG + j;
+    let q = w[g];
+    let si = (dot4I8Packed(q.x, xq.x) + dot4I8Packed(q.y, xq.y)) + (dot4I8Packed(q.z, xq.z) + dot4I8Packed(q.w, xq.w));
+    (*s)[i] += scaleW(g >> 1u) * dx * f32(si);
+  }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32, @builtin(subgroup_size) sgSize: u32,
@@ -119,6 +137,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       let n = min(n0 + i, p.N - 1u);
       for (var k = l; k < p.K; k += TPR) { s[i] += elemW(n * p.K + k) * x[k >> 2u][k & 3u]; }
     }
+  } else if (WTYPE == 2u && XQ) {
+    let kG = p.K / 16u;
+    var j = l;
+    for (; j + TPR < kG; j += 2u * TPR) {
+      stepXq(&s, n0, j, kG);
+      stepXq(&s, n0, j + TPR, kG);
+    }
+    if (j < kG) { stepXq(&s, n0, j, kG); }
   } else {
     let kG = p.K / (4u << WTYPE); // 16-byte weight groups per row
     var j = l;

@@ -31,6 +31,8 @@ export interface AdapterReport {
   hasSubgroups: boolean;
   /** The adapter's largest subgroup size (adapter.info.subgroupMaxSize), or undefined where it is not reported. */
   subgroupMaxSize?: number;
+  /** WGSL's packed_4x8_integer_dot_product language feature (dot4I8Packed, pack4xI8). */
+  hasDot4I8?: boolean;
   limits: {
     maxStorageBufferBindingSize: number;
     maxBufferSize: number;
@@ -147,6 +149,7 @@ export class Gpu {
       hasF16: device.features.has('shader-f16'),
       hasSubgroups: device.features.has('subgroups'),
       subgroupMaxSize: (info as { subgroupMaxSize?: number }).subgroupMaxSize || undefined,
+      hasDot4I8: Boolean((gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures?.has('packed_4x8_integer_dot_product')),
       limits: {
         maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
         maxBufferSize: device.limits.maxBufferSize,

@@ -7,6 +7,7 @@ import matvecRowsWgsl from '../../shaders/llm/matvec_rows.wgsl?raw';
 import type { Gpu, Kernel } from '../gpu/gpu';
 import { f32ToF16 } from '../gpu/f16';
 import { gemv, gemvDecodeConfig } from './gemv';
+import { quantizedWords, quantizeQ8 } from './quantize-q8';
 import { gemvBatch } from './gemv-batch';
 import { dequantize, grid, params, WTYPE, type GpuWeight } from './common';
 import { autotune, cachedWinner, defaultTuneCache, tuneKey, wallClock, type TuneCache, type TuneResult } from './autotune';
@@ -206,6 +207,21 @@ export function runPrefill(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M
   gpu.run(d.kernel, d.params, [x, w.buf, y], d.workgroups);
 }
 
+// One int8-x buffer per Gpu for q8_0 decode (grown to the largest K seen): every projection quantizes its input
+// into it right before its GEMV, and the queue's order keeps one projection's quants from overwriting another's
+// still being read; a fixed buffer keeps decode's bind groups cacheable.
+const int8Bufs = new WeakMap<Gpu, GPUBuffer>();
+function int8Scratch(gpu: Gpu, K: number): GPUBuffer {
+  const bytes = quantizedWords(K) * 4;
+  let b = int8Bufs.get(gpu);
+  if (!b || b.size < bytes) {
+    if (b) gpu.free(b); // back to the pool: queue order protects the reads already encoded
+    b = gpu.alloc(bytes, 'q8.x');
+    int8Bufs.set(gpu, b);
+  }
+  return b;
+}
+
 /**
  * Encodes y[M, N] = x[M, K] * w^T. `x` holds [M, w.cols] f32, `y` gets [M, w.rows].
  * `force` picks a path ('tiled' always means shaders/llm/matmul.wgsl: batched decode relies on it; 'gemm'
@@ -231,7 +247,13 @@ export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: nu
   }
   if (path === 'gemv') {
     if (M !== 1) throw new Error(`gemv path needs M = 1 (got M=${M})`);
-    gemv(gpu, w.buf, x, N, K, w.type, { out: y, config: gemvDecodeConfig(gpu, w.type), scaleOff: w.scaleOff });
+    const config = gemvDecodeConfig(gpu, w.type);
+    let xin = x; // [K]
+    if (config.xq) {
+      xin = int8Scratch(gpu, K); // [K/4 + K/32] words
+      quantizeQ8(gpu, x, xin, K);
+    }
+    gemv(gpu, w.buf, xin, N, K, w.type, { out: y, config, scaleOff: w.scaleOff });
     return;
   }
   if (path === 'gemv-batch') {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { f16BitsToF32, f32ToF16Bits, gemv, gemvDecodeConfig, GEMV_DECODE, GEMV_DEFAULT, packF16, planGemv, reference,
+import { f16BitsToF32, f32ToF16Bits, gemv, gemvDecodeConfig, GEMV_DECODE, GEMV_DECODE_Q8_INT8X, GEMV_DEFAULT, packF16, planGemv, reference,
   subgroupsUsable, unpackF16, type GemvConfig, type GemvWeights } from '../../src/kernels/gemv';
 import type { Gpu } from '../../src/gpu/gpu';
 import { dequantize, quantize, repack } from '../../src/kernels/common';
@@ -140,6 +140,10 @@ describe('gemv (shaders/gemm/gemv.wgsl, gemv_sg.wgsl)', () => {
       expect(gemvDecodeConfig(report(true), t)).toEqual(GEMV_DECODE[t]); // unknown size: 128 lanes a row group still fit
       expect(gemvDecodeConfig(report(false, 32), t)).toEqual(GEMV_DEFAULT);
     }
+    // q8_0 decode on int8 x where WGSL has dot4I8Packed; f32 / f16 never.
+    const dot4 = { report: { hasSubgroups: true, subgroupMaxSize: 32, hasDot4I8: true } as Gpu['report'] };
+    expect(gemvDecodeConfig(dot4, 'q8_0')).toEqual(GEMV_DECODE_Q8_INT8X);
+    expect(gemvDecodeConfig(dot4, 'f16')).toEqual(GEMV_DECODE.f16);
     expect(subgroupsUsable(report(true, 32), { wg: 256, rows: 4, subgroups: true })).toBe(true);
     expect(subgroupsUsable(report(true), { wg: 256, rows: 4, subgroups: true })).toBe(false);
   });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { dequantize, quantize, uploadWeight } from '../../src/kernels/common';
 import { matmul, reference, type MatmulPath } from '../../src/kernels/matmul';
+import { gemvDecodeConfig } from '../../src/kernels/gemv';
+import { dequantizeX, quantizedWords, quantizeQ8, unpackQuantized } from '../../src/kernels/quantize-q8';
 import { testGpu } from '../helpers/gpu';
 import { maxAbsDiff, randArray, rng } from './rand';
 
@@ -15,11 +17,20 @@ async function gpuMatmul(x: Float32Array, wf: Float32Array, M: number, N: number
   const yb = gpu.alloc(M * N * 4); // [M, N]
   matmul(gpu, xb, w, yb, M, force);
   const got = new Float32Array(await gpu.read(yb, M * N * 4));
+  // q8_0 decode on int8 activations (as llama.cpp): the reference takes x as the quantize kernel rounds it.
+  let xSeen = x; // [M, K]
+  if (force === 'gemv' && gemvDecodeConfig(gpu, type).xq) {
+    const qb = gpu.alloc(quantizedWords(K) * 4); // [K/4 + K/32] words
+    quantizeQ8(gpu, xb, qb, K);
+    const { q, d } = unpackQuantized(await gpu.read(qb, quantizedWords(K) * 4), K);
+    gpu.free(qb);
+    xSeen = dequantizeX(q, d);
+  }
   gpu.free(yb);
   gpu.free(xb);
   gpu.free(w.buf);
   // The reference multiplies by the CPU-dequantized weights: the kernel must match them, not the f32 source.
-  return { got, want: reference(x, dequantize(wt), M, N, K) };
+  return { got, want: reference(xSeen, dequantize(wt), M, N, K) };
 }
 
 function slice2d(a: Float32Array, cols: number, r0: number, r1: number, c0: number, c1: number): Float32Array {
