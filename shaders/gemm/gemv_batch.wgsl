@@ -11,7 +11,9 @@
 //                                  (element k in the low half when k is even), unpacked with unpack2x16float;
 //                                  WTYPE 2: q8_0 as repack() lays it out ([N, K] int8 quants, four per u32,
 //                                  then one f32 scale per 32 elements from u32 word p.scaleOff; as gemv.wgsl)
-//           2 x: array<vec4<f32>>  [M, K]
+//           2 x: array<vec4<f32>>  [M, K]; with XQ (q8_0 only): X quantized by quantize_q8.wgsl as one vector
+//                                  of M*K values (its 32-blocks never straddle rows: K % 32 == 0), M*K/4 words
+//                                  of int8 quants then M*K/32 f32 block scales, read through this binding
 //           3 y: array<f32>        [M, N] (written for rows m0..m0+MB-1 below M)
 // Dispatch: ceil(N / RPW) workgroups of WG threads, laid out as (min(count, 65535), ceil(count / 65535)),
 // once per chunk of MB rows. Each workgroup owns RPW weight rows; TPR = WG / RPW threads share a row,
@@ -25,6 +27,7 @@ override RPW: u32 = 4u; // weight rows per workgroup (a power of two dividing WG
 const MB: u32 = 8u; // X rows per dispatch (accumulators per thread; a const so the loops unroll into registers)
 override WTYPE: u32 = 0u;
 override CHECK: bool = true;
+override XQ: bool = false; // q8_0 against int8 X, packed int8 dot products (as gemv_sg.wgsl's XQ)
 override TPR: u32 = WG / RPW; // threads per weight row
 
 struct Params { N: u32, K: u32, M: u32, m0: u32, scaleOff: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
@@ -89,6 +92,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       for (var j = l; j < k4; j += TPR) {
         let wv = bitcast<vec4<f32>>(w[n * k4 + j]);
         for (var b = 0u; b < MB; b++) { if (b < rows) { s[b] += dot(wv, x[(p.m0 + b) * k4 + j]); } }
+      }
+    } else if (WTYPE == 2u && XQ) {
+      let k16 = p.K / 16u; // 16-byte groups of 16 quants per row (inside one 32-element block)
+      let sx = p.M * p.K / 4u; // word of the first X scale
+      for (var j = l; j < k16; j += TPR) {
+        let g = n * k16 + j;
+        let q = w[g];
+        let dw = scaleW(g >> 1u);
+        for (var b = 0u; b < MB; b++) {
+          if (b < rows) {
+            let xq = bitcast<vec4<u32>>(x[(p.m0 + b) * k16 + j]); // row m0 + b's quants of group j
+            let xi = sx + ((p.m0 + b) * k16 + j) / 2u; // that row's block scale
+            let si = (dot4I8Packed(q.x, xq.x) + dot4I8Packed(q.y, xq.y)) + (dot4I8Packed(q.z, xq.z) + dot4I8Packed(q.w, xq.w));
+            s[b] += dw * x[xi >> 2u][xi & 3u] * f32(si);
+          }
+        }
       }
     } else if (WTYPE == 2u) {
       let k16 = p.K / 16u; // 16-byte groups of 16 quants per weight row (inside one 32-element block)

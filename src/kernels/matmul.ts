@@ -207,12 +207,12 @@ export function runPrefill(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M
   gpu.run(d.kernel, d.params, [x, w.buf, y], d.workgroups);
 }
 
-// One int8-x buffer per Gpu for q8_0 decode (grown to the largest K seen): every projection quantizes its input
+// One int8-x buffer per Gpu for q8_0 decode (grown to the largest M*K seen): every projection quantizes its input
 // into it right before its GEMV, and the queue's order keeps one projection's quants from overwriting another's
 // still being read; a fixed buffer keeps decode's bind groups cacheable.
 const int8Bufs = new WeakMap<Gpu, GPUBuffer>();
-function int8Scratch(gpu: Gpu, K: number): GPUBuffer {
-  const bytes = quantizedWords(K) * 4;
+function int8Scratch(gpu: Gpu, n: number): GPUBuffer {
+  const bytes = quantizedWords(n) * 4;
   let b = int8Bufs.get(gpu);
   if (!b || b.size < bytes) {
     if (b) gpu.free(b); // back to the pool: queue order protects the reads already encoded
@@ -259,7 +259,14 @@ export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: nu
   if (path === 'gemv-batch') {
     // Batched decode (src/model/llama.ts decodeBatch): weights read once per 8 rows, every weight type.
     // The caller checks gemvBatchUsable().
-    gemvBatch(gpu, w.buf, x, y, M, N, K, w.type, { scaleOff: w.scaleOff });
+    // q8_0 on int8 x where decode's GEMV is (the same rounding whatever the batch: quantization is per row).
+    const xq = w.type === 'q8_0' && Boolean(gemvDecodeConfig(gpu, 'q8_0').xq);
+    let xin = x; // [M, K]
+    if (xq) {
+      xin = int8Scratch(gpu, M * K); // [M*K/4 + M*K/32] words
+      quantizeQ8(gpu, x, xin, M * K);
+    }
+    gemvBatch(gpu, w.buf, xin, y, M, N, K, w.type, { scaleOff: w.scaleOff, xq });
     return;
   }
   if (path === 'rows') {
