@@ -15,7 +15,8 @@
 // Each workgroup owns RPW rows; TPR = WG / RPW threads share a row, striding along K with 16-byte loads,
 // four independent loads in flight per thread, then the TPR partial sums are reduced.
 // CHECK = false is the fast path: legal when K % 4 == 0 (f32), K % 8 == 0 (f16) or K % 16 == 0 (q8_0,
-// whose K is a multiple of its 32-element blocks anyway); CHECK = true reads element by element (any K). Rows >= N are computed as zero and not stored.
+// whose K is a multiple of its 32-element blocks anyway); CHECK = true reads element by element (any K).
+// Rows >= N are computed as zero and not stored.
 
 override WG: u32 = 256u; // threads per workgroup (a power of two)
 override RPW: u32 = 4u; // rows per workgroup (a power of two dividing WG)

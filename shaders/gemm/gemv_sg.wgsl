@@ -18,9 +18,9 @@
 // along K in 16-byte weight loads (4 f32, 8 f16 or 16 q8_0 values), two steps per loop turn, then the TPR
 // partial sums of each row are reduced.
 // Why RT rows per thread: a 16-byte load of weights needs 16 (f32), 32 (f16) or 64 (q8_0) bytes of x. At
-// one row per thread, q8_0 reads 4x as many x bytes (from L1/L2) as weight bytes, which held it at 26-37%
-// of HBM bandwidth on an H200 (bench/results/gpu-kernels-gemv-q8-*); RT rows share each x load (RT = 4:
-// 1.3-1.6x on three of the four shapes). f32 and f16 do best at RT = 1 (x costs them 1x / 2x).
+// one row per thread, q8_0 reads 4x as many x bytes (from L1/L2) as weight bytes; RT rows share each x load
+// (q8_0 at RT = 4: 1.04-1.66x the one-row layout in all 12 same-process comparisons on an H200,
+// bench/results/gpu-kernels-gemv-q8-*). f32 and f16 do best at RT = 1 (x costs them 1x / 2x).
 // CHECK = false is the fast path: legal when K % 4 == 0 (f32), K % 8 == 0 (f16) or K % 16 == 0 (q8_0,
 // whose K is a multiple of its 32-element blocks anyway); CHECK = true reads element by element (any K).
 // Rows >= N recompute row N - 1 and are not stored.
