@@ -29,7 +29,8 @@ export interface AdapterReport {
   features: string[];
   hasF16: boolean;
   hasSubgroups: boolean;
-  /** The adapter's largest subgroup size (adapter.info.subgroupMaxSize), or undefined where it is not reported. */
+  /** The adapter's smallest / largest subgroup size (adapter.info), or undefined where it is not reported. */
+  subgroupMinSize?: number;
   subgroupMaxSize?: number;
   /** WGSL's packed_4x8_integer_dot_product language feature (dot4I8Packed, pack4xI8). */
   hasDot4I8?: boolean;
@@ -148,6 +149,7 @@ export class Gpu {
       features: [...device.features].map(String).sort(),
       hasF16: device.features.has('shader-f16'),
       hasSubgroups: device.features.has('subgroups'),
+      subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize || undefined,
       subgroupMaxSize: (info as { subgroupMaxSize?: number }).subgroupMaxSize || undefined,
       hasDot4I8: Boolean((gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures?.has('packed_4x8_integer_dot_product')),
       limits: {

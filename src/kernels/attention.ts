@@ -68,9 +68,8 @@ export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: numb
   if (headDim % 4 || kvDim % headDim || nHeads > 256) return null;
   const hd4 = headDim / 4, nKv = kvDim / headDim;
   // S lanes read one key row; they must sit in one subgroup, so S <= the smallest subgroup size.
-  const info = (gpu.device as unknown as { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-  const sgMin = info?.subgroupMinSize || 4; // WebGPU's floor
-  const sgMax = info?.subgroupMaxSize || 128; // WebGPU's ceiling
+  const sgMin = gpu.report.subgroupMinSize ?? 4; // unknown: WebGPU's floor
+  const sgMax = gpu.report.subgroupMaxSize ?? 128; // unknown: WebGPU's ceiling
   const { targetWorkgroups, minChunk, wg, unroll } = splitTuning;
   // Query heads per kv head (the most of any kv head for a regular map): all in one pass when their
   // queries and accumulators fit, G*VPL <= 16 vec4s each, so VPL shrinks (S grows) for large groups.
