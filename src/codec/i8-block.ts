@@ -68,3 +68,10 @@ export function decodeI8(src: Uint32Array, srcBase: number, count: number, dst: 
     for (let i = b * I8_BLOCK; i < hi; i++) dst[dstBase + i] = LEVELS[bytes[i]] * m; // the f32 store rounds the exact product once, as the shader's f32 multiply
   }
 }
+
+/** The n values of a whole carrier src [i8Words(n)] as a new array [n]. */
+export function decodeI8Carrier(src: Uint32Array, n: number): Float32Array {
+  const out = new Float32Array(n); // [n]
+  decodeI8(src, 0, n, out, 0);
+  return out;
+}

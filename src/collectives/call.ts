@@ -2,7 +2,7 @@
 // receives and how it settles, kept out of group.ts so the algorithms read on their own. Promise-free on the
 // hot path (sendThen / recvThen): a decode step makes thousands of calls a second, and each promise hop and
 // closure is a measurable share of a call on a fast link.
-import { decodeI8, i8Words } from '../codec/i8-block';
+import { decodeI8Carrier, i8Words } from '../codec/i8-block';
 import { CollectiveError } from './errors';
 import { Tag, type MsgKey } from '../transport/frame';
 import { LinkClosedError, type RecvWaiter } from '../transport/link';
@@ -121,9 +121,7 @@ export class Call {
       throw new CollectiveError(this.comm.members[rank], 'protocol', this.name, `got ${bytes.byteLength} bytes of int8 carrier, expected ${words * 4} for ${len} values`);
     }
     const w = bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, words) : new Uint32Array(bytes.slice().buffer); // [words]
-    const out = new Float32Array(len); // [len]
-    decodeI8(w, 0, len, out, 0);
-    return out;
+    return decodeI8Carrier(w, len); // [len]
   }
 
   finish(err: CollectiveError | null, value?: unknown): void {

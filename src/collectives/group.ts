@@ -3,7 +3,7 @@
 // (group stream, seq, step), so several calls may be outstanding at once and messages may arrive early.
 // Results are bitwise identical on every rank: allReduce sums in rank order 0..n-1 (the direct round on
 // every rank, the two-round form on each segment's owner, which copies it to everyone); the rest only copy bytes.
-import { decodeI8, encodeI8Carrier } from '../codec/i8-block';
+import { decodeI8Carrier, encodeI8Carrier } from '../codec/i8-block';
 import { isReduceWire, type Comm, type ReduceWire } from './types';
 import { CollectiveError } from './errors';
 import { Call, asCollectiveError } from './call';
@@ -90,9 +90,7 @@ function encodeBytes(a: Float32Array): Uint8Array {
 
 /** The values the others decode from this rank's carrier (so every rank adds the same bits for it). */
 function decodeOwn(bytes: Uint8Array, len: number): Float32Array {
-  const out = new Float32Array(len); // [len]
-  decodeI8(new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), 0, len, out, 0);
-  return out;
+  return decodeI8Carrier(new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), len); // [len]
 }
 
 /** now() in ms for deadlines: monotonic, and in both Node and browsers. */
