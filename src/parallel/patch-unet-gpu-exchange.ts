@@ -14,7 +14,6 @@ import type { Gpu } from '../gpu/gpu';
 import { f16Pack, f16Unpack } from '../kernels/diffusion/f16-pack';
 import { i8Pack, i8Unpack } from '../kernels/diffusion/i8-pack';
 import type { UnetStepIo } from './patch-unet';
-import type { WireEnc } from './patch-unet-wire';
 
 export class GpuExchangeBuffers {
   private out: GPUBuffer | null = null; // [sendLen] this rank's flat buffer
@@ -24,17 +23,15 @@ export class GpuExchangeBuffers {
   readonly staleOff: number[] = []; // float offset of rank p's flat buffer in `stale`
   private recvOff: number[][] = [];
   private packOff: number[] = [];
-  private dtype: WireEnc = 'f32';
 
   constructor(private readonly gpu: Gpu) {}
 
-  /** Allocates once per run (the plan and wire format are fixed for a run). */
-  ensure(io: UnetStepIo, dtype: WireEnc): void {
+  /** Allocates once per run (the plan and wire format, io.ex.dtype, are fixed for a run). */
+  ensure(io: UnetStepIo): void {
     if (this.out) return;
     const { gpu } = this;
     const reg = io.plan.registry;
     const P = io.ex.pieces;
-    this.dtype = dtype;
     let n = 0;
     for (let p = 0; p < io.plan.nPeers; p++) {
       this.staleOff.push(n);
@@ -42,7 +39,7 @@ export class GpuExchangeBuffers {
     }
     this.stale = gpu.alloc(n * 4, 'unet.patch.stale'); // [all ranks' flat buffers]
     this.out = gpu.alloc(Math.max(1, reg.total(io.rank)) * 4, 'unet.patch.send'); // [sendLen]
-    if (dtype === 'f32') return;
+    if (io.ex.dtype === 'f32') return;
     let w = 0;
     this.recvOff = io.plan.ranges[0].map((_, r) => Array.from({ length: P.count }, (_j, j) => {
       const o = w;
@@ -72,7 +69,7 @@ export class GpuExchangeBuffers {
     const { gpu } = this;
     const [a, b] = io.ex.pieces.range(j, io.rank);
     let read: Promise<ArrayBuffer>;
-    if (this.dtype !== 'f32') {
+    if (io.ex.dtype !== 'f32') {
       const c = io.ex.carrier(j, io.rank); // halo/attention-input runs as halves or int8 blocks, GroupNorm sums raw f32
       for (const k of c.blocks) {
         const dw = this.packOff[j] + k.word;
@@ -94,7 +91,7 @@ export class GpuExchangeBuffers {
     got.forEach((g, r) => {
       if (r === io.rank) return; // own values: copied GPU-side at the end of the previous step
       const a = io.ex.pieces.range(j, r)[0];
-      if (this.dtype === 'f32') return gpu.write(this.stale!, g, (this.staleOff[r] + a) * 4); // [piece floats]
+      if (io.ex.dtype === 'f32') return gpu.write(this.stale!, g, (this.staleOff[r] + a) * 4); // [piece floats]
       gpu.write(this.recv!, g, this.recvOff[r][j] * 4); // [carrier words] as they came
       for (const k of io.ex.carrier(j, r).blocks) {
         const sw = this.recvOff[r][j] + k.word;

@@ -183,7 +183,7 @@ class GpuPatchStep {
 
   async run(): Promise<Float32Array> {
     const { gpu, io, model } = this;
-    if (io.sending) this.xb.ensure(io, io.ex.dtype);
+    if (io.sending) this.xb.ensure(io);
     const epsLen = model.config.inChannels * this.rows(0) * this.S;
     const epsAll = this.temp(io.branches * epsLen); // [branches, inC, rows, S]
     for (let b = 0; b < io.branches; b++) {
