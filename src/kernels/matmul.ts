@@ -211,7 +211,8 @@ export function runPrefill(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M
 // into it right before its GEMV, and the queue's order keeps one projection's quants from overwriting another's
 // still being read; a fixed buffer keeps decode's bind groups cacheable.
 const int8Bufs = new WeakMap<Gpu, GPUBuffer>();
-function int8Scratch(gpu: Gpu, n: number): GPUBuffer {
+/** Encodes the int8 quantization of x [n] (n % 32 == 0) into that buffer and returns it: [n/4 + n/32] words. */
+function int8Input(gpu: Gpu, x: GPUBuffer, n: number): GPUBuffer {
   const bytes = quantizedWords(n) * 4;
   let b = int8Bufs.get(gpu);
   if (!b || b.size < bytes) {
@@ -219,6 +220,7 @@ function int8Scratch(gpu: Gpu, n: number): GPUBuffer {
     b = gpu.alloc(bytes, 'q8.x');
     int8Bufs.set(gpu, b);
   }
+  quantizeQ8(gpu, x, b, n);
   return b;
 }
 
@@ -248,12 +250,7 @@ export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: nu
   if (path === 'gemv') {
     if (M !== 1) throw new Error(`gemv path needs M = 1 (got M=${M})`);
     const config = gemvDecodeConfig(gpu, w.type);
-    let xin = x; // [K]
-    if (config.xq) {
-      xin = int8Scratch(gpu, K); // [K/4 + K/32] words
-      quantizeQ8(gpu, x, xin, K);
-    }
-    gemv(gpu, w.buf, xin, N, K, w.type, { out: y, config, scaleOff: w.scaleOff });
+    gemv(gpu, w.buf, config.xq ? int8Input(gpu, x, K) : x, N, K, w.type, { out: y, config, scaleOff: w.scaleOff });
     return;
   }
   if (path === 'gemv-batch') {
@@ -261,12 +258,7 @@ export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: nu
     // The caller checks gemvBatchUsable().
     // q8_0 on int8 x where decode's GEMV is (the same rounding whatever the batch: quantization is per row).
     const xq = w.type === 'q8_0' && Boolean(gemvDecodeConfig(gpu, 'q8_0').xq);
-    let xin = x; // [M, K]
-    if (xq) {
-      xin = int8Scratch(gpu, M * K); // [M*K/4 + M*K/32] words
-      quantizeQ8(gpu, x, xin, M * K);
-    }
-    gemvBatch(gpu, w.buf, xin, y, M, N, K, w.type, { scaleOff: w.scaleOff, xq });
+    gemvBatch(gpu, w.buf, xq ? int8Input(gpu, x, M * K) : x, y, M, N, K, w.type, { scaleOff: w.scaleOff, xq });
     return;
   }
   if (path === 'rows') {
