@@ -8,7 +8,9 @@
 //   L2 grouping for the 2 leaders, the winner in NT, gemm.wgsl baselines; bench: given configs under given
 //   toggles; sizes: the winner at 1024^3 and 2048^3; prefill: see PREFILL_M / PREFILL_NK.
 // Bundle: node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/gemm-sweep.ts', '.gpu-node/gemm-sweep.mjs', { minify: true }))"
-// GEMM_SWEEP_QUICK=1: tiny sizes and few configs (local smoke test on lavapipe).
+// GEMM_SWEEP_QUICK=1: tiny sizes and few configs (local smoke test on lavapipe). GEMM_SWEEP_PHASES=prefill: only
+// the prefill table (default sweep,prefill); GEMM_SWEEP_WTYPES: its weight types (default f32,f16,q8_0), one
+// child each.
 import { create, globals } from 'webgpu';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,12 +20,15 @@ import { gemmRegConfigError, gemmRegLabel, planGemmReg, type GemmRegConfig } fro
 import { planGemm, type GemmConfig } from '../src/kernels/gemm';
 import { MATMUL_CANDIDATES, MATMUL_GEMM_CONFIGS, matmulDefaultChoice, planPrefill, type MatmulChoice } from '../src/kernels/matmul';
 import { f16ToF32, f32ToF16 } from '../src/gpu/f16';
+import { dequantize, quantize, repack } from '../src/kernels/common';
 import { checkGemm } from './gemm-check';
 import { adapterInfo, deviceTools, openDevice } from './gemm-bench-util';
 
 Object.assign(globalThis, globals);
 const ROLE = process.env.GEMM_SWEEP_ROLE ?? 'parent';
 const QUICK = process.env.GEMM_SWEEP_QUICK === '1';
+const PHASES = (process.env.GEMM_SWEEP_PHASES ?? 'sweep,prefill').split(',');
+const WTYPES = (process.env.GEMM_SWEEP_WTYPES ?? 'f32,f16,q8_0').split(',') as ('f32' | 'f16' | 'q8_0')[];
 const OUT = process.env.OUT ?? 'bench/out';
 const log = (...a: unknown[]) => console.error(`[${ROLE}]`, ...a);
 const T0 = performance.now();
@@ -174,7 +179,7 @@ function best(rows: Row[], kernel = 'gemm_reg.wgsl'): Row[] {
 // ---------------------------------------------------------------- prefill: matmul.wgsl vs the tuned GEMM
 
 // M x (N, K) of the Llama 1B (dim 2048, hidden 5632) and 7B (4096, 11008) gate/up and down projections, NT
-// layout as matmul() runs them, f32 and f16 weights: shaders/llm/matmul.wgsl against every gemm_reg_r16x8
+// layout as matmul() runs them, f32, f16 and q8_0 weights (GEMM_SWEEP_WTYPE, one per child): shaders/llm/matmul.wgsl against every gemm_reg_r16x8
 // config of MATMUL_CANDIDATES; isDefault marks what matmul() picks untuned (matmulDefaultChoice).
 const PREFILL_M = QUICK ? [8, 64] : [128, 512, 2048];
 const PREFILL_NK: [number, number][] = QUICK ? [[128, 64]] : [[5632, 2048], [2048, 5632], [11008, 4096], [4096, 11008]];
@@ -199,9 +204,25 @@ async function prefillChild(flags: string[], toggles: string) {
     return f;
   };
   const hX = rand(maxM * maxK); // [maxM, maxK]; shape (M, K) reads the prefix as [M, K]
+  const wtype = (process.env.GEMM_SWEEP_WTYPE ?? 'f32') as 'f32' | 'f16' | 'q8_0';
   const hW = rand(maxNK); // [N, K] prefix, f32
-  const hW16 = Uint16Array.from(hW, (v) => f32ToF16(v)); // the same weights as f16
-  const hW16f = Float32Array.from(hW16, (h) => f16ToF32(h)); // their f32 values, for the check
+  // The same weights as the GPU reads them, and the f32 values it sees (for the check). q8_0: quantized as one
+  // [maxNK/32, 32] matrix, so every (N, K) prefix with K % 32 == 0 is its own valid q8_0 [N, K] (blocks run along
+  // rows); its scales sit at the word offset of maxNK quants, the same for every shape.
+  let hWgpu: ArrayBufferView = hW;
+  let hWseen: Float32Array = hW;
+  let scaleOff = 0;
+  if (wtype === 'f16') {
+    const h = Uint16Array.from(hW, (v) => f32ToF16(v));
+    hWgpu = h;
+    hWseen = Float32Array.from(h, (v) => f16ToF32(v));
+  } else if (wtype === 'q8_0') {
+    const q = quantize(hW, maxNK / 32, 32, 'q8_0');
+    const r = repack(q);
+    hWgpu = r.data;
+    scaleOff = r.scaleOff;
+    hWseen = dequantize(q);
+  }
   const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   // One allocation set sized for the largest shape, reused by every case (see the header on Dawn-node).
   const upload = (h: ArrayBufferView) => {
@@ -212,12 +233,12 @@ async function prefillChild(flags: string[], toggles: string) {
     return b;
   };
   const X = upload(hX);
-  const W = { f32: upload(hW), f16: upload(hW16) };
+  const W = upload(hWgpu);
   const Y = device.createBuffer({ size: maxMN * 4, usage: STORAGE }); // [M, N]
   const rbY = device.createBuffer({ size: maxMN * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const ub = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const rows: Row[] = [];
-  for (const wtype of ['f32', 'f16'] as const) {
+  {
     for (const [N, K] of PREFILL_NK) {
       for (const M of PREFILL_M) {
         const def = JSON.stringify(matmulDefaultChoice(M, N, K, wtype, lim));
@@ -229,12 +250,12 @@ async function prefillChild(flags: string[], toggles: string) {
             tflops: null, msMedian: null, msAll: [], reps: 0, relErr: null, ok: false, wtype, isDefault: JSON.stringify(choice) === def };
           rows.push(row);
           try {
-            const d = planPrefill(M, N, K, wtype, 0, choice);
+            const d = planPrefill(M, N, K, wtype, scaleOff, choice);
             const pipe = await pipeline(d.kernel);
             device.queue.writeBuffer(ub, 0, d.params.buffer as ArrayBuffer, d.params.byteOffset, d.params.byteLength);
             const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [
               { binding: 0, resource: { buffer: ub } }, { binding: 1, resource: { buffer: X } },
-              { binding: 2, resource: { buffer: W[wtype] } }, { binding: 3, resource: { buffer: Y } }] });
+              { binding: 2, resource: { buffer: W } }, { binding: 3, resource: { buffer: Y } }] });
             const clr = device.createCommandEncoder();
             clr.clearBuffer(Y);
             device.queue.submit([clr.finish()]);
@@ -249,7 +270,7 @@ async function prefillChild(flags: string[], toggles: string) {
             await rbY.mapAsync(GPUMapMode.READ, 0, M * N * 4);
             const hy = new Float32Array(rbY.getMappedRange(0, M * N * 4).slice(0)); // [M, N]
             rbY.unmap();
-            row.relErr = checkGemm(hX, wtype === 'f32' ? hW : hW16f, hy, M, N, K, true);
+            row.relErr = checkGemm(hX, hWseen, hy, M, N, K, true);
             row.ok = row.relErr < 1e-4;
           } catch (err) {
             row.error = String(err).slice(0, 400);
@@ -259,7 +280,7 @@ async function prefillChild(flags: string[], toggles: string) {
       }
     }
   }
-  for (const b of [X, W.f32, W.f16, Y, rbY, ub]) b.destroy();
+  for (const b of [X, W, Y, rbY, ub]) b.destroy();
   const out = { rows, adapter: adapterInfo(adapter) };
   device.destroy();
   void navGpu;
@@ -367,19 +388,21 @@ async function parent(): Promise<void> {
   // Default instance only: the 2026-11-28 runs settled the experimental flags (subgroup matrix: u8/i8 only).
   const probes = [spawnChild('probe', { GEMM_SWEEP_FLAGS: '[]' }, QUICK ? 600 : 60)];
   for (const p of probes) log('probe', JSON.stringify(p));
-  const sweep = spawnChild('sweep', {}, QUICK ? 1800 : 150);
+  const doSweep = PHASES.includes('sweep');
+  const sweep: Record<string, unknown> = doSweep ? spawnChild('sweep', {}, QUICK ? 1800 : 150) : { role: 'sweep', skipped: true };
   const sweepRows = (sweep.rows ?? []) as Row[];
   const top = best(sweepRows).filter((r, i, a) => a.findIndex((x) => x.label === r.label) === i).slice(0, 3);
   const cfgs: AnyCfg[] = [...top.map((r) => ({ kind: 'reg' as const, cfg: r.config as GemmRegConfig })),
     { kind: 'gemm.wgsl', cfg: GEMM_BASELINES[0] }];
   // 2026-11-28: only disable_robustness moved the numbers (44.4 -> 48.8); the other toggles were noise.
-  const toggleSets = ['', 'disable_robustness'];
+  const toggleSets = doSweep ? ['', 'disable_robustness'] : [];
   const toggleRuns = toggleSets.map((t) => spawnChild('bench', { GEMM_SWEEP_TOGGLES: t, GEMM_SWEEP_CONFIGS: JSON.stringify(cfgs) }, QUICK ? 900 : 60));
-  const sizes = spawnChild('sizes', { GEMM_SWEEP_CONFIGS: JSON.stringify(cfgs.slice(0, 1).concat(cfgs.slice(-1))) }, QUICK ? 900 : 90);
-  const prefill = spawnChild('prefill', {}, QUICK ? 1800 : 120);
-  const prefillRows = (prefill.rows ?? []) as Row[];
+  const sizes: Record<string, unknown> = doSweep
+    ? spawnChild('sizes', { GEMM_SWEEP_CONFIGS: JSON.stringify(cfgs.slice(0, 1).concat(cfgs.slice(-1))) }, QUICK ? 900 : 90) : { role: 'sizes', skipped: true };
+  const prefills = PHASES.includes('prefill') ? WTYPES.map((w) => spawnChild('prefill', { GEMM_SWEEP_WTYPE: w }, QUICK ? 1800 : 120)) : [];
+  const prefillRows = prefills.flatMap((p) => (p.rows ?? []) as Row[]);
   const rows = [...sweepRows, ...toggleRuns.flatMap((t) => (t.rows ?? []) as Row[]), ...((sizes.rows ?? []) as Row[]), ...prefillRows];
-  const adapter = (sweep.adapter ?? probes[0].info ?? {}) as Record<string, string>;
+  const adapter = (sweep.adapter ?? prefills[0]?.adapter ?? probes[0].info ?? {}) as Record<string, string>;
   const date = new Date().toISOString();
   const result = {
     date, quick: QUICK, wallSec: elapsed(),
@@ -387,7 +410,7 @@ async function parent(): Promise<void> {
       gpu: sh('nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader') },
     adapter, features: sweep.features, limits: sweep.limits,
     timing: 'timestamp-query around one compute pass of N dispatches (~25 ms), median of 5 passes; results checked on 256 sampled entries against an f64 CPU dot product',
-    probes, rows, errors: [sweep, ...toggleRuns, sizes, prefill].filter((c) => c.error).map((c) => ({ role: c.role, env: c.env, error: c.error })),
+    probes, rows, errors: [sweep, ...toggleRuns, sizes, ...prefills].filter((c) => c.error).map((c) => ({ role: c.role, env: c.env, error: c.error })),
   };
   const f = (v: number | null, d = 2) => (v === null ? '-' : v.toFixed(d));
   const fmt = (r: Row) => `| ${r.phase} | ${r.toggles || '-'} | ${r.M}^3 | ${r.layout} | ${r.kernel} ${r.label} | ${f(r.tflops)} | ${f(r.msMedian, 3)} | ${r.relErr === null ? '-' : r.relErr.toExponential(1)}${r.error ? ' ' + r.error.slice(0, 80).replace(/\|/g, '/') : ''} |`;

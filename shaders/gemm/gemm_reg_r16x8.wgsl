@@ -1,11 +1,13 @@
 // Register-prefetch variant of gemm_reg_u16x8.wgsl (TM = 16, TN = 8 fixed, hand-unrolled FMA block) that
-// also reads f16 weights: C[M,N] = A[M,K] * op(B), op(B) = B[K,N] (B_T = false) or B[N,K]^T (B_T = true).
+// also reads f16 and q8_0 weights: C[M,N] = A[M,K] * op(B), op(B) = B[K,N] (B_T = false) or B[N,K]^T (B_T = true).
 //
-// Bindings: 0 uniform Params {M, N, K, _pad}
+// Bindings: 0 uniform Params {M, N, K, scaleOff}
 //           1 a: array<vec4<f32>>  [M, K] f32
-//           2 b: array<vec4<u32>>  [K, N] or [N, K]: f32 bits (B_F16 = false), or (B_F16 = true, B_T only)
+//           2 b: array<vec4<u32>>  [K, N] or [N, K]: f32 bits (B_F16 = B_Q8 = false), or (B_F16, B_T only)
 //                                  f16 pairs packed low-half-first in u32 words (the GGUF f16 row-major bytes;
-//                                  unpack2x16float, so no shader-f16 is needed)
+//                                  unpack2x16float, so no shader-f16 is needed), or (B_Q8 = true, B_T only)
+//                                  q8_0 repacked: N*K int8 quants 4 per word, then at word scaleOff one f32
+//                                  scale per 32-element block along K (K % 32 == 0)
 //           3 c: array<vec4<f32>>  [M, N] f32 (written)
 // Buffers must be sized to a multiple of 16 bytes.
 // Dispatch: (ceil(N / BN), ceil(M / BM)) workgroups of (WG_X, WG_Y) threads, BM = 16*WG_Y, BN = 8*WG_X.
@@ -20,6 +22,9 @@
 //   64-thread 128x64 / 64x128 tiles with BK = 16; registers ra4..ra7 / rb4..rb7 exist only there).
 // - B is read as vec4<u32>: 4 f32 (bitcast) or, with B_F16, 8 halves along K; one global load per 16 bytes
 //   either way (one robustness clamp per 16 bytes). B_F16 requires B_T and BK % 8 == 0 (host-checked).
+//   With B_Q8 a piece is also 8 values along K: 8 quants (2 words) plus their block's scale in the third word,
+//   so the prefetch registers keep one type and the f16 store path serves both; a scale read per 8 quants is
+//   an L1 hit for all but the first piece of a 32-block. Same host constraints as B_F16.
 // - CHECK is three-valued: 0 = aligned fast path (M % BM == 0, N % BN == 0, K % BK == 0); 1 = only M is
 //   ragged (N % BN == 0, K % BK == 0): A rows past M are clamped to row M-1 (valid reads, results
 //   discarded) and C rows past M are not stored, so prefill of any prompt length keeps the vec4 path;
@@ -37,6 +42,7 @@ override WARP_X: u32 = 4u; // threads along N inside one 32-wide subgroup; 0 = p
 override GROUP_M: u32 = 0u; // tile rows per L2 swizzle group; 0 or 1 = plain raster order
 override B_T: bool = false;
 override B_F16: bool = false; // B holds packed f16 (only with B_T)
+override B_Q8: bool = false; // B holds repacked q8_0 (only with B_T)
 override CHECK: u32 = 2u; // 0 aligned, 1 ragged M only, 2 any shape
 
 override NT: u32 = WG_X * WG_Y; // threads per workgroup
@@ -46,14 +52,14 @@ override BM4: u32 = BM / 4u;
 override BN4: u32 = BN / 4u;
 override NKC: u32 = BK / 8u; // k-chunks per tile
 override A_LOADS: u32 = BM * BK / 4u / NT; // global vec4 loads per thread per tile (1..8)
-override BQ: u32 = select(4u, 8u, B_F16); // B elements per 16-byte load
+override BQ: u32 = select(4u, 8u, B_F16 || B_Q8); // B elements per load (a packed piece: 8 along K)
 override B_LOADS: u32 = BN * BK / BQ / NT; // (1..8)
 override WX: u32 = max(WARP_X, 1u); // WARP_X as a divisor (overrides fold even in dead branches)
 
 const KC = 8u; // k steps per chunk (inner, constant-indexed dimension)
 alias Chunk = array<vec4<f32>, 9>; // KC vec4s + 1 padding vec4
 
-struct Params { M: u32, N: u32, K: u32, _pad: u32 }
+struct Params { M: u32, N: u32, K: u32, scaleOff: u32 } // scaleOff: q8_0 only
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
@@ -91,6 +97,12 @@ fn quadA(row: u32, col: u32) -> vec4<f32> {
 // The 16 bytes of B holding row `row`, columns col.. of a row-major [rows, cols] B (4 f32 or 8 f16),
 // zero-filled outside the matrix when CHECK == 2.
 fn quadB(row: u32, col: u32, rows: u32, cols: u32) -> vec4<u32> {
+  if (B_Q8) { // (quants of col..col+7, their block's scale, 0); K % 32 == 0, so a piece is all in or all out
+    if (CHECK == 2u && (row >= rows || col >= cols)) { return vec4<u32>(0u); }
+    let e = row * cols + col; // first element of the piece (e % 8 == 0)
+    let v = b[e >> 4u];
+    return vec4<u32>(select(v.xy, v.zw, (e & 8u) != 0u), wordB(p.scaleOff + (e >> 5u)), 0u);
+  }
   if (CHECK < 2u) { return b[(row * cols + col) / BQ]; }
   var v = vec4<u32>(0u);
   if (row < rows) {
@@ -136,24 +148,32 @@ fn storeA(li: u32, s: u32, i: u32, v: vec4<f32>) {
   As[o][kk + 3u][r % 4u] = v.w;
 }
 
+// Values 4j..4j+3 (j = 0 or 1) of a packed piece: f16 halves, or q8_0 quants times the scale (exact in f32).
+fn pieceB(v: vec4<u32>, j: u32) -> vec4<f32> {
+  if (B_Q8) {
+    let w = bitcast<i32>(v[j]);
+    return vec4<f32>(f32(extractBits(w, 0u, 8u)), f32(extractBits(w, 8u, 8u)), f32(extractBits(w, 16u, 8u)),
+      f32(extractBits(w, 24u, 8u))) * bitcast<f32>(v.z);
+  }
+  return vec4<f32>(unpack2x16float(v[2u * j]), unpack2x16float(v[2u * j + 1u]));
+}
+
 fn storeB(li: u32, s: u32, i: u32, v: vec4<u32>) {
   let q = li + i * NT;
-  if (B_F16) { // 8 consecutive k of row r (a whole chunk row: k % KC == 0)
+  if (B_F16 || B_Q8) { // 8 consecutive k of row r (a whole chunk row: k % KC == 0)
     let r = q / (BK / 8u);
     let k = (q % (BK / 8u)) * 8u;
     let o = (s * NKC + k / KC) * BN4 + r / 4u;
-    let h0 = unpack2x16float(v.x);
-    let h1 = unpack2x16float(v.y);
-    let h2 = unpack2x16float(v.z);
-    let h3 = unpack2x16float(v.w);
-    Bs[o][0u][r % 4u] = h0.x;
-    Bs[o][1u][r % 4u] = h0.y;
-    Bs[o][2u][r % 4u] = h1.x;
-    Bs[o][3u][r % 4u] = h1.y;
-    Bs[o][4u][r % 4u] = h2.x;
-    Bs[o][5u][r % 4u] = h2.y;
-    Bs[o][6u][r % 4u] = h3.x;
-    Bs[o][7u][r % 4u] = h3.y;
+    let lo = pieceB(v, 0u);
+    let hi = pieceB(v, 1u);
+    Bs[o][0u][r % 4u] = lo.x;
+    Bs[o][1u][r % 4u] = lo.y;
+    Bs[o][2u][r % 4u] = lo.z;
+    Bs[o][3u][r % 4u] = lo.w;
+    Bs[o][4u][r % 4u] = hi.x;
+    Bs[o][5u][r % 4u] = hi.y;
+    Bs[o][6u][r % 4u] = hi.z;
+    Bs[o][7u][r % 4u] = hi.w;
   } else if (B_T) {
     let f = bitcast<vec4<f32>>(v);
     let r = q / (BK / 4u);
@@ -231,22 +251,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   var c13_0 = vec4<f32>(0.0); var c13_1 = vec4<f32>(0.0);
   var c14_0 = vec4<f32>(0.0); var c14_1 = vec4<f32>(0.0);
   var c15_0 = vec4<f32>(0.0); var c15_1 = vec4<f32>(0.0);
-  var ra0: vec4<f32>; // prefetched A quads of the next tile (ra1..ra7 used when A_LOADS > 1..7)
-  var ra1: vec4<f32>;
-  var ra2: vec4<f32>;
-  var ra3: vec4<f32>;
-  var ra4: vec4<f32>; // ra4..ra7, rb4..rb7: only with 5..8 loads (the ifs on A_LOADS / B_LOADS fold away)
-  var ra5: vec4<f32>;
-  var ra6: vec4<f32>;
-  var ra7: vec4<f32>;
-  var rb0: vec4<u32>; // prefetched B pieces of the next tile (raw bits: f32 or packed f16)
-  var rb1: vec4<u32>;
-  var rb2: vec4<u32>;
-  var rb3: vec4<u32>;
-  var rb4: vec4<u32>;
-  var rb5: vec4<u32>;
-  var rb6: vec4<u32>;
-  var rb7: vec4<u32>;
+  // Prefetched A quads and B pieces (raw bits: f32, packed f16 or a q8_0 piece) of the next tile; ra1..ra7 /
+  // rb1..rb7 are used when A_LOADS / B_LOADS > 1..7 (4..7 only with 5..8 loads: the ifs fold away).
+  var ra0: vec4<f32>; var ra1: vec4<f32>; var ra2: vec4<f32>; var ra3: vec4<f32>;
+  var ra4: vec4<f32>; var ra5: vec4<f32>; var ra6: vec4<f32>; var ra7: vec4<f32>;
+  var rb0: vec4<u32>; var rb1: vec4<u32>; var rb2: vec4<u32>; var rb3: vec4<u32>;
+  var rb4: vec4<u32>; var rb5: vec4<u32>; var rb6: vec4<u32>; var rb7: vec4<u32>;
 
   // First tile straight to stage 0 (A_LOADS, B_LOADS are overrides: the ifs fold away).
   storeA(li, 0u, 0u, loadA(li, m0, 0u, 0u));

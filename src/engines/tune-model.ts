@@ -36,7 +36,6 @@ export async function tuneModel(gpu: Gpu, shapes: { N: number; K: number; type: 
   const budget = opts.budgetMs ?? TUNE_BUDGET_MS;
   for (const M of opts.promptClasses ?? TUNE_PROMPT_CLASSES) {
     for (const s of shapes) {
-      if (s.type !== 'f32' && s.type !== 'f16') continue; // q8_0 has one prefill kernel: nothing to choose
       sum.shapes++;
       if (performance.now() - t0 > budget) continue;
       const res = await tuneMatmul(gpu, M, s.N, s.K, s.type, { cache: opts.cache, candidates: opts.candidates });

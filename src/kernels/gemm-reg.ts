@@ -25,7 +25,7 @@ export interface GemmRegConfig {
   // loop-and-array one; same knobs otherwise.
   unroll?: boolean;
   // shaders/gemm/gemm_reg_r16x8.wgsl (tm x tn = 16x8): unrolled, prefetch in named registers (no function
-  // arrays for robustness to clamp), f16 weights (GemmRegOptions.bF16), a ragged-M vec4 path. Wins over
+  // arrays for robustness to clamp), f16 and q8_0 weights (GemmRegOptions.bF16 / bQ8), a ragged-M vec4 path. Wins over
   // `unroll` when both are set.
   regs?: boolean;
 }
@@ -38,6 +38,10 @@ export interface GemmRegOptions {
   config?: GemmRegConfig;
   // B holds f16 pairs packed in u32 words (GGUF f16 bytes). Needs bT and a `regs` config (bk % 8 == 0).
   bF16?: boolean;
+  // B holds q8_0 repacked (src/kernels/common.ts repack(): quants, then f32 scales at word `scaleOff`). Same
+  // needs as bF16 (both are read in pieces of 8 values along K).
+  bQ8?: boolean;
+  scaleOff?: number;
 }
 
 export const GEMM_REG_DEFAULT: GemmRegConfig = { wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8, stages: 2, warpX: 8, groupM: 8 };
@@ -62,7 +66,7 @@ export function gemmRegConfigError(cfg: GemmRegConfig,
   if (cfg.unroll && !UNROLLED[`${tm}x${tn}`]) return 'unroll needs tm x tn = 16x8, 8x16 or 8x8';
   if (cfg.regs) {
     if (tm !== 16 || tn !== 8) return 'regs needs tm x tn = 16x8';
-    // Named prefetch registers: 1..8 A quads and 1..8 B quads per thread (f16 B: see gemmRegF16Error).
+    // Named prefetch registers: 1..8 A quads and 1..8 B quads per thread (f16 / q8_0 B: gemmRegPackedError).
     if ((bm * bk) / 4 / threads > 8 || (bn * bk) / 4 / threads > 8) return 'regs needs 1..8 global loads per thread per operand';
   }
   if (bk % 8 !== 0 || bk <= 0) return 'bk must be a positive multiple of 8';
@@ -83,13 +87,13 @@ export function gemmRegConfigError(cfg: GemmRegConfig,
   return null;
 }
 
-/** Why `cfg` cannot read f16 B (packed halves, bT), or null: a regs config whose B tile splits into 16-byte
- * pieces of 8 halves evenly over its threads. */
-export function gemmRegF16Error(cfg: GemmRegConfig): string | null {
-  if (!cfg.regs) return 'f16 B needs a regs (gemm_reg_r16x8) config';
+/** Why `cfg` cannot read packed B (f16 or q8_0, bT), or null: a regs config whose B tile splits into pieces
+ * of 8 values along K evenly over its threads. */
+export function gemmRegPackedError(cfg: GemmRegConfig): string | null {
+  if (!cfg.regs) return 'f16 / q8_0 B needs a regs (gemm_reg_r16x8) config';
   const { bn, threads } = gemmRegTile(cfg);
   const pieces = (bn * cfg.bk) / 8 / threads;
-  return Number.isInteger(pieces) && pieces >= 1 ? null : 'f16 B tile must split into >= 1 piece of 8 halves per thread';
+  return Number.isInteger(pieces) && pieces >= 1 ? null : 'f16 / q8_0 B tile must split into >= 1 piece of 8 values per thread';
 }
 
 /** CPU reference in f64 accumulation: A [M,K], B [K,N] (or [N,K] if bT) -> C [M,N]. */
@@ -116,9 +120,11 @@ export function planGemmReg(M: number, N: number, K: number, opts: GemmRegOption
   const cfg = opts.config ?? GEMM_REG_DEFAULT;
   const err = gemmRegConfigError(cfg);
   if (err) throw new Error(`gemm_reg config ${JSON.stringify(cfg)}: ${err}`);
-  if (opts.bF16) {
-    const e = opts.bT ? gemmRegF16Error(cfg) : 'f16 B needs bT';
+  if (opts.bF16 || opts.bQ8) {
+    if (opts.bF16 && opts.bQ8) throw new Error('gemm_reg: B is f16 or q8_0, not both');
+    const e = opts.bT ? gemmRegPackedError(cfg) : 'f16 / q8_0 B needs bT';
     if (e) throw new Error(`gemm_reg config ${JSON.stringify(cfg)}: ${e}`);
+    if (opts.bQ8 && K % 32 !== 0) throw new Error(`gemm_reg q8_0 B needs K % 32 == 0 (got K=${K})`);
   }
   const { bm, bn } = gemmRegTile(cfg);
   const aligned = M % bm === 0 && N % bn === 0 && K % cfg.bk === 0;
@@ -128,8 +134,8 @@ export function planGemmReg(M: number, N: number, K: number, opts: GemmRegOption
     return {
       kernel: { code: codeR16x8, file: 'shaders/gemm/gemm_reg_r16x8.wgsl', constants: {
         WG_X: cfg.wgX, WG_Y: cfg.wgY, BK: cfg.bk, STAGES: cfg.stages, WARP_X: cfg.warpX, GROUP_M: cfg.groupM,
-        B_T: opts.bT ? 1 : 0, B_F16: opts.bF16 ? 1 : 0, CHECK: check } },
-      params: new Uint32Array([M, N, K, 0]),
+        B_T: opts.bT ? 1 : 0, B_F16: opts.bF16 ? 1 : 0, B_Q8: opts.bQ8 ? 1 : 0, CHECK: check } },
+      params: new Uint32Array([M, N, K, opts.bQ8 ? opts.scaleOff ?? (N * K) / 4 : 0]),
       workgroups: [Math.ceil(N / bn), Math.ceil(M / bm)],
     };
   }

@@ -1,5 +1,5 @@
 // Projection matmul Y[M,N] = X[M,K] * W[N,K]^T for every weight type: for prefill (M > 1) the tuned
-// register-tiled GEMM (shaders/gemm/gemm_reg_r16x8.wgsl, f32 and f16 weights) where it wins, else the
+// register-tiled GEMM (shaders/gemm/gemm_reg_r16x8.wgsl, every weight type) where it wins, else the
 // 64x64 tiled kernel; the bandwidth-tuned GEMV for decode (M = 1, every weight type, subgroup reduction when
 // the adapter has it) and the batched GEMV for batched decode.
 import matmulWgsl from '../../shaders/llm/matmul.wgsl?raw';
@@ -11,7 +11,7 @@ import { quantizedWords, quantizeQ8 } from './quantize-q8';
 import { gemvBatch } from './gemv-batch';
 import { dequantize, grid, params, WTYPE, type GpuWeight } from './common';
 import { autotune, cachedWinner, defaultTuneCache, tuneKey, wallClock, type TuneCache, type TuneResult } from './autotune';
-import { planGemmReg, gemmRegConfigError, gemmRegF16Error, gemmRegTile, type GemmRegConfig } from './gemm-reg';
+import { planGemmReg, gemmRegConfigError, gemmRegPackedError, gemmRegTile, type GemmRegConfig } from './gemm-reg';
 import type { WeightTensor } from '../model/types';
 
 /** CPU reference: x [M, K] times w [N, K] transposed -> [M, N], accumulated in f64. */
@@ -53,7 +53,7 @@ export type MatmulPath = 'tiled' | 'rows' | 'gemv' | 'gemv-batch' | 'gemm';
 /** A prefill kernel choice: the 64x64 tiled kernel (shaders/llm/matmul.wgsl) or gemm_reg_r16x8 with a config. */
 export type MatmulChoice = { tiled: true } | { reg: GemmRegConfig };
 
-/** gemm_reg_r16x8 configs for prefill (NT, f32 or f16 weights). [0] 128x128 bk16 w4 g32 is the 4096^3 winner
+/** gemm_reg_r16x8 configs for prefill (NT, f32, f16 or q8_0 weights). [0] 128x128 bk16 w4 g32 is the 4096^3 winner
  * (47.4 TFLOPS with robustness on, 46.5 at 2048^3; bench/results/gemm-sweep-r16x8-nvidia-h100-2026-11-28.md);
  * bk8 was 38 there. [1] 64x128 and [2] 128x64 (64 threads) keep more workgroups busy when M * N is small; they
  * stay at bk8, the configs the prefill table measured, until bench/gemm-sweep.ts's prefill table shows their
@@ -80,7 +80,7 @@ export const MATMUL_CANDIDATES: MatmulChoice[] = [{ tiled: true }, ...MATMUL_GEM
 // - 128x128 bk16 (the 4096^3 winner) from 16 tile rows (M >= 2048) and 256 of its tiles: 46.5 TFLOPS at 2048^3
 //   (256 tiles) against 35..41 for 128x64 bk8 at M=2048; at M=512 its shape class is unmeasured (bk8 was
 //   0.79x of 128x64 at N=11008), so it is not picked there.
-const MIN_GEMM_WG = { f32: 80, f16: 256 };
+const MIN_GEMM_WG = { f32: 80, f16: 256, q8_0: 256 };
 const BIG_TILE_MIN_ROWS = 16;
 const BIG_TILE_MIN_WG = 256;
 
@@ -88,11 +88,10 @@ const BIG_TILE_MIN_WG = 256;
 export function matmulChoiceError(choice: MatmulChoice, N: number, K: number, wtype: GpuWeight['type'],
   limits: { maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupStorageSize: number }): string | null {
   if ('tiled' in choice) return null;
-  if (wtype !== 'f32' && wtype !== 'f16') return `the GEMM reads f32 or f16 weights, not ${wtype}`;
   // N and K tile-aligned: vec4 loads on the CHECK <= 1 path (any M); otherwise the tiled kernel is as good.
   const { bn } = gemmRegTile(choice.reg);
   if (N % bn !== 0 || K % choice.reg.bk !== 0) return `N % ${bn} or K % ${choice.reg.bk} != 0`;
-  return gemmRegConfigError(choice.reg, limits) ?? (wtype === 'f16' ? gemmRegF16Error(choice.reg) : null);
+  return gemmRegConfigError(choice.reg, limits) ?? (wtype === 'f32' ? null : gemmRegPackedError(choice.reg));
 }
 
 /** Shape class of a prefill matmul: M rounded up to a power of two (8..4096), N, K and the weight type. */
@@ -105,7 +104,6 @@ export function matmulShapeKey(M: number, N: number, K: number, wtype: GpuWeight
  * large M * N, else 128x64 (64x128 where 128x64 cannot run), tiled when no GEMM config fits the shape. */
 export function matmulDefaultChoice(M: number, N: number, K: number, wtype: GpuWeight['type'],
   limits: { maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupStorageSize: number }): MatmulChoice {
-  if (wtype !== 'f32' && wtype !== 'f16') return { tiled: true };
   const wg = Math.ceil(M / 128) * Math.ceil(N / 64); // workgroups of the 128x64 tile
   if (wg < MIN_GEMM_WG[wtype]) return { tiled: true };
   const [big, wide, tall] = MATMUL_GEMM_CONFIGS; // 128x128 bk16, 64x128, 128x64
@@ -120,6 +118,12 @@ export function matmulDefaultChoice(M: number, N: number, K: number, wtype: GpuW
 // Memo of the choice per adapter and shape class: matmul() runs for every projection of every prefill, and
 // reading (localStorage) and parsing the tuning cache each time would cost more than the lookup.
 const choiceMemo = new WeakMap<Gpu, Map<string, MatmulChoice>>();
+
+/** Drops the memo: the next matmulChoice() reads the default cache again (a bench that rewrites the cache's
+ * entries itself, e.g. to time a forced kernel; tuneMatmul() keeps the memo current on its own). */
+export function forgetMatmulChoices(gpu: Gpu): void {
+  choiceMemo.delete(gpu);
+}
 
 /**
  * The prefill kernel for this shape class on this adapter: tuneMatmul()'s cached winner, else the untuned
@@ -153,7 +157,7 @@ export function matmulChoice(gpu: Gpu, M: number, N: number, K: number, wtype: G
  * the winner for its shape class (adapter | M bucket | N | K | type). Call at load time, e.g. once per
  * projection shape with the expected prompt length.
  */
-export async function tuneMatmul(gpu: Gpu, M: number, N: number, K: number, wtype: 'f32' | 'f16',
+export async function tuneMatmul(gpu: Gpu, M: number, N: number, K: number, wtype: GpuWeight['type'],
   opts: { cache?: TuneCache; candidates?: MatmulChoice[] } = {}): Promise<TuneResult<MatmulChoice>> {
   const cache = opts.cache ?? defaultTuneCache();
   const limits = gpu.report.limits;
@@ -165,13 +169,7 @@ export async function tuneMatmul(gpu: Gpu, M: number, N: number, K: number, wtyp
   if (known) return { best: known, cached: true, trials: [] };
   const x = gpu.alloc(M * K * 4, 'tune.x'); // [M, K]
   const y = gpu.alloc(M * N * 4, 'tune.y'); // [M, N]
-  // [N, K] weights: a 13-value pattern (not zeros: zeros can run faster), converted once and tiled, since
-  // converting every element in JS took seconds at 7B shapes.
-  const pattern = new Float32Array(13 * 1024).map((_, i) => ((i * 104729) % 13) / 13 - 0.5); // [13K]
-  const unit = wtype === 'f32' ? pattern : Uint16Array.from(pattern, f32ToF16); // [13K]
-  const data = wtype === 'f32' ? new Float32Array(N * K) : new Uint16Array(N * K); // [N, K]
-  for (let o = 0; o < data.length; o += unit.length) data.set(unit.subarray(0, Math.min(unit.length, data.length - o)), o);
-  const w: GpuWeight = { type: wtype, rows: N, cols: K, buf: gpu.upload(data, 'tune.w'), scaleOff: 0, bytes: data.byteLength };
+  const w = patternWeight(gpu, N, K, wtype);
   gpu.write(x, new Float32Array(M * K).map((_, i) => ((i * 7919) % 17) / 17 - 0.5));
   try {
     const res = await autotune({
@@ -189,12 +187,28 @@ export async function tuneMatmul(gpu: Gpu, M: number, N: number, K: number, wtyp
   }
 }
 
+/**
+ * [N, K] weights of `wtype` as the GPU reads them, for timing: a 13-value pattern (not zeros: zeros can run
+ * faster), converted once and tiled, since converting every element in JS took seconds at 7B shapes. q8_0:
+ * the pattern's quants (scaled by 127) with every block scale 1/127, in the repacked layout.
+ */
+function patternWeight(gpu: Gpu, N: number, K: number, wtype: GpuWeight['type']): GpuWeight {
+  const pattern = new Float32Array(13 * 1024).map((_, i) => ((i * 104729) % 13) / 13 - 0.5); // [13K]
+  const unit = wtype === 'f32' ? pattern : wtype === 'f16' ? Uint16Array.from(pattern, f32ToF16)
+    : Int8Array.from(pattern, (v) => Math.round(v * 127)); // [13K]
+  const n = N * K;
+  const data = wtype === 'f32' ? new Float32Array(n) : wtype === 'f16' ? new Uint16Array(n)
+    : new Int8Array(n + (n / 32) * 4); // [N, K] (q8_0: quants, then [n/32] f32 scales)
+  for (let o = 0; o < n; o += unit.length) data.set(unit.subarray(0, Math.min(unit.length, n - o)), o);
+  if (wtype === 'q8_0') new Float32Array(data.buffer, n, n / 32).fill(1 / 127);
+  return { type: wtype, rows: N, cols: K, buf: gpu.upload(data, 'tune.w'), scaleOff: wtype === 'q8_0' ? n / 4 : 0, bytes: data.byteLength };
+}
+
 /** Kernel, params and grid of one prefill matmul with an explicit choice (bindings: params, x, w, y). */
 export function planPrefill(M: number, N: number, K: number, wtype: GpuWeight['type'], scaleOff: number,
   choice: MatmulChoice): { kernel: Kernel; params: Uint8Array; workgroups: [number, number] } {
   if ('reg' in choice) {
-    if (wtype !== 'f32' && wtype !== 'f16') throw new Error(`gemm path needs f32/f16 weights (got ${wtype})`);
-    const d = planGemmReg(M, N, K, { bT: true, bF16: wtype === 'f16', config: choice.reg });
+    const d = planGemmReg(M, N, K, { bT: true, bF16: wtype === 'f16', bQ8: wtype === 'q8_0', scaleOff, config: choice.reg });
     return { kernel: d.kernel, params: new Uint8Array(d.params.buffer), workgroups: d.workgroups };
   }
   return { kernel: { code: matmulWgsl, file: 'shaders/llm/matmul.wgsl', constants: { WTYPE: WTYPE[wtype] } },

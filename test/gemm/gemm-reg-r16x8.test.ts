@@ -1,7 +1,8 @@
 // shaders/gemm/gemm_reg_r16x8.wgsl (GemmRegConfig.regs) against the f64 CPU reference on lavapipe: f32 and
-// packed-f16 B, the three CHECK modes (aligned, ragged M only, any shape), one and two shared stages.
+// packed-f16 and q8_0 B, the three CHECK modes (aligned, ragged M only, any shape), one and two shared stages.
 import { describe, expect, it } from 'vitest';
-import { gemmReg, gemmRegConfigError, gemmRegF16Error, planGemmReg, reference, type GemmRegConfig } from '../../src/kernels/gemm-reg';
+import { gemmReg, gemmRegConfigError, gemmRegPackedError, planGemmReg, reference, type GemmRegConfig } from '../../src/kernels/gemm-reg';
+import { dequantize, quantize, repack } from '../../src/kernels/common';
 import { f16ToF32, f32ToF16 } from '../../src/gpu/f16';
 import { testGpu } from '../helpers/gpu';
 import { randn, relErr } from './util';
@@ -29,21 +30,35 @@ function toF16(x: Float32Array): { packed: Uint16Array; rounded: Float32Array } 
   return { packed, rounded };
 }
 
-async function run(M: number, N: number, K: number, cfg: GemmRegConfig, bT: boolean, f16: boolean, seed: number) {
+type BType = 'f32' | 'f16' | 'q8_0';
+
+/** B as the GPU reads it and the values it holds: f32, f16 pairs, or q8_0 ([N, K]) repacked with its scale
+ * offset, whose values come from the CPU dequantizer (not from the GPU layout). */
+function bOperand(b: Float32Array, N: number, K: number, type: BType): { data: ArrayBufferView; scaleOff?: number; seen: Float32Array } {
+  if (type === 'f32') return { data: b, seen: b };
+  if (type === 'f16') {
+    const h = toF16(b);
+    return { data: h.packed, seen: h.rounded };
+  }
+  const q = quantize(b, N, K, 'q8_0'); // GGUF q8_0 blocks
+  return { ...repack(q), seen: dequantize(q) };
+}
+
+async function run(M: number, N: number, K: number, cfg: GemmRegConfig, bT: boolean, type: BType, seed: number) {
   const gpu = await testGpu();
   const a = randn(M * K, seed); // [M, K]
   const b = randn(K * N, seed + 1); // [K, N] or [N, K]
-  const h = f16 ? toF16(b) : null;
+  const { data, scaleOff, seen } = bOperand(b, N, K, type);
   const ab = gpu.upload(a);
-  const bb = gpu.upload(h ? h.packed : b);
+  const bb = gpu.upload(data);
   const cb = gpu.alloc(M * N * 4); // [M, N]
   gpu.write(cb, new Float32Array(M * N).fill(NaN)); // poison: every element must be written
-  gemmReg(gpu, ab, bb, M, N, K, { bT, bF16: f16, config: cfg, out: cb });
+  gemmReg(gpu, ab, bb, M, N, K, { bT, bF16: type === 'f16', bQ8: type === 'q8_0', scaleOff, config: cfg, out: cb });
   const got = new Float32Array(await gpu.read(cb, M * N * 4)); // [M, N]
   gpu.free(cb);
   ab.destroy();
   bb.destroy();
-  return relErr(got, reference(a, h ? h.rounded : b, M, N, K, bT));
+  return relErr(got, reference(a, seen, M, N, K, bT));
 }
 
 // [M, N, K] and the CHECK mode planGemmReg picks for 64x64 tiles.
@@ -51,6 +66,8 @@ const SHAPES: [number, number, number, number][] = [[128, 128, 64, 0], [70, 128,
 // [M, N, K] and the CHECK mode for the 128x64 / 64x128 bk16 tiles (N % 128, K % 16 for CHECK <= 1).
 // (lavapipe compiles these 64-thread kernels slowly: ~20 s per CHECK mode, so one shape per mode)
 const SHAPES16: [number, number, number, number][] = [[128, 128, 64, 0], [70, 128, 48, 1], [70, 45, 37, 2]];
+// q8_0 (K % 32 == 0; N ragged for CHECK 2): several 32-blocks per row, so a wrong scale index shows.
+const SHAPES_Q8: [number, number, number, number][] = [[128, 128, 96, 0], [70, 128, 64, 1], [70, 45, 96, 2]];
 
 describe('gemm_reg_r16x8 (register prefetch, f16 B, ragged M)', () => {
   it('validates configs and picks the CHECK mode', () => {
@@ -59,9 +76,9 @@ describe('gemm_reg_r16x8 (register prefetch, f16 B, ragged M)', () => {
     expect(gemmRegConfigError({ ...SMALL, tm: 8 })).toMatch(/16x8/);
     expect(gemmRegConfigError({ ...SMALL, bk: 16 })).toBeNull(); // 8 A and 8 B quads per thread
     expect(gemmRegConfigError({ ...SMALL, bk: 32 })).toMatch(/1\.\.8/); // 16 A quads per thread
-    expect(gemmRegF16Error(SMALL)).toBeNull();
-    expect(gemmRegF16Error({ ...SMALL, regs: false })).not.toBeNull();
-    expect(gemmRegF16Error({ wgX: 16, wgY: 16, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, regs: true })).not.toBeNull();
+    expect(gemmRegPackedError(SMALL)).toBeNull();
+    expect(gemmRegPackedError({ ...SMALL, regs: false })).not.toBeNull();
+    expect(gemmRegPackedError({ wgX: 16, wgY: 16, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, regs: true })).not.toBeNull();
     for (const [M, N, K, check] of SHAPES) {
       const d = planGemmReg(M, N, K, { config: SMALL, bT: true });
       expect(d.kernel.file).toBe('shaders/gemm/gemm_reg_r16x8.wgsl');
@@ -69,32 +86,41 @@ describe('gemm_reg_r16x8 (register prefetch, f16 B, ragged M)', () => {
     }
     for (const cfg of [TALL16, WIDE16]) {
       expect(gemmRegConfigError(cfg)).toBeNull();
-      expect(gemmRegF16Error(cfg)).toBeNull();
+      expect(gemmRegPackedError(cfg)).toBeNull();
       for (const [M, N, K, check] of SHAPES16) {
         expect(planGemmReg(M, N, K, { config: cfg, bT: true }).kernel.constants?.CHECK, `${M}x${N}x${K}`).toBe(check);
       }
     }
     expect(() => planGemmReg(64, 64, 64, { config: SMALL, bF16: true })).toThrow(/bT/);
+    expect(() => planGemmReg(64, 64, 48, { config: SMALL, bT: true, bQ8: true })).toThrow(/K % 32/);
+    expect(() => planGemmReg(64, 64, 64, { config: SMALL, bT: true, bQ8: true, bF16: true })).toThrow(/not both/);
+    // The scales' word offset reaches the shader: the caller's, else right after the N*K quants.
+    expect(planGemmReg(64, 64, 64, { config: SMALL, bT: true, bQ8: true, scaleOff: 5000 }).params[3]).toBe(5000);
+    expect(planGemmReg(64, 32, 64, { config: SMALL, bT: true, bQ8: true }).params[3]).toBe(512);
+    expect(planGemmReg(64, 32, 64, { config: SMALL, bT: true }).params[3]).toBe(0);
   });
 
-  const cases: [string, GemmRegConfig, boolean, boolean][] = [
-    ['64x64 f32 NN', SMALL, false, false],
-    ['64x64 f32 NT', SMALL, true, false],
-    ['64x64 f16 NT', SMALL, true, true],
-    ['128x64 two stages f16 NT', TWO_STAGE, true, true],
-    ['128x128 bk16 f16 NT (two k-chunks per tile)', BK16, true, true],
-    ['128x128 bk16 f32 NN', BK16, false, false],
-    ['128x64 bk16 f32 NT (8 A registers)', TALL16, true, false],
-    ['64x128 bk16 f16 NT', WIDE16, true, true],
-    ['64x128 bk16 f32 NN (8 B registers)', WIDE16, false, false],
+  const cases: [string, GemmRegConfig, boolean, BType][] = [
+    ['64x64 f32 NN', SMALL, false, 'f32'],
+    ['64x64 f32 NT', SMALL, true, 'f32'],
+    ['64x64 f16 NT', SMALL, true, 'f16'],
+    ['128x64 two stages f16 NT', TWO_STAGE, true, 'f16'],
+    ['128x128 bk16 f16 NT (two k-chunks per tile)', BK16, true, 'f16'],
+    ['128x128 bk16 f32 NN', BK16, false, 'f32'],
+    ['128x64 bk16 f32 NT (8 A registers)', TALL16, true, 'f32'],
+    ['64x128 bk16 f16 NT', WIDE16, true, 'f16'],
+    ['64x128 bk16 f32 NN (8 B registers)', WIDE16, false, 'f32'],
+    ['64x64 q8_0 NT (4 pieces per 32-block)', SMALL, true, 'q8_0'],
+    ['128x128 bk16 q8_0 NT (two pieces per tile row)', BK16, true, 'q8_0'],
   ];
-  for (const [name, cfg, bT, f16] of cases) {
+  for (const [name, cfg, bT, type] of cases) {
     it(name, async () => {
       const gpu = await testGpu();
       expect(gemmRegConfigError(cfg, gpu.report.limits)).toBeNull(); // every case must fit this adapter
       let seed = 10;
-      for (const [M, N, K] of cfg.bk === 16 && cfg.wgX * cfg.wgY === 64 ? SHAPES16 : SHAPES) {
-        expect(await run(M, N, K, cfg, bT, f16, (seed += 2)), `${M}x${N}x${K}`).toBeLessThan(1e-5);
+      const shapes = type === 'q8_0' ? SHAPES_Q8 : cfg.bk === 16 && cfg.wgX * cfg.wgY === 64 ? SHAPES16 : SHAPES;
+      for (const [M, N, K] of shapes) {
+        expect(await run(M, N, K, cfg, bT, type, (seed += 2)), `${M}x${N}x${K}`).toBeLessThan(1e-5);
       }
     }, 600_000); // lavapipe compiles each unrolled pipeline slowly (3 CHECK modes per case)
   }

@@ -1,5 +1,5 @@
 // matmul()'s prefill GEMM path (gemm_reg_r16x8 through matmulChoice / tuneMatmul) against the f64 CPU
-// reference on lavapipe, for f32 and f16 weights, plus the pure choice rules.
+// reference on lavapipe, for f32, f16 and q8_0 weights, plus the pure choice rules.
 import { describe, expect, it } from 'vitest';
 import { MemoryTuneCache, defaultTuneCache, tuneKey } from '../../src/kernels/autotune';
 import { dequantize, quantize, uploadWeight } from '../../src/kernels/common';
@@ -23,8 +23,9 @@ describe('matmul prefill choice (pure)', () => {
     expect(matmulShapeKey(2, 64, 64, 'f32')).toBe('matmul.v1|f32|m8|n64|k64');
   });
 
-  it('uses the GEMM only for f32/f16 weights and N, K the tile divides', () => {
-    expect(matmulDefaultChoice(2048, 2048, 2048, 'q8_0', H100)).toEqual({ tiled: true });
+  it('uses the GEMM for every weight type, where the tile divides N and K', () => {
+    expect(matmulDefaultChoice(2048, 2048, 2048, 'q8_0', H100)).toEqual({ reg: MATMUL_GEMM_CONFIGS[0] });
+    expect(matmulChoiceError({ reg: { ...MATMUL_GEMM_CONFIGS[0], regs: false } }, 2048, 2048, 'q8_0', H100)).toMatch(/regs/);
     expect(matmulDefaultChoice(2048, 2000, 2048, 'f32', H100)).toEqual({ tiled: true }); // N % 64 != 0
     expect(matmulDefaultChoice(2048, 2048, 2052, 'f32', H100)).toEqual({ tiled: true }); // K % 8 != 0
     expect(matmulChoiceError({ reg: MATMUL_GEMM_CONFIGS[0] }, 2048, 2056, 'f32', H100)).toMatch(/K/); // K % 16
@@ -68,7 +69,7 @@ describe('matmul prefill choice (pure)', () => {
   });
 });
 
-async function run(M: number, N: number, K: number, type: 'f32' | 'f16', seed: number) {
+async function run(M: number, N: number, K: number, type: 'f32' | 'f16' | 'q8_0', seed: number) {
   const gpu = await testGpu();
   const r = rng(seed);
   const wt = quantize(randArray(r, N * K), N, K, type); // [N, K] GGUF bytes
@@ -88,10 +89,10 @@ async function run(M: number, N: number, K: number, type: 'f32' | 'f16', seed: n
 }
 
 describe('matmul prefill through the GEMM (lavapipe)', () => {
-  for (const type of ['f32', 'f16'] as const) {
+  for (const type of ['f32', 'f16', 'q8_0'] as const) {
     it(`${type}: a cached GEMM choice is used for ragged and aligned M`, async () => {
       const gpu = await testGpu();
-      for (const [M, N, K] of [[37, 128, 64], [64, 64, 40]] as const) {
+      for (const [M, N, K] of [[37, 128, 64], [64, 64, type === 'q8_0' ? 96 : 40]] as const) { // q8_0: K % 32 == 0
         // Seed the default cache as tuneMatmul() would: this shape class -> SMALL.
         defaultTuneCache().set(tuneKey(gpu.report, matmulShapeKey(M, N, K, type)), JSON.stringify({ reg: SMALL }));
         expect(matmulChoice(gpu, M, N, K, type)).toEqual({ reg: SMALL });
@@ -101,13 +102,15 @@ describe('matmul prefill through the GEMM (lavapipe)', () => {
     }, 600_000);
   }
 
-  it('tuneMatmul() times the candidates and caches a valid winner', async () => {
-    const gpu = await testGpu();
-    const cache = new MemoryTuneCache();
-    const res = await tuneMatmul(gpu, 64, 64, 32, 'f16', { cache, candidates: [{ tiled: true }, { reg: SMALL }] });
-    expect(res.cached).toBe(false);
-    expect(res.trials.every((t) => Number.isFinite(t.seconds))).toBe(true);
-    expect(matmulChoice(gpu, 64, 64, 32, 'f16', cache)).toEqual(res.best);
-    expect((await tuneMatmul(gpu, 60, 64, 32, 'f16', { cache, candidates: [{ tiled: true }, { reg: SMALL }] })).cached).toBe(true);
-  }, 600_000);
+  for (const type of ['f16', 'q8_0'] as const) {
+    it(`tuneMatmul() times the candidates and caches a valid winner (${type})`, async () => {
+      const gpu = await testGpu();
+      const cache = new MemoryTuneCache();
+      const res = await tuneMatmul(gpu, 64, 64, 32, type, { cache, candidates: [{ tiled: true }, { reg: SMALL }] });
+      expect(res.cached).toBe(false);
+      expect(res.trials.map((t) => Number.isFinite(t.seconds))).toEqual([true, true]);
+      expect(matmulChoice(gpu, 64, 64, 32, type, cache)).toEqual(res.best);
+      expect((await tuneMatmul(gpu, 60, 64, 32, type, { cache, candidates: [{ tiled: true }, { reg: SMALL }] })).cached).toBe(true);
+    }, 600_000);
+  }
 });
