@@ -18,7 +18,7 @@ import path from 'node:path';
 import { execSync, spawnSync } from 'node:child_process';
 import { gemmRegConfigError, gemmRegLabel, planGemmReg, type GemmRegConfig } from '../src/kernels/gemm-reg';
 import { planGemm, type GemmConfig } from '../src/kernels/gemm';
-import { MATMUL_CANDIDATES, MATMUL_GEMM_CONFIGS, matmulDefaultChoice, planPrefill, type MatmulChoice } from '../src/kernels/matmul';
+import { MATMUL_GEMM_CONFIGS, MATMUL_GEMM_CONFIGS_PACKED, matmulDefaultChoice, planPrefill, type MatmulChoice } from '../src/kernels/matmul';
 import { f16ToF32, f32ToF16 } from '../src/gpu/f16';
 import { dequantize, quantize, repack } from '../src/kernels/common';
 import { checkGemm } from './gemm-check';
@@ -180,13 +180,13 @@ function best(rows: Row[], kernel = 'gemm_reg.wgsl'): Row[] {
 
 // M x (N, K) of the Llama 1B (dim 2048, hidden 5632) and 7B (4096, 11008) gate/up and down projections, NT
 // layout as matmul() runs them, f32, f16 and q8_0 weights (GEMM_SWEEP_WTYPE, one per child): shaders/llm/matmul.wgsl against every gemm_reg_r16x8
-// config of MATMUL_CANDIDATES; isDefault marks what matmul() picks untuned (matmulDefaultChoice).
+// config of PREFILL_CHOICES; isDefault marks what matmul() picks untuned (matmulDefaultChoice).
 const PREFILL_M = QUICK ? [8, 64] : [128, 512, 2048];
 const PREFILL_NK: [number, number][] = QUICK ? [[128, 64]] : [[5632, 2048], [2048, 5632], [11008, 4096], [4096, 11008]];
-// MATMUL_CANDIDATES plus the bk16 versions of its 64-thread tiles (8 prefetch registers per operand since
-// 2026-11-28; no prefill numbers yet, so not matmul() candidates until this table shows them ahead).
-const PREFILL_CHOICES: MatmulChoice[] = [...MATMUL_CANDIDATES,
-  ...MATMUL_GEMM_CONFIGS.filter((c) => c.wgX * c.wgY === 64 && c.bk === 8).map((c) => ({ reg: { ...c, bk: 16 } }))];
+// The tiled kernel and both GEMM config lists (f32's 64-thread tiles at bk8, the packed types' at bk16), every
+// weight type on all five configs.
+const PREFILL_CHOICES: MatmulChoice[] = [{ tiled: true }, ...MATMUL_GEMM_CONFIGS.map((reg) => ({ reg })),
+  ...MATMUL_GEMM_CONFIGS_PACKED.filter((c) => !MATMUL_GEMM_CONFIGS.includes(c)).map((reg) => ({ reg }))];
 
 async function prefillChild(flags: string[], toggles: string) {
   const { navGpu, adapter, device } = await openDevice(flags, [], log); // navGpu referenced to the end: its GC kills the instance
@@ -238,6 +238,17 @@ async function prefillChild(flags: string[], toggles: string) {
   const rbY = device.createBuffer({ size: maxMN * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const ub = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const rows: Row[] = [];
+  const bindings = (pipe: GPUComputePipeline) => device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [
+    { binding: 0, resource: { buffer: ub } }, { binding: 1, resource: { buffer: X } },
+    { binding: 2, resource: { buffer: W } }, { binding: 3, resource: { buffer: Y } }] });
+  { // Warm-up, untimed: a lease's GPU idles at 345 MHz, and the first cases of a child ran 2-8x slow without this.
+    const [N, K] = PREFILL_NK[0];
+    const d = planPrefill(maxM, N, K, wtype, scaleOff, { tiled: true });
+    const pipe = await pipeline(d.kernel);
+    device.queue.writeBuffer(ub, 0, d.params.buffer as ArrayBuffer, d.params.byteOffset, d.params.byteLength);
+    const bg = bindings(pipe);
+    for (const t0 = elapsed(); elapsed() - t0 < (QUICK ? 0.1 : 2);) await timePass(pipe, bg, d.workgroups, 20);
+  }
   {
     for (const [N, K] of PREFILL_NK) {
       for (const M of PREFILL_M) {
@@ -253,9 +264,7 @@ async function prefillChild(flags: string[], toggles: string) {
             const d = planPrefill(M, N, K, wtype, scaleOff, choice);
             const pipe = await pipeline(d.kernel);
             device.queue.writeBuffer(ub, 0, d.params.buffer as ArrayBuffer, d.params.byteOffset, d.params.byteLength);
-            const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [
-              { binding: 0, resource: { buffer: ub } }, { binding: 1, resource: { buffer: X } },
-              { binding: 2, resource: { buffer: W } }, { binding: 3, resource: { buffer: Y } }] });
+            const bg = bindings(pipe);
             const clr = device.createCommandEncoder();
             clr.clearBuffer(Y);
             device.queue.submit([clr.finish()]);

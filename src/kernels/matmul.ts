@@ -53,34 +53,49 @@ export type MatmulPath = 'tiled' | 'rows' | 'gemv' | 'gemv-batch' | 'gemm';
 /** A prefill kernel choice: the 64x64 tiled kernel (shaders/llm/matmul.wgsl) or gemm_reg_r16x8 with a config. */
 export type MatmulChoice = { tiled: true } | { reg: GemmRegConfig };
 
-/** gemm_reg_r16x8 configs for prefill (NT, f32, f16 or q8_0 weights). [0] 128x128 bk16 w4 g32 is the 4096^3 winner
- * (47.4 TFLOPS with robustness on, 46.5 at 2048^3; bench/results/gemm-sweep-r16x8-nvidia-h100-2026-11-28.md);
- * bk8 was 38 there. [1] 64x128 and [2] 128x64 (64 threads) keep more workgroups busy when M * N is small; they
- * stay at bk8, the configs the prefill table measured, until bench/gemm-sweep.ts's prefill table shows their
- * bk16 versions ahead (those need 8 A or 8 f32 B quads per thread: r16x8's prefetch registers ra4..7 / rb4..7). */
+/** gemm_reg_r16x8 configs for prefill with f32 weights. [0] 128x128 bk16 w4 g32 is the 4096^3 winner (47.4 TFLOPS
+ * with robustness on, 46.5 at 2048^3; bench/results/gemm-sweep-r16x8-nvidia-h100-2026-11-28.md); bk8 was 38
+ * there. [1] 64x128 and [2] 128x64 (64 threads) keep more workgroups busy when M * N is small. With f32 B they
+ * stay at bk8: at bk16 each thread holds 8 f32 B quads and runs at 0.4-0.5x of bk8 (H200 prefill table,
+ * bench/results/gemm-sweep-prefill-nvidia-h200-2026-11-29.md; register pressure). */
 export const MATMUL_GEMM_CONFIGS: GemmRegConfig[] = [
   { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 16, stages: 1, warpX: 4, groupM: 32, regs: true }, // 128x128, 128 threads
   { wgX: 16, wgY: 4, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 8, groupM: 0, regs: true }, // 64x128, 64 threads
   { wgX: 8, wgY: 8, tm: 16, tn: 8, bk: 8, stages: 1, warpX: 4, groupM: 0, regs: true }, // 128x64, 64 threads
 ];
 
-/** What tuneMatmul() times: the tiled kernel and every MATMUL_GEMM_CONFIGS entry. */
-export const MATMUL_CANDIDATES: MatmulChoice[] = [{ tiled: true }, ...MATMUL_GEMM_CONFIGS.map((reg) => ({ reg }))];
+/** The same tiles for packed weights (f16, q8_0), the 64-thread ones at bk16: a 16-deep k step is only 2-4
+ * packed B pieces per thread, and it halves the barriers. H200 prefill table: 1.11-1.79x their bk8 versions in
+ * 31 of 32 f16 / q8_0 comparisons at M = 128 / 512 (0.97x once; 0.86-1.26x at M = 2048, where 128x128 runs). */
+export const MATMUL_GEMM_CONFIGS_PACKED: GemmRegConfig[] = [
+  MATMUL_GEMM_CONFIGS[0], { ...MATMUL_GEMM_CONFIGS[1], bk: 16 }, { ...MATMUL_GEMM_CONFIGS[2], bk: 16 },
+];
 
-// The untuned rule, read off the H100 prefill table (bench/results/gemm-sweep-r16x8-nvidia-h100-2026-11-28.md,
-// M = 128 / 512 / 2048 against the Llama 1B / 7B projections, bk8 GEMM configs); "wg" = workgroups of the
-// 128x64 GEMM tile, ceil(M/128) * ceil(N/64):
-// - Where the GEMM wins, 128x64 bk8 is within 2% of the best GEMM row in every case (64x128 ties it, and at
-//   f32 M=512 N=5632 K=2048 it is 25.5 vs 14.5 TFLOPS for 64x128), while 128x128 bk8 was 0.79x at M=512.
-// - f32 weights: the GEMM wins from wg = 88 (M=128 N=5632: 1.54x; N=11008: 1.31x; every M=512, M=2048 case
-//   1.06x..3.4x), the 64x64 tiled kernel at wg <= 64 (M=128 with N=2048 or 4096, K large: GEMM 0.70x).
-// - f16 weights halve the tiled kernel's weight traffic and move the crossover up: tiled wins at wg <= 172
-//   (M=128: GEMM 0.51x..0.92x; M=512 N=2048 K=5632, wg 128: GEMM 0.74x), the GEMM from wg = 256
-//   (M=512 N=4096: 1.24x; N=5632: 1.45x; N=11008: 1.29x; all M=2048 1.6x..1.9x).
+/** [128x128, 64x128, 128x64] for this weight type. */
+export function matmulGemmConfigs(wtype: GpuWeight['type']): GemmRegConfig[] {
+  return wtype === 'f32' ? MATMUL_GEMM_CONFIGS : MATMUL_GEMM_CONFIGS_PACKED;
+}
+
+/** What tuneMatmul() times: the tiled kernel and the weight type's GEMM configs. */
+export function matmulCandidates(wtype: GpuWeight['type']): MatmulChoice[] {
+  return [{ tiled: true }, ...matmulGemmConfigs(wtype).map((reg) => ({ reg }))];
+}
+
+// The untuned rule. "wg" = workgroups of the 128x64 GEMM tile, ceil(M/128) * ceil(N/64); the prefill tables
+// time M = 128 / 512 / 2048 against the Llama 1B / 7B projections.
+// - f32, read off the H100 table (bench/results/gemm-sweep-r16x8-nvidia-h100-2026-11-28.md): the GEMM wins from
+//   wg = 88 (M=128 N=5632: 1.54x; N=11008: 1.31x; every M=512, M=2048 case 1.06x..3.4x), the 64x64 tiled kernel
+//   at wg <= 64 (M=128 with N=2048 or 4096, K large: GEMM 0.70x); 128x64 bk8 within 2% of the best GEMM row
+//   there (64x128 ties it; 25.5 vs 14.5 TFLOPS at M=512 N=5632 K=2048). On the H200 table the same picks are
+//   0.71-1.0x of the best (128x128 bk16 leads at M = 128 / 512 there): the load-time tuner's job.
+// - f16 and q8_0, read off the H200 table with the bk16 tiles: the same crossover (tiled at wg = 32 / 64, GEMM
+//   from wg = 88: f16 1.18x..2.0x, q8_0 1.10x..6.3x over the tiled kernel, whose q8_0 reads dequantize each
+//   element). Below M = 2048, 64x128 is best or within 4% for f16 while 128x64 trails by up to 16%; for q8_0
+//   128x64 is within 11% everywhere while 64x128 falls to 0.71x (M=128 N=5632); so each type has its order.
 // - 128x128 bk16 (the 4096^3 winner) from 16 tile rows (M >= 2048) and 256 of its tiles: 46.5 TFLOPS at 2048^3
-//   (256 tiles) against 35..41 for 128x64 bk8 at M=2048; at M=512 its shape class is unmeasured (bk8 was
-//   0.79x of 128x64 at N=11008), so it is not picked there.
-const MIN_GEMM_WG = { f32: 80, f16: 256, q8_0: 256 };
+//   (256 tiles) against 35..41 for 128x64 bk8 at M=2048 (H100); the best or within 3% of it at M = 2048 for
+//   every type on the H200.
+const MIN_GEMM_WG = 80;
 const BIG_TILE_MIN_ROWS = 16;
 const BIG_TILE_MIN_WG = 256;
 
@@ -101,14 +116,15 @@ export function matmulShapeKey(M: number, N: number, K: number, wtype: GpuWeight
 }
 
 /** The untuned rule (see the table-derived reasons above): tiled below the GEMM crossover, 128x128 bk16 for
- * large M * N, else 128x64 (64x128 where 128x64 cannot run), tiled when no GEMM config fits the shape. */
+ * large M * N, else 128x64 then 64x128 (64x128 first for f16), tiled when no GEMM config fits the shape. */
 export function matmulDefaultChoice(M: number, N: number, K: number, wtype: GpuWeight['type'],
   limits: { maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupStorageSize: number }): MatmulChoice {
   const wg = Math.ceil(M / 128) * Math.ceil(N / 64); // workgroups of the 128x64 tile
-  if (wg < MIN_GEMM_WG[wtype]) return { tiled: true };
-  const [big, wide, tall] = MATMUL_GEMM_CONFIGS; // 128x128 bk16, 64x128, 128x64
+  if (wg < MIN_GEMM_WG) return { tiled: true };
+  const [big, wide, tall] = matmulGemmConfigs(wtype); // 128x128 bk16, 64x128, 128x64
+  const small = wtype === 'f16' ? [wide, tall] : [tall, wide];
   const order = Math.ceil(M / 128) >= BIG_TILE_MIN_ROWS && Math.ceil(M / 128) * Math.ceil(N / 128) >= BIG_TILE_MIN_WG
-    ? [big, tall, wide] : [tall, wide];
+    ? [big, ...small] : small;
   for (const reg of order) {
     if (!matmulChoiceError({ reg }, N, K, wtype, limits)) return { reg };
   }
@@ -161,7 +177,7 @@ export async function tuneMatmul(gpu: Gpu, M: number, N: number, K: number, wtyp
   opts: { cache?: TuneCache; candidates?: MatmulChoice[] } = {}): Promise<TuneResult<MatmulChoice>> {
   const cache = opts.cache ?? defaultTuneCache();
   const limits = gpu.report.limits;
-  const candidates = (opts.candidates ?? MATMUL_CANDIDATES).filter((c) => !matmulChoiceError(c, N, K, wtype, limits));
+  const candidates = (opts.candidates ?? matmulCandidates(wtype)).filter((c) => !matmulChoiceError(c, N, K, wtype, limits));
   // A cached winner returns before any test data is built: a later load must not pay for 90M-element weights
   // (measured: a 7B load spent 17 s on it with every entry cached).
   const key = tuneKey(gpu.report, matmulShapeKey(M, N, K, wtype));
