@@ -51,6 +51,9 @@ test('bench page draws every chart without errors', async ({ page }) => {
     expect(box?.height ?? 0, `${id} height`).toBeGreaterThan(50);
   }
   if (count('distrifusion-speed-')) expect(await page.locator('canvas[data-testid^="chart-distrifusion-speed-"]').count()).toBeGreaterThan(0);
+  if (names.some((n) => n.startsWith('gemm-sweep-') && rowsIn(read(n).rows).some((r) => r.phase === 'prefill'))) {
+    expect(await page.locator('canvas[data-testid^="chart-gemm-prefill"]').count()).toBeGreaterThan(0);
+  }
 
   // every canvas on the page (incl. the per-file ones not listed above) has a drawn size and a test id
   const canvases = await page.locator('canvas').evaluateAll((cs) => cs.map((c) => ({ id: c.getAttribute('data-testid'), w: (c as HTMLCanvasElement).width, h: (c as HTMLCanvasElement).height })));

@@ -2,7 +2,8 @@
 // each kernel family (gemm.wgsl, gemm_reg*.wgsl variants) per size, and per Dawn toggle set, against
 // the 50 TFLOPS goal of docs/arch-gemm.md (f32 matmul 4096^3 on an H100); the gemm50 runs (every
 // config at 4096^3, gemm50-*.json / gemm50b-*.json) and the int8 tensor-core GEMM through
-// chromium-experimental-subgroup-matrix (gemm-subgroup-matrix-*.json, TOPS with exact i32 sums).
+// chromium-experimental-subgroup-matrix (gemm-subgroup-matrix-*.json, TOPS with exact i32 sums). Prefill rows
+// (phase 'prefill': Llama projection shapes per weight type) get their own chart.
 import { best, chartSection, colour, filesWith, goalLine, newest, num, rowsOf, str, uniq, whereOf, type Json, type ResultFile } from './bench-charts-common';
 
 const GOAL_TFLOPS = 50;
@@ -12,11 +13,37 @@ const familyOf = (r: Json): string => str(r.kernel).replace(/\.wgsl$/, '');
 const passed = (rows: Json[]): Json[] => rows.filter((r) => r.ok !== false && Number.isFinite(num(r.tflops)));
 const toggleName = (t: unknown): string => (typeof t === 'string' && t ? t : 'default toggles');
 
+/** Prefill projections: the tiled kernel, the best GEMM config and matmul()'s untuned pick, per weight type and shape. */
+function prefillChart(f: ResultFile, rows: Json[], id: string): void {
+  const pre = rows.filter((r) => r.phase === 'prefill');
+  if (!pre.length) return;
+  const caseOf = (r: Json): string => `${str(r.wtype, 'f32')} ${str(r.M)}×${str(r.N)}×${str(r.K)}`;
+  const cases = uniq(pre.map(caseOf));
+  const series: [string, (r: Json) => boolean][] = [
+    ['matmul.wgsl (64x64 tiled)', (r) => r.kernel === 'matmul.wgsl'],
+    ['gemm_reg_r16x8, best config', (r) => r.kernel !== 'matmul.wgsl'],
+    ["matmul()'s untuned pick", (r) => r.isDefault === true],
+  ];
+  chartSection(`Prefill projections: tiled kernel vs register-tiled GEMM (${f.name})`,
+    `TFLOPS of y = x Wᵀ at Llama 1B / 7B projection shapes, per weight type (f32, f16, q8_0) and M×N×K; ${whereOf(f.doc)}.`,
+    `chart-gemm-prefill${id}`, {
+      type: 'bar',
+      data: {
+        labels: cases,
+        datasets: series.map(([label, pick], i) => ({ label, backgroundColor: colour(i),
+          data: cases.map((c) => best(pre.filter((r) => caseOf(r) === c && pick(r)).map((r) => num(r.tflops)))) })),
+      },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'TFLOPS' } } } },
+    });
+}
+
 function sweepCharts(f: ResultFile, idx: number): void {
-  const rows = passed(rowsOf(f.doc));
+  const all = passed(rowsOf(f.doc));
+  const id = idx === 0 ? '' : `-${idx}`;
+  prefillChart(f, all, id);
+  const rows = all.filter((r) => r.phase !== 'prefill');
   if (!rows.length) return;
   const where = whereOf(f.doc);
-  const id = idx === 0 ? '' : `-${idx}`;
   // 1) sizes x kernel family, default toggles only (what the app ships with)
   const plain = rows.filter((r) => !r.toggles);
   const shapes = uniq(plain.map(shapeOf)).sort((a, b) => num(parseInt(a)) - num(parseInt(b)) || a.localeCompare(b));

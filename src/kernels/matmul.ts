@@ -65,8 +65,8 @@ export const MATMUL_GEMM_CONFIGS: GemmRegConfig[] = [
 ];
 
 /** The same tiles for packed weights (f16, q8_0), the 64-thread ones at bk16: a 16-deep k step is only 2-4
- * packed B pieces per thread, and it halves the barriers. H200 prefill table: 1.11-1.79x their bk8 versions in
- * 31 of 32 f16 / q8_0 comparisons at M = 128 / 512 (0.97x once; 0.86-1.26x at M = 2048, where 128x128 runs). */
+ * packed B pieces per thread, and it halves the barriers. H200 prefill table: 1.11-1.70x their bk8 versions in
+ * all 32 f16 / q8_0 comparisons at M = 128 / 512 (0.87-1.26x at M = 2048, where 128x128 runs). */
 export const MATMUL_GEMM_CONFIGS_PACKED: GemmRegConfig[] = [
   MATMUL_GEMM_CONFIGS[0], { ...MATMUL_GEMM_CONFIGS[1], bk: 16 }, { ...MATMUL_GEMM_CONFIGS[2], bk: 16 },
 ];
@@ -87,11 +87,12 @@ export function matmulCandidates(wtype: GpuWeight['type']): MatmulChoice[] {
 //   wg = 88 (M=128 N=5632: 1.54x; N=11008: 1.31x; every M=512, M=2048 case 1.06x..3.4x), the 64x64 tiled kernel
 //   at wg <= 64 (M=128 with N=2048 or 4096, K large: GEMM 0.70x); 128x64 bk8 within 2% of the best GEMM row
 //   there (64x128 ties it; 25.5 vs 14.5 TFLOPS at M=512 N=5632 K=2048). On the H200 table the same picks are
-//   0.71-1.0x of the best (128x128 bk16 leads at M = 128 / 512 there): the load-time tuner's job.
+//   0.82-1.0x of the best (128x128 bk16 leads at M = 128 / 512 there): the load-time tuner's job.
 // - f16 and q8_0, read off the H200 table with the bk16 tiles: the same crossover (tiled at wg = 32 / 64, GEMM
-//   from wg = 88: f16 1.18x..2.0x, q8_0 1.10x..6.3x over the tiled kernel, whose q8_0 reads dequantize each
-//   element). Below M = 2048, 64x128 is best or within 4% for f16 while 128x64 trails by up to 16%; for q8_0
-//   128x64 is within 11% everywhere while 64x128 falls to 0.71x (M=128 N=5632); so each type has its order.
+//   from wg = 88: f16 1.14x..2.3x, q8_0 1.11x..2.3x over the tiled kernel, whose q8_0 reads dequantize each
+//   element). Below M = 2048, 64x128 is best or within 1% for f16 while 128x64 trails by up to 16%; for q8_0
+//   the two are within 3% of each other, 128x64 ahead in all 8 cases and within 11% of the best (128x128 leads
+//   some); so f16 tries 64x128 first and q8_0 128x64.
 // - 128x128 bk16 (the 4096^3 winner) from 16 tile rows (M >= 2048) and 256 of its tiles: 46.5 TFLOPS at 2048^3
 //   (256 tiles) against 35..41 for 128x64 bk8 at M=2048 (H100); the best or within 3% of it at M = 2048 for
 //   every type on the H200.
