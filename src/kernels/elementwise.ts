@@ -40,7 +40,16 @@ export function add(gpu: Gpu, x: GPUBuffer, y: GPUBuffer, n: number): void {
   gpu.run({ code: addWgsl, file: 'shaders/llm/add.wgsl' }, params(n), [x, y], grid(Math.ceil(n / 256)));
 }
 
-/** h [rows, hid] = silu(gu[:, :hid]) * gu[:, hid:] for the fused gate|up projection gu [rows, 2*hid]. */
-export function swiglu(gpu: Gpu, gu: GPUBuffer, h: GPUBuffer, rows: number, hid: number): void {
-  gpu.run({ code: swigluWgsl, file: 'shaders/llm/swiglu.wgsl' }, params(rows, hid), [gu, h], grid(Math.ceil((rows * hid) / 256)));
+/**
+ * h [rows, hid] = silu(gu[:, :hid]) * gu[:, hid:] for the fused gate|up projection gu [rows, 2*hid]. With `hq`
+ * (hid % 32 == 0) h is also quantized into it as quantize_q8 would, for w_down's int8-x decode GEMV.
+ */
+export function swiglu(gpu: Gpu, gu: GPUBuffer, h: GPUBuffer, rows: number, hid: number, hq?: GPUBuffer): void {
+  if (!hq) {
+    gpu.run({ code: swigluWgsl, file: 'shaders/llm/swiglu.wgsl' }, params(rows, hid), [gu, h], grid(Math.ceil((rows * hid) / 256)));
+    return;
+  }
+  if (hid % 32 !== 0) throw new Error(`swiglu: int8 output needs hid % 32 == 0 (hid ${hid})`);
+  gpu.run({ code: swigluWgsl, file: 'shaders/llm/swiglu.wgsl', entryPoint: 'main_q8' }, params(rows, hid), [gu, h, hq],
+    grid(Math.ceil((rows * hid) / 32 / 64)));
 }

@@ -238,12 +238,13 @@ export function runPrefill(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M
   gpu.run(d.kernel, d.params, [x, w.buf, y], d.workgroups);
 }
 
-// One int8-x buffer per Gpu for q8_0 decode (grown to the largest M*K seen): every projection quantizes its input
-// into it right before its GEMV, and the queue's order keeps one projection's quants from overwriting another's
-// still being read; a fixed buffer keeps decode's bind groups cacheable.
+// One int8-x buffer per Gpu for q8_0 decode (grown to the largest M*K seen): every projection's input is quantized
+// into it right before its GEMV (by quantize_q8, or by the kernel that produced the input: add_rmsnorm / swiglu
+// main_q8), and the queue's order keeps one projection's quants from overwriting another's still being read; a
+// fixed buffer keeps decode's bind groups cacheable.
 const int8Bufs = new WeakMap<Gpu, GPUBuffer>();
-/** Encodes the int8 quantization of x [n] (n % 32 == 0) into that buffer and returns it: [n/4 + n/32] words. */
-function int8Input(gpu: Gpu, x: GPUBuffer, n: number): GPUBuffer {
+/** That buffer, holding at least the quantization of n values: [n/4 + n/32] words. */
+export function int8Scratch(gpu: Gpu, n: number): GPUBuffer {
   const bytes = quantizedWords(n) * 4;
   let b = int8Bufs.get(gpu);
   if (!b || b.size < bytes) {
@@ -251,8 +252,29 @@ function int8Input(gpu: Gpu, x: GPUBuffer, n: number): GPUBuffer {
     b = gpu.alloc(bytes, 'q8.x');
     int8Bufs.set(gpu, b);
   }
+  return b;
+}
+
+/** Encodes the int8 quantization of x [n] (n % 32 == 0) into int8Scratch and returns it. */
+function int8Input(gpu: Gpu, x: GPUBuffer, n: number): GPUBuffer {
+  const b = int8Scratch(gpu, n);
   quantizeQ8(gpu, x, b, n);
   return b;
+}
+
+/** The path matmul() takes (see there). */
+function matmulPath(gpu: Gpu, M: number, w: GpuWeight, force?: MatmulPath): MatmulPath {
+  return force ?? (gpu.report.isFallback ? 'rows' : M === 1 ? 'gemv'
+    : 'reg' in matmulChoice(gpu, M, w.rows, w.cols, w.type) ? 'gemm' : 'tiled');
+}
+
+/**
+ * Whether matmul(gpu, x, w, y, M, force) reads x as int8 (q8_0 weights on decode's GEMV where the adapter has
+ * dot4I8Packed): then the kernel producing x can quantize it into int8Scratch itself and pass it as `xq`.
+ */
+export function matmulReadsInt8(gpu: Gpu, w: GpuWeight, M: number, force?: MatmulPath): boolean {
+  const path = matmulPath(gpu, M, w, force);
+  return w.type === 'q8_0' && (path === 'gemv' || path === 'gemv-batch') && Boolean(gemvDecodeConfig(gpu, 'q8_0').xq);
 }
 
 /**
@@ -262,7 +284,7 @@ function int8Input(gpu: Gpu, x: GPUBuffer, n: number): GPUBuffer {
  * default: gemv for M = 1, matmulChoice() for M > 1 on GPUs, the row kernel on CPU adapters.
  */
 export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: number,
-  force?: MatmulPath): void {
+  force?: MatmulPath, xq?: GPUBuffer): void {
   const N = w.rows;
   const K = w.cols;
   const constants = { WTYPE: WTYPE[w.type] };
@@ -271,8 +293,9 @@ export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: nu
   // Decode on GPUs uses the bandwidth-tuned GEMV of src/kernels/gemv.ts (several rows per workgroup,
   // 16-byte loads: 72-88% of HBM bandwidth on an H200 for f32/f16, bench/results/gpu-kernels-gemv-*.md;
   // q8_0 in the same kernel since its own one-row-per-workgroup matvec was retired).
-  const path = force ?? (gpu.report.isFallback ? 'rows' : M === 1 ? 'gemv'
-    : 'reg' in matmulChoice(gpu, M, N, K, w.type) ? 'gemm' : 'tiled');
+  const path = matmulPath(gpu, M, w, force);
+  // x already quantized by its producer (int8Scratch, see matmulReadsInt8), else quantized here when read as int8.
+  const int8 = () => xq ?? int8Input(gpu, x, M * K);
   if (path === 'gemm') {
     const c = matmulChoice(gpu, M, N, K, w.type);
     runPrefill(gpu, x, w, y, M, 'reg' in c ? c : { reg: MATMUL_GEMM_CONFIGS[0] });
@@ -281,15 +304,15 @@ export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: nu
   if (path === 'gemv') {
     if (M !== 1) throw new Error(`gemv path needs M = 1 (got M=${M})`);
     const config = gemvDecodeConfig(gpu, w.type);
-    gemv(gpu, w.buf, config.xq ? int8Input(gpu, x, K) : x, N, K, w.type, { out: y, config, scaleOff: w.scaleOff });
+    gemv(gpu, w.buf, config.xq ? int8() : x, N, K, w.type, { out: y, config, scaleOff: w.scaleOff });
     return;
   }
   if (path === 'gemv-batch') {
     // Batched decode (src/model/llama.ts decodeBatch): weights read once per 8 rows, every weight type.
     // The caller checks gemvBatchUsable().
     // q8_0 on int8 x where decode's GEMV is (the same rounding whatever the batch: quantization is per row).
-    const xq = w.type === 'q8_0' && Boolean(gemvDecodeConfig(gpu, 'q8_0').xq);
-    gemvBatch(gpu, w.buf, xq ? int8Input(gpu, x, M * K) : x, y, M, N, K, w.type, { scaleOff: w.scaleOff, xq });
+    const q8x = w.type === 'q8_0' && Boolean(gemvDecodeConfig(gpu, 'q8_0').xq);
+    gemvBatch(gpu, w.buf, q8x ? int8() : x, y, M, N, K, w.type, { scaleOff: w.scaleOff, xq: q8x });
     return;
   }
   if (path === 'rows') {

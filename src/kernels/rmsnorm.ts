@@ -35,9 +35,14 @@ export function addRmsnormReference(x: Float32Array, d: Float32Array, w: Float32
   return { x: sum, y: reference(sum, w, rows, dim, eps) };
 }
 
-/** x [rows, dim] += d [rows, dim]; y [rows, dim] = rmsnorm(x) * w [dim]: the residual add and the next norm in one dispatch. */
+/**
+ * x [rows, dim] += d [rows, dim]; y [rows, dim] = rmsnorm(x) * w [dim]: the residual add and the next norm in one
+ * dispatch. With `yq` (the 'shared' kernel, dim % 32 == 0) y is also quantized into it as quantize_q8 would
+ * ([rows*dim/4 + rows*dim/32] words), for a q8_0 decode projection that reads int8 x.
+ */
 export function addRmsnorm(gpu: Gpu, x: GPUBuffer, d: GPUBuffer, w: GPUBuffer, y: GPUBuffer, rows: number, dim: number, eps: number,
-  impl: 'rows' | 'shared' = gpu.report.isFallback ? 'rows' : 'shared'): void {
-  const kernel = { code: addWgsl, file: 'shaders/llm/add_rmsnorm.wgsl', entryPoint: impl === 'rows' ? 'rows' : 'main' };
-  gpu.run(kernel, params(rows, dim, { f: eps }), [x, d, w, y], grid(impl === 'rows' ? Math.ceil(rows / 64) : rows));
+  impl: 'rows' | 'shared' = gpu.report.isFallback ? 'rows' : 'shared', yq?: GPUBuffer): void {
+  if (yq && (impl === 'rows' || dim % 32 !== 0)) throw new Error(`addRmsnorm: int8 output needs the shared kernel and dim % 32 == 0 (dim ${dim})`);
+  const kernel = { code: addWgsl, file: 'shaders/llm/add_rmsnorm.wgsl', entryPoint: impl === 'rows' ? 'rows' : yq ? 'main_q8' : 'main' };
+  gpu.run(kernel, params(rows, dim, { f: eps }), yq ? [x, d, w, y, yq] : [x, d, w, y], grid(impl === 'rows' ? Math.ceil(rows / 64) : rows));
 }

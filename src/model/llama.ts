@@ -13,7 +13,7 @@ import { attentionBatch, packRows, ropeBatch } from '../kernels/batch-decode';
 import { uploadWeight, type GpuWeight } from '../kernels/common';
 import { add, siluMul, swiglu } from '../kernels/elementwise';
 import { embed } from '../kernels/embed';
-import { concatRows, matmul, type MatmulPath } from '../kernels/matmul';
+import { concatRows, int8Scratch, matmul, matmulReadsInt8, type MatmulPath } from '../kernels/matmul';
 import { gemvBatchUsable } from '../kernels/gemv-batch';
 import { addRmsnorm, rmsnorm } from '../kernels/rmsnorm';
 import { ropeQkv, ropeTable } from '../kernels/rope';
@@ -372,20 +372,27 @@ export class LlamaGpu {
     const { x, xn, qkv, q, k, v, o, gu, h } = b; // [M, ...] as in Scratch
     embed(gpu, b.tok, this.tokenEmbd, x, M); // [M, dim]
     rmsnorm(gpu, x, this.layers[0].attnNorm, xn, M, dim, c.rmsEps);
-    // Residual add, then the next norm: one kernel fused, the two separate kernels unfused.
-    const addNorm = (w: GPUBuffer) => {
-      if (this.fused) addRmsnorm(gpu, x, o, w, xn, M, dim, c.rmsEps);
-      else {
-        add(gpu, x, o, M * dim);
-        rmsnorm(gpu, x, w, xn, M, dim, c.rmsEps);
+    // Where the next projection reads int8 x (q8_0 decode), the fused kernel producing x quantizes it too, into
+    // the buffer matmul() would have quantized it into: one quantize_q8 dispatch fewer per projection.
+    const int8For = (w: GpuWeight): GPUBuffer | undefined =>
+      this.fused && !gpu.report.isFallback && matmulReadsInt8(gpu, w, M, force) ? int8Scratch(gpu, M * w.cols) : undefined;
+    // Residual add, then the next norm (feeding `next`): one kernel fused, the two separate kernels unfused.
+    const addNorm = (w: GPUBuffer, next?: GpuWeight) => {
+      if (this.fused) {
+        const xq = next && int8For(next);
+        addRmsnorm(gpu, x, o, w, xn, M, dim, c.rmsEps, undefined, xq);
+        return xq;
       }
+      add(gpu, x, o, M * dim);
+      rmsnorm(gpu, x, w, xn, M, dim, c.rmsEps);
+      return undefined;
     };
     // The step as segments between all-reduce points: the attention half of layer l ends with the wo
     // partial, the MLP half with the w_down partial; each point sums `o` and the next segment starts
     // from it (residual add + norm).
-    const attnHalf = (L: GpuLayer) => {
+    const attnHalf = (L: GpuLayer, xq?: GPUBuffer) => {
       if (this.fused) {
-        matmul(gpu, xn, L.qkv[0], qkv, M, force); // [M, qDim + 2*kvDim]
+        matmul(gpu, xn, L.qkv[0], qkv, M, force, xq); // [M, qDim + 2*kvDim]
         ropeQkv(gpu, qkv, this.ropeTab, b.rowInfo, q, L.kCache, L.vCache, M, qDim, kvDim, headDim); // q [M, qDim], cache rows
       } else {
         matmul(gpu, xn, L.qkv[0], q, M, force); // [M, qDim]
@@ -399,16 +406,18 @@ export class LlamaGpu {
       matmul(gpu, b.att, L.wo, o, M, force); // [M, dim] partial over this rank's heads
     };
     const mlpHalf = (L: GpuLayer) => {
-      addNorm(L.ffnNorm);
+      const xq = addNorm(L.ffnNorm, L.gateUp[0]);
+      let hq: GPUBuffer | undefined;
       if (this.fused) {
-        matmul(gpu, xn, L.gateUp[0], gu, M, force); // [M, 2*hiddenLocal]
-        swiglu(gpu, gu, h, M, hid); // [M, hiddenLocal]
+        matmul(gpu, xn, L.gateUp[0], gu, M, force, xq); // [M, 2*hiddenLocal]
+        hq = int8For(L.wDown);
+        swiglu(gpu, gu, h, M, hid, hq); // [M, hiddenLocal]
       } else {
         matmul(gpu, xn, L.gateUp[0], h, M, force); // [M, hiddenLocal] gate
         matmul(gpu, xn, L.gateUp[1], gu, M, force); // [M, hiddenLocal] up
         siluMul(gpu, h, gu, M * hid);
       }
-      matmul(gpu, h, L.wDown, o, M, force); // [M, dim] partial over this rank's hidden slice
+      matmul(gpu, h, L.wDown, o, M, force, hq); // [M, dim] partial over this rank's hidden slice
     };
     const nL = this.layers.length;
     attnHalf(this.layers[0]);
@@ -416,8 +425,8 @@ export class LlamaGpu {
       const L = this.layers[l];
       await st.allReduce(o, () => mlpHalf(L), true);
       await st.allReduce(o, () => {
-        addNorm(l + 1 < nL ? this.layers[l + 1].attnNorm : this.outputNorm);
-        if (l + 1 < nL) attnHalf(this.layers[l + 1]);
+        if (l + 1 < nL) attnHalf(this.layers[l + 1], addNorm(this.layers[l + 1].attnNorm, this.layers[l + 1].qkv[0]));
+        else addNorm(this.outputNorm);
       }, l + 1 < nL);
     }
   }

@@ -6,6 +6,7 @@ import * as ew from '../../src/kernels/elementwise';
 import { packRows } from '../../src/kernels/batch-decode';
 import { concatRows, matmul, reference as matmulRef } from '../../src/kernels/matmul';
 import * as rms from '../../src/kernels/rmsnorm';
+import { dequantizeX, quantizeQ8, quantizedWords, unpackQuantized } from '../../src/kernels/quantize-q8';
 import * as ropeK from '../../src/kernels/rope';
 import { readRange } from '../../src/model/gguf';
 import { LlamaGpu } from '../../src/model/llama';
@@ -60,6 +61,45 @@ describe('fused decode kernels', () => {
     const h = gpu.alloc(rows * hid * 4); // [rows, hid]
     ew.swiglu(gpu, gpu.upload(gu), h, rows, hid);
     expect(maxAbsDiff(await readF32(h, rows * hid), ew.swigluReference(gu, rows, hid))).toBeLessThan(1e-5);
+  });
+
+  // The int8 outputs for q8_0 decode: the same bits as quantize_q8 run on the kernel's own f32 output, and (an
+  // independent check) each value within half a step of its block's scale of that output.
+  async function checkInt8(got: GPUBuffer, y: GPUBuffer, n: number): Promise<void> {
+    const gpu = await testGpu();
+    const viaKernel = gpu.alloc(quantizedWords(n) * 4);
+    quantizeQ8(gpu, y, viaKernel, n);
+    const a = await gpu.read(got, quantizedWords(n) * 4), b = await gpu.read(viaKernel, quantizedWords(n) * 4);
+    expect(new Uint32Array(a)).toEqual(new Uint32Array(b));
+    const { q, d } = unpackQuantized(a, n);
+    expect(d.some((v) => v > 0)).toBe(true);
+    const yv = await readF32(y, n); // [n]
+    const back = dequantizeX(q, d); // [n]
+    for (let i = 0; i < n; i++) expect(Math.abs(back[i] - yv[i]), `element ${i}`).toBeLessThanOrEqual(d[i >> 5] * 0.5 * (1 + 1e-5));
+  }
+
+  for (const rows of [1, 3]) {
+    it(`addRmsnorm with int8 output (rows=${rows}, dim=96): y and its q8 quantization in one dispatch`, async () => {
+      const gpu = await testGpu();
+      const r = rng(rows + 90);
+      const dim = 96;
+      const x = randArray(r, rows * dim, 3), d = randArray(r, rows * dim, 2), w = randArray(r, dim); // [rows, dim] x2, [dim]
+      const y = gpu.alloc(rows * dim * 4), yq = gpu.alloc(quantizedWords(rows * dim) * 4); // [rows, dim], its int8 form
+      rms.addRmsnorm(gpu, gpu.upload(x), gpu.upload(d), gpu.upload(w), y, rows, dim, 1e-5, 'shared', yq);
+      expect(maxAbsDiff(await readF32(y, rows * dim), rms.addRmsnormReference(x, d, w, rows, dim, 1e-5).y)).toBeLessThan(1e-5);
+      await checkInt8(yq, y, rows * dim);
+      expect(() => rms.addRmsnorm(gpu, y, y, y, y, 1, 100, 1e-5, 'shared', yq)).toThrow(/dim % 32/);
+    });
+  }
+
+  it('swiglu with int8 output: h and its q8 quantization in one dispatch', async () => {
+    const gpu = await testGpu();
+    const rows = 3, hid = 96;
+    const gu = randArray(rng(6), rows * 2 * hid, 4); // [rows, 2*hid]
+    const h = gpu.alloc(rows * hid * 4), hq = gpu.alloc(quantizedWords(rows * hid) * 4); // [rows, hid], its int8 form
+    ew.swiglu(gpu, gpu.upload(gu), h, rows, hid, hq);
+    expect(maxAbsDiff(await readF32(h, rows * hid), ew.swigluReference(gu, rows, hid))).toBeLessThan(1e-5);
+    await checkInt8(hq, h, rows * hid);
   });
 
   // Stacked weights give every part's product side by side: same types keep their bytes, mixed widen to f32.

@@ -157,6 +157,45 @@ describe('LlamaGpu on stories260K', () => {
     }
   });
 
+  it('q8_0 decode with the int8 quantization fused into add+rmsnorm and swiglu: the same logits as quantize_q8 after each, 3 dispatches a layer fewer', async (ctx) => {
+    const gpu = await testGpu();
+    const report = gpu.report as { isFallback: boolean };
+    const wasFallback = report.isFallback;
+    report.isFallback = false; // lavapipe as a GPU: decode's q8_0 projections read int8 x
+    try {
+      if (!gemvDecodeConfig(gpu, 'q8_0').xq) ctx.skip();
+      const m = await synthetic({ dim: 64, nHeads: 4, nKvHeads: 2, hidden: 96, vocab: 50, layers: 2, seed: 12 });
+      const buf = await rebuild(m, { typeOf: q8Types }); // every matrix q8_0 (rows 64 or 96)
+      const [shard] = await shards({ buf, index: await loadGgufIndex(buf) }, 1);
+      expect(shard.layers[0].wDown.type).toBe('q8_0');
+      const fused = await LlamaGpu.load(gpu, shard, { maxSeqLen: 16, maxSlots: 2 });
+      const plain = await LlamaGpu.load(gpu, shard, { maxSeqLen: 16, maxSlots: 2, fuse: false }); // quantize_q8 before each
+      const cpu = new LlamaCpu(shard, 16);
+      const prompt = Int32Array.of(1, 7, 9); // [3]
+      for (const model of [fused, plain]) await model.forward(prompt, 0);
+      await cpu.forward(prompt, 0);
+      const counts: number[] = [];
+      const logits: Float32Array[] = [];
+      for (const model of [fused, plain]) {
+        gpu.resetStats();
+        logits.push(await model.forward(Int32Array.of(12), 3)); // [vocab]
+        counts.push(gpu.resetStats().dispatches);
+      }
+      expect(logits[0]).toEqual(logits[1]); // bit for bit: the fused kernels quantize exactly as quantize_q8 does
+      expect(maxAbsDiff(logits[0], await cpu.forward(Int32Array.of(12), 3))).toBeLessThan(0.05); // int8 x vs exact
+      // A layer: fused 9 kernels + 1 quantize (wo's input, the attention output; q|k|v, gate|up and down read what
+      // add+rmsnorm / swiglu wrote: 3 quantizes fewer than before); unfused 15 + 7 (q, k, v, wo, gate, up, down).
+      // Plus embed, the first norm, the output projection and its quantize, and (fused) layer 0's q|k|v quantize.
+      expect(counts).toEqual([5 + 10 * 2, 4 + 22 * 2]);
+      const rows = [{ slot: 0, token: 3, pos: 4 }, { slot: 1, token: 5, pos: 0 }];
+      expect(await fused.decodeBatch(rows)).toEqual(await plain.decodeBatch(rows)); // batched rows: the same
+      fused.destroy();
+      plain.destroy();
+    } finally {
+      report.isFallback = wasFallback;
+    }
+  });
+
   it('a synthetic GQA model with headDim 32 and an untied head matches the CPU reference (tp=1 and tp=2)', async () => {
     const gpu = await testGpu();
     const m = await synthetic({ dim: 128, nHeads: 4, nKvHeads: 2, hidden: 96, vocab: 100, layers: 2, seed: 3 });
