@@ -27,20 +27,21 @@ describe('tuneModel + persistent tuning stores', () => {
     expect(s.skipped).toMatch(/software adapter/);
   });
 
-  it('tunes each f32/f16 shape per prompt class once; a reload over the same file finds them all', async () => {
+  it('tunes each shape (f32, f16, q8_0) per prompt class once; a reload over the same file finds them all', async () => {
     const gpu = await testGpu();
     const file = tmp();
     const first = await tuneModel(gpu, SHAPES, { cache: fileTuneCache(file), force: true, promptClasses: [64], candidates: CANDIDATES });
-    expect(first).toMatchObject({ shapes: 2, tuned: 2, cached: 0 }); // q8_0 has nothing to choose
+    expect(first).toMatchObject({ shapes: 3, tuned: 3, cached: 0 }); // q8_0 chooses too (the GEMM reads it)
     const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>;
     const key = tuneKey(gpu.report, matmulShapeKey(64, 128, 64, 'f16'));
     expect(Object.keys(saved)).toContain(key);
+    expect(Object.keys(saved)).toContain(tuneKey(gpu.report, matmulShapeKey(64, 64, 64, 'q8_0')));
     const winner = JSON.parse(saved[key]) as MatmulChoice;
     expect(CANDIDATES).toContainEqual(winner);
 
     const reload = fileTuneCache(file); // a new process reading the file
     const second = await tuneModel(gpu, SHAPES, { cache: reload, force: true, promptClasses: [64], candidates: CANDIDATES });
-    expect(second).toMatchObject({ shapes: 2, tuned: 0, cached: 2 });
+    expect(second).toMatchObject({ shapes: 3, tuned: 0, cached: 3 });
     expect(matmulChoice(gpu, 40, 128, 64, 'f16', reload)).toEqual(winner); // M 40 is in the 64 class
   }, 600_000);
 
