@@ -4,6 +4,8 @@
 // the compute-side ceiling of tensor-parallel scaling). Prints JSON and a markdown table; writes the
 // JSON to $OUT when set. SHAPE=1B|7B and TP=n pick one case: Dawn-for-Node has aborted when a
 // process allocates a second multi-GB weight set after freeing one, so run one case per process. Run: node scripts/bundle.mjs bench/llm-gpu.ts .gpu-node/llm.mjs (see README).
+// INT8_AB=1 (q8_0, tp=1): decode again with LlamaGpu.int8Producers off / on, alternating 3 times in this process
+// (a quantize_q8 dispatch before each projection vs the producers writing int8 x; the same logits bit for bit).
 import { create, globals } from 'webgpu';
 import fs from 'node:fs';
 import { Gpu } from '../src/gpu/gpu';
@@ -20,7 +22,7 @@ for (const [name, base] of Object.entries(SHAPES)) {
   if (only && !name.startsWith(only)) continue;
   for (const tp of process.env.TP ? [Number(process.env.TP)] : [1, 2, 4]) {
     const shard = shardOf(base, tp, weights);
-    const model = await LlamaGpu.load(gpu, shard, { maxSeqLen: 512 });
+    const model = await LlamaGpu.load(gpu, shard, { maxSeqLen: 1024 });
     const hook = tp > 1 ? async (p: Float32Array) => p : undefined; // read-back + write-back, no network
     const prompt = new Int32Array(128).map((_, i) => (i * 7919) % base.vocabSize); // [128]
     await model.forward(prompt.subarray(0, 8), 0, hook); // compile pipelines
@@ -35,11 +37,25 @@ for (const [name, base] of Object.entries(SHAPES)) {
     const row = { model: name, tp, weights, weight_GB: model.weightBytes() / 1e9, prefill_tok_s: 128 / (prefillMs / 1000), decode_ms_per_token: decodeMs, decode_tok_s: 1000 / decodeMs, decode_weight_GBps: model.weightBytes() / 1e9 / (decodeMs / 1000) };
     console.log(JSON.stringify(row));
     rows.push(row);
+    if (process.env.INT8_AB === '1' && weights === 'q8_0' && tp === 1) {
+      let pos = 128 + steps;
+      for (let rep = 0; rep < 3; rep++) {
+        for (const on of [false, true]) {
+          model.int8Producers = on;
+          t0 = performance.now();
+          for (let i = 0; i < steps; i++) await model.forward(new Int32Array([i + 3]), pos++, hook);
+          const ms = (performance.now() - t0) / steps;
+          const r = { model: name, tp, weights, variant: on ? 'int8 from producers' : 'quantize_q8 dispatches', rep, decode_ms_per_token: ms, decode_tok_s: 1000 / ms };
+          console.log(JSON.stringify(r));
+          rows.push(r);
+        }
+      }
+    }
     model.destroy();
   }
 }
 const doc = { name: 'llm-gpu', date: new Date().toISOString(), adapter: gpu.report, rows };
 if (process.env.OUT) fs.writeFileSync(`${process.env.OUT}/llm-gpu-${(only ?? 'all').split(' ')[0]}-tp${process.env.TP ?? 'all'}${weights === 'f16' ? '' : '-' + weights}.json`, JSON.stringify(doc, null, 2));
-const cols = Object.keys(rows[0] ?? {});
-console.log([`| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${cols.map((c) => (typeof r[c] === 'number' ? (r[c] as number).toFixed(2) : String(r[c]))).join(' | ')} |`)].join('\n'));
+const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+console.log([`| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${cols.map((c) => (typeof r[c] === 'number' ? (r[c] as number).toFixed(2) : String(r[c] ?? '-'))).join(' | ')} |`)].join('\n'));
 process.exit(0);

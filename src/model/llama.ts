@@ -19,10 +19,10 @@ import { addRmsnorm, rmsnorm } from '../kernels/rmsnorm';
 import { ropeQkv, ropeTable } from '../kernels/rope';
 import type { ModelShard, WeightTensor } from './types';
 import { checkDecodeRows, type DecodeRow, type ReduceHook } from './shard-model';
+import { allocScratch, type Scratch } from './llama-scratch';
 import type { PointTimes } from './point-times';
 
 export type { DecodeRow, ReduceHook } from './shard-model';
-
 
 // Projections that read the same input are stacked (fused, the default) so one matmul computes them:
 // qkv = [wq; wk; wv] and gateUp = [w_gate; w_up]; unfused (load option fuse: false, benches only) keeps
@@ -38,24 +38,6 @@ interface GpuLayer {
   vCache: GPUBuffer; // [maxSlots * maxSeqLen, kvDim]
 }
 
-/** Activation buffers of one forward / decode step, each sized for `rows` token rows. */
-interface Scratch {
-  tok: GPUBuffer; // i32 [rows]
-  pos: GPUBuffer; // u32 [rows] (unfused path: ropeBatch positions)
-  rowInfo: GPUBuffer; // u32 [rows, 2] (slot base row, pos)
-  x: GPUBuffer; // [rows, dim] residual stream
-  xn: GPUBuffer; // [rows, dim] normed
-  qkv: GPUBuffer; // [rows, qDim + 2*kvDim] fused projection output
-  q: GPUBuffer; // [rows, qDim] rotated queries
-  k: GPUBuffer; // [rows, kvDim] (unfused path)
-  v: GPUBuffer; // [rows, kvDim] (unfused path)
-  att: GPUBuffer; // [rows, qDim]
-  o: GPUBuffer; // [rows, dim] row-parallel partial sums
-  gu: GPUBuffer; // [rows, 2*hiddenLocal] fused gate|up (unfused: up in the first half)
-  h: GPUBuffer; // [rows, hiddenLocal] silu(gate) * up
-  lastN: GPUBuffer; // [dim]
-  logits: GPUBuffer; // [logitRows, vocabLocal]
-}
 
 /** What differs between forward() and decodeBatch() inside the shared layer loop (blocks()). */
 interface Step {
@@ -85,6 +67,9 @@ export class LlamaGpu {
   /** Encode the segment after an all-reduce point while the exchange is in flight (Gpu.capture); false =
    *  encode it after the sum is back, as before (benches compare the two). */
   encodeAhead = LlamaGpu.encodeAheadDefault;
+  /** q8_0 decode: add+rmsnorm and swiglu write the next projection's int8 input themselves; false = a quantize_q8
+   *  dispatch before each projection, as before (benches compare the two; the logits are the same bits). */
+  int8Producers = true;
   /** When set, every step adds its time split (PointTimes) here. */
   times: PointTimes | null = null;
   private mark = 0; // performance.now() at the step start or the last point's end (for times.encodeMs)
@@ -374,18 +359,15 @@ export class LlamaGpu {
     rmsnorm(gpu, x, this.layers[0].attnNorm, xn, M, dim, c.rmsEps);
     // Where the next projection reads int8 x (q8_0 decode), the fused kernel producing x quantizes it too, into
     // the buffer matmul() would have quantized it into: one quantize_q8 dispatch fewer per projection.
-    const int8For = (w: GpuWeight): GPUBuffer | undefined =>
-      this.fused && !gpu.report.isFallback && matmulReadsInt8(gpu, w, M, force) ? int8Scratch(gpu, M * w.cols) : undefined;
-    // Residual add, then the next norm (feeding `next`): one kernel fused, the two separate kernels unfused.
-    const addNorm = (w: GPUBuffer, next?: GpuWeight) => {
-      if (this.fused) {
-        const xq = next && int8For(next);
-        addRmsnorm(gpu, x, o, w, xn, M, dim, c.rmsEps, undefined, xq);
-        return xq;
-      }
-      add(gpu, x, o, M * dim);
-      rmsnorm(gpu, x, w, xn, M, dim, c.rmsEps);
-      return undefined;
+    const int8For = (w?: GpuWeight): GPUBuffer | undefined => w && this.fused && this.int8Producers && !gpu.report.isFallback
+      && matmulReadsInt8(gpu, w, M, force) ? int8Scratch(gpu, M * w.cols) : undefined;
+    // Residual add, then the next norm (feeding `next`; returns its int8 form when written): one kernel fused.
+    const addNorm = (w: GPUBuffer, next?: GpuWeight): GPUBuffer | undefined => {
+      const xq = int8For(next);
+      if (this.fused) addRmsnorm(gpu, x, o, w, xn, M, dim, c.rmsEps, undefined, xq);
+      else add(gpu, x, o, M * dim);
+      if (!this.fused) rmsnorm(gpu, x, w, xn, M, dim, c.rmsEps);
+      return xq;
     };
     // The step as segments between all-reduce points: the attention half of layer l ends with the wo
     // partial, the MLP half with the w_down partial; each point sums `o` and the next segment starts
@@ -435,12 +417,12 @@ export class LlamaGpu {
   private scratch(rows: number, logitRows: number): { b: Scratch; release(): void } {
     const gpu = this.gpu;
     if (this.persistentScratch && rows <= this.maxSlots && !this.workBusy) {
-      this.work ??= this.allocScratch(this.maxSlots, this.maxSlots, (n, l) => gpu.alloc(n * 4, l));
+      this.work ??= allocScratch(this.shard, this.output.rows, this.maxSlots, this.maxSlots, (n, l) => gpu.alloc(n * 4, l));
       this.workBusy = true;
       return { b: this.work, release: () => { this.workBusy = false; } };
     }
     const taken: GPUBuffer[] = [];
-    const b = this.allocScratch(rows, logitRows, (n, l) => {
+    const b = allocScratch(this.shard, this.output.rows, rows, logitRows, (n, l) => {
       const buf = gpu.alloc(n * 4, l);
       taken.push(buf);
       return buf;
@@ -448,30 +430,6 @@ export class LlamaGpu {
     return { b, release: () => { for (const t of taken) gpu.free(t); } };
   }
 
-  private allocScratch(R: number, logitRows: number, alloc: (floats: number, label: string) => GPUBuffer): Scratch {
-    const s = this.shard;
-    const { dim, headDim } = s.config;
-    const qDim = s.nHeadsLocal * headDim;
-    const kvDim = s.nKvHeadsLocal * headDim;
-    const hid = s.hiddenLocal;
-    return {
-      tok: alloc(R, 'tokens'), // i32 [R]
-      pos: alloc(R, 'pos'), // u32 [R]
-      rowInfo: alloc(2 * R, 'rows'), // u32 [R, 2]
-      x: alloc(R * dim, 'x'), // [R, dim]
-      xn: alloc(R * dim, 'xn'), // [R, dim]
-      qkv: alloc(R * (qDim + 2 * kvDim), 'qkv'), // [R, qDim + 2*kvDim]
-      q: alloc(R * qDim, 'q'), // [R, qDim]
-      k: alloc(R * kvDim, 'k'), // [R, kvDim]
-      v: alloc(R * kvDim, 'v'), // [R, kvDim]
-      att: alloc(R * qDim, 'att'), // [R, qDim]
-      o: alloc(R * dim, 'o'), // [R, dim]
-      gu: alloc(R * 2 * hid, 'gate_up'), // [R, 2*hiddenLocal]
-      h: alloc(R * hid, 'ffn_h'), // [R, hiddenLocal]
-      lastN: alloc(dim, 'last_n'), // [dim]
-      logits: alloc(logitRows * this.output.rows, 'logits'), // [logitRows, vocabLocal]
-    };
-  }
 
   /** Clears a sequence (slot 0 by default; pos back to 0); stale cache rows are overwritten before they are read. */
   reset(slot = 0): void {
