@@ -1,0 +1,114 @@
+// GPU time of q8_0 decode's activation quantization, fused into its producer or not (Node + Dawn, timestamp
+// queries): add_rmsnorm `main` + quantize_q8 against add_rmsnorm `main_q8`, and swiglu `main` + quantize_q8 against
+// swiglu `main_q8`, at Llama 7B widths (dim 4096, hidden 11008) for 1 and 16 token rows. Each variant is one
+// compute pass of many repetitions of its dispatch sequence (median of 5 passes), after 1 s of warm-up (the GPU
+// idles at 345 MHz). One JSON + markdown file under $OUT (default bench/out).
+// Bundle: node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/fused-quant.ts', '.gpu-node/fq.mjs', { minify: true }))"
+import { globals } from 'webgpu';
+import fs from 'node:fs';
+import path from 'node:path';
+import addNormWgsl from '../shaders/llm/add_rmsnorm.wgsl?raw';
+import swigluWgsl from '../shaders/llm/swiglu.wgsl?raw';
+import quantWgsl from '../shaders/gemm/quantize_q8.wgsl?raw';
+import { quantizedWords } from '../src/kernels/quantize-q8';
+import { adapterInfo, deviceTools, machine, openDevice } from './gemm-bench-util';
+
+Object.assign(globalThis, globals);
+const OUT = process.env.OUT ?? 'bench/out';
+const REPS = Number(process.env.REPS ?? 400); // repetitions per pass (a small number for a smoke run on a CPU adapter)
+const { navGpu, adapter, device } = await openDevice([]);
+const { pipeline } = deviceTools(device);
+const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+const buf = (floats: number, fill = true) => {
+  const b = device.createBuffer({ size: Math.ceil(floats / 4) * 16, usage: STORAGE });
+  if (fill) device.queue.writeBuffer(b, 0, Float32Array.from({ length: Math.ceil(floats / 4) * 4 }, (_, i) => Math.sin(i) * 0.5));
+  return b;
+};
+const uniform = (words: ArrayBuffer) => {
+  const b = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(b, 0, words);
+  return b;
+};
+type Step = { pipe: GPUComputePipeline; bg: GPUBindGroup; wg: number };
+async function step(code: string, file: string, entryPoint: string, bufs: GPUBuffer[], wg: number): Promise<Step> {
+  const pipe = await pipeline({ code, file, entryPoint });
+  const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: bufs.map((b, i) => ({ binding: i, resource: { buffer: b } })) });
+  return { pipe, bg, wg };
+}
+/** Seconds per repetition of `steps`, one pass of `reps` repetitions, timestamp queries around it. */
+async function timeSeq(steps: Step[], reps: number): Promise<number> {
+  const qs = device.createQuerySet({ type: 'timestamp', count: 2 });
+  const res = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const rb = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+  for (let r = 0; r < reps; r++) {
+    for (const s of steps) {
+      pass.setPipeline(s.pipe);
+      pass.setBindGroup(0, s.bg);
+      pass.dispatchWorkgroups(s.wg);
+    }
+  }
+  pass.end();
+  enc.resolveQuerySet(qs, 0, 2, res, 0);
+  enc.copyBufferToBuffer(res, 0, rb, 0, 16);
+  device.queue.submit([enc.finish()]);
+  await rb.mapAsync(GPUMapMode.READ);
+  const t = new BigUint64Array(rb.getMappedRange());
+  const sec = Number(t[1] - t[0]) / 1e9 / reps;
+  rb.unmap();
+  for (const b of [res, rb]) b.destroy();
+  qs.destroy();
+  return sec;
+}
+const median = async (steps: Step[]) => {
+  const xs: number[] = [];
+  for (let i = 0; i < 5; i++) xs.push(await timeSeq(steps, REPS));
+  return xs.sort((a, b) => a - b)[2] * 1e6; // us
+};
+
+const rows: Record<string, unknown>[] = [];
+for (const M of [1, 16]) {
+  const dim = 4096, hid = 11008;
+  const eps = new Float32Array([1e-5]);
+  const pNorm = uniform(new Uint32Array([M, dim, new Uint32Array(eps.buffer)[0], 0]).buffer);
+  const pSw = uniform(new Uint32Array([M, hid, 0, 0]).buffer);
+  const pQd = uniform(new Uint32Array([M * dim, 0, 0, 0]).buffer);
+  const pQh = uniform(new Uint32Array([M * hid, 0, 0, 0]).buffer);
+  const x = buf(M * dim), d = buf(M * dim), w = buf(dim), y = buf(M * dim, false); // [M, dim] x3, [dim]
+  const gu = buf(M * 2 * hid), h = buf(M * hid, false); // [M, 2*hid], [M, hid]
+  const xq = buf(quantizedWords(M * hid), false); // int8 scratch, big enough for both
+  const norm = await step(addNormWgsl, 'add_rmsnorm.wgsl', 'main', [pNorm, x, d, w, y], M);
+  const normQ = await step(addNormWgsl, 'add_rmsnorm.wgsl', 'main_q8', [pNorm, x, d, w, y, xq], M);
+  const quantY = await step(quantWgsl, 'quantize_q8.wgsl', 'main', [pQd, y, xq], Math.ceil(M * dim / 32 / 64));
+  const sw = await step(swigluWgsl, 'swiglu.wgsl', 'main', [pSw, gu, h], Math.ceil(M * hid / 256));
+  const swQ = await step(swigluWgsl, 'swiglu.wgsl', 'main_q8', [pSw, gu, h, xq], Math.ceil(M * hid / 32 / 64));
+  const quantH = await step(quantWgsl, 'quantize_q8.wgsl', 'main', [pQh, h, xq], Math.ceil(M * hid / 32 / 64));
+  for (const t0 = performance.now(); performance.now() - t0 < 1000;) await timeSeq([norm, quantY, sw, quantH], 200); // warm-up
+  const cases: [string, Step[], Step[]][] = [
+    [`add+rmsnorm M=${M} dim=${dim}`, [norm, quantY], [normQ]],
+    [`swiglu M=${M} hid=${hid}`, [sw, quantH], [swQ]],
+  ];
+  for (const [name, sep, fused] of cases) {
+    for (let rep = 0; rep < 2; rep++) { // alternating, twice
+      const a = await median(sep), b = await median(fused);
+      const alone = await median(sep.slice(0, 1));
+      rows.push({ case: name, rep, producer_us: alone, producer_plus_quantize_us: a, fused_us: b, fused_vs_separate: a / b });
+      console.error(JSON.stringify(rows[rows.length - 1]));
+    }
+  }
+}
+const doc = { name: 'fused-quant', date: new Date().toISOString(), machine: machine(), adapter: adapterInfo(adapter), rows };
+const cols = ['case', 'rep', 'producer_us', 'producer_plus_quantize_us', 'fused_us', 'fused_vs_separate'];
+const md = [`# q8_0 activation quantization fused into its producer: GPU time (${String(doc.adapter.description ?? '')}, ${doc.date.slice(0, 10)})`, '',
+  `One compute pass of ${REPS} repetitions of each dispatch sequence, timestamp queries, median of 5; us per repetition.`, '',
+  `| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`,
+  ...rows.map((r) => `| ${cols.map((c) => (typeof r[c] === 'number' ? (r[c] as number).toFixed(c === 'rep' ? 0 : 2) : String(r[c]))).join(' | ')} |`)].join('\n');
+fs.mkdirSync(OUT, { recursive: true });
+const stem = path.join(OUT, `fused-quant-${String(doc.adapter.vendor || 'gpu')}-${doc.date.slice(0, 10)}`);
+fs.writeFileSync(`${stem}.json`, JSON.stringify(doc, null, 1));
+fs.writeFileSync(`${stem}.md`, md + '\n');
+console.log(md);
+device.destroy();
+void navGpu;
+process.exit(0);
