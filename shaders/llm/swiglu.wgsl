@@ -6,7 +6,7 @@
 //           3 hq: array<u32> [n/4 + n/32], n = rows*hid (main_q8 only): h quantized for the q8_0 decode GEMV of
 //             w_down, as shaders/gemm/quantize_q8.wgsl writes it (saves that kernel's dispatch)
 // Dispatch: main: ceil(rows*hid / 256) workgroups of 256 (2-D grid when large); main_q8 (hid % 32 == 0): one
-//   thread per 32-block of h, ceil(rows*hid / 32 / 64) workgroups of 64.
+//   thread per 4 elements of h, ceil(rows*hid / 4 / 64) workgroups of 64.
 
 struct Params { rows: u32, hid: u32 }
 
@@ -30,31 +30,38 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   h[i] = swiglu(i);
 }
 
-// Block b of h: its 32 values, then quantize_q8.wgsl's rule (same ops, same bits; WGSL has no includes).
+var<workgroup> amaxS: array<f32, 64>;
+
+// Thread t: h's vec4 t (4 consecutive elements), written to h, then quantized with quantize_q8.wgsl's operations
+// (the same bits as that kernel on this h; WGSL has no includes): the 8 threads of a 32-block share their maxima
+// through workgroup memory. n % 32 == 0, so the 8 threads of a block are all inside or all outside h.
 @compute @workgroup_size(64)
 fn main_q8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) li: u32) {
-  let b = (wg.x + wg.y * nwg.x) * 64u + li;
+  let t = (wg.x + wg.y * nwg.x) * 64u + li;
   let n = p.rows * p.hid;
-  if (b >= n / 32u) { return; }
-  var v: array<vec4<f32>, 8>;
-  var amax = 0.0;
-  for (var i = 0u; i < 8u; i++) {
-    let o = b * 32u + i * 4u;
-    v[i] = vec4<f32>(swiglu(o), swiglu(o + 1u), swiglu(o + 2u), swiglu(o + 3u));
-    h[o] = v[i].x;
-    h[o + 1u] = v[i].y;
-    h[o + 2u] = v[i].z;
-    h[o + 3u] = v[i].w;
-    let a = abs(v[i]);
-    amax = max(amax, max(max(a.x, a.y), max(a.z, a.w)));
+  let live = t < n / 4u;
+  var v = vec4<f32>(0.0);
+  if (live) {
+    let o = t * 4u;
+    v = vec4<f32>(swiglu(o), swiglu(o + 1u), swiglu(o + 2u), swiglu(o + 3u));
+    h[o] = v.x;
+    h[o + 1u] = v.y;
+    h[o + 2u] = v.z;
+    h[o + 3u] = v.w;
   }
+  let a = abs(v);
+  amaxS[li] = max(max(a.x, a.y), max(a.z, a.w));
+  workgroupBarrier();
+  if (!live) { return; }
+  let g = li & ~7u; // the first of the 8 threads holding this 32-block
+  var amax = 0.0;
+  for (var i = 0u; i < 8u; i++) { amax = max(amax, amaxS[g + i]); }
   let d = amax / 127.0;
   let id = select(0.0, 1.0 / d, d > 0.0);
-  for (var i = 0u; i < 8u; i++) {
-    let q = clamp(sign(v[i] * id) * floor(abs(v[i] * id) + 0.5), vec4<f32>(-127.0), vec4<f32>(127.0));
-    let u = bitcast<vec4<u32>>(vec4<i32>(q)) & vec4<u32>(0xffu); // pack4xI8 by hand (no language feature)
-    hq[b * 8u + i] = u.x | (u.y << 8u) | (u.z << 16u) | (u.w << 24u);
-  }
-  hq[n / 4u + b] = bitcast<u32>(d);
+  let s = v * id;
+  let q = clamp(sign(s) * floor(abs(s) + 0.5), vec4<f32>(-127.0), vec4<f32>(127.0));
+  let u = bitcast<vec4<u32>>(vec4<i32>(q)) & vec4<u32>(0xffu); // pack4xI8 by hand (no language feature needed)
+  hq[t] = u.x | (u.y << 8u) | (u.z << 16u) | (u.w << 24u);
+  if ((li & 7u) == 0u) { hq[n / 4u + t / 8u] = bitcast<u32>(d); }
 }

@@ -51,5 +51,5 @@ export function swiglu(gpu: Gpu, gu: GPUBuffer, h: GPUBuffer, rows: number, hid:
   }
   if (hid % 32 !== 0) throw new Error(`swiglu: int8 output needs hid % 32 == 0 (hid ${hid})`);
   gpu.run({ code: swigluWgsl, file: 'shaders/llm/swiglu.wgsl', entryPoint: 'main_q8' }, params(rows, hid), [gu, h, hq],
-    grid(Math.ceil((rows * hid) / 32 / 64)));
+    grid(Math.ceil((rows * hid) / 4 / 64)));
 }

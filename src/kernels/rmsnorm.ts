@@ -1,5 +1,6 @@
 // RMSNorm over the rows of x (attention / MLP / output norms), alone or fused with the residual add before it.
 import addWgsl from '../../shaders/llm/add_rmsnorm.wgsl?raw';
+import add4Wgsl from '../../shaders/llm/add_rmsnorm4.wgsl?raw';
 import rowsWgsl from '../../shaders/llm/rmsnorm_rows.wgsl?raw';
 import wgsl from '../../shaders/llm/rmsnorm.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
@@ -28,6 +29,10 @@ export function rmsnorm(gpu: Gpu, x: GPUBuffer, w: GPUBuffer, y: GPUBuffer, rows
   gpu.run({ code: wgsl, file: 'shaders/llm/rmsnorm.wgsl' }, params(rows, dim, { f: eps }), [x, w, y], grid(rows));
 }
 
+// add_rmsnorm4.wgsl: 256 threads x 4 floats per step, at most 8 steps a thread (its KMAX).
+const ADD4_STEP = 1024;
+const ADD4_MAX = 8192;
+
 /** CPU reference of addRmsnorm: x [rows, dim] + d, and its rmsnorm times w. Returns both (x not modified). */
 export function addRmsnormReference(x: Float32Array, d: Float32Array, w: Float32Array, rows: number, dim: number,
   eps: number): { x: Float32Array; y: Float32Array } {
@@ -43,6 +48,10 @@ export function addRmsnormReference(x: Float32Array, d: Float32Array, w: Float32
 export function addRmsnorm(gpu: Gpu, x: GPUBuffer, d: GPUBuffer, w: GPUBuffer, y: GPUBuffer, rows: number, dim: number, eps: number,
   impl: 'rows' | 'shared' = gpu.report.isFallback ? 'rows' : 'shared', yq?: GPUBuffer): void {
   if (yq && (impl === 'rows' || dim % 32 !== 0)) throw new Error(`addRmsnorm: int8 output needs the shared kernel and dim % 32 == 0 (dim ${dim})`);
-  const kernel = { code: addWgsl, file: 'shaders/llm/add_rmsnorm.wgsl', entryPoint: impl === 'rows' ? 'rows' : yq ? 'main_q8' : 'main' };
+  const entryPoint = impl === 'rows' ? 'rows' : yq ? 'main_q8' : 'main';
+  // Widths of 1024 * 1..8 (the Llama dims) take the vec4 kernel with the width compiled in (see its header).
+  const kernel = impl === 'shared' && dim % ADD4_STEP === 0 && dim <= ADD4_MAX
+    ? { code: add4Wgsl, file: 'shaders/llm/add_rmsnorm4.wgsl', entryPoint, constants: { DIM: dim } }
+    : { code: addWgsl, file: 'shaders/llm/add_rmsnorm.wgsl', entryPoint };
   gpu.run(kernel, params(rows, dim, { f: eps }), yq ? [x, d, w, y, yq] : [x, d, w, y], grid(impl === 'rows' ? Math.ceil(rows / 64) : rows));
 }

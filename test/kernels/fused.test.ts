@@ -41,7 +41,8 @@ describe('fused decode kernels', () => {
     });
   }
 
-  for (const impl of ['shared', 'rows'] as const) for (const [rows, dim] of [[1, 64], [3, 200], [70, 7]]) {
+  // 1024 and 2048 wide: add_rmsnorm4.wgsl (vec4, the width compiled in) on the shared path.
+  for (const impl of ['shared', 'rows'] as const) for (const [rows, dim] of [[1, 64], [3, 200], [70, 7], [1, 1024], [3, 2048]]) {
     it(`addRmsnorm (${impl}) rows=${rows} dim=${dim}: x += d, y = rmsnorm(x) * w`, async () => {
       const gpu = await testGpu();
       const r = rng(rows * 7 + dim);
@@ -78,11 +79,10 @@ describe('fused decode kernels', () => {
     for (let i = 0; i < n; i++) expect(Math.abs(back[i] - yv[i]), `element ${i}`).toBeLessThanOrEqual(d[i >> 5] * 0.5 * (1 + 1e-5));
   }
 
-  for (const rows of [1, 3]) {
-    it(`addRmsnorm with int8 output (rows=${rows}, dim=96): y and its q8 quantization in one dispatch`, async () => {
+  for (const [rows, dim] of [[1, 96], [3, 96], [1, 1024], [2, 2048]]) {
+    it(`addRmsnorm with int8 output (rows=${rows}, dim=${dim}): y and its q8 quantization in one dispatch`, async () => {
       const gpu = await testGpu();
-      const r = rng(rows + 90);
-      const dim = 96;
+      const r = rng(rows + dim);
       const x = randArray(r, rows * dim, 3), d = randArray(r, rows * dim, 2), w = randArray(r, dim); // [rows, dim] x2, [dim]
       const y = gpu.alloc(rows * dim * 4), yq = gpu.alloc(quantizedWords(rows * dim) * 4); // [rows, dim], its int8 form
       rms.addRmsnorm(gpu, gpu.upload(x), gpu.upload(d), gpu.upload(w), y, rows, dim, 1e-5, 'shared', yq);
@@ -94,7 +94,7 @@ describe('fused decode kernels', () => {
 
   it('swiglu with int8 output: h and its q8 quantization in one dispatch', async () => {
     const gpu = await testGpu();
-    const rows = 3, hid = 96;
+    const rows = 3, hid = 96 * 8 + 32; // 3 rows x 25 blocks: workgroups of 8 blocks straddle rows, the last is partial
     const gu = randArray(rng(6), rows * 2 * hid, 4); // [rows, 2*hid]
     const h = gpu.alloc(rows * hid * 4), hq = gpu.alloc(quantizedWords(rows * hid) * 4); // [rows, hid], its int8 form
     ew.swiglu(gpu, gpu.upload(gu), h, rows, hid, hq);
