@@ -1,5 +1,6 @@
 // GPU time of decode's add+rmsnorm (the scalar add_rmsnorm.wgsl and the vec4 add_rmsnorm4.wgsl) and swiglu, alone,
-// followed by quantize_q8, and with the q8_0 int8 output fused (`main_q8`), at Llama 7B widths (dim 4096, hidden
+// followed by quantize_q8, and with the q8_0 int8 output fused (`main_q8`; the scalar kernel had one until the vec4
+// kernel replaced it: bench/results/fused-quant-nvidia-h200-2026-11-29.md), at Llama 7B widths (dim 4096, hidden
 // 11008) for 1 and 16 token rows (Node + Dawn, timestamp queries). Each variant is one compute pass of many
 // repetitions of its dispatch sequence (median of 5 passes), the variants of a case alternating twice, after 1 s of
 // warm-up (the GPU idles at 345 MHz). One JSON + markdown file under $OUT (default bench/out).
@@ -81,7 +82,6 @@ for (const M of [1, 16]) {
   const gu = buf(M * 2 * hid), h = buf(M * hid, false); // [M, 2*hid], [M, hid]
   const xq = buf(quantizedWords(M * hid), false); // int8 scratch, big enough for both
   const norm = await step(addNormWgsl, 'add_rmsnorm.wgsl', 'main', [pNorm, x, d, w, y], M);
-  const normQ = await step(addNormWgsl, 'add_rmsnorm.wgsl', 'main_q8', [pNorm, x, d, w, y, xq], M);
   const norm4 = await step(addNorm4Wgsl, 'add_rmsnorm4.wgsl', 'main', [pNorm, x, d, w, y], M, { DIM: dim });
   const norm4Q = await step(addNorm4Wgsl, 'add_rmsnorm4.wgsl', 'main_q8', [pNorm, x, d, w, y, xq], M, { DIM: dim });
   const quantY = await step(quantWgsl, 'quantize_q8.wgsl', 'main', [pQd, y, xq], Math.ceil(M * dim / 32 / 64));
@@ -92,7 +92,7 @@ for (const M of [1, 16]) {
   // [case, [variant, dispatch sequence][]]: the first variant is the baseline of the ratio column
   const cases: [string, [string, Step[]][]][] = [
     [`add+rmsnorm M=${M} dim=${dim}`, [['add_rmsnorm + quantize_q8', [norm, quantY]], ['add_rmsnorm alone', [norm]],
-      ['add_rmsnorm main_q8', [normQ]], ['add_rmsnorm4 alone', [norm4]], ['add_rmsnorm4 + quantize_q8', [norm4, quantY]],
+      ['add_rmsnorm4 alone', [norm4]], ['add_rmsnorm4 + quantize_q8', [norm4, quantY]],
       ['add_rmsnorm4 main_q8', [norm4Q]]]],
     [`swiglu M=${M} hid=${hid}`, [['swiglu + quantize_q8', [sw, quantH]], ['swiglu alone', [sw]], ['swiglu main_q8', [swQ]]]],
   ];

@@ -40,17 +40,22 @@ export function addRmsnormReference(x: Float32Array, d: Float32Array, w: Float32
   return { x: sum, y: reference(sum, w, rows, dim, eps) };
 }
 
+/** Whether addRmsnorm can write y's int8 form at this width: the vec4 kernel's widths (1024 * 1..8, the Llama dims). */
+export function addRmsnormWritesInt8(dim: number): boolean {
+  return dim % ADD4_STEP === 0 && dim <= ADD4_MAX;
+}
+
 /**
  * x [rows, dim] += d [rows, dim]; y [rows, dim] = rmsnorm(x) * w [dim]: the residual add and the next norm in one
- * dispatch. With `yq` (the 'shared' kernel, dim % 32 == 0) y is also quantized into it as quantize_q8 would
- * ([rows*dim/4 + rows*dim/32] words), for a q8_0 decode projection that reads int8 x.
+ * dispatch. With `yq` (the 'shared' kernel, addRmsnormWritesInt8(dim)) y is also quantized into it as quantize_q8
+ * would ([rows*dim/4 + rows*dim/32] words), for a q8_0 decode projection that reads int8 x.
  */
 export function addRmsnorm(gpu: Gpu, x: GPUBuffer, d: GPUBuffer, w: GPUBuffer, y: GPUBuffer, rows: number, dim: number, eps: number,
   impl: 'rows' | 'shared' = gpu.report.isFallback ? 'rows' : 'shared', yq?: GPUBuffer): void {
-  if (yq && (impl === 'rows' || dim % 32 !== 0)) throw new Error(`addRmsnorm: int8 output needs the shared kernel and dim % 32 == 0 (dim ${dim})`);
+  if (yq && (impl === 'rows' || !addRmsnormWritesInt8(dim))) throw new Error(`addRmsnorm: int8 output needs the shared kernel and a width of 1024 * 1..8 (dim ${dim})`);
   const entryPoint = impl === 'rows' ? 'rows' : yq ? 'main_q8' : 'main';
   // Widths of 1024 * 1..8 (the Llama dims) take the vec4 kernel with the width compiled in (see its header).
-  const kernel = impl === 'shared' && dim % ADD4_STEP === 0 && dim <= ADD4_MAX
+  const kernel = impl === 'shared' && addRmsnormWritesInt8(dim)
     ? { code: add4Wgsl, file: 'shaders/llm/add_rmsnorm4.wgsl', entryPoint, constants: { DIM: dim } }
     : { code: addWgsl, file: 'shaders/llm/add_rmsnorm.wgsl', entryPoint };
   gpu.run(kernel, params(rows, dim, { f: eps }), yq ? [x, d, w, y, yq] : [x, d, w, y], grid(impl === 'rows' ? Math.ceil(rows / 64) : rows));

@@ -15,7 +15,7 @@ import { add, siluMul, swiglu } from '../kernels/elementwise';
 import { embed } from '../kernels/embed';
 import { concatRows, int8Scratch, matmul, matmulReadsInt8, type MatmulPath } from '../kernels/matmul';
 import { gemvBatchUsable } from '../kernels/gemv-batch';
-import { addRmsnorm, rmsnorm } from '../kernels/rmsnorm';
+import { addRmsnorm, addRmsnormWritesInt8, rmsnorm } from '../kernels/rmsnorm';
 import { ropeQkv, ropeTable } from '../kernels/rope';
 import type { ModelShard, WeightTensor } from './types';
 import { checkDecodeRows, type DecodeRow, type ReduceHook } from './shard-model';
@@ -363,7 +363,7 @@ export class LlamaGpu {
       && matmulReadsInt8(gpu, w, M, force) ? int8Scratch(gpu, M * w.cols) : undefined;
     // Residual add, then the next norm (feeding `next`; returns its int8 form when written): one kernel fused.
     const addNorm = (w: GPUBuffer, next?: GpuWeight): GPUBuffer | undefined => {
-      const xq = int8For(next);
+      const xq = addRmsnormWritesInt8(dim) ? int8For(next) : undefined; // other widths: quantize_q8 in matmul()
       if (this.fused) addRmsnorm(gpu, x, o, w, xn, M, dim, c.rmsEps, undefined, xq);
       else add(gpu, x, o, M * dim);
       if (!this.fused) rmsnorm(gpu, x, w, xn, M, dim, c.rmsEps);

@@ -79,7 +79,7 @@ describe('fused decode kernels', () => {
     for (let i = 0; i < n; i++) expect(Math.abs(back[i] - yv[i]), `element ${i}`).toBeLessThanOrEqual(d[i >> 5] * 0.5 * (1 + 1e-5));
   }
 
-  for (const [rows, dim] of [[1, 96], [3, 96], [1, 1024], [2, 2048]]) {
+  for (const [rows, dim] of [[1, 1024], [2, 2048]]) {
     it(`addRmsnorm with int8 output (rows=${rows}, dim=${dim}): y and its q8 quantization in one dispatch`, async () => {
       const gpu = await testGpu();
       const r = rng(rows + dim);
@@ -88,7 +88,7 @@ describe('fused decode kernels', () => {
       rms.addRmsnorm(gpu, gpu.upload(x), gpu.upload(d), gpu.upload(w), y, rows, dim, 1e-5, 'shared', yq);
       expect(maxAbsDiff(await readF32(y, rows * dim), rms.addRmsnormReference(x, d, w, rows, dim, 1e-5).y)).toBeLessThan(1e-5);
       await checkInt8(yq, y, rows * dim);
-      expect(() => rms.addRmsnorm(gpu, y, y, y, y, 1, 100, 1e-5, 'shared', yq)).toThrow(/dim % 32/);
+      expect(() => rms.addRmsnorm(gpu, y, y, y, y, 1, 96, 1e-5, 'shared', yq)).toThrow(/1024/); // the scalar kernel has no int8 form
     });
   }
 
