@@ -20,6 +20,7 @@ import { attention, reference, splitChunks, splitPlan, splitTuning, type AttnImp
 import { attentionBatch, attentionReference, packRows, type BatchRow } from '../src/kernels/batch-decode';
 import { params } from '../src/kernels/common';
 import { gqaSweep } from './attention-decode-gqa';
+import { markWork, warmIfIdle } from './kernel-bench-util';
 
 Object.assign(globalThis, globals);
 const QUICK = process.env.QUICK === '1';
@@ -53,10 +54,12 @@ async function timeCalls(enqueue: (i: number) => void, targetSec: number, trials
     const t = await gpu.gpuTimes();
     return (t && t.passes ? t.busyMs / 1e3 : wall) / reps;
   };
-  const est = await pass(2); // compiles, warms up
+  const est = await pass(2); // compiles
   const reps = Math.max(3, Math.min(QUICK ? 6 : 2000, Math.ceil(targetSec / Math.max(est, 1e-7))));
+  await warmIfIdle(() => pass(reps));
   const runs: number[] = [];
   for (let i = 0; i < trials; i++) runs.push(await pass(reps));
+  markWork();
   runs.sort((a, b) => a - b);
   return runs[Math.floor(trials / 2)];
 }

@@ -19,6 +19,7 @@ import { GEMV_CANDIDATES, GEMV_DECODE, GEMV_DECODE_Q8_INT8X, GEMV_DEFAULT, gemvD
   type GemvWeights } from '../src/kernels/gemv';
 import { checkGemm } from './gemm-check';
 import { deviceTools } from './gemm-bench-util';
+import { markWork, warmIfIdle } from './kernel-bench-util';
 
 Object.assign(globalThis, globals);
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -133,11 +134,13 @@ async function timePass(k: Kernel, params: ArrayBufferView, sets: GPUBuffer[][],
 
 /** Median of `trials` passes, each sized to last ~targetSec (a few ms; timestamp quantization stays small). */
 async function measure(k: Kernel, params: ArrayBufferView, sets: GPUBuffer[][], wg: [number, number], trials = 5, targetSec = 0.02): Promise<Timed> {
-  const first = await timePass(k, params, sets, wg, 2); // compiles, warms up
+  const first = await timePass(k, params, sets, wg, 2); // compiles
   const est = Math.max(first.wallSec, first.gpuSec, 1e-6);
   const reps = Math.max(3, Math.min(QUICK ? 8 : 4000, Math.ceil(targetSec / est)));
+  await warmIfIdle(() => timePass(k, params, sets, wg, reps));
   const runs: Timed[] = [];
   for (let i = 0; i < trials; i++) runs.push(await timePass(k, params, sets, wg, reps));
+  markWork();
   runs.sort((x, y) => x.gpuSec - y.gpuSec);
   return runs[Math.floor(runs.length / 2)];
 }
