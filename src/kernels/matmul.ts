@@ -56,7 +56,7 @@ export type MatmulChoice = { tiled: true } | { reg: GemmRegConfig };
 /** gemm_reg_r16x8 configs for prefill with f32 weights. [0] 128x128 bk16 w4 g32 is the 4096^3 winner (47.4 TFLOPS
  * with robustness on, 46.5 at 2048^3; bench/results/gemm-sweep-r16x8-nvidia-h100-2026-11-28.md); bk8 was 38
  * there. [1] 64x128 and [2] 128x64 (64 threads) keep more workgroups busy when M * N is small. With f32 B they
- * stay at bk8: at bk16 each thread holds 8 f32 B quads and runs at 0.4-0.5x of bk8 (H200 prefill table,
+ * stay at bk8: at bk16 each thread holds 8 f32 B quads and runs at 0.3-0.7x of bk8 (H200 prefill table,
  * bench/results/gemm-sweep-prefill-nvidia-h200-2026-11-29.md; register pressure). */
 export const MATMUL_GEMM_CONFIGS: GemmRegConfig[] = [
   { wgX: 16, wgY: 8, tm: 16, tn: 8, bk: 16, stages: 1, warpX: 4, groupM: 32, regs: true }, // 128x128, 128 threads

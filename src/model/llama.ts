@@ -38,7 +38,6 @@ interface GpuLayer {
   vCache: GPUBuffer; // [maxSlots * maxSeqLen, kvDim]
 }
 
-
 /** What differs between forward() and decodeBatch() inside the shared layer loop (blocks()). */
 interface Step {
   M: number; // token rows
