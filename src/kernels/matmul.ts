@@ -273,7 +273,12 @@ function matmulPath(gpu: Gpu, M: number, w: GpuWeight, force?: MatmulPath): Matm
  * dot4I8Packed): then the kernel producing x can quantize it into int8Scratch itself and pass it as `xq`.
  */
 export function matmulReadsInt8(gpu: Gpu, w: GpuWeight, M: number, force?: MatmulPath): boolean {
-  const path = matmulPath(gpu, M, w, force);
+  return readsInt8(gpu, w, matmulPath(gpu, M, w, force));
+}
+
+// q8_0 on int8 x where decode's GEMV config says so, on both decode paths (batched rows are quantized as one
+// vector: the same rounding whatever the batch, since quantization is per 32-block within a row).
+function readsInt8(gpu: Gpu, w: GpuWeight, path: MatmulPath): boolean {
   return w.type === 'q8_0' && (path === 'gemv' || path === 'gemv-batch') && Boolean(gemvDecodeConfig(gpu, 'q8_0').xq);
 }
 
@@ -294,8 +299,10 @@ export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: nu
   // 16-byte loads: 72-88% of HBM bandwidth on an H200 for f32/f16, bench/results/gpu-kernels-gemv-*.md;
   // q8_0 in the same kernel since its own one-row-per-workgroup matvec was retired).
   const path = matmulPath(gpu, M, w, force);
-  // x already quantized by its producer (int8Scratch, see matmulReadsInt8), else quantized here when read as int8.
-  const int8 = () => xq ?? int8Input(gpu, x, M * K);
+  // x as the kernel reads it: int8 (already quantized by its producer into int8Scratch, see matmulReadsInt8, else
+  // quantized here) or f32.
+  const int8x = readsInt8(gpu, w, path);
+  const xIn = () => (int8x ? xq ?? int8Input(gpu, x, M * K) : x);
   if (path === 'gemm') {
     const c = matmulChoice(gpu, M, N, K, w.type);
     runPrefill(gpu, x, w, y, M, 'reg' in c ? c : { reg: MATMUL_GEMM_CONFIGS[0] });
@@ -303,16 +310,13 @@ export function matmul(gpu: Gpu, x: GPUBuffer, w: GpuWeight, y: GPUBuffer, M: nu
   }
   if (path === 'gemv') {
     if (M !== 1) throw new Error(`gemv path needs M = 1 (got M=${M})`);
-    const config = gemvDecodeConfig(gpu, w.type);
-    gemv(gpu, w.buf, config.xq ? int8() : x, N, K, w.type, { out: y, config, scaleOff: w.scaleOff });
+    gemv(gpu, w.buf, xIn(), N, K, w.type, { out: y, config: gemvDecodeConfig(gpu, w.type), scaleOff: w.scaleOff });
     return;
   }
   if (path === 'gemv-batch') {
     // Batched decode (src/model/llama.ts decodeBatch): weights read once per 8 rows, every weight type.
     // The caller checks gemvBatchUsable().
-    // q8_0 on int8 x where decode's GEMV is (the same rounding whatever the batch: quantization is per row).
-    const q8x = w.type === 'q8_0' && Boolean(gemvDecodeConfig(gpu, 'q8_0').xq);
-    gemvBatch(gpu, w.buf, q8x ? int8() : x, y, M, N, K, w.type, { scaleOff: w.scaleOff, xq: q8x });
+    gemvBatch(gpu, w.buf, xIn(), y, M, N, K, w.type, { scaleOff: w.scaleOff, xq: int8x });
     return;
   }
   if (path === 'rows') {
