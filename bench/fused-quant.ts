@@ -19,7 +19,7 @@ Object.assign(globalThis, globals);
 const OUT = process.env.OUT ?? 'bench/out';
 const REPS = Number(process.env.REPS ?? 400); // repetitions per pass (a small number for a smoke run on a CPU adapter)
 const { navGpu, adapter, device } = await openDevice([]);
-const { pipeline } = deviceTools(device);
+const { pipeline, timeSeq } = deviceTools(device);
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const buf = (floats: number, fill = true) => {
   const b = device.createBuffer({ size: Math.ceil(floats / 4) * 16, usage: STORAGE });
@@ -31,38 +31,12 @@ const uniform = (words: ArrayBuffer) => {
   device.queue.writeBuffer(b, 0, words);
   return b;
 };
-type Step = { pipe: GPUComputePipeline; bg: GPUBindGroup; wg: number };
+type Step = { pipe: GPUComputePipeline; bg: GPUBindGroup; wg: [number, number] };
 async function step(code: string, file: string, entryPoint: string, bufs: GPUBuffer[], wg: number,
   constants?: Record<string, number>): Promise<Step> {
   const pipe = await pipeline({ code, file, entryPoint, constants });
   const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: bufs.map((b, i) => ({ binding: i, resource: { buffer: b } })) });
-  return { pipe, bg, wg };
-}
-/** Seconds per repetition of `steps`, one pass of `reps` repetitions, timestamp queries around it. */
-async function timeSeq(steps: Step[], reps: number): Promise<number> {
-  const qs = device.createQuerySet({ type: 'timestamp', count: 2 });
-  const res = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-  const rb = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
-  for (let r = 0; r < reps; r++) {
-    for (const s of steps) {
-      pass.setPipeline(s.pipe);
-      pass.setBindGroup(0, s.bg);
-      pass.dispatchWorkgroups(s.wg);
-    }
-  }
-  pass.end();
-  enc.resolveQuerySet(qs, 0, 2, res, 0);
-  enc.copyBufferToBuffer(res, 0, rb, 0, 16);
-  device.queue.submit([enc.finish()]);
-  await rb.mapAsync(GPUMapMode.READ);
-  const t = new BigUint64Array(rb.getMappedRange());
-  const sec = Number(t[1] - t[0]) / 1e9 / reps;
-  rb.unmap();
-  for (const b of [res, rb]) b.destroy();
-  qs.destroy();
-  return sec;
+  return { pipe, bg, wg: [wg, 1] };
 }
 const median = async (steps: Step[]) => {
   const xs: number[] = [];

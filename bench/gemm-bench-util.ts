@@ -61,15 +61,27 @@ export function deviceTools(device: GPUDevice) {
     return p;
   }
   /** Seconds per dispatch: one compute pass of `reps` dispatches, timestamp queries (wall clock without). */
-  async function timePass(pipe: GPUComputePipeline, bg: GPUBindGroup, wg: [number, number], reps: number): Promise<number> {
+  function timePass(pipe: GPUComputePipeline, bg: GPUBindGroup, wg: [number, number], reps: number): Promise<number> {
+    return timeSeq([{ pipe, bg, wg }], reps);
+  }
+  /** Seconds per repetition of a dispatch sequence: one compute pass of `reps` repetitions, as timePass. */
+  async function timeSeq(steps: { pipe: GPUComputePipeline; bg: GPUBindGroup; wg: [number, number] }[], reps: number): Promise<number> {
     const qs = hasTs ? device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
     const resolve = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     const rb = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass(qs ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
-    pass.setPipeline(pipe);
-    pass.setBindGroup(0, bg);
-    for (let r = 0; r < reps; r++) pass.dispatchWorkgroups(wg[0], wg[1]);
+    let last: (typeof steps)[number] | null = null;
+    for (let r = 0; r < reps; r++) {
+      for (const s of steps) {
+        if (s !== last) { // one step (timePass): bound once for the whole pass
+          pass.setPipeline(s.pipe);
+          pass.setBindGroup(0, s.bg);
+          last = s;
+        }
+        pass.dispatchWorkgroups(s.wg[0], s.wg[1]);
+      }
+    }
     pass.end();
     if (qs) {
       enc.resolveQuerySet(qs, 0, 2, resolve, 0);
@@ -118,5 +130,5 @@ export function deviceTools(device: GPUDevice) {
     for (let t = 0; t < 5; t++) all.push((await timePass(pipe, bg, wg, reps)) * 1e3);
     return { ms: [...all].sort((x, y) => x - y)[2], all, reps };
   }
-  return { pipeline, timePass, timeMedian, upload, read, STORAGE };
+  return { pipeline, timePass, timeSeq, timeMedian, upload, read, STORAGE };
 }
