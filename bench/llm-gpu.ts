@@ -25,21 +25,23 @@ for (const [name, base] of Object.entries(SHAPES)) {
     const model = await LlamaGpu.load(gpu, shard, { maxSeqLen: 1024 });
     const hook = tp > 1 ? async (p: Float32Array) => p : undefined; // read-back + write-back, no network
     const prompt = new Int32Array(128).map((_, i) => (i * 7919) % base.vocabSize); // [128]
+    const steps = 64;
+    // The timed sequence: prefill of the prompt, then `steps` decode steps; ms of the prefill and per decode step.
+    const sequence = async () => {
+      let t0 = performance.now();
+      await model.forward(prompt, 0, hook);
+      const prefill = performance.now() - t0;
+      t0 = performance.now();
+      for (let i = 0; i < steps; i++) await model.forward(new Int32Array([i + 3]), 128 + i, hook);
+      return { prefill, decode: (performance.now() - t0) / steps };
+    };
     // Warm-up (untimed): the whole timed sequence once, so pipelines are compiled and the GPU has left its idle
     // clock (the first 64 decode steps of a process ran at 82.8 tok/s, later ones at 137-143: 7B q8_0, H200).
     // WARMUP=0 times the first pass instead (the numbers committed before 2026-11-29).
-    if (process.env.WARMUP !== '0') {
-      await model.forward(prompt, 0, hook);
-      for (let i = 0; i < 64; i++) await model.forward(new Int32Array([i + 3]), 128 + i, hook);
-    } else await model.forward(prompt.subarray(0, 8), 0, hook); // compile pipelines
+    if (process.env.WARMUP !== '0') await sequence();
+    else await model.forward(prompt.subarray(0, 8), 0, hook); // compile pipelines
     model.reset();
-    let t0 = performance.now();
-    await model.forward(prompt, 0, hook);
-    const prefillMs = performance.now() - t0;
-    const steps = 64;
-    t0 = performance.now();
-    for (let i = 0; i < steps; i++) await model.forward(new Int32Array([i + 3]), 128 + i, hook);
-    const decodeMs = (performance.now() - t0) / steps;
+    const { prefill: prefillMs, decode: decodeMs } = await sequence();
     const row = { model: name, tp, weights, weight_GB: model.weightBytes() / 1e9, prefill_tok_s: 128 / (prefillMs / 1000), decode_ms_per_token: decodeMs, decode_tok_s: 1000 / decodeMs, decode_weight_GBps: model.weightBytes() / 1e9 / (decodeMs / 1000) };
     console.log(JSON.stringify(row));
     rows.push(row);
@@ -48,7 +50,7 @@ for (const [name, base] of Object.entries(SHAPES)) {
       for (let rep = 0; rep < 3; rep++) {
         for (const on of [false, true]) {
           model.int8Producers = on;
-          t0 = performance.now();
+          const t0 = performance.now();
           for (let i = 0; i < steps; i++) await model.forward(new Int32Array([i + 3]), pos++, hook);
           const ms = (performance.now() - t0) / steps;
           const r = { model: name, tp, weights, variant: on ? 'int8 from producers' : 'quantize_q8 dispatches', rep, decode_ms_per_token: ms, decode_tok_s: 1000 / ms };
