@@ -179,8 +179,9 @@ function best(rows: Row[], kernel = 'gemm_reg.wgsl'): Row[] {
 // ---------------------------------------------------------------- prefill: matmul.wgsl vs the tuned GEMM
 
 // M x (N, K) of the Llama 1B (dim 2048, hidden 5632) and 7B (4096, 11008) gate/up and down projections, NT
-// layout as matmul() runs them, f32, f16 and q8_0 weights (GEMM_SWEEP_WTYPE, one per child): shaders/llm/matmul.wgsl against every gemm_reg_r16x8
-// config of PREFILL_CHOICES; isDefault marks what matmul() picks untuned (matmulDefaultChoice).
+// layout as matmul() runs them, f32, f16 and q8_0 weights (GEMM_SWEEP_WTYPE, one per child):
+// shaders/llm/matmul.wgsl against every gemm_reg_r16x8 config of PREFILL_CHOICES; isDefault marks what matmul()
+// picks untuned (matmulDefaultChoice).
 const PREFILL_M = QUICK ? [8, 64] : [128, 512, 2048];
 const PREFILL_NK: [number, number][] = QUICK ? [[128, 64]] : [[5632, 2048], [2048, 5632], [11008, 4096], [4096, 11008]];
 // The tiled kernel and both GEMM config lists (f32's 64-thread tiles at bk8, the packed types' at bk16), every
@@ -249,43 +250,41 @@ async function prefillChild(flags: string[], toggles: string) {
     const bg = bindings(pipe);
     for (const t0 = elapsed(); elapsed() - t0 < (QUICK ? 0.1 : 2);) await timePass(pipe, bg, d.workgroups, 20);
   }
-  {
-    for (const [N, K] of PREFILL_NK) {
-      for (const M of PREFILL_M) {
-        const def = JSON.stringify(matmulDefaultChoice(M, N, K, wtype, lim));
-        for (const choice of QUICK ? [PREFILL_CHOICES[0], PREFILL_CHOICES[PREFILL_CHOICES.length - 1]] : PREFILL_CHOICES) {
-          if (!QUICK && elapsed() > 105) break; // the parent kills this child at 120 s: keep what was measured
-          const reg = 'reg' in choice;
-          const row: Row = { phase: 'prefill', toggles, M, N, K, layout: 'NT', kernel: reg ? 'gemm_reg_r16x8.wgsl' : 'matmul.wgsl',
-            label: reg ? gemmRegLabel(choice.reg) : '64x64', config: reg ? choice.reg : { wgX: 16, wgY: 16, bk: 16 },
-            tflops: null, msMedian: null, msAll: [], reps: 0, relErr: null, ok: false, wtype, isDefault: JSON.stringify(choice) === def };
-          rows.push(row);
-          try {
-            const d = planPrefill(M, N, K, wtype, scaleOff, choice);
-            const pipe = await pipeline(d.kernel);
-            device.queue.writeBuffer(ub, 0, d.params.buffer as ArrayBuffer, d.params.byteOffset, d.params.byteLength);
-            const bg = bindings(pipe);
-            const clr = device.createCommandEncoder();
-            clr.clearBuffer(Y);
-            device.queue.submit([clr.finish()]);
-            const est = await timePass(pipe, bg, d.workgroups, 2);
-            row.reps = Math.max(3, Math.min(QUICK ? 4 : 2000, Math.ceil(0.02 / Math.max(est, 1e-6))));
-            for (let t = 0; t < 5; t++) row.msAll.push((await timePass(pipe, bg, d.workgroups, row.reps)) * 1e3);
-            row.msMedian = [...row.msAll].sort((x, y) => x - y)[2];
-            row.tflops = (2 * M * N * K) / (row.msMedian / 1e3) / 1e12;
-            const e = device.createCommandEncoder();
-            e.copyBufferToBuffer(Y, 0, rbY, 0, M * N * 4);
-            device.queue.submit([e.finish()]);
-            await rbY.mapAsync(GPUMapMode.READ, 0, M * N * 4);
-            const hy = new Float32Array(rbY.getMappedRange(0, M * N * 4).slice(0)); // [M, N]
-            rbY.unmap();
-            row.relErr = checkGemm(hX, hWseen, hy, M, N, K, true);
-            row.ok = row.relErr < 1e-4;
-          } catch (err) {
-            row.error = String(err).slice(0, 400);
-          }
-          log(`prefill ${wtype} M${M} N${N} K${K} ${row.kernel} ${row.label}${row.isDefault ? ' (default)' : ''}: ${row.tflops?.toFixed(2) ?? '-'} TFLOPS relErr ${row.relErr?.toExponential(1) ?? '-'}${row.error ? ' ERROR ' + row.error : ''} (${elapsed().toFixed(0)} s)`);
+  for (const [N, K] of PREFILL_NK) {
+    for (const M of PREFILL_M) {
+      const def = JSON.stringify(matmulDefaultChoice(M, N, K, wtype, lim));
+      for (const choice of QUICK ? [PREFILL_CHOICES[0], PREFILL_CHOICES[PREFILL_CHOICES.length - 1]] : PREFILL_CHOICES) {
+        if (!QUICK && elapsed() > 105) break; // the parent kills this child at 120 s: keep what was measured
+        const reg = 'reg' in choice;
+        const row: Row = { phase: 'prefill', toggles, M, N, K, layout: 'NT', kernel: reg ? 'gemm_reg_r16x8.wgsl' : 'matmul.wgsl',
+          label: reg ? gemmRegLabel(choice.reg) : '64x64', config: reg ? choice.reg : { wgX: 16, wgY: 16, bk: 16 },
+          tflops: null, msMedian: null, msAll: [], reps: 0, relErr: null, ok: false, wtype, isDefault: JSON.stringify(choice) === def };
+        rows.push(row);
+        try {
+          const d = planPrefill(M, N, K, wtype, scaleOff, choice);
+          const pipe = await pipeline(d.kernel);
+          device.queue.writeBuffer(ub, 0, d.params.buffer as ArrayBuffer, d.params.byteOffset, d.params.byteLength);
+          const bg = bindings(pipe);
+          const clr = device.createCommandEncoder();
+          clr.clearBuffer(Y);
+          device.queue.submit([clr.finish()]);
+          const est = await timePass(pipe, bg, d.workgroups, 2);
+          row.reps = Math.max(3, Math.min(QUICK ? 4 : 2000, Math.ceil(0.02 / Math.max(est, 1e-6))));
+          for (let t = 0; t < 5; t++) row.msAll.push((await timePass(pipe, bg, d.workgroups, row.reps)) * 1e3);
+          row.msMedian = [...row.msAll].sort((x, y) => x - y)[2];
+          row.tflops = (2 * M * N * K) / (row.msMedian / 1e3) / 1e12;
+          const e = device.createCommandEncoder();
+          e.copyBufferToBuffer(Y, 0, rbY, 0, M * N * 4);
+          device.queue.submit([e.finish()]);
+          await rbY.mapAsync(GPUMapMode.READ, 0, M * N * 4);
+          const hy = new Float32Array(rbY.getMappedRange(0, M * N * 4).slice(0)); // [M, N]
+          rbY.unmap();
+          row.relErr = checkGemm(hX, hWseen, hy, M, N, K, true);
+          row.ok = row.relErr < 1e-4;
+        } catch (err) {
+          row.error = String(err).slice(0, 400);
         }
+        log(`prefill ${wtype} M${M} N${N} K${K} ${row.kernel} ${row.label}${row.isDefault ? ' (default)' : ''}: ${row.tflops?.toFixed(2) ?? '-'} TFLOPS relErr ${row.relErr?.toExponential(1) ?? '-'}${row.error ? ' ERROR ' + row.error : ''} (${elapsed().toFixed(0)} s)`);
       }
     }
   }
