@@ -92,8 +92,15 @@ function readBuf(b: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
 
 interface Timed { gpuSec: number; wallSec: number; reps: number }
 
-/** One pass of `reps` dispatches rotating over `sets` of buffers; seconds per dispatch (GPU and wall). */
-async function timePass(k: Kernel, params: ArrayBufferView, sets: GPUBuffer[][], wg: [number, number], reps: number): Promise<Timed> {
+/**
+ * What the timed passes of one measure() share: the params buffer, a bind group per set, the query set
+ * and its resolve / read-back buffers. Made once per case, not per pass: the warm-up runs hundreds of
+ * passes, and creating and destroying a query set and three buffers for each crashed Dawn-for-Node
+ * (glibc mutex / futex aborts, H200, 2026-11-29).
+ */
+interface PassKit { pipe: GPUComputePipeline; groups: GPUBindGroup[]; qs: GPUQuerySet | null; owned: GPUBuffer[]; resolve: GPUBuffer; rb: GPUBuffer }
+
+async function passKit(k: Kernel, params: ArrayBufferView, sets: GPUBuffer[][]): Promise<PassKit> {
   const pipe = await pipeline(k);
   const ub = device.createBuffer({ size: 16 * Math.ceil(params.byteLength / 16), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(ub, 0, params.buffer, params.byteOffset, params.byteLength);
@@ -102,6 +109,17 @@ async function timePass(k: Kernel, params: ArrayBufferView, sets: GPUBuffer[][],
   const qs = hasTs ? device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
   const resolve = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
   const rb = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  return { pipe, groups, qs, resolve, rb, owned: [ub, resolve, rb] };
+}
+
+function destroyKit(kit: PassKit): void {
+  for (const b of kit.owned) b.destroy();
+  kit.qs?.destroy();
+}
+
+/** One pass of `reps` dispatches rotating over the kit's sets of buffers; seconds per dispatch (GPU and wall). */
+async function timePass(kit: PassKit, wg: [number, number], reps: number): Promise<Timed> {
+  const { pipe, groups, qs, resolve, rb } = kit;
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass(qs ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
   pass.setPipeline(pipe);
@@ -123,24 +141,24 @@ async function timePass(k: Kernel, params: ArrayBufferView, sets: GPUBuffer[][],
   let gpuSec = wallSec;
   if (qs) {
     await rb.mapAsync(GPUMapMode.READ);
-    const t = new BigUint64Array(rb.getMappedRange());
+    const t = new BigUint64Array(rb.getMappedRange().slice(0)); // ns [2]
     gpuSec = Number(t[1] - t[0]) / 1e9 / reps;
     rb.unmap();
   }
-  for (const b of [ub, resolve, rb]) b.destroy();
-  qs?.destroy();
   return { gpuSec, wallSec, reps };
 }
 
 /** Median of `trials` passes, each sized to last ~targetSec (a few ms; timestamp quantization stays small). */
 async function measure(k: Kernel, params: ArrayBufferView, sets: GPUBuffer[][], wg: [number, number], trials = 5, targetSec = 0.02): Promise<Timed> {
-  const first = await timePass(k, params, sets, wg, 2); // compiles
+  const kit = await passKit(k, params, sets);
+  const first = await timePass(kit, wg, 2); // compiles
   const est = Math.max(first.wallSec, first.gpuSec, 1e-6);
   const reps = Math.max(3, Math.min(QUICK ? 8 : 4000, Math.ceil(targetSec / est)));
-  await warmIfIdle(() => timePass(k, params, sets, wg, reps));
+  await warmIfIdle(() => timePass(kit, wg, reps));
   const runs: Timed[] = [];
-  for (let i = 0; i < trials; i++) runs.push(await timePass(k, params, sets, wg, reps));
+  for (let i = 0; i < trials; i++) runs.push(await timePass(kit, wg, reps));
   markWork();
+  destroyKit(kit);
   runs.sort((x, y) => x.gpuSec - y.gpuSec);
   return runs[Math.floor(runs.length / 2)];
 }

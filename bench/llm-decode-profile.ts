@@ -8,7 +8,11 @@
 // at B=1 and B=8, and tp-shaped decode (an identity all-reduce hook: two GPU read-backs per layer, no
 // network) to split an all-reduce point into GPU read-back latency vs the network exchange.
 // Every mode must decode the same greedy tokens as 'base' (tokens_match).
-// Env: SHAPE=1B|7B|tiny (default 1B), PROMPT=32, STEPS=64, MODES=base,before,...,default (see MODE_DEFS).
+// Per-kernel breakdown (KERNELS=1, default; 0 skips it): the default mode re-run with every dispatch in a
+// pass of its own (sharedPass off), each pass timed and labelled by its shader and entry point, so a
+// token's GPU time splits by kernel (pass boundaries add a little to each; the busy total of the shared
+// pass is printed beside it).
+// Env: SHAPE=1B|7B|tiny (default 1B), WEIGHTS=f16|q8_0, PROMPT=32, STEPS=64, MODES=base,before,...,default (see MODE_DEFS).
 // Bundle: node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/llm-decode-profile.ts', '.gpu-node/decode-profile.mjs', { minify: true }))"
 import { create, globals } from 'webgpu';
 import fs from 'node:fs';
@@ -16,7 +20,7 @@ import os from 'node:os';
 import { Gpu, type GpuStats, type GpuTuning } from '../src/gpu/gpu';
 import { DEFAULT_TUNING } from '../src/gpu/timer';
 import { LlamaGpu } from '../src/model/llama';
-import { SHAPES, shardOf } from './random-shard';
+import { SHAPES, benchWeights, shardOf } from './random-shard';
 
 Object.assign(globalThis, globals);
 
@@ -24,6 +28,8 @@ const only = process.env.SHAPE ?? '1B';
 const PROMPT = Number(process.env.PROMPT ?? 32);
 const STEPS = Number(process.env.STEPS ?? 64);
 const PROFILE_STEPS = Math.min(STEPS, Number(process.env.PROFILE_STEPS ?? 16));
+const KERNELS = process.env.KERNELS !== '0';
+const weights = benchWeights(); // WEIGHTS=f16 (default) | q8_0
 // fused: LlamaGpu.load's fuse option (q|k|v and gate|up stacked, fused rope+cache store, add+norm,
 // swiglu: 9 dispatches a layer instead of 15). 'before' = the defaults before fusion and flushEvery 32;
 // 'default' = the defaults now (every ratio below is against rows of the same run).
@@ -114,7 +120,7 @@ const rt = await roundTrips();
 const tLoad = performance.now();
 // Both weight sets stay alive for the whole run (one allocation set per process: see the GPU rules);
 // the unfused one only when a mode needs it.
-const shard = shardOf(base, 1);
+const shard = shardOf(base, 1, weights);
 const fusedModel = await LlamaGpu.load(gpu, shard, { maxSeqLen: PROMPT + STEPS + 8, maxSlots: 8 });
 const plainModel = modes.some((m) => MODE_DEFS[m] && !MODE_DEFS[m].fused)
   ? await LlamaGpu.load(gpu, shard, { maxSeqLen: PROMPT + STEPS + 8, maxSlots: 8, fuse: false })
@@ -144,6 +150,7 @@ async function decodeRun(steps: number, reduce: typeof identity | undefined, tim
   const wall: number[] = [];
   const gpuBusy: number[] = [];
   const gpuSpan: number[] = [];
+  const byLabel: Record<string, { passes: number; ms: number }> = {}; // summed over the steps
   if (timed) await gpu.gpuTimes(); // drop the prefill's passes
   gpu.resetStats();
   for (let i = 0; i < steps; i++) {
@@ -154,10 +161,18 @@ async function decodeRun(steps: number, reduce: typeof identity | undefined, tim
     tokens.push(tok);
     if (timed) {
       const t = await gpu.gpuTimes();
-      if (t) { gpuBusy.push(t.busyMs); gpuSpan.push(t.spanMs); }
+      if (t) {
+        gpuBusy.push(t.busyMs);
+        gpuSpan.push(t.spanMs);
+        for (const [l, v] of Object.entries(t.byLabel)) {
+          const o = (byLabel[l] ??= { passes: 0, ms: 0 });
+          o.passes += v.passes;
+          o.ms += v.ms;
+        }
+      }
     }
   }
-  return { tokens, wall, gpuBusy, gpuSpan, stats: gpu.resetStats() };
+  return { tokens, wall, gpuBusy, gpuSpan, byLabel, stats: gpu.resetStats() };
 }
 
 const rows: Row[] = [];
@@ -194,6 +209,32 @@ for (const v of variants) {
   }
 }
 
+// ---------------------------------------------------------------- per-kernel breakdown
+interface KernelRow { kernel: string; passes_per_token: number; us_per_token: number; us_per_pass: number; pct_of_busy: number }
+const kernelRows: KernelRow[] = [];
+let kernelBusyMs: number | null = null;
+if (KERNELS && modes.includes('default')) {
+  setMode('default');
+  gpu.tuning.sharedPass = false; // a pass (and so a timestamp pair) per dispatch
+  if (gpu.enableTimer()) {
+    await decodeRun(2, undefined, true); // warm-up with the pass-per-dispatch encoding
+    const prof = await decodeRun(PROFILE_STEPS, undefined, true);
+    gpu.disableTimer();
+    const n = prof.gpuBusy.length;
+    kernelBusyMs = r2(mean(prof.gpuBusy));
+    for (const [kernel, v] of Object.entries(prof.byLabel)) {
+      kernelRows.push({
+        kernel, passes_per_token: r2(v.passes / n), us_per_token: r2((v.ms * 1000) / n),
+        us_per_pass: r2((v.ms * 1000) / v.passes), pct_of_busy: r2((100 * v.ms) / n / kernelBusyMs),
+      });
+    }
+    kernelRows.sort((a, b) => b.us_per_token - a.us_per_token);
+    for (const k of kernelRows) log(`  ${k.kernel}: ${k.us_per_token} us/token (${k.passes_per_token} x ${k.us_per_pass} us), ${k.pct_of_busy}%`);
+    log(`per-kernel busy ${kernelBusyMs} ms/token over ${n} tokens (shared-pass busy: ${rows.find((r) => r.case === 'decode tp=1' && r.mode === 'default')?.gpu_busy_ms ?? '—'} ms)`);
+  }
+  setMode('default');
+}
+
 // ---------------------------------------------------------------- batched decode
 for (const m of modes.filter((x) => x === 'base' || x === 'before' || x === 'default')) {
   setMode(m);
@@ -220,23 +261,29 @@ for (const r of rows) {
   }
 }
 const doc = {
-  name: 'llm-decode-profile', model: name, weights: 'f16', prompt: PROMPT, steps: STEPS, profile_steps: PROFILE_STEPS, date: new Date().toISOString(),
+  name: 'llm-decode-profile', model: name, weights, prompt: PROMPT, steps: STEPS, profile_steps: PROFILE_STEPS, date: new Date().toISOString(),
   machine: { hostname: os.hostname(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model }, node: process.version, adapter: gpu.report,
   modes: Object.fromEntries(modes.map((m) => [m, MODE_DEFS[m]])), round_trips: rt, rows, detail, base_tok_s: baseRow?.tok_s ?? null,
+  kernels: { busy_ms_per_token: kernelBusyMs, rows: kernelRows },
 };
 const cols = ['case', 'mode', 'tok_s', 'speedup_vs_base', 'speedup_vs_before', 'wall_ms_mean', 'cpu_ms', 'map_wait_ms', 'gpu_busy_ms', 'gpu_span_ms', 'submits', 'readbacks', 'read_ms_per_readback', 'bind_groups', 'passes', 'dispatches', 'tokens_match'];
 const md = [
-  `# Decode profile (bench/llm-decode-profile.ts): ${name}, random f16 weights, prompt ${PROMPT}, ${STEPS} tokens`,
+  `# Decode profile (bench/llm-decode-profile.ts): ${name}, random ${weights} weights, prompt ${PROMPT}, ${STEPS} tokens`,
   '', `${doc.date}, ${gpu.report.description || gpu.report.vendor}, ${os.cpus()[0]?.model} x${os.cpus().length}, Node ${process.version}`, '',
   '| round trip | min ms | p50 ms | p90 ms |', '| --- | --- | --- | --- |',
   ...Object.entries(rt).map(([k, v]) => { const o = v as Record<string, number>; return `| ${k} | ${o.min_ms} | ${o.p50_ms} | ${o.p90_ms} |`; }),
   '', `| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`,
   ...rows.map((r) => `| ${cols.map((c) => (r[c] === undefined || r[c] === null ? '—' : String(r[c]))).join(' | ')} |`),
+  ...(kernelRows.length
+    ? ['', `Per-kernel GPU time of a decode token (default mode, a pass per dispatch; ${kernelBusyMs} ms busy a token):`, '',
+      '| kernel | passes/token | us/token | us/pass | % of busy |', '| --- | --- | --- | --- | --- |',
+      ...kernelRows.map((k) => `| ${k.kernel} | ${k.passes_per_token} | ${k.us_per_token} | ${k.us_per_pass} | ${k.pct_of_busy} |`)]
+    : []),
 ].join('\n');
 console.log(md);
 const out = process.env.OUT ?? 'bench/out';
 fs.mkdirSync(out, { recursive: true });
-const slug = `${only}-${String(gpu.report.description || gpu.report.vendor || 'gpu').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 30)}`;
+const slug = `${only}${weights === 'f16' ? '' : '-' + weights}-${String(gpu.report.description || gpu.report.vendor || 'gpu').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 30)}`;
 fs.writeFileSync(`${out}/llm-decode-profile-${slug}.json`, JSON.stringify(doc, null, 2));
 fs.writeFileSync(`${out}/llm-decode-profile-${slug}.md`, md + '\n');
 log(`wrote ${out}/llm-decode-profile-${slug}.{json,md}`);

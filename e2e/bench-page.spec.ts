@@ -38,6 +38,8 @@ test('bench page draws every chart without errors', async ({ page }) => {
   for (let i = 0; i < pointFiles; i++) expected.push(i === 0 ? 'chart-tp-points' : `chart-tp-points-${i}`);
   if (names.some((n) => n.startsWith('gpu-kernels-') && rowsIn(read(n).gemm).length)) expected.push('chart-matmul');
   if (count('llm-decode-profile-')) expected.push('chart-decode-profile');
+  const kernelProfiles = names.filter((n) => n.startsWith('llm-decode-profile-') && rowsIn((read(n).kernels as { rows?: unknown } | undefined)?.rows).length).length;
+  for (let i = 0; i < kernelProfiles; i++) expected.push(`chart-decode-kernels-${i}`);
   if (count('ort-webgpu-gpu-')) expected.push('chart-ort-webgpu');
   if (count('llm-wllama-')) expected.push('chart-wllama');
   const quality = count('distrifusion-quality-');

@@ -7,9 +7,12 @@ import { chartSection, colour, filesWith, newest, num, rowsOf, str, uniq, val, w
 /** Multi-line tick label: "decode tp-shaped (identity ...)" -> ["decode tp-shaped", "(identity ...)"]. */
 const wrap = (s: string): string[] => s.replace(/ \(/, '\n(').split('\n');
 
-/** tok/s per mode, grouped by case, for the newest profile (the fused-kernel run of 2026-11-28 or later). */
+/** A profile run with one mode only (a per-kernel run) has no mode comparison to chart. */
+const modeCount = (f: { doc: Json }): number => uniq(rowsOf(f.doc).map((r) => str(r.mode))).length;
+
+/** tok/s per mode, grouped by case, for the newest profile that compares modes (the fused-kernel run of 2026-11-28 or later). */
 export function decodeProfileChart(): void {
-  const f = newest('llm-decode-profile-');
+  const f = filesWith('llm-decode-profile-').filter((x) => modeCount(x) > 1).sort((a, b) => str(a.doc.date).localeCompare(str(b.doc.date))).pop();
   if (!f) return;
   const rows = rowsOf(f.doc);
   const cases = uniq(rows.map((r) => str(r.case)));
@@ -25,6 +28,26 @@ export function decodeProfileChart(): void {
       },
       options: { skipNull: true, scales: { y: { beginAtZero: true, title: { display: true, text: 'tokens/s' } } } },
     });
+}
+
+/** Where a decode token's GPU time goes, per kernel (profiles with a `kernels` breakdown), one chart per file. */
+export function decodeKernelsCharts(): void {
+  const withKernels = filesWith('llm-decode-profile-').filter((f) => ((f.doc.kernels as Json | undefined)?.rows as Json[] | undefined)?.length);
+  withKernels.forEach((f, idx) => {
+    const k = f.doc.kernels as Json;
+    const rows = (k.rows as Json[]).filter((r) => num(r.us_per_token) > 0);
+    const tokS = rowsOf(f.doc).find((r) => str(r.case) === 'decode tp=1' && str(r.mode) === 'default')?.tok_s;
+    chartSection(`LLM decode: GPU time per kernel (${f.name})`,
+      `µs of GPU time per decoded token by kernel, ${str(f.doc.model, 'the model')} ${str(f.doc.weights, '')} weights, a pass per dispatch (timestamp queries; pass boundaries add a few µs to each, ${str(k.busy_ms_per_token)} ms busy a token against the shared pass's ${str(rowsOf(f.doc).find((r) => str(r.mode) === 'default')?.gpu_busy_ms)}), ${tokS ? `${str(tokS)} tok/s, ` : ''}Node + Dawn on ${whereOf(f.doc)}.`,
+      `chart-decode-kernels-${idx}`, {
+        type: 'bar',
+        data: {
+          labels: rows.map((r) => `${str(r.kernel).replace(/^shaders\//, '')} (x${str(r.passes_per_token)})`),
+          datasets: [{ label: 'µs per token', backgroundColor: colour(idx), data: rows.map((r) => val(r.us_per_token)) }],
+        },
+        options: { indexAxis: 'y', scales: { x: { beginAtZero: true, title: { display: true, text: 'µs per token' } } } },
+      });
+  });
 }
 
 /** Decode and prefill tok/s per engine: WGSL (f32, f16) vs ORT webgpu EP vs ORT wasm, one chart per file. */

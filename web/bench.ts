@@ -7,7 +7,7 @@
 import { distrifusionQualityCharts, distrifusionSpeedCharts, unetKernelsCharts } from './bench-charts-distrifusion';
 import { gemm50Charts, gemmSubgroupMatrixChart, gemmSweepCharts, gemmVendorChart, gpuKernelsMatmulChart } from './bench-charts-gemm';
 import { attentionDecodeChart, tuneLoadChart } from './bench-charts-kernels';
-import { dataParallelChart, decodeProfileChart, multiGpuLabel, ortWebgpuCharts, tpPointsCharts, wllamaChart } from './bench-charts-llm';
+import { dataParallelChart, decodeKernelsCharts, decodeProfileChart, multiGpuLabel, ortWebgpuCharts, tpPointsCharts, wllamaChart } from './bench-charts-llm';
 import { adapterName, byName, chartSection, COLOURS, guarded, num, rowsOf, str, whereOf } from './bench-charts-common';
 import { el } from './ui';
 
@@ -98,6 +98,7 @@ guarded('LLM tokens/s by tp', () => {
 guarded('tp all-reduce points', tpPointsCharts);
 guarded('data parallelism', dataParallelChart);
 guarded('decode profile', decodeProfileChart);
+guarded('decode kernels', decodeKernelsCharts);
 guarded('ORT webgpu comparison', ortWebgpuCharts);
 guarded('wllama comparison', wllamaChart);
 guarded('DistriFusion speed', distrifusionSpeedCharts);

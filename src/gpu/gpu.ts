@@ -332,12 +332,12 @@ export class Gpu {
     const uni = params ? this.uniforms.slice(params) : null;
     const bind = this.tuning.cacheBindGroups ? this.binds.cached(p.id, p.layout, uni, buffers) : this.binds.create(p.pipe.getBindGroupLayout(0), uni, buffers);
     if (this.tuning.sharedPass) {
-      const pass = (this.pass ??= this.beginPass());
+      const pass = (this.pass ??= this.beginPass('shared'));
       if (this.passPipe !== p.pipe) pass.setPipeline((this.passPipe = p.pipe));
       pass.setBindGroup(0, bind);
       pass.dispatchWorkgroups(x, y, z);
     } else {
-      const pass = this.beginPass();
+      const pass = this.beginPass(`${kernel.file}:${kernel.entryPoint ?? 'main'}`);
       pass.setPipeline(p.pipe);
       pass.setBindGroup(0, bind);
       pass.dispatchWorkgroups(x, y, z);
@@ -348,9 +348,9 @@ export class Gpu {
     if (this.tuning.flushEvery > 0 && this.pendingDispatches >= this.tuning.flushEvery && !this.capturing) this.flush();
   }
 
-  private beginPass(): GPUComputePassEncoder {
+  private beginPass(label: string): GPUComputePassEncoder {
     this.stats.passes++;
-    const ts = this.timer?.passWrites();
+    const ts = this.timer?.passWrites(label);
     return this.enc().beginComputePass(ts ? { timestampWrites: ts } : undefined);
   }
 

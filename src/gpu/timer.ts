@@ -51,11 +51,16 @@ export const zeroStats = (): GpuStats => ({
 });
 
 
-/** GPU time since the last collect(). busy: sum of pass durations; span: first pass start to last pass end. */
+/**
+ * GPU time since the last collect(). busy: sum of pass durations; span: first pass start to last pass end.
+ * byLabel: busy ms and pass count per pass label (with sharedPass off every dispatch is its own pass,
+ * labelled by its kernel, so this is a per-kernel breakdown; a shared pass is labelled 'shared').
+ */
 export interface GpuTimes {
   passes: number;
   busyMs: number;
   spanMs: number;
+  byLabel: Record<string, { passes: number; ms: number }>;
 }
 
 const QUERY_COUNT = 4096; // the WebGPU maximum: 2048 passes between two collect() calls; more are left untimed
@@ -67,6 +72,7 @@ export class GpuTimer {
   private next = 0; // next free query index
   private flushedUpTo = 0; // queries [0, flushedUpTo) are resolved by submitted encoders
   private pairs: number[] = []; // first query index of each timed pass (begin at i, end at i + 1)
+  private labels: string[] = []; // the label of each timed pass, parallel to pairs
   dropped = 0; // passes left untimed because the query set was full
 
   constructor(private readonly device: GPUDevice) {
@@ -75,7 +81,7 @@ export class GpuTimer {
   }
 
   /** timestampWrites for the next compute pass, or undefined when the query set is full. */
-  passWrites(): GPUComputePassTimestampWrites | undefined {
+  passWrites(label = 'pass'): GPUComputePassTimestampWrites | undefined {
     if (this.next + 2 > QUERY_COUNT) {
       this.dropped++;
       return undefined;
@@ -83,6 +89,7 @@ export class GpuTimer {
     const i = this.next;
     this.next += 2;
     this.pairs.push(i);
+    this.labels.push(label);
     return { querySet: this.qs, beginningOfPassWriteIndex: i, endOfPassWriteIndex: i + 1 };
   }
 
@@ -98,10 +105,13 @@ export class GpuTimer {
   /** Reads the timestamps of every pass submitted since the last collect() (call after a flush). */
   async collect(): Promise<GpuTimes> {
     const pairs = this.pairs;
+    const labels = this.labels;
     const n = this.flushedUpTo;
     this.pairs = [];
+    this.labels = [];
     this.next = this.flushedUpTo = 0;
-    if (n === 0) return { passes: 0, busyMs: 0, spanMs: 0 };
+    const byLabel: GpuTimes['byLabel'] = {};
+    if (n === 0) return { passes: 0, busyMs: 0, spanMs: 0, byLabel };
     const rb = this.device.createBuffer({ size: n * 8, usage: 0x01 | 0x08, label: 'gpu-timer.read' }); // MAP_READ | COPY_DST
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(this.resolveBuf, 0, rb, 0, n * 8);
@@ -114,16 +124,19 @@ export class GpuTimer {
     let first = -1n;
     let last = -1n;
     let passes = 0;
-    for (const i of pairs) {
-      if (i + 1 >= n) continue; // not resolved (collect() before the flush)
+    pairs.forEach((i, k) => {
+      if (i + 1 >= n) return; // not resolved (collect() before the flush)
       const b = t[i], e = t[i + 1];
-      if (b <= 0n || e < b) continue; // Dawn writes 0 for passes it could not time
+      if (b <= 0n || e < b) return; // Dawn writes 0 for passes it could not time
       busy += e - b;
+      const l = (byLabel[labels[k]] ??= { passes: 0, ms: 0 });
+      l.passes++;
+      l.ms += Number(e - b) / 1e6;
       if (first < 0n || b < first) first = b;
       if (e > last) last = e;
       passes++;
-    }
-    return { passes, busyMs: Number(busy) / 1e6, spanMs: passes ? Number(last - first) / 1e6 : 0 };
+    });
+    return { passes, busyMs: Number(busy) / 1e6, spanMs: passes ? Number(last - first) / 1e6 : 0, byLabel };
   }
 
   destroy(): void {

@@ -58,6 +58,34 @@ describe('Gpu', () => {
     gpu.free(buf);
   });
 
+  it('times passes by label: a pass per dispatch names its kernel, a shared pass is one entry', async () => {
+    await testGpu(); // installs the WebGPU globals
+    const gpu = await Gpu.create({ gpu: (await import('webgpu')).create([]) as unknown as GPU, timestamps: true });
+    try {
+      if (!gpu.enableTimer()) return; // an adapter without timestamp-query has nothing to time
+      const a = { code: ADD_WGSL, file: 'a.wgsl' };
+      const b = { code: ADD_WGSL.replace('fn main', 'fn other'), file: 'b.wgsl', entryPoint: 'other' };
+      const buf = gpu.alloc(256); // [64]
+      gpu.tuning.sharedPass = false;
+      for (let i = 0; i < 3; i++) gpu.run(a, params(64, 1), [buf], [1]);
+      for (let i = 0; i < 2; i++) gpu.run(b, params(64, 1), [buf], [1]);
+      const t = (await gpu.gpuTimes())!;
+      expect(Object.keys(t.byLabel).sort()).toEqual(['a.wgsl:main', 'b.wgsl:other']);
+      expect(t.byLabel['a.wgsl:main'].passes).toBe(3);
+      expect(t.byLabel['b.wgsl:other'].passes).toBe(2);
+      expect(t.passes).toBe(5);
+      expect(t.byLabel['a.wgsl:main'].ms + t.byLabel['b.wgsl:other'].ms).toBeCloseTo(t.busyMs, 6);
+      gpu.tuning.sharedPass = true;
+      for (let i = 0; i < 4; i++) gpu.run(i % 2 ? a : b, params(64, 1), [buf], [1]);
+      const s = (await gpu.gpuTimes())!;
+      expect(Object.keys(s.byLabel)).toEqual(['shared']);
+      expect(s.byLabel.shared.passes).toBe(1);
+      expect(new Float32Array(await gpu.read(buf, 256))[7]).toBe(9); // every dispatch ran
+    } finally {
+      gpu.destroy();
+    }
+  });
+
   it('pools buffers by size bucket', async () => {
     const gpu = await testGpu();
     const a = gpu.alloc(10000);
