@@ -125,19 +125,36 @@ export function splitChunks(plan: SplitPlan, nKeys: number): number {
   return Math.ceil(nKeys / cl);
 }
 
+/** Vec4s of a head per combine workgroup: 256 / cvb >= 32 chunk lanes share the chunks (a few loads each in
+ * flight instead of nct / 8 one after another at headDim 128). */
+function combineVec4s(hd4: number): number {
+  let cvb = hd4;
+  while (cvb > 8 && cvb % 2 === 0) cvb /= 2;
+  return cvb;
+}
+
+/**
+ * Whether split-KV decode can also write its output in q8 form (the combine kernel's main_q8): where a
+ * combine workgroup covers exactly one 32-value block, i.e. headDim % 32 == 0.
+ */
+export function splitWritesInt8(headDim: number): boolean {
+  return headDim % 4 === 0 && combineVec4s(headDim / 4) === 8;
+}
+
 /**
  * Split-KV decode of B rows (shared by attention() and attentionBatch()). rows: u32 [B, 2] (base, pos)
  * when given, else B = 1 at `pos` from cache row 0 (+ layerOff floats). out [B, nHeads*headDim].
+ * outq (splitWritesInt8(headDim) only): also out quantized as quantize_q8 would, u32 [n/4 + n/32] for
+ * n = B*nHeads*headDim; the combine dispatch then runs even for single-chunk rows, in place of a quantize_q8.
  */
 export function runSplit(gpu: Gpu, plan: SplitPlan, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, kvmap: GPUBuffer,
-  rows: GPUBuffer | null, out: GPUBuffer, B: number, nHeads: number, headDim: number, layerOff: number, pos: number): void {
+  rows: GPUBuffer | null, out: GPUBuffer, B: number, nHeads: number, headDim: number, layerOff: number, pos: number,
+  outq?: GPUBuffer): void {
   if (layerOff % 4) throw new Error(`attention split: layerOff ${layerOff} not a multiple of 4`);
+  if (outq && !splitWritesInt8(headDim)) throw new Error(`attention split: no int8 output at headDim ${headDim} (needs a multiple of 32)`);
   // One row of known length dispatches only its chunks; a batch (lengths on the GPU) dispatches nct per row.
   const nch = rows ? plan.nct : splitChunks(plan, pos + 1);
-  // Combine: each workgroup takes cvb vec4s of a head, so 256 / cvb >= 32 chunk lanes share the chunks
-  // (a few loads each in flight instead of nct / 8 one after another at headDim 128).
-  let cvb = plan.hd4;
-  while (cvb > 8 && cvb % 2 === 0) cvb /= 2;
+  const cvb = combineVec4s(plan.hd4);
   const u = params(B, nHeads, plan.hd4, plan.nKv * plan.hd4, plan.nKv, plan.nct, plan.minChunk, layerOff / 4, pos,
     rows ? 1 : 0, { f: 1 / Math.sqrt(headDim) }, nch, cvb);
   const parts = rows || nch > 1;
@@ -149,7 +166,10 @@ export function runSplit(gpu: Gpu, plan: SplitPlan, q: GPUBuffer, kc: GPUBuffer,
       : { code: splitWgsl, file: 'shaders/llm/attention_split.wgsl' };
   gpu.run({ ...kernel, constants: plan.consts }, u,
     [q, kc, vc, kvmap, rowBuf, out, pacc, pml], grid(B * plan.nKv * nch));
-  if (parts) {
+  if (outq) {
+    gpu.run({ code: combineWgsl, file: 'shaders/llm/attention_combine.wgsl', entryPoint: 'main_q8' }, u,
+      [rowBuf, pacc, pml, out, outq], grid(B * nHeads * (plan.hd4 / cvb)));
+  } else if (parts) {
     gpu.run({ code: combineWgsl, file: 'shaders/llm/attention_combine.wgsl' }, u, [rowBuf, pacc, pml, out],
       grid(B * nHeads * (plan.hd4 / cvb)));
   }
@@ -199,10 +219,11 @@ export function reference(q: Float32Array, kc: Float32Array, vc: Float32Array, k
 
 /**
  * out [T, nHeads*headDim] = attention(q, cache). kc / vc are the whole caches [nLayers, maxSeqLen, kvDim];
- * layerOff is this layer's first float; kvmap a u32 [nHeads] buffer.
+ * layerOff is this layer's first float; kvmap a u32 [nHeads] buffer. outq: where the split kernel runs and
+ * splitWritesInt8(headDim), out's q8 form is written too (see runSplit); returns whether it was.
  */
 export function attention(gpu: Gpu, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, kvmap: GPUBuffer, out: GPUBuffer,
-  s: AttnShape, layerOff: number, impl?: AttnImpl): void {
+  s: AttnShape, layerOff: number, impl?: AttnImpl, outq?: GPUBuffer): boolean {
   if (s.headDim > 256) throw new Error(`attention: headDim ${s.headDim} > 256`);
   // Decode (T = 1) takes the split kernel wherever it runs: it reads K/V coalesced and spreads a long
   // context over ~targetWorkgroups workgroups, where the old kernel has nHeads workgroups reading
@@ -212,17 +233,19 @@ export function attention(gpu: Gpu, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, 
   impl ??= gpu.report.isFallback ? 'rows' : s.T === 1 && plan && layerOff % 4 === 0 ? 'split' : 'shared';
   if (impl === 'split') {
     if (!plan || s.T !== 1) throw new Error('attention: split kernel needs T = 1, subgroups and headDim % 4 = 0');
-    runSplit(gpu, plan, q, kc, vc, kvmap, null, out, 1, s.nHeads, s.headDim, layerOff, s.pos);
-    return;
+    const q8 = outq && splitWritesInt8(s.headDim) ? outq : undefined;
+    runSplit(gpu, plan, q, kc, vc, kvmap, null, out, 1, s.nHeads, s.headDim, layerOff, s.pos, q8);
+    return q8 !== undefined;
   }
   if (impl === 'rows') {
     // CPU-backed adapter: thread per (token, head), no barriers (see shaders/llm/matvec_rows.wgsl).
     gpu.run({ code: rowsWgsl, file: 'shaders/llm/attention_rows.wgsl' },
       params(s.T, s.pos, s.nHeads, s.headDim, s.kvDim, layerOff, { f: 1 / Math.sqrt(s.headDim) }),
       [q, kc, vc, kvmap, out], grid(Math.ceil((s.T * s.nHeads) / 64)));
-    return;
+    return false;
   }
   gpu.run({ code: wgsl, file: 'shaders/llm/attention.wgsl' },
     params(s.T, s.pos, s.nHeads, s.headDim, s.kvDim, layerOff, { f: 1 / Math.sqrt(s.headDim) }),
     [q, kc, vc, kvmap, out], grid(s.T * s.nHeads));
+  return false;
 }

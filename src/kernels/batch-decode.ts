@@ -6,7 +6,7 @@ import attnRowsWgsl from '../../shaders/llm/attention_batch_rows.wgsl?raw';
 import attnWgsl from '../../shaders/llm/attention_batch.wgsl?raw';
 import ropeWgsl from '../../shaders/llm/rope_batch.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
-import { runSplit, splitPlan, type AttnImpl } from './attention';
+import { runSplit, splitPlan, splitWritesInt8, type AttnImpl } from './attention';
 import { grid, params } from './common';
 
 export interface BatchAttnShape {
@@ -85,9 +85,12 @@ export function packRows(rows: BatchRow[]): Uint32Array {
   return a;
 }
 
-/** out [B, nHeads*headDim] = per-row attention over each row's cache slot; `rows` is packRows() on the GPU. */
+/**
+ * out [B, nHeads*headDim] = per-row attention over each row's cache slot; `rows` is packRows() on the GPU.
+ * outq: out's q8 form too where the split kernel runs and splitWritesInt8 (see runSplit); returns whether it was.
+ */
 export function attentionBatch(gpu: Gpu, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, kvmap: GPUBuffer, rows: GPUBuffer,
-  out: GPUBuffer, B: number, s: BatchAttnShape, impl?: AttnImpl): void {
+  out: GPUBuffer, B: number, s: BatchAttnShape, impl?: AttnImpl, outq?: GPUBuffer): boolean {
   if (s.headDim > 256) throw new Error(`attentionBatch: headDim ${s.headDim} > 256`);
   // The split-KV kernel wherever attention() uses it for a lone decode, so a row gives the same bits
   // alone or batched (its chunking depends only on its own length). Row lengths live on the GPU, so
@@ -96,14 +99,16 @@ export function attentionBatch(gpu: Gpu, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuf
   impl ??= gpu.report.isFallback ? 'rows' : plan ? 'split' : 'shared';
   if (impl === 'split') {
     if (!plan) throw new Error('attentionBatch: split kernel needs subgroups and headDim % 4 = 0');
-    runSplit(gpu, plan, q, kc, vc, kvmap, rows, out, B, s.nHeads, s.headDim, 0, 0);
-    return;
+    const q8 = outq && splitWritesInt8(s.headDim) ? outq : undefined;
+    runSplit(gpu, plan, q, kc, vc, kvmap, rows, out, B, s.nHeads, s.headDim, 0, 0, q8);
+    return q8 !== undefined;
   }
   const u = params(B, s.nHeads, s.headDim, s.kvDim, { f: 1 / Math.sqrt(s.headDim) });
   if (impl === 'rows') {
     gpu.run({ code: attnRowsWgsl, file: 'shaders/llm/attention_batch_rows.wgsl' }, u, [q, kc, vc, kvmap, rows, out],
       grid(Math.ceil((B * s.nHeads) / 64)));
-    return;
+    return false;
   }
   gpu.run({ code: attnWgsl, file: 'shaders/llm/attention_batch.wgsl' }, u, [q, kc, vc, kvmap, rows, out], grid(B * s.nHeads));
+  return false;
 }

@@ -42,7 +42,9 @@ interface GpuLayer {
 interface Step {
   M: number; // token rows
   force?: MatmulPath; // matmul path for every projection
-  attend(L: GpuLayer): void; // q -> att against the cache (rows already stored)
+  // q -> att against the cache (rows already stored); with attq, also att's q8 form where the attention
+  // kernel can write it (returns whether it did; else wo's matmul quantizes att itself).
+  attend(L: GpuLayer, attq?: GPUBuffer): boolean;
   storeKv(L: GpuLayer): void; // unfused path: k, v -> cache rows
   // Row-parallel partial sums in `buf` -> sums over ranks, in place; then encodes `next` (the segment
   // up to the next point, which starts from the sum): ahead, while the exchange is in flight, if it can.
@@ -203,7 +205,7 @@ export class LlamaGpu {
       else gpu.write(sc.b.pos, Uint32Array.from({ length: T }, (_, t) => pos + t));
       await this.blocks(sc.b, {
         M: T,
-        attend: (L) => attention(gpu, q, L.kCache, L.vCache, this.kvmap, att, { T, pos, nHeads: s.nHeadsLocal, headDim, kvDim }, slotOff),
+        attend: (L, attq) => attention(gpu, q, L.kCache, L.vCache, this.kvmap, att, { T, pos, nHeads: s.nHeadsLocal, headDim, kvDim }, slotOff, undefined, attq),
         // Cache rows [pos, pos+T) of the slot are contiguous: one copy each.
         storeKv: (L) => {
           gpu.copy(k, 0, L.kCache, (slotOff + pos * kvDim) * 4, T * kvDim * 4);
@@ -260,7 +262,7 @@ export class LlamaGpu {
       await this.blocks(sc.b, {
         M: B,
         force,
-        attend: (L) => attentionBatch(gpu, q, L.kCache, L.vCache, this.kvmap, rowBuf, att, B, shape), // [B, qDim]
+        attend: (L, attq) => attentionBatch(gpu, q, L.kCache, L.vCache, this.kvmap, rowBuf, att, B, shape, undefined, attq), // [B, qDim]
         // Each row's key/value goes to its own slot: one row copy each.
         storeKv: (L) => rows.forEach((r, b) => {
           const dst = ((r.slot * this.maxSeqLen + r.pos) * kvDim) * 4;
@@ -383,8 +385,9 @@ export class LlamaGpu {
         ropeBatch(gpu, k, this.ropeTab, b.pos, M, s.nKvHeadsLocal, headDim);
         st.storeKv(L);
       }
-      st.attend(L); // att [M, qDim]
-      matmul(gpu, b.att, L.wo, o, M, force); // [M, dim] partial over this rank's heads
+      const attq = int8For(L.wo); // wo's int8 input, from the attention's combine kernel where it can write it
+      const wrote = st.attend(L, attq); // att [M, qDim]
+      matmul(gpu, b.att, L.wo, o, M, force, wrote ? attq : undefined); // [M, dim] partial over this rank's heads
     };
     const mlpHalf = (L: GpuLayer) => {
       const xq = addNorm(L.ffnNorm, L.gateUp[0]);

@@ -2,8 +2,9 @@
 // fused LlamaGpu forward against the unfused one and the CPU model.
 import { describe, expect, it } from 'vitest';
 import { dequantize, quantize, uploadWeight } from '../../src/kernels/common';
+import * as at from '../../src/kernels/attention';
 import * as ew from '../../src/kernels/elementwise';
-import { packRows } from '../../src/kernels/batch-decode';
+import { attentionBatch, packRows } from '../../src/kernels/batch-decode';
 import { concatRows, matmul, reference as matmulRef } from '../../src/kernels/matmul';
 import * as rms from '../../src/kernels/rmsnorm';
 import { dequantizeX, quantizeQ8, quantizedWords, unpackQuantized } from '../../src/kernels/quantize-q8';
@@ -101,6 +102,45 @@ describe('fused decode kernels', () => {
     expect(maxAbsDiff(await readF32(h, rows * hid), ew.swigluReference(gu, rows, hid))).toBeLessThan(1e-5);
     await checkInt8(hq, h, rows * hid);
   });
+
+  it('split-KV attention with int8 output: out and its q8 quantization from the combine kernel, single- and multi-chunk rows', async (ctx) => {
+    const gpu = await testGpu();
+    if (!at.splitPlan(gpu, 4, 64, 128)) ctx.skip(); // no subgroups: no split kernel
+    expect([32, 64, 128, 256].map(at.splitWritesInt8)).toEqual([true, true, true, true]);
+    expect([8, 16, 48, 96].map(at.splitWritesInt8)).toEqual([false, false, false, false]); // no 32-value block per combine workgroup
+    const [nHeads, nKv, hd, maxSeq] = [4, 2, 64, 120];
+    const kvDim = nKv * hd, qDim = nHeads * hd;
+    const r = rng(77);
+    const kvmap = [0, 0, 1, 1];
+    const kc = randArray(r, 2 * maxSeq * kvDim), vc = randArray(r, 2 * maxSeq * kvDim); // [2 slots, maxSeq, kvDim] each
+    const bufs = [gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap))] as const;
+    // One row: 1 key (the split kernel finishes it; main_q8 only quantizes) and 100 keys (chunks merged).
+    for (const nKeys of [1, 100]) {
+      const q = randArray(r, qDim, 2); // [1, qDim]
+      const s = { T: 1, pos: nKeys - 1, nHeads, headDim: hd, kvDim };
+      const out = gpu.alloc(qDim * 4), outq = gpu.alloc(quantizedWords(qDim) * 4); // [1, qDim], its int8 form
+      expect(at.attention(gpu, gpu.upload(q), bufs[0], bufs[1], bufs[2], out, s, 0, 'split', outq)).toBe(true);
+      expect(maxAbsDiff(await readF32(out, qDim), at.reference(q, kc, vc, kvmap, s))).toBeLessThan(2e-5);
+      await checkInt8(outq, out, qDim);
+    }
+    // A batch: row 0 in slot 1 with 90 keys (several chunks), row 1 in slot 0 with 3 keys (one chunk).
+    const rows = [{ base: maxSeq, pos: 89 }, { base: 0, pos: 2 }];
+    const q = randArray(r, 2 * qDim, 2); // [2, qDim]
+    const out = gpu.alloc(2 * qDim * 4), outq = gpu.alloc(quantizedWords(2 * qDim) * 4); // [2, qDim], its int8 form
+    expect(attentionBatch(gpu, gpu.upload(q), bufs[0], bufs[1], bufs[2], gpu.upload(packRows(rows)), out, 2, { nHeads, headDim: hd, kvDim }, 'split', outq)).toBe(true);
+    const got = await readF32(out, 2 * qDim);
+    rows.forEach((row, b) => {
+      const s = { T: 1, pos: row.pos, nHeads, headDim: hd, kvDim };
+      const want = at.reference(q.subarray(b * qDim, (b + 1) * qDim), kc.subarray(row.base * kvDim), vc.subarray(row.base * kvDim), kvmap, s);
+      expect(maxAbsDiff(got.subarray(b * qDim, (b + 1) * qDim), want)).toBeLessThan(2e-5);
+    });
+    await checkInt8(outq, out, 2 * qDim);
+    // Where no combine workgroup covers a block (headDim 48), no int8 form: attention() says so, runSplit throws.
+    const s48 = { T: 1, pos: 9, nHeads: 2, headDim: 48, kvDim: 48 };
+    const o48 = gpu.alloc(96 * 4);
+    expect(at.attention(gpu, gpu.upload(randArray(r, 96)), bufs[0], bufs[1], gpu.upload(new Uint32Array([0, 0])), o48, s48, 0, 'split', outq)).toBe(false);
+    expect(() => at.runSplit(gpu, at.splitPlan(gpu, 2, 48, 48)!, o48, o48, o48, o48, null, o48, 1, 2, 48, 0, 9, outq)).toThrow(/headDim 48/);
+  }, 300_000);
 
   // Stacked weights give every part's product side by side: same types keep their bytes, mixed widen to f32.
   for (const types of [['f16', 'f16', 'f16'], ['q8_0', 'q8_0'], ['f16', 'q8_0', 'f32']] as const) {

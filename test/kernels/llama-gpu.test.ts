@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadGgufIndex, readRange } from '../../src/model/gguf';
+import { splitTuning } from '../../src/kernels/attention';
 import { gemvDecodeConfig } from '../../src/kernels/gemv';
 import { LlamaGpu } from '../../src/model/llama';
 import { LlamaCpu } from '../../src/model/reference';
@@ -184,10 +185,30 @@ describe('LlamaGpu on stories260K', () => {
       }
       expect(logits[0]).toEqual(logits[1]); // bit for bit: the fused kernels quantize exactly as quantize_q8 does
       expect(maxAbsDiff(logits[0], await cpu.forward(Int32Array.of(12), 3))).toBeLessThan(0.05); // int8 x vs exact
-      // A layer: 9 kernels + 1 quantize (wo's input, the attention output; q|k|v, gate|up and w_down read what
-      // add+rmsnorm / swiglu wrote) against 9 + 4. Plus embed, the first norm, the output projection and its
-      // quantize, and (on) layer 0's q|k|v quantize after the first norm.
+      // 4 keys, one attention chunk. A layer: 9 kernels + the combine kernel's int8 form of the attention output
+      // (wo's input; q|k|v, gate|up and w_down read what add+rmsnorm / swiglu wrote) against 9 + 4 quantizes.
+      // Plus embed, the first norm, the output projection and its quantize, and (on) layer 0's q|k|v quantize
+      // after the first norm.
       expect(counts).toEqual([5 + 10 * 2, 4 + 13 * 2]);
+      // 4 keys in 2 chunks (minChunk 2): the combine kernel runs either way and writes wo's int8 input itself.
+      const savedMinChunk = splitTuning.minChunk;
+      Object.assign(splitTuning, { minChunk: 2 });
+      try {
+        const split: Float32Array[] = [];
+        counts.length = 0;
+        for (const on of [true, false]) {
+          model.int8Producers = on;
+          model.length = 3;
+          gpu.resetStats();
+          split.push(await model.forward(Int32Array.of(12), 3)); // [vocab]
+          counts.push(gpu.resetStats().dispatches);
+        }
+        expect(split[0]).toEqual(split[1]);
+        expect(maxAbsDiff(split[0], logits[0])).toBeLessThan(1e-3); // the same step, chunks merged in another order
+        expect(counts).toEqual([5 + 10 * 2, 4 + 14 * 2]);
+      } finally {
+        Object.assign(splitTuning, { minChunk: savedMinChunk });
+      }
       const rows = [{ slot: 0, token: 3, pos: 4 }, { slot: 1, token: 5, pos: 0 }];
       const batched: Float32Array[] = [];
       for (const on of [true, false]) {
