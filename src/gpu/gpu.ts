@@ -19,6 +19,21 @@ interface Pipe {
   pipe: GPUComputePipeline;
   id: number;
   layout: GPUBindGroupLayout;
+  entry: string;
+  constants: Record<string, number> | undefined; // a copy of the kernel's, compared by value
+}
+
+/** Same override constants, by value (key order aside); no allocation, unlike a JSON key per dispatch. */
+function sameConstants(a: Record<string, number> | undefined, b: Record<string, number> | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  let n = 0;
+  for (const k in a) {
+    if (a[k] !== b[k]) return false;
+    n++;
+  }
+  for (const k in b) if (--n < 0 || !(k in a)) return false;
+  return n === 0;
 }
 
 export interface AdapterReport {
@@ -88,7 +103,11 @@ export class Gpu {
   readonly device: GPUDevice;
   readonly report: AdapterReport;
   private pool = new Map<number, GPUBuffer[]>(); // bucket size -> idle buffers
-  private pipelines = new Map<string, Map<string, Pipe>>(); // code -> (entry|constants) -> pipeline
+  // code -> its pipelines (entry point, constants): a few per shader, found by a scan with value compares.
+  // Why not a string key: run() looks the pipeline up per dispatch, and building JSON.stringify(constants)
+  // keys was a third of decode's JS time in run() (CPU profile, 1B q8_0 decode on an H200 host).
+  private pipelines = new Map<string, Pipe[]>();
+  private readonly maxWg: number; // limits.maxComputeWorkgroupsPerDimension (Dawn-node's limits getter is native)
   private binds: BindGroups;
   private nextPipeId = 1;
   private pass: GPUComputePassEncoder | null = null; // the open shared compute pass (tuning.sharedPass)
@@ -112,6 +131,7 @@ export class Gpu {
     this.device = device;
     this.keepAlive = keepAlive;
     this.report = report;
+    this.maxWg = device.limits.maxComputeWorkgroupsPerDimension;
     this.uniforms = new UniformArena(device);
     this.binds = new BindGroups(device, () => this.stats);
     this.readbacks = new ReadbackPool(device);
@@ -275,11 +295,9 @@ export class Gpu {
 
   private pipeline(kernel: Kernel): Pipe {
     const entry = kernel.entryPoint ?? 'main';
-    const sub = entry + '|' + (kernel.constants ? JSON.stringify(kernel.constants) : '');
     let byCode = this.pipelines.get(kernel.code);
-    if (!byCode) this.pipelines.set(kernel.code, (byCode = new Map()));
-    let pipe = byCode.get(sub);
-    if (pipe) return pipe;
+    if (!byCode) this.pipelines.set(kernel.code, (byCode = []));
+    for (const known of byCode) if (known.entry === entry && sameConstants(known.constants, kernel.constants)) return known;
     const module = this.device.createShaderModule({ code: kernel.code, label: kernel.file });
     this.compileChecks.push(
       module.getCompilationInfo().then((info) => {
@@ -297,8 +315,8 @@ export class Gpu {
       layout: 'auto',
       compute: { module, entryPoint: entry, constants: kernel.constants },
     });
-    pipe = { pipe: p, id: this.nextPipeId++, layout: p.getBindGroupLayout(0) };
-    byCode.set(sub, pipe);
+    const pipe: Pipe = { pipe: p, id: this.nextPipeId++, layout: p.getBindGroupLayout(0), entry, constants: kernel.constants && { ...kernel.constants } };
+    byCode.push(pipe);
     return pipe;
   }
 
@@ -322,8 +340,8 @@ export class Gpu {
 
   /** Encodes one dispatch: params at binding 0 (if any), then `buffers` in order. */
   run(kernel: Kernel, params: ArrayBufferView | null, buffers: GPUBuffer[], workgroups: [number, number?, number?]): void {
-    const [x, y = 1, z = 1] = workgroups;
-    const maxWg = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const x = workgroups[0], y = workgroups[1] ?? 1, z = workgroups[2] ?? 1;
+    const maxWg = this.maxWg;
     if (x > maxWg || y > maxWg || z > maxWg) {
       throw new Error(`run(${kernel.file}): workgroups [${x},${y},${z}] exceed ${maxWg} per dimension`);
     }

@@ -86,6 +86,22 @@ describe('Gpu', () => {
     }
   });
 
+  it('keeps a pipeline per (entry point, override constants by value)', async () => {
+    const gpu = await testGpu();
+    const code = `override A: f32 = 1.0;
+override B: f32 = 0.0;
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(1) fn main() { x[0] = x[0] * 10.0 + A + B; }
+@compute @workgroup_size(1) fn other() { x[0] = x[0] * 10.0 + 2.0 * A + B; }`;
+    const buf = gpu.alloc(16);
+    gpu.write(buf, new Float32Array(4));
+    const k = (constants?: Record<string, number>, entryPoint?: string) => ({ code, file: 'consts.wgsl', constants, entryPoint });
+    // digits, most significant first: 1 (defaults), 3, 1 (A=1 written out), 4 (B first), 3 (same as before, other order), 6 (other entry)
+    for (const kernel of [k(), k({ A: 3 }), k({ A: 1 }), k({ B: 1, A: 3 }), k({ A: 3 }), k({ A: 3 }, 'other')]) gpu.run(kernel, null, [buf], [1]);
+    expect(new Float32Array(await gpu.read(buf, 4))[0]).toBe(131436);
+    gpu.free(buf);
+  });
+
   it('pools buffers by size bucket', async () => {
     const gpu = await testGpu();
     const a = gpu.alloc(10000);
