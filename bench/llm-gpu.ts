@@ -63,7 +63,10 @@ for (const [name, base] of Object.entries(SHAPES)) {
   }
 }
 const doc = { name: 'llm-gpu', date: new Date().toISOString(), adapter: gpu.report, rows };
-if (process.env.OUT) fs.writeFileSync(`${process.env.OUT}/llm-gpu-${(only ?? 'all').split(' ')[0]}-tp${process.env.TP ?? 'all'}${weights === 'f16' ? '' : '-' + weights}.json`, JSON.stringify(doc, null, 2));
+if (process.env.OUT) {
+  fs.mkdirSync(process.env.OUT, { recursive: true });
+  fs.writeFileSync(`${process.env.OUT}/llm-gpu-${(only ?? 'all').split(' ')[0]}-tp${process.env.TP ?? 'all'}${weights === 'f16' ? '' : '-' + weights}.json`, JSON.stringify(doc, null, 2));
+}
 const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
 console.log([`| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${cols.map((c) => (typeof r[c] === 'number' ? (r[c] as number).toFixed(2) : String(r[c] ?? '-'))).join(' | ')} |`)].join('\n'));
 process.exit(0);
