@@ -210,13 +210,30 @@ for (const v of variants) {
 }
 
 // ---------------------------------------------------------------- per-kernel breakdown
-interface KernelRow { kernel: string; passes_per_token: number; us_per_token: number; us_per_pass: number; pct_of_busy: number }
+interface KernelRow { kernel: string; passes_per_token: number; us_per_token: number; us_per_pass: number; us_per_pass_net: number; pct_of_busy: number }
 const kernelRows: KernelRow[] = [];
 let kernelBusyMs: number | null = null;
+// The floors the per-kernel numbers sit on, measured here: a one-workgroup kernel in a pass of its own (GPU
+// us per pass: what a pass boundary and a dispatch cost before any work), and the host CPU per Gpu.run of it
+// (encode + a submit per flushEvery dispatches; the model's own JS comes on top).
+const floors = { pass_us: null as number | null, cpu_us_per_run: null as number | null };
 if (KERNELS && modes.includes('default')) {
   setMode('default');
+  const k = { code: ADD, file: 'profile-add.wgsl' };
+  const buf = gpu.alloc(256, 'floor'); // [64]
+  const runAdd = (n: number) => { for (let i = 0; i < n; i++) gpu.run(k, new Uint32Array([64, 0, 0, 0]), [buf], [1]); };
+  runAdd(64);
+  await gpu.sync();
+  const t0 = performance.now();
+  runAdd(4096);
+  floors.cpu_us_per_run = r2(((performance.now() - t0) * 1000) / 4096);
+  await gpu.sync();
   gpu.tuning.sharedPass = false; // a pass (and so a timestamp pair) per dispatch
   if (gpu.enableTimer()) {
+    runAdd(256);
+    const f = (await gpu.gpuTimes())?.byLabel['profile-add.wgsl:main'];
+    floors.pass_us = f ? r2((f.ms * 1000) / f.passes) : null;
+    log(`floors: ${floors.pass_us} us of GPU per one-workgroup pass, ${floors.cpu_us_per_run} us of host CPU per Gpu.run`);
     await decodeRun(2, undefined, true); // warm-up with the pass-per-dispatch encoding
     const prof = await decodeRun(PROFILE_STEPS, undefined, true);
     gpu.disableTimer();
@@ -225,7 +242,8 @@ if (KERNELS && modes.includes('default')) {
     for (const [kernel, v] of Object.entries(prof.byLabel)) {
       kernelRows.push({
         kernel, passes_per_token: r2(v.passes / n), us_per_token: r2((v.ms * 1000) / n),
-        us_per_pass: r2((v.ms * 1000) / v.passes), pct_of_busy: r2((100 * v.ms) / n / kernelBusyMs),
+        us_per_pass: r2((v.ms * 1000) / v.passes), us_per_pass_net: r2(Math.max(0, (v.ms * 1000) / v.passes - (floors.pass_us ?? 0))),
+        pct_of_busy: r2((100 * v.ms) / n / kernelBusyMs),
       });
     }
     kernelRows.sort((a, b) => b.us_per_token - a.us_per_token);
@@ -233,6 +251,7 @@ if (KERNELS && modes.includes('default')) {
     log(`per-kernel busy ${kernelBusyMs} ms/token over ${n} tokens (shared-pass busy: ${rows.find((r) => r.case === 'decode tp=1' && r.mode === 'default')?.gpu_busy_ms ?? '—'} ms)`);
   }
   setMode('default');
+  gpu.free(buf);
 }
 
 // ---------------------------------------------------------------- batched decode
@@ -264,7 +283,7 @@ const doc = {
   name: 'llm-decode-profile', model: name, weights, prompt: PROMPT, steps: STEPS, profile_steps: PROFILE_STEPS, date: new Date().toISOString(),
   machine: { hostname: os.hostname(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model }, node: process.version, adapter: gpu.report,
   modes: Object.fromEntries(modes.map((m) => [m, MODE_DEFS[m]])), round_trips: rt, rows, detail, base_tok_s: baseRow?.tok_s ?? null,
-  kernels: { busy_ms_per_token: kernelBusyMs, rows: kernelRows },
+  kernels: { busy_ms_per_token: kernelBusyMs, floors, rows: kernelRows },
 };
 const cols = ['case', 'mode', 'tok_s', 'speedup_vs_base', 'speedup_vs_before', 'wall_ms_mean', 'cpu_ms', 'map_wait_ms', 'gpu_busy_ms', 'gpu_span_ms', 'submits', 'readbacks', 'read_ms_per_readback', 'bind_groups', 'passes', 'dispatches', 'tokens_match'];
 const md = [
@@ -275,9 +294,9 @@ const md = [
   '', `| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`,
   ...rows.map((r) => `| ${cols.map((c) => (r[c] === undefined || r[c] === null ? '—' : String(r[c]))).join(' | ')} |`),
   ...(kernelRows.length
-    ? ['', `Per-kernel GPU time of a decode token (default mode, a pass per dispatch; ${kernelBusyMs} ms busy a token):`, '',
-      '| kernel | passes/token | us/token | us/pass | % of busy |', '| --- | --- | --- | --- | --- |',
-      ...kernelRows.map((k) => `| ${k.kernel} | ${k.passes_per_token} | ${k.us_per_token} | ${k.us_per_pass} | ${k.pct_of_busy} |`)]
+    ? ['', `Per-kernel GPU time of a decode token (default mode, a pass per dispatch; ${kernelBusyMs} ms busy a token). Floors: ${floors.pass_us} us of GPU per pass of a one-workgroup kernel (net = us/pass minus that), ${floors.cpu_us_per_run} us of host CPU per Gpu.run of it:`, '',
+      '| kernel | passes/token | us/token | us/pass | us/pass net | % of busy |', '| --- | --- | --- | --- | --- | --- |',
+      ...kernelRows.map((k) => `| ${k.kernel} | ${k.passes_per_token} | ${k.us_per_token} | ${k.us_per_pass} | ${k.us_per_pass_net} | ${k.pct_of_busy} |`)]
     : []),
 ].join('\n');
 console.log(md);

@@ -38,7 +38,7 @@ export function decodeKernelsCharts(): void {
     const rows = (k.rows as Json[]).filter((r) => num(r.us_per_token) > 0);
     const tokS = rowsOf(f.doc).find((r) => str(r.case) === 'decode tp=1' && str(r.mode) === 'default')?.tok_s;
     chartSection(`LLM decode: GPU time per kernel (${f.name})`,
-      `µs of GPU time per decoded token by kernel, ${str(f.doc.model, 'the model')} ${str(f.doc.weights, '')} weights, a pass per dispatch (timestamp queries; pass boundaries add a few µs to each, ${str(k.busy_ms_per_token)} ms busy a token against the shared pass's ${str(rowsOf(f.doc).find((r) => str(r.mode) === 'default')?.gpu_busy_ms)}), ${tokS ? `${str(tokS)} tok/s, ` : ''}Node + Dawn on ${whereOf(f.doc)}.`,
+      `µs of GPU time per decoded token by kernel, ${str(f.doc.model, 'the model')} ${str(f.doc.weights, '')} weights, a pass per dispatch (timestamp queries; pass boundaries add a few µs to each${(k.floors as Json | undefined)?.pass_us ? `: ${str((k.floors as Json).pass_us)} µs for a one-workgroup kernel` : ''}, ${str(k.busy_ms_per_token)} ms busy a token against the shared pass's ${str(rowsOf(f.doc).find((r) => str(r.mode) === 'default')?.gpu_busy_ms)}), ${tokS ? `${str(tokS)} tok/s, ` : ''}Node + Dawn on ${whereOf(f.doc)}.`,
       `chart-decode-kernels-${idx}`, {
         type: 'bar',
         data: {
