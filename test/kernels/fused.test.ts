@@ -123,6 +123,16 @@ describe('fused decode kernels', () => {
       expect(maxAbsDiff(await readF32(out, qDim), at.reference(q, kc, vc, kvmap, s))).toBeLessThan(2e-5);
       await checkInt8(outq, out, qDim);
     }
+    // MHA (the lane-group split kernel; the GQA rows above take the tile kernel): 2 heads of 64 read as 2 kv heads.
+    {
+      const s = { T: 1, pos: 99, nHeads: 2, headDim: hd, kvDim };
+      expect(at.splitPlan(gpu, 2, hd, kvDim)!.kernel).toBe('lane');
+      const q = randArray(r, 2 * hd, 2); // [1, 2*hd]
+      const out = gpu.alloc(2 * hd * 4), outq = gpu.alloc(quantizedWords(2 * hd) * 4); // [1, 2*hd], its int8 form
+      expect(at.attention(gpu, gpu.upload(q), bufs[0], bufs[1], gpu.upload(new Uint32Array([0, 1])), out, s, 0, 'split', outq)).toBe(true);
+      expect(maxAbsDiff(await readF32(out, 2 * hd), at.reference(q, kc, vc, [0, 1], s))).toBeLessThan(2e-5);
+      await checkInt8(outq, out, 2 * hd);
+    }
     // A batch: row 0 in slot 1 with 90 keys (several chunks), row 1 in slot 0 with 3 keys (one chunk).
     const rows = [{ base: maxSeq, pos: 89 }, { base: 0, pos: 2 }];
     const q = randArray(r, 2 * qDim, 2); // [2, qDim]
