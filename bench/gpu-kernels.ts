@@ -2,12 +2,13 @@
 // GEMV of src/kernels on the first adapter, checks each against a CPU reference, prints JSON and a
 // markdown table, and writes both under $OUT when set. Timing uses timestamp queries around one compute
 // pass of many dispatches when the adapter offers them (wall clock over the same pass otherwise).
-// Bundle: node scripts/bundle.mjs bench/gpu-kernels.ts .gpu-node/bench.mjs ; BENCH_QUICK=1 for tiny sizes.
+// Bundle: node scripts/bundle.mjs bench/gpu-kernels.ts .gpu-node/bench.mjs ; small sizes on a software adapter
+// (BENCH_QUICK=1 / 0 forces small / full); full-size GEMV cases run one per child process.
 import { create, globals } from 'webgpu';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execSync } from 'node:child_process';
+import { execSync, spawnSync } from 'node:child_process';
 import matmulLlm from '../shaders/llm/matmul.wgsl?raw';
 import streamWgsl from '../shaders/gemm/stream.wgsl?raw';
 import quantizeQ8Wgsl from '../shaders/gemm/quantize_q8.wgsl?raw';
@@ -22,7 +23,6 @@ import { deviceTools } from './gemm-bench-util';
 import { markWork, warmIfIdle } from './kernel-bench-util';
 
 Object.assign(globalThis, globals);
-const QUICK = process.env.BENCH_QUICK === '1';
 const OUT = process.env.OUT;
 if (OUT) fs.mkdirSync(OUT, { recursive: true });
 
@@ -36,6 +36,10 @@ const GEMV_SEL = process.env.BENCH_GEMV_SHAPES;
 const navGpu = create(TOGGLES ? [`enable-dawn-features=${TOGGLES}`] : []) as unknown as GPU;
 const adapter = (await navGpu.requestAdapter())!;
 const info = adapter.info;
+// Small sizes on a software adapter (what `npm run bench` meets on a machine without a GPU: full sizes would
+// run for hours there), full sizes on a GPU; BENCH_QUICK=1 / 0 forces either.
+const isFallback = Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+const QUICK = process.env.BENCH_QUICK === '1' || (process.env.BENCH_QUICK !== '0' && isFallback);
 const feats: GPUFeatureName[] = (['subgroups', 'shader-f16', 'timestamp-query'] as GPUFeatureName[])
   .filter((f) => adapter.features.has(f));
 const requiredLimits: Record<string, number> = {};
@@ -270,8 +274,34 @@ const gemvRows: GemvRow[] = [];
 const gemvShapes: [number, number][] = GEMM_ONLY ? [] : GEMV_SEL
   ? GEMV_SEL.split(',').map((s) => s.split('x').map(Number) as [number, number])
   : QUICK ? [[256, 256], [128, 512]] : [[4096, 4096], [8192, 8192], [4096, 14336], [14336, 4096]];
+// Full-size GEMV cases run one per child process (this script again, one shape and weight type each) unless
+// a shape was named: Dawn-for-Node aborted (std::system_error, glibc mutex asserts, futex errors) after a
+// few multi-GB cases in one process, on the H100 and again on the H200 (2026-11-29). BENCH_GEMV_CHILDREN=1
+// forces children at any size (how the child path is tried on a software adapter).
+const gemvChildren = process.env.BENCH_GEMV_CHILD !== '1' && !GEMV_SEL && (!QUICK || process.env.BENCH_GEMV_CHILDREN === '1');
+function gemvChild(N: number, K: number, wtype: GemvWeights): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gemv-'));
+  const r = spawnSync(process.execPath, [process.argv[1]], {
+    stdio: ['ignore', 'ignore', 'inherit'], // its progress lines (stderr) show; its table is merged into ours
+    env: { ...process.env, BENCH_GEMV_CHILD: '1', BENCH_SKIP_GEMM: '1', BENCH_GEMV_SHAPES: `${N}x${K}`, BENCH_GEMV_TYPES: wtype, OUT: dir },
+  });
+  const file = fs.readdirSync(dir).find((n) => n.endsWith('.json'));
+  if (r.status !== 0 || !file) {
+    log(`gemv ${wtype} ${N}x${K}: child exited ${r.status ?? r.signal}; no row`);
+    tuneLog[`gemv ${wtype} ${N}x${K}`] = { error: `child exited ${r.status ?? r.signal}` };
+  } else {
+    const doc = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { gemv: GemvRow[]; tuning: Record<string, unknown> };
+    gemvRows.push(...doc.gemv);
+    Object.assign(tuneLog, doc.tuning);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
 for (const [N, K] of gemvShapes) {
   for (const wtype of (process.env.BENCH_GEMV_TYPES ?? 'f16,f32').split(',') as GemvWeights[]) {
+    if (gemvChildren) {
+      gemvChild(N, K, wtype);
+      continue;
+    }
     log(`gemv ${wtype} ${N}x${K} ...`);
     const wBytes = gemvWeightBytes(N, K, wtype);
     const scaleOff = wtype === 'q8_0' ? (N * K) / 4 : 0; // q8_0: the scale table's first word
