@@ -104,8 +104,9 @@ export class Gpu {
   readonly report: AdapterReport;
   private pool = new Map<number, GPUBuffer[]>(); // bucket size -> idle buffers
   // code -> its pipelines (entry point, constants): a few per shader, found by a scan with value compares.
-  // Why not a string key: run() looks the pipeline up per dispatch, and building JSON.stringify(constants)
-  // keys was a third of decode's JS time in run() (CPU profile, 1B q8_0 decode on an H200 host).
+  // Why not a string key: run() looks the pipeline up per dispatch, and a JSON.stringify(constants) key per
+  // call cost 1-4 us of the 8-13 us a run() with a fresh constants object took (lavapipe microbenchmark; at
+  // model level the native Dawn calls dominate and the change was within noise).
   private pipelines = new Map<string, Pipe[]>();
   private readonly maxWg: number; // limits.maxComputeWorkgroupsPerDimension (Dawn-node's limits getter is native)
   private binds: BindGroups;
