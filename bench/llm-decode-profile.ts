@@ -10,8 +10,8 @@
 // Every mode must decode the same greedy tokens as 'base' (tokens_match).
 // Per-kernel breakdown (KERNELS=1, default; 0 skips it): the default mode re-run with every dispatch in a
 // pass of its own (sharedPass off), each pass timed and labelled by its shader and entry point, so a
-// token's GPU time splits by kernel (pass boundaries add a little to each; the busy total of the shared
-// pass is printed beside it).
+// token's GPU time splits by kernel (pass boundaries add a few us to each: the GPU time of a one-workgroup
+// kernel's pass is measured beside it as the floor, and the busy total of the shared pass is printed too).
 // Env: SHAPE=1B|7B|tiny (default 1B), WEIGHTS=f16|q8_0, PROMPT=32, STEPS=64, MODES=base,before,...,default (see MODE_DEFS).
 // Bundle: node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/llm-decode-profile.ts', '.gpu-node/decode-profile.mjs', { minify: true }))"
 import { create, globals } from 'webgpu';
