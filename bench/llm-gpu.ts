@@ -2,12 +2,17 @@
 // WEIGHTS=q8_0) weights: prefill and decode tokens/s at tp=1, and the per-rank cost of tp=2/4 shards (each rank's
 // compute plus its GPU read-back/write-back at the two all-reduce points per layer, network excluded:
 // the compute-side ceiling of tensor-parallel scaling). Prints JSON and a markdown table; writes the
-// JSON to $OUT when set. SHAPE=1B|7B and TP=n pick one case: Dawn-for-Node has aborted when a
-// process allocates a second multi-GB weight set after freeing one, so run one case per process. Run: node scripts/bundle.mjs bench/llm-gpu.ts .gpu-node/llm.mjs (see README).
+// JSON to $OUT when set. SHAPE=1B|7B and TP=n pick one case. Dawn-for-Node has aborted when a process
+// allocates a second multi-GB weight set after freeing one, so without both the script runs each (shape, tp)
+// case in a child process of its own (itself, with SHAPE and TP set) and gathers their rows.
+// Run: node scripts/bundle.mjs bench/llm-gpu.ts .gpu-node/llm.mjs (see README).
 // INT8_AB=1 (q8_0, tp=1): decode again with LlamaGpu.int8Producers off / on, alternating 3 times in this process
 // (a quantize_q8 dispatch before each projection vs the producers writing int8 x; the same logits bit for bit).
 import { create, globals } from 'webgpu';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Gpu } from '../src/gpu/gpu';
 import { LlamaGpu } from '../src/model/llama';
 import { SHAPES, benchWeights, shardOf } from './random-shard';
@@ -18,9 +23,23 @@ const gpu = await Gpu.create({ gpu: create([]) as unknown as GPU });
 const rows: Record<string, unknown>[] = [];
 const only = process.env.SHAPE;
 const weights = benchWeights(); // WEIGHTS=f16|q8_0
+const children = !(only && process.env.TP); // more than one case: one child process each (see above)
+/** Runs case (shape, tp) in a child process; its rows, or an error row when it exits without them. */
+function child(shape: string, tp: number): Record<string, unknown>[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llm-gpu-'));
+  const r = spawnSync(process.execPath, [process.argv[1]], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, SHAPE: shape, TP: String(tp), OUT: dir } });
+  const file = fs.readdirSync(dir).find((n) => n.endsWith('.json'));
+  const got = r.status === 0 && file ? (JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { rows: Record<string, unknown>[] }).rows : null;
+  fs.rmSync(dir, { recursive: true, force: true });
+  return got ?? [{ model: shape, tp, weights, error: `child exited ${r.status ?? r.signal}` }];
+}
 for (const [name, base] of Object.entries(SHAPES)) {
   if (only && !name.startsWith(only)) continue;
   for (const tp of process.env.TP ? [Number(process.env.TP)] : [1, 2, 4]) {
+    if (children) {
+      rows.push(...child(name.split(' ')[0], tp));
+      continue;
+    }
     const shard = shardOf(base, tp, weights);
     const model = await LlamaGpu.load(gpu, shard, { maxSeqLen: 1024 });
     const hook = tp > 1 ? async (p: Float32Array) => p : undefined; // read-back + write-back, no network
