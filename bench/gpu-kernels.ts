@@ -8,7 +8,7 @@ import { create, globals } from 'webgpu';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execSync, spawnSync } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import matmulLlm from '../shaders/llm/matmul.wgsl?raw';
 import streamWgsl from '../shaders/gemm/stream.wgsl?raw';
 import quantizeQ8Wgsl from '../shaders/gemm/quantize_q8.wgsl?raw';
@@ -21,6 +21,7 @@ import { GEMV_CANDIDATES, GEMV_DECODE, GEMV_DECODE_Q8_INT8X, GEMV_DEFAULT, gemvD
 import { checkGemm } from './gemm-check';
 import { deviceTools } from './gemm-bench-util';
 import { markWork, warmIfIdle } from './kernel-bench-util';
+import { runSelf } from './run-self';
 
 Object.assign(globalThis, globals);
 const OUT = process.env.OUT;
@@ -280,21 +281,16 @@ const gemvShapes: [number, number][] = GEMM_ONLY ? [] : GEMV_SEL
 // forces children at any size (how the child path is tried on a software adapter).
 const gemvChildren = process.env.BENCH_GEMV_CHILD !== '1' && !GEMV_SEL && (!QUICK || process.env.BENCH_GEMV_CHILDREN === '1');
 function gemvChild(N: number, K: number, wtype: GemvWeights): void {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gemv-'));
-  const r = spawnSync(process.execPath, [process.argv[1]], {
-    stdio: ['ignore', 'ignore', 'inherit'], // its progress lines (stderr) show; its table is merged into ours
-    env: { ...process.env, BENCH_GEMV_CHILD: '1', BENCH_SKIP_GEMM: '1', BENCH_GEMV_SHAPES: `${N}x${K}`, BENCH_GEMV_TYPES: wtype, OUT: dir },
-  });
-  const file = fs.readdirSync(dir).find((n) => n.endsWith('.json'));
-  if (r.status !== 0 || !file) {
-    log(`gemv ${wtype} ${N}x${K}: child exited ${r.status ?? r.signal}; no row`);
-    tuneLog[`gemv ${wtype} ${N}x${K}`] = { error: `child exited ${r.status ?? r.signal}` };
-  } else {
-    const doc = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { gemv: GemvRow[]; tuning: Record<string, unknown> };
-    gemvRows.push(...doc.gemv);
-    Object.assign(tuneLog, doc.tuning);
+  // its progress lines (stderr) show; its table is merged into ours
+  const r = runSelf<{ gemv: GemvRow[]; tuning: Record<string, unknown> }>(
+    { BENCH_GEMV_CHILD: '1', BENCH_SKIP_GEMM: '1', BENCH_GEMV_SHAPES: `${N}x${K}`, BENCH_GEMV_TYPES: wtype }, false);
+  if (!r.doc) {
+    log(`gemv ${wtype} ${N}x${K}: child exited ${r.exit}; no row`);
+    tuneLog[`gemv ${wtype} ${N}x${K}`] = { error: `child exited ${r.exit}` };
+    return;
   }
-  fs.rmSync(dir, { recursive: true, force: true });
+  gemvRows.push(...r.doc.gemv);
+  Object.assign(tuneLog, r.doc.tuning);
 }
 for (const [N, K] of gemvShapes) {
   for (const wtype of (process.env.BENCH_GEMV_TYPES ?? 'f16,f32').split(',') as GemvWeights[]) {

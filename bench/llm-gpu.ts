@@ -9,13 +9,11 @@
 // INT8_AB=1 (q8_0, tp=1): decode again with LlamaGpu.int8Producers off / on, alternating 3 times in this process
 // (a quantize_q8 dispatch before each projection vs the producers writing int8 x; the same logits bit for bit).
 import { create, globals } from 'webgpu';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Gpu } from '../src/gpu/gpu';
 import { LlamaGpu } from '../src/model/llama';
 import { SHAPES, benchWeights, shardOf } from './random-shard';
+import { runSelf } from './run-self';
 
 Object.assign(globalThis, globals);
 
@@ -26,12 +24,8 @@ const weights = benchWeights(); // WEIGHTS=f16|q8_0
 const children = !(only && process.env.TP); // more than one case: one child process each (see above)
 /** Runs case (shape, tp) in a child process; its rows, or an error row when it exits without them. */
 function child(shape: string, tp: number): Record<string, unknown>[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llm-gpu-'));
-  const r = spawnSync(process.execPath, [process.argv[1]], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, SHAPE: shape, TP: String(tp), OUT: dir } });
-  const file = fs.readdirSync(dir).find((n) => n.endsWith('.json'));
-  const got = r.status === 0 && file ? (JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { rows: Record<string, unknown>[] }).rows : null;
-  fs.rmSync(dir, { recursive: true, force: true });
-  return got ?? [{ model: shape, tp, weights, error: `child exited ${r.status ?? r.signal}` }];
+  const r = runSelf<{ rows: Record<string, unknown>[] }>({ SHAPE: shape, TP: String(tp) }, true);
+  return r.doc?.rows ?? [{ model: shape, tp, weights, error: `child exited ${r.exit}` }];
 }
 for (const [name, base] of Object.entries(SHAPES)) {
   if (only && !name.startsWith(only)) continue;
