@@ -101,7 +101,7 @@ interface Timed { gpuSec: number; wallSec: number; reps: number }
  * What the timed passes of one measure() share: the params buffer, a bind group per set, the query set
  * and its resolve / read-back buffers. Made once per case, not per pass: the warm-up runs hundreds of
  * passes. (This did not cure the aborts of a multi-shape GEMV run, H200 2026-11-29: those are the
- * large-shape aborts noted at BENCH_GEMV_SHAPES; run one shape per process.)
+ * large-shape aborts noted at BENCH_GEMV_SHAPES, which is why full-size GEMV cases run in child processes.)
  */
 interface PassKit { pipe: GPUComputePipeline; groups: GPUBindGroup[]; qs: GPUQuerySet | null; owned: GPUBuffer[]; resolve: GPUBuffer; rb: GPUBuffer }
 
