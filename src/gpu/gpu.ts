@@ -1,6 +1,6 @@
 // The small GPU contract every kernel uses. One Gpu wraps one GPUDevice and owns:
 //  - a size-bucketed buffer pool (alloc/free reuse storage buffers instead of creating new ones per step),
-//  - a pipeline cache keyed by shader code + entry point + override constants,
+//  - a pipeline cache keyed by shader code + entry point + override constants (./pipelines.ts),
 //  - one pending command encoder that run()/copy() append to; flush() submits it, read() flushes first,
 //  - a uniform arena: every run() gets its own 256-byte-aligned slice, written once per flush,
 //  - a bind-group cache and one shared compute pass per encoder (GpuTuning in ./timer.ts says why),
@@ -9,32 +9,12 @@
 
 import { matmulGflops } from './probe';
 import { BindGroups } from './bind-groups';
+import { Pipelines } from './pipelines';
 import { ReadbackPool } from './readback';
 import { UniformArena } from './uniform-arena';
 import { DEFAULT_TUNING, GpuTimer, zeroStats, type GpuStats, type GpuTimes, type GpuTuning } from './timer';
 
 export type { GpuStats, GpuTimes, GpuTuning } from './timer';
-
-interface Pipe {
-  pipe: GPUComputePipeline;
-  id: number;
-  layout: GPUBindGroupLayout;
-  entry: string;
-  constants: Record<string, number> | undefined; // a copy of the kernel's, compared by value
-}
-
-/** Same override constants, by value (key order aside); no allocation, unlike a JSON key per dispatch. */
-function sameConstants(a: Record<string, number> | undefined, b: Record<string, number> | undefined): boolean {
-  if (a === b) return true;
-  if (!a || !b) return false;
-  let n = 0;
-  for (const k in a) {
-    if (a[k] !== b[k]) return false;
-    n++;
-  }
-  for (const k in b) if (--n < 0 || !(k in a)) return false;
-  return n === 0;
-}
 
 export interface AdapterReport {
   vendor: string;
@@ -103,20 +83,14 @@ export class Gpu {
   readonly device: GPUDevice;
   readonly report: AdapterReport;
   private pool = new Map<number, GPUBuffer[]>(); // bucket size -> idle buffers
-  // code -> its pipelines (entry point, constants): a few per shader, found by a scan with value compares.
-  // Why not a string key: run() looks the pipeline up per dispatch, and a JSON.stringify(constants) key per
-  // call cost 1-4 us of the 8-13 us a run() with a fresh constants object took (lavapipe microbenchmark; at
-  // model level the native Dawn calls dominate and the change was within noise).
-  private pipelines = new Map<string, Pipe[]>();
+  private pipelines: Pipelines; // per (shader, entry point, constants)
   private readonly maxWg: number; // limits.maxComputeWorkgroupsPerDimension (Dawn-node's limits getter is native)
   private binds: BindGroups;
-  private nextPipeId = 1;
   private pass: GPUComputePassEncoder | null = null; // the open shared compute pass (tuning.sharedPass)
   private passPipe: GPUComputePipeline | null = null; // pipeline last set on it
   private timer: GpuTimer | null = null;
   readonly tuning: GpuTuning = { ...DEFAULT_TUNING };
   stats: GpuStats = zeroStats();
-  private compileChecks: Promise<void>[] = []; // getCompilationInfo() of new modules, awaited by read()
   private encoder: GPUCommandEncoder | null = null;
   private pendingDispatches = 0;
   private uniforms: UniformArena; // the pending encoder's Params slices
@@ -133,6 +107,7 @@ export class Gpu {
     this.keepAlive = keepAlive;
     this.report = report;
     this.maxWg = device.limits.maxComputeWorkgroupsPerDimension;
+    this.pipelines = new Pipelines(device);
     this.uniforms = new UniformArena(device);
     this.binds = new BindGroups(device, () => this.stats);
     this.readbacks = new ReadbackPool(device);
@@ -294,43 +269,14 @@ export class Gpu {
 
   // ---------------------------------------------------------------- kernels
 
-  private pipeline(kernel: Kernel): Pipe {
-    const entry = kernel.entryPoint ?? 'main';
-    let byCode = this.pipelines.get(kernel.code);
-    if (!byCode) this.pipelines.set(kernel.code, (byCode = []));
-    for (const known of byCode) if (known.entry === entry && sameConstants(known.constants, kernel.constants)) return known;
-    const module = this.device.createShaderModule({ code: kernel.code, label: kernel.file });
-    this.compileChecks.push(
-      module.getCompilationInfo().then((info) => {
-        const errs = info.messages.filter((m) => m.type === 'error');
-        if (errs.length) {
-          throw new Error(
-            `WGSL compile error in ${kernel.file}:\n` +
-              errs.map((m) => `  ${kernel.file}:${m.lineNum}:${m.linePos}: ${m.message}`).join('\n'),
-          );
-        }
-      }),
-    );
-    const p = this.device.createComputePipeline({
-      label: `${kernel.file}:${entry}`,
-      layout: 'auto',
-      compute: { module, entryPoint: entry, constants: kernel.constants },
-    });
-    const pipe: Pipe = { pipe: p, id: this.nextPipeId++, layout: p.getBindGroupLayout(0), entry, constants: kernel.constants && { ...kernel.constants } };
-    byCode.push(pipe);
-    return pipe;
-  }
-
   /** Resolves once every shader compiled so far is known good; throws the WGSL errors (with file) otherwise. */
-  async checkCompiles(): Promise<void> {
-    const checks = this.compileChecks;
-    this.compileChecks = [];
-    await Promise.all(checks);
+  checkCompiles(): Promise<void> {
+    return this.pipelines.checkCompiles();
   }
 
   /** Compiles `kernel` now and throws its WGSL errors, if any (run() only reports them at the next read()). */
   async compile(kernel: Kernel): Promise<void> {
-    this.pipeline(kernel);
+    this.pipelines.get(kernel);
     await this.checkCompiles();
   }
 
@@ -347,7 +293,7 @@ export class Gpu {
       throw new Error(`run(${kernel.file}): workgroups [${x},${y},${z}] exceed ${maxWg} per dimension`);
     }
     if (x === 0 || y === 0 || z === 0) return;
-    const p = this.pipeline(kernel);
+    const p = this.pipelines.get(kernel);
     const uni = params ? this.uniforms.slice(params) : null;
     const bind = this.tuning.cacheBindGroups ? this.binds.cached(p.id, p.layout, uni, buffers) : this.binds.create(p.pipe.getBindGroupLayout(0), uni, buffers);
     if (this.tuning.sharedPass) {
