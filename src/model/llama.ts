@@ -366,8 +366,10 @@ export class LlamaGpu {
     const addNorm = (w: GPUBuffer, next?: GpuWeight): GPUBuffer | undefined => {
       const xq = addRmsnormWritesInt8(dim) ? int8For(next) : undefined; // other widths: quantize_q8 in matmul()
       if (this.fused) addRmsnorm(gpu, x, o, w, xn, M, dim, c.rmsEps, undefined, xq);
-      else add(gpu, x, o, M * dim);
-      if (!this.fused) rmsnorm(gpu, x, w, xn, M, dim, c.rmsEps);
+      else {
+        add(gpu, x, o, M * dim);
+        rmsnorm(gpu, x, w, xn, M, dim, c.rmsEps);
+      }
       return xq;
     };
     // The step as segments between all-reduce points: the attention half of layer l ends with the wo
