@@ -68,7 +68,12 @@ const WANTED_LIMITS = [
 
 const USAGE_STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage may not be global yet)
 const MAP_READ = 0x01;
-const POOL_MAX_PER_BUCKET = 8; // more idle buffers of one size than this are destroyed on free()
+// free() keeps an idle buffer while its bucket holds fewer than POOL_MAX_PER_BUCKET of them or their bytes
+// stay within POOL_SMALL_BYTES: a 1024-px U-Net step has more than 8 small buffers of one size live at
+// once (per-block time projections, GroupNorm sums), and a count cap alone destroyed the extras at every
+// step's end, so the next step created them again (and missed every bind group that names them).
+const POOL_MAX_PER_BUCKET = 8;
+const POOL_SMALL_BYTES = 16 << 20;
 
 /** Pool bucket for a request: 16-byte aligned below 4 KiB, then 2^k * {1, 1.25, 1.5, 1.75} (<= 25% waste). */
 function bucketSize(bytes: number): number {
@@ -82,7 +87,13 @@ function bucketSize(bytes: number): number {
 export class Gpu {
   readonly device: GPUDevice;
   readonly report: AdapterReport;
-  private pool = new Map<number, GPUBuffer[]>(); // bucket size -> idle buffers
+  // bucket size -> idle buffers, highest creation number first: alloc() pops the oldest idle buffer, so a
+  // step that allocates and frees in the same order as the step before gets the same buffers in the same
+  // roles, and its bind groups come from the cache (LIFO reuse permuted them from step to step: a
+  // 1024-px U-Net step missed ~200 of its ~300 bind groups).
+  private pool = new Map<number, GPUBuffer[]>();
+  private poolNo = new WeakMap<GPUBuffer, number>(); // creation number of each pooled buffer
+  private nextPoolNo = 0;
   private pipelines: Pipelines; // per (shader, entry point, constants)
   private readonly maxWg: number; // limits.maxComputeWorkgroupsPerDimension (Dawn-node's limits getter is native)
   private binds: BindGroups;
@@ -169,7 +180,9 @@ export class Gpu {
     if (size > this.device.limits.maxBufferSize) {
       throw new Error(`alloc(${label ?? ''}): ${bytes} bytes exceeds maxBufferSize ${this.device.limits.maxBufferSize}`);
     }
-    return this.device.createBuffer({ size, usage: USAGE_STORAGE, label });
+    const fresh = this.device.createBuffer({ size, usage: USAGE_STORAGE, label });
+    this.poolNo.set(fresh, this.nextPoolNo++);
+    return fresh;
   }
 
   /** A new buffer holding `data` (sized exactly, 16-byte rounded: weights are long-lived, no bucket waste). */
@@ -258,12 +271,17 @@ export class Gpu {
       return;
     }
     const list = this.pool.get(buf.size) ?? [];
-    if (list.length >= POOL_MAX_PER_BUCKET) {
+    if (list.length >= POOL_MAX_PER_BUCKET && (list.length + 1) * buf.size > POOL_SMALL_BYTES) {
       this.flush();
       buf.destroy();
       return;
     }
-    list.push(buf); // reuse inside the same encoder is safe: commands run in encoding order
+    // Sorted insert (a bucket holds at most POOL_MAX_PER_BUCKET): reuse inside the same encoder is safe,
+    // commands run in encoding order.
+    const no = this.poolNo.get(buf) ?? -1;
+    let i = list.length;
+    while (i > 0 && (this.poolNo.get(list[i - 1]) ?? -1) < no) i--;
+    list.splice(i, 0, buf);
     this.pool.set(buf.size, list);
   }
 

@@ -86,10 +86,16 @@ export class UnetGpu {
   tembAct(t: number, y: number): GPUBuffer {
     const { gpu, model } = this;
     const T = model.config.tembDim;
-    const feat = gpu.upload(timeFeatures(t, model.config.timeFreqDim), 'unet.tfeat'); // [64]
+    // Pooled + written (not upload()ed): an exact-size upload is destroyed at free(), which submits, and a
+    // new buffer every step would miss the bind-group cache of every kernel reading it.
+    const tf = timeFeatures(t, model.config.timeFreqDim); // [64]
+    const feat = gpu.alloc(tf.byteLength, 'unet.tfeat'); // [64]
+    gpu.write(feat, tf);
     const h1 = linear(gpu, feat, this.buf(model.timeLin1.w), this.buf(model.timeLin1.b), model.timeLin1.nIn, T, 1, 'silu'); // [T]
     const h2 = linear(gpu, h1, this.buf(model.timeLin2.w), this.buf(model.timeLin2.b), T, T, 1, 'none'); // [T]
-    const cls = gpu.upload(classRow(model, y), 'unet.class'); // [T]
+    const cr = classRow(model, y); // [T]
+    const cls = gpu.alloc(cr.byteLength, 'unet.class'); // [T]
+    gpu.write(cls, cr);
     const sum = add(gpu, h2, cls, T); // [T]
     const out = activation(gpu, sum, T, 'silu'); // [T]
     for (const b of [feat, h1, h2, cls, sum]) gpu.free(b);
