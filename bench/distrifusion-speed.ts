@@ -40,12 +40,15 @@ import { startNodeCoordinator, type NodeCoordinator } from '../src/session/coord
 import type { JobEvent } from '../src/session/protocol';
 import type { ImageResult } from '../src/engines/image-engine';
 import { buildUnetPatchPlan } from '../src/parallel/patch-unet-plan';
+import { unetPatchTuning } from '../src/parallel/patch-unet-gpu';
 import { buildUnet, FM_UNET_CONFIG, type UnetConfig } from '../src/model/unet/config';
 import { writeWidenedModel } from './unet-widened-model';
 import { markdown, summarize, type CaseRow, type StepDetail, type StepSample } from './distrifusion-speed-report';
 
 const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${l}`);
 
+// TURN_MS: the GPU backend's longest encoding stretch without an event-loop turn (the peers inherit it).
+if (process.env.TURN_MS) unetPatchTuning.turnEveryMs = Number(process.env.TURN_MS);
 if (process.argv[2] === 'peer') process.exit(await runHeadlessPeer(process.argv.slice(3)));
 
 const env = (k: string, d: string) => process.env[k] ?? d;

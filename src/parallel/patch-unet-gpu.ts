@@ -34,6 +34,12 @@ import type { UnetPatchBackend, UnetStepIo } from './patch-unet';
 import { GpuExchangeBuffers } from './patch-unet-gpu-exchange';
 import { boundaryCount, branchKey, qkvSplit } from './patch-unet-plan';
 
+/** Knobs of the GPU backend (benches set them; the defaults are the measured choice). */
+export const unetPatchTuning = {
+  /** Longest stretch (ms) the forward encodes without a macrotask turn; Infinity: turn only after a piece's read-back. */
+  turnEveryMs: 0.5,
+};
+
 /**
  * The GPU backend for runUnetPatchParallel({ ..., backend: unetGpuPatchBackend(gpu, model) }).
  * Weights are uploaded once per (gpu, model) and shared by every backend made for them (several
@@ -113,15 +119,19 @@ class GpuPatchStep {
   }
 
   private yieldDue = false; // a piece was submitted since the forward last gave the event loop a turn
+  private lastTurn = performance.now();
 
   /**
-   * One macrotask turn after a piece's read-back was submitted: the forward encodes layer after layer
-   * without a real yield (its awaits on ready pieces are microtasks), and the read-back's map promise
-   * (so the send) settles only when the event loop turns; without this the pieces left at the end of
-   * the step (48-118 ms into a 50 ms step on an H200).
+   * A macrotask turn after a piece's read-back was submitted, and at least every
+   * unetPatchTuning.turnEveryMs while the forward encodes: its awaits on ready pieces are microtasks,
+   * so without turns (1) a read-back's map promise, so the send, settles only at the end of the step
+   * (pieces left 48-118 ms into a 50 ms step on an H200), and (2) the socket moves only what fits its
+   * kernel buffer (~200 KB on a Unix socket) per turn of each side's event loop, which held a same-host
+   * link to ~25 MB/s during the steps (the pieces of step k arrived well into step k+1).
    */
   private async turn(): Promise<void> {
-    if (!this.yieldDue) return;
+    const now = performance.now();
+    if (!this.yieldDue && now - this.lastTurn < unetPatchTuning.turnEveryMs) return;
     this.yieldDue = false;
     await new Promise<void>((resolve) => {
       const ch = new MessageChannel(); // no 4 ms clamp, unlike nested setTimeout(0)
@@ -131,6 +141,7 @@ class GpuPatchStep {
       };
       ch.port2.postMessage(null);
     });
+    this.lastTurn = performance.now();
   }
 
   /**
