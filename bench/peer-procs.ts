@@ -32,7 +32,10 @@ export async function startBenchServer(port: number, modelDir: string): Promise<
  */
 export function spawnBenchPeer(self: string, i: number, link: string, o: { pin: boolean; gpus: number[]; args?: string[]; onLine?: (line: string) => void }): ChildProcess {
   const name = o.pin ? `gpu${o.gpus[i]}` : `peer${i}`;
-  const args = [self, 'peer', link, '--name', name, ...(o.args ?? [])];
+  // PEER_NODE_ARGS: Node options for the peers alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (Node
+  // refuses --cpu-prof in NODE_OPTIONS, and the driver's own profile would not show a peer's step).
+  const nodeArgs = (process.env.PEER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const args = [...nodeArgs, self, 'peer', link, '--name', name, ...(o.args ?? [])];
   let child: ChildProcess;
   if (o.pin) {
     const hide = o.gpus.filter((_, j) => j !== i).map((g) => `mount --bind /dev/null /dev/nvidia${g} && `).join('');
