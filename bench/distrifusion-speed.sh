@@ -12,7 +12,7 @@ mode="${1:-local}"
 build() {
   [ -d .gpu-node/node_modules/webgpu ] || { echo "run ../shared/gpu/prepare.sh first (fills .gpu-node/ and .gl/)"; exit 1; }
   [ -d .gpu-node/node_modules/node-datachannel ] || bash bench/multi-gpu.sh build
-  node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/distrifusion-speed.ts', '.gpu-node/distrifusion-speed.mjs', { external: ['node-datachannel', 'node-datachannel/*', 'bufferutil', 'utf-8-validate'], cjsRequire: true, minify: true }))"
+  node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/distrifusion-speed.ts', '.gpu-node/distrifusion-speed.mjs', { external: ['node-datachannel', 'node-datachannel/*', 'bufferutil', 'utf-8-validate'], cjsRequire: true, minify: true, gpuWorker: true }))"
   ls -la .gpu-node/distrifusion-speed.mjs
 }
 
@@ -25,7 +25,7 @@ case "$mode" in
   local)
     build
     # From bench/out so that webgpu and node-datachannel resolve to the repo's node_modules.
-    mkdir -p bench/out && cp .gpu-node/distrifusion-speed.mjs bench/out/
+    mkdir -p bench/out && cp .gpu-node/distrifusion-speed.mjs .gpu-node/gpu-worker.mjs bench/out/
     PX="${PX:-32,64}" NS="${NS:-1,2}" WIDTH="${WIDTH:-0.1}" STEPS="${STEPS:-3}" WARMUP="${WARMUP:-1}" \
       BENCH_OUT="${BENCH_OUT:-$PWD/bench/out}" exec node bench/out/distrifusion-speed.mjs ;;
   *) echo "usage: bash bench/distrifusion-speed.sh build|run|local"; exit 2 ;;

@@ -14,7 +14,7 @@ mode="${1:-local}"
 
 build() {
   [ -d .gpu-node/node_modules/webgpu ] || { echo "run ../shared/gpu/prepare.sh first (fills .gpu-node/ and .gl/)"; exit 1; }
-  node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/multi-gpu.ts', '.gpu-node/multi-gpu.mjs', { external: ['node-datachannel', 'node-datachannel/*', 'bufferutil', 'utf-8-validate'], cjsRequire: true, minify: true }))"
+  node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/multi-gpu.ts', '.gpu-node/multi-gpu.mjs', { external: ['node-datachannel', 'node-datachannel/*', 'bufferutil', 'utf-8-validate'], cjsRequire: true, minify: true, gpuWorker: true }))"
   local nd=.gpu-node/node_modules/node-datachannel
   rm -rf "$nd" .gpu-node/node_modules/detect-libc
   mkdir -p "$nd/build/Release"
@@ -39,7 +39,7 @@ case "$mode" in
     build
     # Run from bench/out so that webgpu and node-datachannel resolve to the repo's node_modules (the
     # copies in .gpu-node/ are the GPU machine's, stored compressed).
-    mkdir -p bench/out && cp .gpu-node/multi-gpu.mjs bench/out/
+    mkdir -p bench/out && cp .gpu-node/multi-gpu.mjs .gpu-node/gpu-worker.mjs bench/out/
     SHAPE="${SHAPE:-tiny}" N="${N:-2}" BENCH_OUT="${BENCH_OUT:-$PWD/bench/out}" exec node bench/out/multi-gpu.mjs ;;
   *) echo "usage: bash bench/multi-gpu.sh build|run|local"; exit 2 ;;
 esac

@@ -24,12 +24,12 @@ function newestMtime(dir) {
 
 async function ensureBundle() {
   const built = fs.existsSync(outfile) ? fs.statSync(outfile).mtimeMs : 0;
-  const sources = Math.max(newestMtime(path.join(root, 'src')), newestMtime(path.join(root, 'shaders')), fs.statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  const sources = Math.max(newestMtime(path.join(root, 'src')), newestMtime(path.join(root, 'shaders')), newestMtime(path.join(root, 'workers')), fs.statSync(fileURLToPath(import.meta.url)).mtimeMs);
   if (built > sources && !process.env.TABMESH_REBUNDLE) return;
   const { bundle } = await import(pathToFileURL(path.join(root, 'scripts/bundle.mjs')).href);
   fs.mkdirSync(path.dirname(outfile), { recursive: true });
   const tmp = `${outfile}.${process.pid}.tmp.mjs`; // two peers starting at once must not read a half-written file
-  await bundle(entry, tmp, { external: EXTERNAL });
+  await bundle(entry, tmp, { external: EXTERNAL, gpuWorker: true }); // + gpu-worker.mjs: GPU work in a worker thread
   fs.renameSync(tmp, outfile);
 }
 

@@ -37,6 +37,8 @@ test('a headless Node peer joins by link, all-reduces and runs tp=2 with a brows
     const roster = await c.evaluate(() => window.tabmesh.peers());
     const mine = roster.find((p) => p.id === headlessId);
     expect(mine, JSON.stringify(roster)).toBeTruthy();
+    // npx tabmesh bundles the GPU worker beside the peer: GPU work runs in a worker thread, as in a tab.
+    expect(out).toContain('GPU work: worker thread');
     const adapterLine = /adapter: (.*)/.exec(out)![1];
     expect(adapterLine).toContain((mine!.adapter as { description: string }).description);
     expect(mine!.gflops).toBeGreaterThan(0);

@@ -5,7 +5,21 @@ import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
 
+// opts.gpuWorker: also bundle the headless peer's GPU worker thread (workers/gpu-worker.node.ts) as
+// gpu-worker.mjs beside outfile, where src/session/gpu-thread.node.ts looks for it (written to a temporary
+// name and renamed, like bin/tabmesh.mjs's peer bundle, so a peer starting meanwhile never reads half a file).
 export async function bundle(entry, outfile, opts = {}) {
+  await bundleOne(entry, outfile, opts);
+  if (opts.gpuWorker) {
+    const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+    const dest = path.join(path.dirname(outfile), 'gpu-worker.mjs');
+    const tmp = `${dest}.${process.pid}.tmp.mjs`;
+    await bundleOne(path.join(root, 'workers/gpu-worker.node.ts'), tmp, opts);
+    fs.renameSync(tmp, dest);
+  }
+}
+
+async function bundleOne(entry, outfile, opts) {
   await build({
     entryPoints: [entry],
     bundle: true,

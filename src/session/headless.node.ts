@@ -8,7 +8,6 @@
 // module load (util.supports) and refuses to start when that probe failed. So this file imports
 // PeerJS (via the agent) only dynamically, after installNodeGlobals(); the esbuild bundle keeps
 // dynamically imported modules lazily initialised, which preserves that order.
-import { create, globals } from 'webgpu';
 import * as rtc from 'node-datachannel/polyfill';
 import WebSocket from 'ws';
 import { parseJoinLink } from './join-link';
@@ -16,8 +15,10 @@ import { newPeerId } from './ids';
 import type { PeerAgent, PeerAlertCode } from './peer-agent';
 import { UdsEndpoint } from '../transport/uds-channel.node';
 import { fileTuneCache } from '../engines/tune-store.node';
+import { installNodeGpu } from './node-gpu.node';
+import { gpuWorkerFile, startGpuWorker, type GpuThread, type GpuWorkerHandle } from './gpu-thread.node';
 
-const USAGE = `usage: tabmesh peer <join-link> [--name NAME] [--ice JSON] [--insecure] [--same-host on|off]
+const USAGE = `usage: tabmesh peer <join-link> [--name NAME] [--ice JSON] [--insecure] [--same-host on|off] [--gpu-thread worker|main]
 
 Joins a tabmesh session as a headless peer (Node + Dawn WebGPU + libdatachannel WebRTC).
   <join-link>   the link the coordinator page shows, e.g. http://host:5199/#join=<session>
@@ -27,6 +28,10 @@ Joins a tabmesh session as a headless peer (Node + Dawn WebGPU + libdatachannel 
   --same-host on|off
                 links to other headless peers on this machine over a Unix socket instead of WebRTC
                 (default on; env TABMESH_SAME_HOST=0 turns it off; browsers and other hosts: WebRTC)
+  --gpu-thread worker|main
+                worker (the default where the GPU worker is bundled, as by npx tabmesh): GPU work in a
+                worker thread, as a tab does, so the network never waits behind it; main: one thread
+                (env TABMESH_GPU_THREAD)
 One GPU per process: Dawn takes the first adapter; see ../shared/gpu/README.md for pinning.`;
 
 export interface HeadlessArgs {
@@ -36,6 +41,8 @@ export interface HeadlessArgs {
   insecure: boolean;
   /** Same-host links (Unix sockets) to headless peers on this machine; default on, see USAGE. */
   sameHost: boolean;
+  /** Where GPU work runs (see USAGE); undefined: the worker where its bundle exists, else main. */
+  gpuThread?: GpuThread;
 }
 
 function onOff(v: string | undefined, what: string): boolean {
@@ -50,6 +57,7 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
   let name: string | undefined;
   let ice: string | undefined;
   let insecure = false;
+  let gpuThread = env.TABMESH_GPU_THREAD ? thread(env.TABMESH_GPU_THREAD, 'TABMESH_GPU_THREAD') : undefined;
   while (rest.length) {
     const a = rest.shift()!;
     if (a === '--name') name = rest.shift();
@@ -60,13 +68,20 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     else if (a === '--same-host') sameHost = onOff(rest.shift(), '--same-host');
     else if (a.startsWith('--same-host=')) sameHost = onOff(a.slice(12), '--same-host');
     else if (a === '--no-same-host') sameHost = false;
+    else if (a === '--gpu-thread') gpuThread = thread(rest.shift(), '--gpu-thread');
+    else if (a.startsWith('--gpu-thread=')) gpuThread = thread(a.slice(13), '--gpu-thread');
     else if (a === '-h' || a === '--help') throw new Error(USAGE);
     else if (a.startsWith('-')) throw new Error(`unknown option ${a}\n\n${USAGE}`);
     else if (link === undefined) link = a;
     else throw new Error(`unexpected argument ${a}\n\n${USAGE}`);
   }
   if (!link) throw new Error(USAGE);
-  return { link, name, ice, insecure, sameHost };
+  return { link, name, ice, insecure, sameHost, gpuThread };
+}
+
+function thread(v: string | undefined, what: string): GpuThread {
+  if (v !== 'worker' && v !== 'main') throw new Error(`${what} must be worker or main, got ${v}\n\n${USAGE}`);
+  return v;
 }
 
 /**
@@ -81,18 +96,10 @@ class BrowserLikeWebSocket extends WebSocket {
   }
 }
 
-// Dawn tears its instance down when the object create() returned is garbage collected: module scope
-// keeps it for the life of the process (Gpu also holds it once created).
-let dawn: GPU | null = null;
-
 /** The browser globals the shared peer code expects, from Node packages. Idempotent. */
 export function installNodeGlobals(userAgent: string): void {
   const g = globalThis as Record<string, unknown>;
-  Object.assign(g, globals); // GPUBufferUsage, GPUMapMode, ... as in a browser
-  dawn ??= create([]) as unknown as GPU;
-  // Node 20 has no navigator; Node 21+ has one without gpu. Either way the agent's GpuWorkerApi
-  // calls Gpu.create(), which reads navigator.gpu, and the report takes its userAgent from us.
-  Object.defineProperty(g, 'navigator', { value: { gpu: dawn, userAgent }, configurable: true, writable: true });
+  installNodeGpu(userAgent); // also in the GPU worker thread, which uses it
   for (const k of ['RTCPeerConnection', 'RTCSessionDescription', 'RTCIceCandidate', 'RTCDataChannel', 'RTCDataChannelEvent', 'RTCPeerConnectionIceEvent', 'RTCSctpTransport', 'RTCError'] as const) {
     g[k] ??= rtc[k];
   }
@@ -114,6 +121,20 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
   if (args.insecure) process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
   const userAgent = `tabmesh-headless${args.name ? ` "${args.name}"` : ''} (Node ${process.version}; ${process.platform} ${process.arch})`;
   installNodeGlobals(userAgent);
+  const workerFile = gpuWorkerFile();
+  if (args.gpuThread === 'worker' && !workerFile) {
+    log('--gpu-thread worker: no GPU worker bundle (gpu-worker.mjs) beside this peer; run it through npx tabmesh');
+    return 2;
+  }
+  let finish: (code: number) => void = () => undefined;
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  let worker: GpuWorkerHandle | null = null;
+  if (workerFile && args.gpuThread !== 'main') {
+    worker = startGpuWorker(workerFile, userAgent, (why) => {
+      log(`error: ${why}`);
+      finish(1);
+    });
+  }
   const [{ startPeerAgent }, { GpuWorkerApi }, { provideSameHostLinks }] = await Promise.all([import('./peer-agent'), import('../engines/worker-api'), import('./peer-mesh')]);
   // Our id is chosen here (not by the agent) so the same-host endpoint is registered for this peer alone.
   const peerId = newPeerId(target.sessionId);
@@ -128,15 +149,13 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
     : () => undefined;
   if (!args.sameHost) log('same-host links off: every link uses WebRTC');
 
-  let finish: (code: number) => void = () => undefined;
-  const done = new Promise<number>((resolve) => (finish = resolve));
   const fatal: PeerAlertCode[] = ['no-webgpu', 'gpu-lost', 'unknown-session', 'signaling-error', 'control-timeout'];
   let lastProgress = 0;
   const agent: PeerAgent | null = await startPeerAgent({
     sessionId: target.sessionId,
     peerId,
     // in-process: proxy()/transfer() markers are inert on direct calls; kernel tunings persist in a JSON file
-    gpu: new GpuWorkerApi({ tuneCache: fileTuneCache() }),
+    gpu: worker ? worker.api : new GpuWorkerApi({ tuneCache: fileTuneCache() }),
     signaling: target.signaling,
     userAgent,
     ui: {
@@ -158,9 +177,11 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
   });
   if (!agent) {
     unprovide();
+    await worker?.terminate();
     return 1;
   }
   log(`peer id: ${agent.id}`);
+  log(`GPU work: ${worker ? 'worker thread' : 'main thread'}`);
   log(`adapter: ${agent.report.adapter.vendor} ${agent.report.adapter.architecture} ${agent.report.adapter.description}${agent.report.adapter.isFallback ? ' (fallback)' : ''}, engine ${agent.report.engine ?? 'wgsl'}, ${agent.report.gflops.toFixed(1)} GFLOPS`);
   const onSignal = (sig: string) => () => {
     log(`${sig}: leaving the session`);
@@ -172,6 +193,7 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
   agent.close();
   unprovide();
   (endpoint as UdsEndpoint | null)?.close(); // open links close with the process (or with the mesh above)
+  await worker?.terminate();
   // Let the close reach the coordinator (it then drops us at once instead of after the heartbeat timeout).
   await new Promise((r) => setTimeout(r, 300));
   return code;

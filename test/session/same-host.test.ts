@@ -46,6 +46,21 @@ describe('the headless peer switch', () => {
     expect(parseArgs(['--no-same-host', 'http://h/#join=x'], {}).sameHost).toBe(false);
     expect(() => parseArgs(['http://h/#join=x', '--same-host', 'maybe'], {})).toThrow(/--same-host must be on or off/);
   });
+
+  it('--gpu-thread worker|main and TABMESH_GPU_THREAD; unset by default (the worker where it is bundled)', () => {
+    expect(parseArgs(['http://h/#join=x'], {}).gpuThread).toBeUndefined();
+    expect(parseArgs(['http://h/#join=x', '--gpu-thread', 'main'], {}).gpuThread).toBe('main');
+    expect(parseArgs(['--gpu-thread=worker', 'http://h/#join=x'], { TABMESH_GPU_THREAD: 'main' }).gpuThread).toBe('worker');
+    expect(parseArgs(['http://h/#join=x'], { TABMESH_GPU_THREAD: 'main' }).gpuThread).toBe('main');
+    expect(() => parseArgs(['http://h/#join=x', '--gpu-thread', 'gpu'], {})).toThrow(/--gpu-thread must be worker or main/);
+  });
+
+  it('from the TypeScript sources there is no GPU worker bundle: GPU work on the main thread, and asking for the worker is an error', async () => {
+    expect(logs[0].join('\n')).toContain('GPU work: main thread');
+    const lines: string[] = [];
+    expect(await runHeadlessPeer([coord.joinLink, '--gpu-thread', 'worker'], (l) => lines.push(l))).toBe(2);
+    expect(lines.join('\n')).toMatch(/no GPU worker bundle/);
+  });
 });
 
 describe('same-host links between headless peers', () => {
