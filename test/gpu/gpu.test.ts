@@ -112,6 +112,35 @@ override B: f32 = 0.0;
     gpu.free(b);
   });
 
+  it('hands out the oldest idle buffer, so a step that allocates and frees in the same order gets the same buffers', async () => {
+    const gpu = await testGpu();
+    const bytes = 777 * 16; // a bucket no other test uses
+    // alloc a, b, c; free b, a; alloc d (reuses one of them); free c, d. Newest-first (LIFO) reuse gives
+    // the next step a, b, c in another order, and every bind group naming them misses the cache.
+    const step = () => {
+      const [a, b, c] = [gpu.alloc(bytes), gpu.alloc(bytes), gpu.alloc(bytes)];
+      gpu.free(b);
+      gpu.free(a);
+      const d = gpu.alloc(bytes);
+      gpu.free(c);
+      gpu.free(d);
+      return [a, b, c, d];
+    };
+    const first = step();
+    expect(new Set(first).size).toBe(3); // d reused a freed one
+    for (let i = 0; i < 3; i++) step().forEach((buf, j) => expect(buf).toBe(first[j]));
+  });
+
+  it('keeps more than 8 idle small buffers of one size (a U-Net step has more live at once)', async () => {
+    const gpu = await testGpu();
+    const bytes = 555 * 16;
+    const first = Array.from({ length: 12 }, () => gpu.alloc(bytes));
+    first.forEach((b) => gpu.free(b));
+    const again = Array.from({ length: 12 }, () => gpu.alloc(bytes));
+    expect(new Set([...first, ...again]).size).toBe(12); // all 12 reused, none destroyed and re-created
+    again.forEach((b) => gpu.free(b));
+  });
+
   it('throws WGSL compile errors naming the file', async () => {
     const gpu = await testGpu();
     const bad = { code: '@compute @workgroup_size(1) fn main() { let x: u32 = 1.5; }', file: 'bad.wgsl' };
