@@ -156,7 +156,11 @@ export function assembleRows(parts: (ArrayLike<number> | null)[], ranges: RowRan
     const [a, b] = ranges[p];
     const n = (b - a) * W;
     for (let k = 0; k < ch; k++) {
-      for (let i = 0; i < n; i++) full[k * H * W + a * W + i] = part[k * n + i];
+      // typed arrays (every caller's case) by memcpy: this runs twice per DistriFusion step between the
+      // GPU's last kernel and the next step's first, and an element loop over a polymorphic ArrayLike
+      // took ~3 ms of a 46 ms step at 1024 px
+      if (part instanceof Float32Array) full.set(part.subarray(k * n, (k + 1) * n), k * H * W + a * W);
+      else for (let i = 0; i < n; i++) full[k * H * W + a * W + i] = part[k * n + i];
     }
   });
   return full;

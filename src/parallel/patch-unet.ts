@@ -308,10 +308,11 @@ export function unetPreviewRows(model: UnetModel, t: number, z: Float32Array, ep
   const ab = model.alphaBars[t];
   const rows = r1 - r0;
   const out = new Float32Array(C * rows * S); // [C, rows, S]
+  const [s1, s] = [Math.sqrt(1 - ab), Math.sqrt(ab)];
   for (let c = 0; c < C; c++) {
     for (let i = 0; i < rows * S; i++) {
       const e = (c * S + r0) * S + i;
-      const x0 = (z[e] - Math.sqrt(1 - ab) * eps[e]) / Math.sqrt(ab);
+      const x0 = (z[e] - s1 * eps[e]) / s;
       out[c * rows * S + i] = Math.min(1, Math.max(0, (x0 + 1) / 2));
     }
   }

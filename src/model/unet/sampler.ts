@@ -36,12 +36,15 @@ export function unetSamplerUpdate(
     const alpha = abI / abJ;
     const c = (1 - alpha) / Math.sqrt(1 - abI);
     const sigma = Math.sqrt(1 - alpha);
+    const sa = Math.sqrt(alpha);
     if (!last && !noise) throw new Error('unet sampler: ddpm step needs noise');
-    for (let p = 0; p < z.length; p++) out[p] = (z[p] - c * eps[p]) / Math.sqrt(alpha) + (last ? 0 : sigma * noise![p]);
+    for (let p = 0; p < z.length; p++) out[p] = (z[p] - c * eps[p]) / sa + (last ? 0 : sigma * noise![p]);
   } else {
+    // the square roots once per step, not per element (the same values, so the same bits)
+    const [s1I, sI, sJ, s1J] = [Math.sqrt(1 - abI), Math.sqrt(abI), Math.sqrt(abJ), Math.sqrt(1 - abJ)];
     for (let p = 0; p < z.length; p++) {
-      const x0 = (z[p] - Math.sqrt(1 - abI) * eps[p]) / Math.sqrt(abI);
-      out[p] = Math.sqrt(abJ) * x0 + Math.sqrt(1 - abJ) * eps[p];
+      const x0 = (z[p] - s1I * eps[p]) / sI;
+      out[p] = sJ * x0 + s1J * eps[p];
     }
   }
   return out;
