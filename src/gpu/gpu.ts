@@ -11,6 +11,7 @@ import { matmulGflops } from './probe';
 import { BindGroups } from './bind-groups';
 import { Pipelines } from './pipelines';
 import { ReadbackPool } from './readback';
+import { StagingWrites } from './staging';
 import { UniformArena } from './uniform-arena';
 import { DEFAULT_TUNING, GpuTimer, zeroStats, type GpuStats, type GpuTimes, type GpuTuning } from './timer';
 
@@ -106,6 +107,7 @@ export class Gpu {
   private pendingDispatches = 0;
   private uniforms: UniformArena; // the pending encoder's Params slices
   private readbacks: ReadbackPool;
+  private staging: StagingWrites;
   private lostCbs: ((reason: string) => void)[] = [];
   private destroyed = false;
   private capturing = false; // inside capture(): no submit may happen
@@ -122,6 +124,7 @@ export class Gpu {
     this.uniforms = new UniformArena(device);
     this.binds = new BindGroups(device, () => this.stats);
     this.readbacks = new ReadbackPool(device);
+    this.staging = new StagingWrites(device);
     void device.lost.then((info) => {
       const reason = this.destroyed ? 'destroyed' : `${info.reason}: ${info.message}`;
       for (const cb of this.lostCbs) cb(reason);
@@ -210,6 +213,22 @@ export class Gpu {
       tail.set(bytes.subarray(n4));
       this.device.queue.writeBuffer(buf, byteOffset + n4, tail);
     }
+  }
+
+  /**
+   * Writes `data` at byteOffset like write(), through a staging buffer kept mapped for `key` (one per
+   * recurring upload, e.g. a (rank, piece) of an exchange; see staging.ts): encoded as a copy in order with
+   * run()/copy() (no flush first), and a steady-state write is a memcpy into resident pages. Falls back to
+   * write() while the key's previous copy is still on the GPU, or for a size that is not a multiple of 4.
+   */
+  writeStaged(key: string, buf: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    if (this.capturing) throw new Error('Gpu: writeStaged inside capture()');
+    const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    const st = bytes.byteLength % 4 === 0 && bytes.byteLength > 0 ? this.staging.stage(key, bytes) : null;
+    if (!st) return this.write(buf, data, byteOffset);
+    this.stats.writes++;
+    this.endPass();
+    this.enc().copyBufferToBuffer(st, 0, buf, byteOffset, bytes.byteLength);
   }
 
   /** Copies GPU-side within the pending encoder (ordered with run()). Offsets and size multiples of 4. */
@@ -427,6 +446,7 @@ export class Gpu {
     this.timer?.resolve(this.encoder);
     this.uniforms.write();
     this.device.queue.submit([this.encoder.finish()]);
+    this.staging.submitted(); // staged uploads in it map again for their next use
     this.stats.submits++;
     this.encoder = null;
     this.pendingDispatches = 0;
@@ -451,6 +471,7 @@ export class Gpu {
     this.binds.clear();
     for (const list of this.pool.values()) for (const b of list) b.destroy();
     this.readbacks.destroy();
+    this.staging.destroy();
     this.uniforms.destroy();
     this.pool.clear();
     this.pipelines.clear();

@@ -91,8 +91,10 @@ export class GpuExchangeBuffers {
     got.forEach((g, r) => {
       if (r === io.rank) return; // own values: copied GPU-side at the end of the previous step
       const a = io.ex.pieces.range(j, r)[0];
-      if (io.ex.dtype === 'f32') return gpu.write(this.stale!, g, (this.staleOff[r] + a) * 4); // [piece floats]
-      gpu.write(this.recv!, g, this.recvOff[r][j] * 4); // [carrier words] as they came
+      // staged per (rank, piece): these are 7-44 MB a step, which queue.writeBuffer copied into fresh pages
+      const key = `unet.recv.${r}.${j}`;
+      if (io.ex.dtype === 'f32') return gpu.writeStaged(key, this.stale!, g, (this.staleOff[r] + a) * 4); // [piece floats]
+      gpu.writeStaged(key, this.recv!, g, this.recvOff[r][j] * 4); // [carrier words] as they came
       for (const k of io.ex.carrier(j, r).blocks) {
         const sw = this.recvOff[r][j] + k.word;
         const df = this.staleOff[r] + a + k.from;

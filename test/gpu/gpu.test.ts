@@ -141,6 +141,28 @@ override B: f32 = 0.0;
     again.forEach((b) => gpu.free(b));
   });
 
+  it('writeStaged: through a staging slot kept mapped, in order with copies, no flush; falls back to write() while the slot is busy', async () => {
+    const gpu = await testGpu();
+    const buf = gpu.alloc(64);
+    const other = gpu.upload(new Float32Array(16).fill(7)); // [16]
+    const turn = () => new Promise((r) => setTimeout(r, 0));
+    for (let round = 0; round < 4; round++) {
+      const data = Float32Array.from({ length: 16 }, (_, i) => i + 100 * round); // [16]
+      gpu.copy(other, 0, buf, 0, 64); // encoded, not submitted
+      const submits = gpu.stats.submits;
+      gpu.writeStaged('test.slot', buf, data); // lands after the copy: same encoder, later
+      if (round > 0) expect(gpu.stats.submits).toBe(submits); // the slot was mapped again: no flush
+      gpu.writeStaged('test.slot', buf, data.subarray(0, 8).map((v) => -v), 32); // slot in flight: write(), which flushes first
+      expect(gpu.stats.submits).toBe(submits + 1);
+      const got = new Float32Array(await gpu.read(buf, 64)); // [16]
+      expect(Array.from(got)).toEqual([...data.subarray(0, 8)].concat([...data.subarray(0, 8)].map((v) => -v)));
+      await gpu.sync();
+      await turn(); // the slot's mapAsync settles
+    }
+    gpu.free(buf);
+    other.destroy();
+  });
+
   it('throws WGSL compile errors naming the file', async () => {
     const gpu = await testGpu();
     const bad = { code: '@compute @workgroup_size(1) fn main() { let x: u32 = 1.5; }', file: 'bad.wgsl' };
