@@ -30,6 +30,9 @@
 //   COMMDTYPE=i8 (async modes' flat buffer on the wire: i8, f16 or f32; a list, e.g. f16,i8, runs each side by side; sync gathers are always f32)
 //   LABEL (output file prefix)  SAME_HOST=1|0 (default 1: peers on one host link over Unix sockets, src/transport/uds-channel.node.ts, as
 //   headless peers do by default; 0 keeps WebRTC; the report names what the links really used)
+//   TABMESH_GPU_THREAD=worker|main (the peers' GPU thread; default worker, bundled by `build`)
+//   TURN_MS (the GPU backend's longest encoding stretch without an event-loop turn, default 0.5)
+//   PEER_NODE_ARGS (Node options for the peers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';

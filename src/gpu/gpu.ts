@@ -231,6 +231,11 @@ export class Gpu {
     this.enc().copyBufferToBuffer(st, 0, buf, byteOffset, bytes.byteLength);
   }
 
+  /** Frees the staging slots of writeStaged keys starting with `prefix` (e.g. when an exchange ends). */
+  releaseStaged(prefix: string): void {
+    this.staging.release(prefix);
+  }
+
   /** Copies GPU-side within the pending encoder (ordered with run()). Offsets and size multiples of 4. */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.endPass(); // copies are encoder commands, not pass commands

@@ -53,6 +53,16 @@ export class StagingWrites {
     this.remap = [];
   }
 
+  /** Drops the slots whose key starts with `prefix` (their owner is done; a copy still queued completes). */
+  release(prefix: string): void {
+    for (const [k, s] of this.slots) {
+      if (!k.startsWith(prefix)) continue;
+      s.state = 'lost';
+      s.buf.destroy();
+      this.slots.delete(k);
+    }
+  }
+
   destroy(): void {
     for (const s of this.slots.values()) {
       s.state = 'lost';

@@ -121,6 +121,7 @@ export class GpuExchangeBuffers {
   }
 
   dispose(): void {
+    this.gpu.releaseStaged('unet.recv.'); // the upload slots of this run's pieces (see upload)
     for (const b of [this.out, this.stale, this.recv, this.packed]) if (b) this.gpu.free(b);
     this.out = this.stale = this.recv = this.packed = null;
   }

@@ -159,6 +159,10 @@ override B: f32 = 0.0;
       await gpu.sync();
       await turn(); // the slot's mapAsync settles
     }
+    gpu.releaseStaged('test.'); // the slot goes; the next write under its key makes a new one
+    const data = Float32Array.from({ length: 16 }, (_, i) => -i); // [16]
+    gpu.writeStaged('test.slot', buf, data);
+    expect(new Float32Array(await gpu.read(buf, 64))).toEqual(data);
     gpu.free(buf);
     other.destroy();
   });
