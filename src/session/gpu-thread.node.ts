@@ -32,10 +32,14 @@ export interface GpuWorkerHandle {
 export function startGpuWorker(file: string, userAgent: string, onExit: (why: string) => void): GpuWorkerHandle {
   const w = new Worker(file, { workerData: { userAgent } });
   let stopping = false;
-  w.on('error', (e) => onExit(`GPU worker thread failed: ${e.message}`));
-  w.on('exit', (code) => {
-    if (!stopping) onExit(`GPU worker thread exited (code ${code})`);
-  });
+  let reported = false;
+  const report = (why: string) => {
+    if (stopping || reported) return; // a throw is an 'error' and then an 'exit': said once
+    reported = true;
+    onExit(why);
+  };
+  w.on('error', (e) => report(`GPU worker thread failed: ${e.message}`));
+  w.on('exit', (code) => report(`GPU worker thread exited (code ${code})`));
   return {
     api: wrap<GpuWorkerApi>(nodeEndpoint(w)),
     terminate: async () => {

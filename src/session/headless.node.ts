@@ -129,10 +129,14 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
   let finish: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (finish = resolve));
   let worker: GpuWorkerHandle | null = null;
+  let workerDied: (() => void) | null = null;
+  // A dead GPU thread never answers: the start below must not wait on it forever.
+  const died = new Promise<null>((resolve) => (workerDied = () => resolve(null)));
   if (workerFile && args.gpuThread !== 'main') {
     worker = startGpuWorker(workerFile, userAgent, (why) => {
       log(`error: ${why}`);
       finish(1);
+      workerDied?.();
     });
   }
   const [{ startPeerAgent }, { GpuWorkerApi }, { provideSameHostLinks }] = await Promise.all([import('./peer-agent'), import('../engines/worker-api'), import('./peer-mesh')]);
@@ -151,7 +155,7 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
 
   const fatal: PeerAlertCode[] = ['no-webgpu', 'gpu-lost', 'unknown-session', 'signaling-error', 'control-timeout'];
   let lastProgress = 0;
-  const agent: PeerAgent | null = await startPeerAgent({
+  const agent: PeerAgent | null = await Promise.race([died, startPeerAgent({
     sessionId: target.sessionId,
     peerId,
     // in-process: proxy()/transfer() markers are inert on direct calls; kernel tunings persist in a JSON file
@@ -174,7 +178,7 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
         else if (fatal.includes(code)) finish(1);
       },
     },
-  });
+  })]);
   if (!agent) {
     unprovide();
     await worker?.terminate();
