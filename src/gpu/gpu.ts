@@ -233,6 +233,7 @@ export class Gpu {
 
   /** Frees the staging slots of writeStaged keys starting with `prefix` (e.g. when an exchange ends). */
   releaseStaged(prefix: string): void {
+    this.flush(); // as free() does: a copy from a slot may still be only encoded, and must be submitted first
     this.staging.release(prefix);
   }
 

@@ -53,7 +53,8 @@ export class StagingWrites {
     this.remap = [];
   }
 
-  /** Drops the slots whose key starts with `prefix` (their owner is done; a copy still queued completes). */
+  /** Drops the slots whose key starts with `prefix` (their owner is done). Call after the submit that carries
+   *  their copies (Gpu.releaseStaged flushes first): a submitted copy still completes, an unsubmitted one would not. */
   release(prefix: string): void {
     for (const [k, s] of this.slots) {
       if (!k.startsWith(prefix)) continue;

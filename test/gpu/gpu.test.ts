@@ -159,6 +159,11 @@ override B: f32 = 0.0;
       await gpu.sync();
       await turn(); // the slot's mapAsync settles
     }
+    // Released while its copy is still only encoded: the copy must still land (the release submits first).
+    const pending = Float32Array.from({ length: 16 }, (_, i) => 1000 + i); // [16]
+    gpu.writeStaged('test.slot', buf, pending);
+    gpu.releaseStaged('test.');
+    expect(new Float32Array(await gpu.read(buf, 64))).toEqual(pending);
     gpu.releaseStaged('test.'); // the slot goes; the next write under its key makes a new one
     const data = Float32Array.from({ length: 16 }, (_, i) => -i); // [16]
     gpu.writeStaged('test.slot', buf, data);
