@@ -129,14 +129,14 @@ export async function runHeadlessPeer(argv: string[], log: (line: string) => voi
   let finish: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (finish = resolve));
   let worker: GpuWorkerHandle | null = null;
-  let workerDied: (() => void) | null = null;
+  let markDied: () => void = () => undefined;
   // A dead GPU thread never answers: the start below must not wait on it forever.
-  const died = new Promise<null>((resolve) => (workerDied = () => resolve(null)));
+  const died = new Promise<null>((resolve) => (markDied = () => resolve(null)));
   if (workerFile && args.gpuThread !== 'main') {
     worker = startGpuWorker(workerFile, userAgent, (why) => {
       log(`error: ${why}`);
       finish(1);
-      workerDied?.();
+      markDied();
     });
   }
   const [{ startPeerAgent }, { GpuWorkerApi }, { provideSameHostLinks }] = await Promise.all([import('./peer-agent'), import('../engines/worker-api'), import('./peer-mesh')]);
