@@ -12,7 +12,7 @@ import { execSync } from 'node:child_process';
 import matmulLlm from '../shaders/llm/matmul.wgsl?raw';
 import streamWgsl from '../shaders/gemm/stream.wgsl?raw';
 import quantizeQ8Wgsl from '../shaders/gemm/quantize_q8.wgsl?raw';
-import type { Kernel } from '../src/gpu/gpu';
+import { isFallbackAdapter, type Kernel } from '../src/gpu/gpu';
 import { MemoryTuneCache, autotune, tuneKey } from '../src/kernels/autotune';
 import { GEMM_CANDIDATES, gemmConfigError, gemmShapeKey, planGemm, type GemmConfig } from '../src/kernels/gemm';
 import { quantizedWords } from '../src/kernels/quantize-q8';
@@ -39,8 +39,7 @@ const adapter = (await navGpu.requestAdapter())!;
 const info = adapter.info;
 // Small sizes on a software adapter (what `npm run bench` meets on a machine without a GPU: full sizes would
 // run for hours there), full sizes on a GPU; BENCH_QUICK=1 / 0 forces either.
-const isFallback = Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
-const QUICK = process.env.BENCH_QUICK === '1' || (process.env.BENCH_QUICK !== '0' && isFallback);
+const QUICK = process.env.BENCH_QUICK === '1' || (process.env.BENCH_QUICK !== '0' && isFallbackAdapter(adapter));
 const feats: GPUFeatureName[] = (['subgroups', 'shader-f16', 'timestamp-query'] as GPUFeatureName[])
   .filter((f) => adapter.features.has(f));
 const requiredLimits: Record<string, number> = {};

@@ -85,6 +85,13 @@ function bucketSize(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
+/** Whether the adapter is a software one (lavapipe, SwiftShader). isFallbackAdapter moved from the adapter
+ *  to adapter.info; read whichever exists. */
+export function isFallbackAdapter(adapter: GPUAdapter): boolean {
+  return Boolean((adapter.info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ??
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+}
+
 export class Gpu {
   readonly device: GPUDevice;
   readonly report: AdapterReport;
@@ -153,9 +160,7 @@ export class Gpu {
       vendor: info.vendor ?? '',
       architecture: info.architecture ?? '',
       description: info.description ?? '',
-      // isFallbackAdapter moved from the adapter to adapter.info; read whichever exists.
-      isFallback: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
-        (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+      isFallback: isFallbackAdapter(adapter),
       features: [...device.features].map(String).sort(),
       hasF16: device.features.has('shader-f16'),
       hasSubgroups: device.features.has('subgroups'),
