@@ -4,6 +4,7 @@
 import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 // opts.gpuWorker: also bundle the headless peer's GPU worker thread (workers/gpu-worker.node.ts) as
 // gpu-worker.mjs beside outfile, where src/session/gpu-thread.node.ts looks for it (written to a temporary
@@ -11,7 +12,7 @@ import path from 'node:path';
 export async function bundle(entry, outfile, opts = {}) {
   await bundleOne(entry, outfile, opts);
   if (opts.gpuWorker) {
-    const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
     const dest = path.join(path.dirname(outfile), 'gpu-worker.mjs');
     const tmp = `${dest}.${process.pid}.tmp.mjs`;
     await bundleOne(path.join(root, 'workers/gpu-worker.node.ts'), tmp, opts);
