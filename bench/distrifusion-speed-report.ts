@@ -7,6 +7,7 @@
 export interface StepDetail {
   pieceWaitMs: number[]; pieceArriveAtMs: number[]; pieceSendAtMs: number[];
   packMs: number; unpackMs: number; uploadMs: number; readWaitMs: number; epsGatherMs: number; syncGatherMs: number;
+  backendMs?: number; dispatches?: number; // absent in results before 2026-11-29's profile
 }
 export interface StepSample { step: number; computeMs: number; commWaitMs: number; sync: boolean; detail?: StepDetail }
 
@@ -18,6 +19,9 @@ export interface DetailRow {
   unpack_ms: number;
   eps_gather_ms: number;
   sync_gather_ms: number;
+  backend_ms: number; // the GPU backend's step: encoding, its piece waits and uploads, the final read-back
+  host_ms: number; // compute - backend: the runner's own host work (sampler, row assembly, preview, events)
+  dispatches: number;
   piece_wait_ms: number[]; // per piece
   piece_arrive_at_ms: number[]; // per piece, since the step's start (< 0: arrived during the previous step)
   piece_send_at_ms: number[]; // per piece, since the step's start
@@ -83,16 +87,17 @@ export function summarize(o: {
     px: o.px, model: o.model, latent: o.latent, n: o.n, mode: o.mode, comm_dtype: o.commDtype, steps: o.steps, warmup: o.warmup, load_ms: o.loadMs,
     step_ms: median(step), step_ms_all: step, compute_ms: median(comp), comm_wait_ms: median(wait), wall_ms_per_step: o.wallMs / o.steps,
     flat_buffer_bytes: o.flatBytes, eps_bytes: o.epsBytes, bytes_per_step_per_peer: o.flatBytes + o.epsBytes, sync_steps: syncSteps,
-    vs_ideal: null, vs_old_ideal: null, speedup_vs_n1: null, detail: det.length ? detailRow(det) : null,
+    vs_ideal: null, vs_old_ideal: null, speedup_vs_n1: null, detail: det.length === comp.length ? detailRow(det, comp) : null,
   };
 }
 
-function detailRow(d: StepDetail[]): DetailRow {
+function detailRow(d: StepDetail[], compute: number[]): DetailRow {
   const m = (f: (x: StepDetail) => number) => median(d.map(f));
   const per = (f: (x: StepDetail) => number[]) => f(d[0]).map((_, j) => median(d.map((x) => f(x)[j])));
   return {
     read_wait_ms: m((x) => x.readWaitMs), upload_ms: m((x) => x.uploadMs), pack_ms: m((x) => x.packMs), unpack_ms: m((x) => x.unpackMs),
     eps_gather_ms: m((x) => x.epsGatherMs), sync_gather_ms: m((x) => x.syncGatherMs),
+    backend_ms: m((x) => x.backendMs ?? NaN), host_ms: median(d.map((x, i) => compute[i] - (x.backendMs ?? NaN))), dispatches: m((x) => x.dispatches ?? NaN),
     piece_wait_ms: per((x) => x.pieceWaitMs), piece_arrive_at_ms: per((x) => x.pieceArriveAtMs), piece_send_at_ms: per((x) => x.pieceSendAtMs),
   };
 }
@@ -128,14 +133,14 @@ export function markdown(doc: { date: string; machine: Record<string, unknown>; 
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...doc.rows.map((r) => `| ${r.px} | ${r.model} | ${r.latent} | ${r.n} | ${r.n === 1 ? 'single' : r.mode === 'no_sync' ? 'old ideal (no_sync, no comm)' : r.mode === 'ideal_async' ? 'ideal (corrected_async_gn, exchange off)' : modeLabel(r)} | ${f(r.step_ms)} | ${f(r.compute_ms)} | ${f(r.comm_wait_ms)} | ${f(r.bytes_per_step_per_peer / 1e6, 2)} | ${f(r.vs_ideal, 2)} | ${f(r.vs_old_ideal, 2)} | ${f(r.speedup_vs_n1, 2)} | ${f(r.load_ms / 1000)} |`),
     '',
-    'Where the time goes (slowest peer, medians over the timed steps, ms): read wait = blocked on the step\'s final read-back (GPU work still queued after encoding); upload = host time putting received pieces on the GPU; pack/unpack = host f16 conversion; per piece: wait (blocked), arrived at / sent at (ms since the step\'s start; arrival < 0 = during the previous step).',
+    'Where the time goes (slowest peer, medians over the timed steps, ms): read wait = blocked on the step\'s final read-back (GPU work still queued after encoding); upload = host time putting received pieces on the GPU; pack/unpack = host f16 conversion; backend = the GPU backend\'s whole step (encoding, its piece waits and uploads, the read wait); host = compute - backend (the runner\'s sampler, row assembly, preview, events); per piece: wait (blocked), arrived at / sent at (ms since the step\'s start; arrival < 0 = during the previous step).',
     '',
-    '| px | N | mode | read wait | upload | pack | unpack | eps gather | sync gathers | piece waits | pieces arrived at | pieces sent at |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
-    ...doc.rows.filter((r) => r.detail && r.n > 1).map((r) => {
+    '| px | N | mode | backend | dispatches | host | read wait | upload | pack | unpack | eps gather | sync gathers | piece waits | pieces arrived at | pieces sent at |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...doc.rows.filter((r) => r.detail).map((r) => {
       const d = r.detail!;
       const l = (a: number[]) => a.map((v) => f(v, 0)).join(' ');
-      return `| ${r.px} | ${r.n} | ${modeLabel(r)} | ${f(d.read_wait_ms)} | ${f(d.upload_ms)} | ${f(d.pack_ms)} | ${f(d.unpack_ms)} | ${f(d.eps_gather_ms)} | ${f(d.sync_gather_ms)} | ${l(d.piece_wait_ms)} | ${l(d.piece_arrive_at_ms)} | ${l(d.piece_send_at_ms)} |`;
+      return `| ${r.px} | ${r.n} | ${modeLabel(r)} | ${f(d.backend_ms)} | ${f(d.dispatches, 0)} | ${f(d.host_ms)} | ${f(d.read_wait_ms)} | ${f(d.upload_ms)} | ${f(d.pack_ms)} | ${f(d.unpack_ms)} | ${f(d.eps_gather_ms)} | ${f(d.sync_gather_ms)} | ${l(d.piece_wait_ms)} | ${l(d.piece_arrive_at_ms)} | ${l(d.piece_send_at_ms)} |`;
     }),
     '',
     'Goal: corrected_async_gn / ideal <= 1.1 (DistriFusion paper: 1.2). Anchors: DistriFusion 1.8x (2 GPUs) and 3.4x (4 GPUs) at 3840 px on A100s.',

@@ -106,11 +106,13 @@ export interface UnetStepDetail {
   readWaitMs: number; // blocked on the GPU's final read-back (eps rows; the rest of the step's GPU work)
   epsGatherMs: number; // the synchronous eps allGather
   syncGatherMs: number; // per-layer synchronous gathers (full_sync, warm-up, sync_gn stats)
+  backendMs: number; // the backend's step (encode + its waits + the final read-back); the rest of the step is the runner's host work
+  dispatches: number; // GPU dispatches the backend encoded this step (0 for the plain-TS backend)
 }
 
 export function emptyDetail(pieces: number): UnetStepDetail {
   const z = () => new Array<number>(pieces).fill(0);
-  return { pieceWaitMs: z(), pieceArriveAtMs: z(), pieceSendAtMs: z(), packMs: 0, unpackMs: 0, uploadMs: 0, readWaitMs: 0, epsGatherMs: 0, syncGatherMs: 0 };
+  return { pieceWaitMs: z(), pieceArriveAtMs: z(), pieceSendAtMs: z(), packMs: 0, unpackMs: 0, uploadMs: 0, readWaitMs: 0, epsGatherMs: 0, syncGatherMs: 0, backendMs: 0, dispatches: 0 };
 }
 
 type Collect = <T>(p: Promise<T>, what: string) => Promise<T>;

@@ -195,6 +195,7 @@ class GpuPatchStep {
   async run(): Promise<Float32Array> {
     const { gpu, io, model } = this;
     if (io.sending) this.xb.ensure(io);
+    const d0 = gpu.stats.dispatches;
     const epsLen = model.config.inChannels * this.rows(0) * this.S;
     const epsAll = this.temp(io.branches * epsLen); // [branches, inC, rows, S]
     for (let b = 0; b < io.branches; b++) {
@@ -204,6 +205,7 @@ class GpuPatchStep {
       gpu.free(eps);
     }
     if (io.sending) this.xb.keepOwn(io); // after every kernel of this step that reads the stale values
+    io.ex.detail.dispatches = gpu.stats.dispatches - d0;
     const r0 = performance.now();
     const host = new Float32Array(await gpu.read(epsAll, io.branches * epsLen * 4)); // waits for the step's GPU work
     io.ex.detail.readWaitMs += performance.now() - r0;

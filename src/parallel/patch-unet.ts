@@ -402,7 +402,9 @@ export async function runUnetPatchParallel(o: UnetPatchRunOptions): Promise<Unet
           return all;
         },
       };
+      const b0 = performance.now();
       const epsLocal = await backend.step(io); // [C, rows, S]
+      ex.detail.backendMs = performance.now() - b0;
       await ex.endStep(send, sending); // sends what the backend did not, awaits the last step's pieces
       const noise = unetStepNoise(model, sampler, o.seed, k); // [C, S, S] or null
       let preview: { z: Float32Array; eps: Float32Array };
