@@ -101,6 +101,14 @@ describe('diffusion kernels', () => {
     }
   });
 
+  it('linear, no activation, 1280 -> 96 (the U-Net time projection: many strides of the workgroup)', async () => {
+    const gpu = await testGpu();
+    const x = rand(1280), w = rand(96 * 1280, 0.05), b = rand(96);
+    const y = lin.linear(gpu, gpu.upload(x), gpu.upload(w), gpu.upload(b), 1280, 96, 1, 'none');
+    expectClose(await readF32(y, 96), lin.reference(x, w, b, 1280, 96, 'none'), 1e-5);
+    gpu.free(y);
+  });
+
   it('linear with fused GELU (time MLP), batch 3, 37 -> 70', async () => {
     const gpu = await testGpu();
     const x = rand(3 * 37), w = rand(70 * 37, 0.2), b = rand(70);

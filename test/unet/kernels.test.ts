@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import * as addK from '../../src/kernels/diffusion/add';
 import * as attn from '../../src/kernels/diffusion/attention';
+import * as gnm from '../../src/kernels/diffusion/group-norm-merge';
+import * as gnp from '../../src/kernels/diffusion/group-norm-partial';
 import * as gns from '../../src/kernels/diffusion/group-norm-stats';
 import * as pad from '../../src/kernels/diffusion/pad-rows';
 import { gaussianNoise } from '../../src/model/ddpm/sampler';
@@ -17,10 +19,31 @@ async function readF32(buf: GPUBuffer, n: number): Promise<Float32Array> {
 }
 
 describe('fm-unet kernels', () => {
+  it('group norm chunk moments and their merge, each against its own reference', async () => {
+    const gpu = await testGpu();
+    const shape = { groupElems: 3 * 1000 + 17, groups: 3, chunkElems: 512 }; // 6 full chunks and a short one per group
+    const x = rand(shape.groups * shape.groupElems, 3, -5); // [groups * groupElems]
+    const part = gnp.groupNormPartial(gpu, gpu.upload(x), shape); // [groups, chunks, 4]
+    const chunks = gnp.chunksOf(shape);
+    const gotPart = await readF32(part, shape.groups * chunks * 4);
+    expect(maxRelErr(gotPart, gnp.reference(x, shape))).toBeLessThan(2e-5);
+    for (const finalize of [true, false]) {
+      const refPart = gnp.reference(x, shape);
+      const out = gnm.groupNormMerge(gpu, gpu.upload(refPart), shape.groups, chunks, 1e-5, finalize); // [groups, 2]
+      expect(maxRelErr(await readF32(out, 2 * shape.groups), gnm.reference(refPart, shape.groups, chunks, 1e-5, finalize))).toBeLessThan(2e-5);
+      // merged chunk moments are the whole group's two-pass statistics
+      expect(maxRelErr(gnm.reference(refPart, shape.groups, chunks, 1e-5, finalize), gns.reference(x, { channels: shape.groups, plane: shape.groupElems, groups: shape.groups, eps: 1e-5 }, finalize))).toBeLessThan(1e-6);
+      gpu.free(out);
+    }
+    gpu.free(part);
+  });
+
   for (const s of [
     { channels: 16, plane: 7 * 9, groups: 8, eps: 1e-5 },
     { channels: 6, plane: 33 * 31, groups: 3, eps: 1e-5 }, // > 256 elements per thread row: strided loop
     { channels: 4, plane: 5, groups: 1, eps: 1e-3 },
+    { channels: 8, plane: 67 * 61, groups: 2, eps: 1e-5 }, // 16348 elements per group: one workgroup (just below gnSplit.minElems)
+    { channels: 8, plane: 129 * 67, groups: 2, eps: 1e-5 }, // 34572 per group: the split path, 9 chunks, the last one short
   ]) {
     for (const finalize of [true, false]) {
       it(`group norm stats C${s.channels} plane ${s.plane} groups ${s.groups} finalize=${finalize}`, async () => {

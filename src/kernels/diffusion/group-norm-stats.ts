@@ -1,7 +1,10 @@
 // GroupNorm statistics on the GPU, two-pass per group (shaders/diffusion/group_norm_stats.wgsl):
 // either final [mean, rstd] for norm_apply, or local [mean, var] moments for patch-parallel peers.
+// Large groups go through group_norm_partial + group_norm_merge instead (see groupNormStats).
 import code from '../../../shaders/diffusion/group_norm_stats.wgsl?raw';
 import type { Gpu } from '../../gpu/gpu';
+import { groupNormMerge } from './group-norm-merge';
+import { chunksOf, groupNormPartial } from './group-norm-partial';
 
 export interface GroupStatsShape {
   channels: number;
@@ -26,9 +29,25 @@ export function reference(x: Float32Array /* [C, plane] */, s: GroupStatsShape, 
   return out;
 }
 
+/**
+ * The split path's chunk: 4096 elements = 16 per thread of a 256-thread workgroup. Groups of at least
+ * SPLIT_MIN_ELEMS take it: one workgroup per group (32 for GroupNorm(32)) keeps most of a large GPU
+ * idle, while below 4 chunks a group's single workgroup loops <= 64 times per pass and a second
+ * dispatch would cost more than it spreads. Exported so tests can force either path.
+ */
+export const gnSplit = { chunkElems: 4096, minElems: 16384 };
+
 /** Encode the statistics; returns a pooled buffer [groups, 2] the caller frees. */
 export function groupNormStats(gpu: Gpu, x: GPUBuffer, s: GroupStatsShape, finalize: boolean): GPUBuffer {
   if (s.channels % s.groups !== 0) throw new Error(`group_norm_stats: ${s.channels} channels, ${s.groups} groups`);
+  const groupElems = (s.channels / s.groups) * s.plane;
+  if (groupElems >= gnSplit.minElems) {
+    const shape = { groupElems, groups: s.groups, chunkElems: gnSplit.chunkElems };
+    const part = groupNormPartial(gpu, x, shape); // [groups, chunks, 4]
+    const out = groupNormMerge(gpu, part, s.groups, chunksOf(shape), s.eps, finalize); // [groups, 2]
+    gpu.free(part);
+    return out;
+  }
   const out = gpu.alloc(2 * s.groups * 4, 'group_norm_stats.out'); // [groups, 2]
   const params = new ArrayBuffer(16);
   const dv = new DataView(params);

@@ -8,12 +8,13 @@ export const reference = linearReference;
 
 /** Encode y = act(W x + b) for `batch` rows; returns a pooled buffer [batch, nOut]. */
 export function linear(gpu: Gpu, x: GPUBuffer, w: GPUBuffer, b: GPUBuffer, nIn: number, nOut: number, batch: number, act: Act): GPUBuffer {
+  if (nOut > gpu.device.limits.maxComputeWorkgroupsPerDimension) throw new Error(`linear: ${nOut} outputs exceed the ${gpu.device.limits.maxComputeWorkgroupsPerDimension} workgroups of one dispatch dimension`);
   const y = gpu.alloc(batch * nOut * 4, 'linear.out'); // [batch, nOut]
   gpu.run(
     { code, file: 'shaders/diffusion/linear.wgsl', constants: { ACT: ACT_CODE[act] } },
     new Uint32Array([nIn, nOut, batch, 0]),
     [x, w, b, y],
-    [Math.ceil(nOut / 64), batch],
+    [nOut, batch], // a workgroup per output
   );
   return y;
 }
