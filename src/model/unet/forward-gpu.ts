@@ -87,15 +87,17 @@ export class UnetGpu {
     const { gpu, model } = this;
     const T = model.config.tembDim;
     // Pooled + written (not upload()ed): an exact-size upload is destroyed at free(), which submits, and a
-    // new buffer every step would miss the bind-group cache of every kernel reading it.
+    // new buffer every step would miss the bind-group cache of every kernel reading it. Staged, not
+    // write(): a write submits the pending dispatches first (~0.1 ms a submit on an H200 host), a staged
+    // copy goes in encoder order (bench/results/unet-forward-profile-*).
     const tf = timeFeatures(t, model.config.timeFreqDim); // [64]
     const feat = gpu.alloc(tf.byteLength, 'unet.tfeat'); // [64]
-    gpu.write(feat, tf);
+    gpu.writeStaged('unet.tfeat', feat, tf);
     const h1 = linear(gpu, feat, this.buf(model.timeLin1.w), this.buf(model.timeLin1.b), model.timeLin1.nIn, T, 1, 'silu'); // [T]
     const h2 = linear(gpu, h1, this.buf(model.timeLin2.w), this.buf(model.timeLin2.b), T, T, 1, 'none'); // [T]
     const cr = classRow(model, y); // [T]
     const cls = gpu.alloc(cr.byteLength, 'unet.class'); // [T]
-    gpu.write(cls, cr);
+    gpu.writeStaged('unet.class', cls, cr);
     const sum = add(gpu, h2, cls, T); // [T]
     const out = activation(gpu, sum, T, 'silu'); // [T]
     for (const b of [feat, h1, h2, cls, sum]) gpu.free(b);
@@ -180,7 +182,8 @@ export class UnetGpu {
     const cfg = model.config;
     let S = cfg.size;
     const temb = this.tembAct(t, y); // [T]
-    const xin = gpu.upload(x, 'unet.x'); // [inC, S, S]
+    const xin = gpu.alloc(x.byteLength, 'unet.x'); // [inC, S, S] pooled: an upload() is a createBuffer (~0.3-0.5 ms) each call
+    gpu.writeStaged('unet.x', xin, x);
     let h = this.conv3(xin, model.convIn, S, 1); // [base, S, S]
     gpu.free(xin);
     const skips: (GPUBuffer | null)[] = []; // per level, alive until its up level has consumed it
