@@ -24,6 +24,7 @@ import { channelAdd } from '../kernels/diffusion/channel-add';
 import { conv2d } from '../kernels/diffusion/conv2d';
 import { copyStrided } from '../kernels/diffusion/copy-strided';
 import { gnCombine, type GnCombineShape } from '../kernels/diffusion/gn-combine';
+import { haloFill } from '../kernels/diffusion/halo-fill';
 import { groupNormStats } from '../kernels/diffusion/group-norm-stats';
 import { normApply } from '../kernels/diffusion/norm-apply';
 import { padRows, padRowsInto } from '../kernels/diffusion/pad-rows';
@@ -217,8 +218,11 @@ class GpuPatchStep {
   }
 
   /**
-   * Fill the halo rows of a conv tile [C, rows+2, W] (middle = this patch's rows, halo rows zero)
-   * with the neighbours' boundary rows of layer `key`; image edges and no_sync keep zero rows.
+   * Fill the halo rows of a conv tile [C, rows+2, W] (middle = this patch's rows) with the neighbours'
+   * boundary rows of layer `key`, zeros at the image's edges; no_sync keeps the tile's zero halo rows.
+   * Async steps: one halo_fill dispatch also writes this patch's boundary rows into the send buffer,
+   * after the stale piece is on the GPU (it was four copy_strided dispatches and a pad_rows per conv).
+   * Sync steps: this patch's rows go to a scratch buffer first, to be read back and gathered.
    */
   private async halo(key: string, tile: GPUBuffer, C: number, l: number): Promise<void> {
     const { gpu, io } = this;
@@ -227,23 +231,23 @@ class GpuPatchStep {
     const W = this.S >> l;
     const R = rows + 2;
     const si = this.segIndex(key);
-    const mine = this.mineTarget(si, io.syncStep);
-    // this patch's first and last rows -> [nb, C, W]
-    copyStrided(gpu, tile, mine.buf, { count: C, len: W, srcBase: W, srcStride: R * W, dstBase: mine.off, dstStride: W });
-    if (boundaryCount(rows) === 2) {
-      copyStrided(gpu, tile, mine.buf, { count: C, len: W, srcBase: rows * W, srcStride: R * W, dstBase: mine.off + C * W, dstStride: W });
+    const sync = io.syncStep;
+    const mine = this.mineTarget(si, sync);
+    const mineRows = boundaryCount(rows) as 1 | 2;
+    if (sync) {
+      // this patch's first and last rows -> [nb, C, W], read back by sources()
+      copyStrided(gpu, tile, mine.buf, { count: C, len: W, srcBase: W, srcStride: R * W, dstBase: mine.off, dstStride: W });
+      if (mineRows === 2) copyStrided(gpu, tile, mine.buf, { count: C, len: W, srcBase: rows * W, srcStride: R * W, dstBase: mine.off + C * W, dstStride: W });
     }
-    if (!io.syncStep) this.wrote(si);
-    const src = await this.sources(si, io.syncStep, mine, `${key} halo allGather`);
+    const src = await this.sources(si, sync, mine, `${key} halo allGather`);
     const { rank, plan } = io;
-    if (rank > 0) {
-      const [a, e] = plan.ranges[l][rank - 1];
-      const last = boundaryCount(e - a) - 1; // the previous rank's last row
-      copyStrided(gpu, src.buf, tile, { count: C, len: W, srcBase: src.base(rank - 1) + last * C * W, srcStride: W, dstBase: 0, dstStride: R * W });
-    }
-    if (rank + 1 < plan.nPeers) {
-      copyStrided(gpu, src.buf, tile, { count: C, len: W, srcBase: src.base(rank + 1), srcStride: W, dstBase: (rows + 1) * W, dstStride: R * W });
-    }
+    const [a, e] = rank > 0 ? plan.ranges[l][rank - 1] : [0, 0];
+    haloFill(gpu, src.buf, tile, sync ? null : mine.buf, {
+      C, W, rows, mineOff: mine.off, mineRows,
+      top: rank > 0 ? src.base(rank - 1) + (boundaryCount(e - a) - 1) * C * W : null, // the previous rank's last row
+      bottom: rank + 1 < plan.nPeers ? src.base(rank + 1) : null, // the next rank's first row
+    });
+    if (!sync) this.wrote(si);
   }
 
   /** 3x3 conv (pad 1) of a tile [cin, rows+2, W] whose halo rows are filled here: pooled [cout, rows/stride, W/stride]. */
@@ -298,7 +302,8 @@ class GpuPatchStep {
       channels: C, rows, width: W, groups, affine: 'channel', fullHeight: rows, rowStart: 0,
       act: silu ? 'silu' : 'none', outRowOffset: off, outRows: rows + 2 * off,
     });
-    if (pad) padRowsInto(gpu, null, null, out, { channels: C, rows, width: W, top: 1, bottom: 1 }); // zero halo rows
+    // zero halo rows for no_sync; otherwise conv3's halo() writes both (neighbour rows or image-edge zeros)
+    if (pad && noSync) padRowsInto(gpu, null, null, out, { channels: C, rows, width: W, top: 1, bottom: 1 });
     gpu.free(mr);
     return out;
   }
@@ -380,7 +385,7 @@ class GpuPatchStep {
       tile0.set(io.z.subarray((c * S + a) * S, (c * S + b) * S), (c * (r1 - r0 + 2) + a - (r0 - 1)) * S);
     }
     const t0 = this.temp(tile0.length);
-    gpu.write(t0, tile0);
+    gpu.writeStaged(`unet.patch.r${io.rank}.tile0`, t0, tile0); // in encoder order: no submit first, unlike write()
     let h = conv2d(gpu, t0, this.ug.buf(model.convIn.w), this.ug.buf(model.convIn.b), {
       cin: C0, cout: model.convIn.cout, inRows: r1 - r0 + 2, width: S, k: 3, stride: 1, padW: 1,
     }); // [base, rows, S]

@@ -4,6 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { loopbackComms } from '../../src/collectives/loopback';
 import * as cs from '../../src/kernels/diffusion/copy-strided';
+import * as hf from '../../src/kernels/diffusion/halo-fill';
 import * as gnc from '../../src/kernels/diffusion/gn-combine';
 import { gaussianNoise } from '../../src/model/ddpm/sampler';
 import { FM_UNET_CONFIG, type UnetConfig, type UnetModel } from '../../src/model/unet/config';
@@ -73,6 +74,36 @@ describe('patch kernels: copy_strided and gn_combine', () => {
     expect(got).toEqual(want);
     expect(cs.reference(src, dst0, s)).toEqual(want);
   });
+
+  for (const [name, top, bottom, withSend, rows] of [
+    ['both neighbours, send 2 rows', 17, 3, true, 4],
+    ['image top edge (zero row), one-row patch', null, 40, true, 1],
+    ['image bottom edge, no send (sync step)', 5, null, false, 3],
+  ] as const) {
+    it(`halo_fill: ${name}`, async () => {
+      const gpu = await testGpu();
+      const C = 3, W = 70; // W > 64: two workgroups along x
+      const src = gaussianNoise(4, 0, 60 + 2 * C * W); // [60 + 2 C W] a flat buffer of segments
+      const tile = gaussianNoise(4, 1, C * (rows + 2) * W); // [C, rows+2, W] halo rows garbage before
+      const send = gaussianNoise(4, 2, 11 + 2 * C * W + 5); // unrelated contents must survive
+      const s: hf.HaloFillShape = { C, W, rows, top, bottom, mineOff: 11, mineRows: rows >= 2 ? 2 : 1 };
+      const [tb, sb] = [gpu.upload(tile), gpu.upload(send)];
+      hf.haloFill(gpu, gpu.upload(src), tb, withSend ? sb : null, s);
+      const want = hf.reference(src, tile, withSend ? send : null, s);
+      expect(new Float32Array(await gpu.read(tb, tile.byteLength))).toEqual(want.tile);
+      expect(new Float32Array(await gpu.read(sb, send.byteLength))).toEqual(withSend ? want.send : send);
+      // the reference, written out: halo rows from src (or zero), the middle rows untouched
+      const plane = (rows + 2) * W;
+      for (let c = 0; c < C; c++) {
+        for (let x = 0; x < W; x++) {
+          expect(want.tile[c * plane + x]).toBe(top === null ? 0 : src[top + c * W + x]);
+          expect(want.tile[c * plane + (rows + 1) * W + x]).toBe(bottom === null ? 0 : src[bottom + c * W + x]);
+          expect(want.tile[c * plane + W + x]).toBe(tile[c * plane + W + x]);
+          if (withSend) expect(want.send![11 + c * W + x]).toBe(tile[c * plane + W + x]);
+        }
+      }
+    });
+  }
 
   it('gn_combine matches combineStats for exact, stale_gn and corrected (incl. a negative extrapolated variance)', async () => {
     const gpu = await testGpu();
