@@ -14,7 +14,8 @@
 //            the forward (each dispatch timed alone, so the sum is an upper bound on the busy time).
 // A smaller px has the same dispatches as the larger one with a quarter of the conv work per halving,
 // like a DistriFusion peer's row patch (whose attention still reads all keys).
-// Env: PXS=256,512,1024  WIDTH=1  REPS=5  OUT (bench/out)  LABEL  MACHINE (file name parts)
+//  - flushN (FLUSHES=16,64): host with a submit every N dispatches instead of 32.
+// Env: PXS=256,512,1024  FLUSHES  WIDTH=1  REPS=5  OUT (bench/out)  LABEL  MACHINE (file name parts)
 // Bundle: node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/unet-forward-profile.ts', '.gpu-node/unet-forward-profile.mjs', { minify: true }))"
 import { create, globals } from 'webgpu';
 import fs from 'node:fs';
@@ -38,14 +39,17 @@ const log = (...a: unknown[]) => console.error(...a);
 const gpu = await Gpu.create({ gpu: create([]) as unknown as GPU, timestamps: true });
 log(`adapter ${gpu.report.vendor} ${gpu.report.architecture} ${gpu.report.description}`);
 
-type Mode = 'host' | 'whole' | 'gpu' | 'kernels';
-const MODES: Mode[] = ['host', 'whole', 'gpu', 'kernels'];
+// flushN: 'host' with flushEvery N (FLUSHES=16,64 adds those modes: the submit cadence's host cost vs the GPU's earlier start)
+type Mode = 'host' | 'whole' | 'gpu' | 'kernels' | `flush${number}`;
+const FLUSHES = (process.env.FLUSHES ?? '').split(',').filter(Boolean).map(Number);
+const MODES: Mode[] = ['host', 'whole', 'gpu', 'kernels', ...FLUSHES.map((n) => `flush${n}` as const)];
+const flushOf = (m: Mode): number => (m === 'whole' ? 0 : m.startsWith('flush') ? Number(m.slice(5)) : DEFAULT_TUNING.flushEvery);
 interface Sample { wall: number; mapWait: number; dispatches: number; passes: number; submits: number; bindGroups: number; busy: number; span: number; byLabel: Record<string, number> }
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 /** One forward under `mode`'s tuning and timer; the counters and GPU times of just that forward. */
 async function once(unet: UnetGpu, x: Float32Array, mode: Mode): Promise<Sample> {
-  Object.assign(gpu.tuning, DEFAULT_TUNING, { flushEvery: mode === 'whole' ? 0 : DEFAULT_TUNING.flushEvery, sharedPass: mode !== 'kernels' });
+  Object.assign(gpu.tuning, DEFAULT_TUNING, { flushEvery: flushOf(mode), sharedPass: mode !== 'kernels' });
   if (mode === 'gpu' || mode === 'kernels') gpu.enableTimer();
   else gpu.disableTimer();
   await gpu.sync();
