@@ -46,6 +46,8 @@ test('bench page draws every chart without errors', async ({ page }) => {
   const quality = count('distrifusion-quality-');
   for (let i = 0; i < quality; i++) expected.push(i === 0 ? 'chart-distrifusion' : `chart-distrifusion-${i}`);
   if (count('unet-kernels-')) expected.push('chart-unet-forward', 'chart-unet-ops');
+  if (count('unet-forward-profile-')) expected.push('chart-unet-forward-profile');
+  if (count('distrifusion-kernels-')) expected.push('chart-distrifusion-kernels-ms', 'chart-distrifusion-kernels-dispatches');
   for (const id of expected) {
     const canvas = page.getByTestId(id);
     await expect(canvas, id).toHaveCount(1);

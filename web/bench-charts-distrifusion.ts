@@ -109,3 +109,58 @@ export function unetKernelsCharts(): void {
       options: { skipNull: true, scales: { y: { beginAtZero: true, title: { display: true, text: 'TFLOPS' } } } },
     });
 }
+
+/** A results file's label part: 'distrifusion-kernels-ab-new-nvidia-h200-2026-11-29' -> 'ab-new' (the bench's LABEL). */
+const labelOf = (f: { name: string }, prefix: string): string => f.name.slice(prefix.length).replace(/-?nvidia.*$|-?\d{4}-\d\d-\d\d.*$/, '') || 'run';
+
+/**
+ * Where a U-Net step's time goes (bench/unet-forward-profile.ts, bench/distrifusion-kernels.ts): the single
+ * forward's host encode time against its GPU time, and a DistriFusion peer's GPU work and dispatches per step
+ * by N, one series per run (the A/B runs' labels say which build).
+ */
+export function unetStepProfileCharts(): void {
+  const fwd = filesWith('unet-forward-profile-');
+  const labels: string[] = [];
+  const wall: (number | null)[] = [], encode: (number | null)[] = [], busy: (number | null)[] = [];
+  for (const f of fwd) {
+    const rows = rowsOf(f.doc);
+    for (const px of uniq(rows.map((r) => num(r.px)))) {
+      const host = rows.find((r) => num(r.px) === px && r.mode === 'host');
+      const gpu = rows.find((r) => num(r.px) === px && r.mode === 'gpu');
+      if (!host) continue;
+      labels.push(`${labelOf(f, 'unet-forward-profile-')} ${px} px`);
+      wall.push(val(host.wallMs));
+      encode.push(val(host.encodeMs));
+      busy.push(val(gpu?.gpuBusyMs));
+    }
+  }
+  if (labels.length) {
+    chartSection('U-Net forward: host encode vs GPU', `One widened U-Net forward per run and size: wall ms, the host's encode time (wall minus the read-back wait: JS, Dawn calls and submits) and the GPU's busy time from pass timestamps; ${uniq(fwd.map((f) => whereOf(f.doc))).join('; ')}. When encode nears the GPU time, fewer dispatches pay more than faster kernels.`,
+      'chart-unet-forward-profile', {
+        type: 'bar',
+        data: {
+          labels,
+          datasets: [
+            { label: 'wall ms', backgroundColor: colour(0), data: wall },
+            { label: 'host encode ms', backgroundColor: colour(1), data: encode },
+            { label: 'GPU busy ms', backgroundColor: colour(2), data: busy },
+          ],
+        },
+        options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'ms' } } } },
+      });
+  }
+  const dk = filesWith('distrifusion-kernels-');
+  const ns = uniq(dk.flatMap((f) => rowsOf(f.doc, 'totals').map((r) => num(r.n)))).sort((a, b) => a - b);
+  if (!ns.length) return;
+  for (const [key, title, unit] of [['gpuMsPerRankStep', 'GPU ms', 'ms'], ['dispatchesPerRankStep', 'dispatches', 'dispatches']] as const) {
+    chartSection(`DistriFusion peer step: ${title} by N`, `Per peer and async step of corrected_async_gn at 1024 px with the exchange off (N = 1: the single device), every peer in one process on one GPU, a timed pass per dispatch (bench/distrifusion-kernels.ts); ${uniq(dk.map((f) => whereOf(f.doc))).join('; ')}. The GPU work should fall as 1/N; what stays is per-peer overhead.`,
+      `chart-distrifusion-kernels-${unit}`, {
+        type: 'bar',
+        data: {
+          labels: ns.map((n) => `N = ${n}`),
+          datasets: dk.map((f, i) => ({ label: labelOf(f, 'distrifusion-kernels-'), backgroundColor: colour(i), data: ns.map((n) => val(rowsOf(f.doc, 'totals').find((r) => num(r.n) === n)?.[key])) })),
+        },
+        options: { scales: { y: { beginAtZero: true, title: { display: true, text: unit } } } },
+      });
+  }
+}

@@ -2,9 +2,9 @@
 // for how they are bundled). Sections, top to bottom: GEMM sweep and matmul TFLOPS, the gemm50 runs,
 // the int8 subgroup-matrix GEMM, GEMV bandwidth, decode attention (% of peak), load-time tuning, LLM tokens/s by
 // tensor-parallel size, time per all-reduce point at tp>1 decode, the decode-loop profile, WGSL vs
-// onnxruntime-web, tabmesh vs wllama, DistriFusion step time, U-Net kernels and DistriFusion quality. Each chart group is guarded: a malformed
+// onnxruntime-web, tabmesh vs wllama, DistriFusion step time, U-Net kernels, the U-Net step profile (host encode vs GPU, a peer's GPU work by N) and DistriFusion quality. Each chart group is guarded: a malformed
 // or older-format file shows an alert instead of stopping the page.
-import { distrifusionQualityCharts, distrifusionSpeedCharts, unetKernelsCharts } from './bench-charts-distrifusion';
+import { distrifusionQualityCharts, distrifusionSpeedCharts, unetKernelsCharts, unetStepProfileCharts } from './bench-charts-distrifusion';
 import { gemm50Charts, gemmSubgroupMatrixChart, gemmSweepCharts, gemmVendorChart, gpuKernelsMatmulChart } from './bench-charts-gemm';
 import { attentionDecodeChart, tuneLoadChart } from './bench-charts-kernels';
 import { dataParallelChart, decodeKernelsCharts, decodeProfileChart, multiGpuLabel, ortWebgpuCharts, tpPointsCharts, wllamaChart } from './bench-charts-llm';
@@ -103,6 +103,7 @@ guarded('ORT webgpu comparison', ortWebgpuCharts);
 guarded('wllama comparison', wllamaChart);
 guarded('DistriFusion speed', distrifusionSpeedCharts);
 guarded('U-Net kernels', unetKernelsCharts);
+guarded('U-Net step profile', unetStepProfileCharts);
 guarded('DistriFusion quality', distrifusionQualityCharts);
 
 document.getElementById('app')!.append(el('section', {}, el('h2', {}, 'Files'), el('ul', {}, ...byName.map((f) => el('li', {}, `${f.name}.json`)))));
