@@ -18,10 +18,8 @@
 // host it would cost a read-back per norm, i.e. ~50 GPU round trips per step that an async step
 // otherwise avoids entirely; the kernel is 8 threads of arithmetic.
 import type { Gpu } from '../gpu/gpu';
-import { add } from '../kernels/diffusion/add';
 import { attention } from '../kernels/diffusion/attention';
-import { channelAdd } from '../kernels/diffusion/channel-add';
-import { conv2d } from '../kernels/diffusion/conv2d';
+import { conv2d, type Conv2dOptions } from '../kernels/diffusion/conv2d';
 import { copyStrided } from '../kernels/diffusion/copy-strided';
 import { gnCombine, type GnCombineShape } from '../kernels/diffusion/gn-combine';
 import { haloFill } from '../kernels/diffusion/halo-fill';
@@ -251,11 +249,11 @@ class GpuPatchStep {
   }
 
   /** 3x3 conv (pad 1) of a tile [cin, rows+2, W] whose halo rows are filled here: pooled [cout, rows/stride, W/stride]. */
-  private async conv3(key: string, tile: GPUBuffer, cv: Conv, l: number, stride: 1 | 2): Promise<GPUBuffer> {
+  private async conv3(key: string, tile: GPUBuffer, cv: Conv, l: number, stride: 1 | 2, plus?: Conv2dOptions['add']): Promise<GPUBuffer> {
     await this.halo(key, tile, cv.cin, l);
     return conv2d(this.gpu, tile, this.ug.buf(cv.w), this.ug.buf(cv.b), {
       cin: cv.cin, cout: cv.cout, inRows: this.rows(l) + 2, width: this.S >> l, k: 3, stride, padW: 1,
-    });
+    }, 'auto', { add: plus });
   }
 
   /** Zero-halo tile [C, rows+2, W] of x [C, rows, W] (pooled; x not freed). */
@@ -313,14 +311,13 @@ class GpuPatchStep {
     const { gpu } = this;
     const plane = this.rows(l) * (this.S >> l);
     const t1 = await this.norm(`${r.name}.norm1`, x, r.norm1, l, true, true); // [cin, rows+2, W]
-    const h1 = await this.conv3(`${r.name}.conv1`, t1, r.conv1, l, 1); // [cout, rows, W]
     const tp = this.ug.tembProj(r, temb); // [cout]
-    const h2 = channelAdd(gpu, h1, tp, r.cout, plane); // [cout, rows, W]
+    // the time projection and the residual ride on the convs' split-K reductions (conv2d's `add`)
+    const h2 = await this.conv3(`${r.name}.conv1`, t1, r.conv1, l, 1, { buf: tp, per: 'channel' }); // [cout, rows, W]
     const t2 = await this.norm(`${r.name}.norm2`, h2, r.norm2, l, true, true); // [cout, rows+2, W]
-    const h3 = await this.conv3(`${r.name}.conv2`, t2, r.conv2, l, 1); // [cout, rows, W]
     const skip = r.skip ? this.ug.conv1(x, r.skip, plane) : x; // [cout, rows, W]
-    const out = add(gpu, h3, skip, r.cout * plane); // [cout, rows, W]
-    for (const b of [t1, h1, tp, h2, t2, h3]) gpu.free(b);
+    const out = await this.conv3(`${r.name}.conv2`, t2, r.conv2, l, 1, { buf: skip, per: 'element' }); // [cout, rows, W]
+    for (const b of [t1, tp, h2, t2]) gpu.free(b);
     if (skip !== x) gpu.free(skip);
     return out;
   }
@@ -365,9 +362,8 @@ class GpuPatchStep {
       temps.push(q, kv);
       o = attention(gpu, q, kv, { c, lq: n, lk: HW, qBase: 0, kBase: 0, vBase: c * HW });
     }
-    const p = this.ug.conv1(o, a.proj, n); // [c, n]
-    const out = add(gpu, x, p, c * n); // [c, n]
-    for (const b of [...temps, o, p]) gpu.free(b);
+    const out = this.ug.conv1(o, a.proj, n, { buf: x, per: 'element' }); // [c, n] proj + x
+    for (const b of [...temps, o]) gpu.free(b);
     return out;
   }
 

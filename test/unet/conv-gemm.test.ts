@@ -68,6 +68,41 @@ describe('conv2d implicit GEMM', () => {
       });
     }
   }
+  // conv2d's `add` (a ResBlock's time projection per channel, a residual per element): fused into the
+  // split-K reduction when there is one (P % 4 == 0 for 'channel'), else its own kernel after the conv;
+  // either way bit for bit the conv followed by add.wgsl / channel_add.wgsl.
+  const addCases: [string, conv.Conv2dShape, conv.RegTileName, number][] = [
+    ['k3 40->70, 20x20, r128 split 2 (fused)', { cin: 40, cout: 70, inRows: 22, width: 20, k: 3, stride: 1, padW: 1 }, 'r128', 2],
+    ['k3 40->70, 20x20, r64x128 split 3 (fused)', { cin: 40, cout: 70, inRows: 22, width: 20, k: 3, stride: 1, padW: 1 }, 'r64x128', 3],
+    ['k3 40->70, 20x20, r128 no split (separate kernel)', { cin: 40, cout: 70, inRows: 22, width: 20, k: 3, stride: 1, padW: 1 }, 'r128', 1],
+    ['k3 s2 5->7, P = 30 (channel term not fusable: vec4s span channels)', { cin: 5, cout: 7, inRows: 11, width: 12, k: 3, stride: 2, padW: 1 }, 'r128', 3],
+  ];
+  for (const [name, s, kernel, splitK] of addCases) {
+    for (const per of ['channel', 'element'] as const) {
+      it(`conv2d + ${per} term: ${name}`, async () => {
+        const gpu = await testGpu();
+        const { outRows, outW } = conv.conv2dOutSize(s);
+        const P = outRows * outW;
+        const x = rand(s.cin * s.inRows * s.width), w = rand(s.cout * s.cin * 9, 0.1), b = rand(s.cout, 0.5);
+        const e = rand(per === 'channel' ? s.cout : s.cout * P); // [cout] or [cout, P]
+        const [xb, wb, bb, eb] = [gpu.upload(x), gpu.upload(w), gpu.upload(b), gpu.upload(e)];
+        gpu.resetStats();
+        const fused = conv.conv2d(gpu, xb, wb, bb, s, kernel, { splitK, add: { buf: eb, per } }); // [cout, P]
+        // fused: conv + reduce; not: conv (+ reduce) + the term's kernel
+        const fusable = splitK > 1 && (per === 'element' || P % 4 === 0);
+        expect(gpu.resetStats().dispatches).toBe(fusable ? 2 : splitK > 1 ? 3 : 2);
+        const plain = conv.conv2d(gpu, xb, wb, bb, s, kernel, { splitK }); // [cout, P]
+        const got = new Float32Array(await gpu.read(fused, s.cout * P * 4));
+        const conv0 = new Float32Array(await gpu.read(plain, s.cout * P * 4));
+        const want = conv0.map((v, i) => Math.fround(v + (per === 'channel' ? e[Math.floor(i / P)] : e[i])));
+        expect(got).toEqual(want); // the same f32 add as the separate kernels
+        const ref = conv.reference(x, w, b, s).map((v, i) => v + (per === 'channel' ? e[Math.floor(i / P)] : e[i]));
+        expect(maxRelErr(got, ref)).toBeLessThan(1e-5);
+        for (const buf of [xb, wb, bb, eb, fused, plain]) gpu.free(buf);
+      });
+    }
+  }
+
   it('splitKSize: whole BK slices, no empty slice', () => {
     expect(conv.splitKSize(conv.REG_TILES.r128, 45, 8)).toEqual({ kSplit: 16, splits: 3 }); // BK 16
     expect(conv.splitKSize(conv.REG_TILES.r64x128, 45, 8)).toEqual({ kSplit: 8, splits: 6 }); // BK 8

@@ -7,7 +7,8 @@ import gemmCode from '../../../shaders/diffusion/conv2d_gemm.wgsl?raw';
 import regCode from '../../../shaders/diffusion/conv2d_gemm_r16x8.wgsl?raw';
 import reduceCode from '../../../shaders/diffusion/conv2d_splitk_reduce.wgsl?raw';
 import type { Gpu, Kernel } from '../../gpu/gpu';
-import { foldGroups, MAX_WORKGROUPS_PER_DIM } from './add';
+import { add as addK, foldGroups, MAX_WORKGROUPS_PER_DIM } from './add';
+import { channelAdd } from './channel-add';
 import { conv2dOutSize, conv2dReference, type Conv2dShape } from './conv2d-ref';
 
 export { conv2dOutSize, type Conv2dShape } from './conv2d-ref';
@@ -31,6 +32,12 @@ export interface Conv2dOptions {
   splitK?: number; // r* kernels: K slices (1 = none; rounded so every slice is a whole number of BK)
   tile?: RegTile; // r* kernels: these constants instead of REG_TILES[kernel] (benches sweep knobs with it)
   bMode?: 0 | 2; // r* kernels: force the B loader (benches; default: 2 where legal, see the shader)
+  /**
+   * out += a consumer term, fused into the split-K reduction when the conv splits K (else its own add /
+   * channel_add dispatch): 'channel' adds buf [cout] to every pixel of channel c (a ResBlock's time
+   * projection), 'element' adds buf [cout, P] (a residual). Same f32 result either way.
+   */
+  add?: { buf: GPUBuffer; per: 'channel' | 'element' };
 }
 
 /** conv2d_gemm.wgsl override constants (KS is set per call from the shape). */
@@ -247,6 +254,21 @@ export function conv2d(
   }
   if (isRegTile(kind) && !vec4Bufs) throw new Error('conv2d: r16x8 needs weight and input buffers sized to whole vec4s');
   const out = gpu.alloc(s.cout * pixels * 4, 'conv2d.out'); // [cout, outRows, outW]
+  const extra = opts.add;
+  if (extra) {
+    const want = extra.per === 'channel' ? s.cout * 4 : s.cout * pixels * 4;
+    if (extra.buf.size < want) throw new Error(`conv2d: the ${extra.per} term's buffer has ${extra.buf.size} bytes, needs ${want}`);
+    if (extra.buf === out) throw new Error('conv2d: the added term cannot be the output');
+  }
+  if (extra && !(isRegTile(kind) && regConv(gpu, [input, weight, bias, out], s, opts.tile ?? REG_TILES[kind], splitK ?? pickSplitK(kind, s.cout, pixels, kTot), { outRows, outW, pixels, kTot }, opts.bMode, extra))) {
+    // not fused (no split-K here): the conv alone, then the term's own kernel (out + term, as fused)
+    const plain = conv2d(gpu, input, weight, bias, s, kind, { ...opts, splitK, add: undefined }); // [cout, P]
+    gpu.free(out);
+    const sum = extra.per === 'channel' ? channelAdd(gpu, plain, extra.buf, s.cout, pixels) : addK(gpu, plain, extra.buf, s.cout * pixels); // [cout, P]
+    gpu.free(plain);
+    return sum;
+  }
+  if (extra) return out;
   const params = new Uint32Array([s.cin, s.cout, s.inRows, s.width, s.k, s.stride, s.padW, outRows, outW]);
   if (kind === 'direct') {
     gpu.run(KERNEL, params, [input, weight, bias, out], [Math.ceil(pixels / 64), s.cout]);
@@ -275,7 +297,8 @@ function regConv(
   splitK: number,
   d: { outRows: number; outW: number; pixels: number; kTot: number },
   bMode?: 0 | 2,
-): void {
+  extra?: Conv2dOptions['add'],
+): boolean {
   checkRegTile(t);
   // The B loader (the shader's B_MODE): 2 = B is the input itself (1x1, stride 1, no padding, vec4
   // rows), 0 = the im2col gather (any shape).
@@ -296,14 +319,24 @@ function regConv(
   // pixel tiles fold into z past 65535 per dimension (the shader maps tile = z * x + wg.x)
   const [x, z] = foldGroups(Math.ceil(d.pixels / bn));
   const grid: [number, number, number] = [x, nTM * splits, z];
+  // A per-channel term needs whole vec4s per channel in the reduction (P % 4 == 0); else the caller adds it.
+  const fuse = extra && splits > 1 && (extra.per === 'element' || d.pixels % 4 === 0);
+  if (extra && !fuse) return false; // nothing encoded: the caller runs the conv and the term's own kernel
   // binding 5: the input again, as vec4s (B_MODE 2)
   if (splits === 1) {
     gpu.run(kern, params, [input, weight, bias, out, input], grid);
-    return;
+    return true;
   }
   const part = gpu.alloc(splits * slice * 4, 'conv2d.splitk'); // [splits, slice]
   gpu.run(kern, params, [input, weight, bias, part, input], grid);
   const n4 = slice / 4;
-  gpu.run(REDUCE, new Uint32Array([n4, splits, n4, 0]), [part, out], foldGroups(Math.ceil(n4 / 256)));
+  const groups = foldGroups(Math.ceil(n4 / 256));
+  if (extra) {
+    const reduce = { ...REDUCE, entryPoint: 'main_add', constants: { ADD_MODE: extra.per === 'channel' ? 1 : 0 } };
+    gpu.run(reduce, new Uint32Array([n4, splits, n4, d.pixels / 4]), [part, out, extra.buf], groups);
+  } else {
+    gpu.run(REDUCE, new Uint32Array([n4, splits, n4, 0]), [part, out], groups);
+  }
   gpu.free(part); // reuse inside the same encoder is safe: commands run in encoding order
+  return true;
 }

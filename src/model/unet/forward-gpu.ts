@@ -6,8 +6,7 @@ import type { Gpu } from '../../gpu/gpu';
 import { add } from '../../kernels/diffusion/add';
 import { attention } from '../../kernels/diffusion/attention';
 import { activation } from '../../kernels/diffusion/activation';
-import { channelAdd } from '../../kernels/diffusion/channel-add';
-import { conv2d } from '../../kernels/diffusion/conv2d';
+import { conv2d, type Conv2dOptions } from '../../kernels/diffusion/conv2d';
 import { groupNormStats } from '../../kernels/diffusion/group-norm-stats';
 import { linear } from '../../kernels/diffusion/linear';
 import { normApply } from '../../kernels/diffusion/norm-apply';
@@ -120,8 +119,8 @@ export class UnetGpu {
   }
 
   /** 1x1 conv over [cin, L]: pooled buffer [cout, L]. */
-  conv1(x: GPUBuffer, cv: Conv, L: number): GPUBuffer {
-    return conv2d(this.gpu, x, this.buf(cv.w), this.buf(cv.b), { cin: cv.cin, cout: cv.cout, inRows: 1, width: L, k: 1, stride: 1, padW: 0 });
+  conv1(x: GPUBuffer, cv: Conv, L: number, plus?: Conv2dOptions['add']): GPUBuffer {
+    return conv2d(this.gpu, x, this.buf(cv.w), this.buf(cv.b), { cin: cv.cin, cout: cv.cout, inRows: 1, width: L, k: 1, stride: 1, padW: 0 }, 'auto', { add: plus });
   }
 
   /**
@@ -147,17 +146,16 @@ export class UnetGpu {
   /** ResBlock on x [cin, S, S]: pooled buffer [cout, S, S] (x is not freed). */
   resBlock(r: ResBlockW, x: GPUBuffer, S: number, tembAct: GPUBuffer): GPUBuffer {
     const { gpu } = this;
-    const conv = (tile: GPUBuffer, cv: Conv) =>
-      conv2d(gpu, tile, this.buf(cv.w), this.buf(cv.b), { cin: cv.cin, cout: cv.cout, inRows: S + 2, width: S, k: 3, stride: 1, padW: 1 });
+    // the time projection and the residual ride on the convs' split-K reductions (conv2d's `add`)
+    const conv = (tile: GPUBuffer, cv: Conv, plus: Conv2dOptions['add']) =>
+      conv2d(gpu, tile, this.buf(cv.w), this.buf(cv.b), { cin: cv.cin, cout: cv.cout, inRows: S + 2, width: S, k: 3, stride: 1, padW: 1 }, 'auto', { add: plus });
     const t1 = this.norm(x, r.norm1, S, true, true); // [cin, S+2, S]
-    const h1 = conv(t1, r.conv1); // [cout, S, S]
     const tp = this.tembProj(r, tembAct); // [cout]
-    const h2 = channelAdd(gpu, h1, tp, r.cout, S * S); // [cout, S, S]
+    const h2 = conv(t1, r.conv1, { buf: tp, per: 'channel' }); // [cout, S, S] conv1 + time projection
     const t2 = this.norm(h2, r.norm2, S, true, true); // [cout, S+2, S]
-    const h3 = conv(t2, r.conv2); // [cout, S, S]
     const skip = r.skip ? this.conv1(x, r.skip, S * S) : x; // [cout, S, S]
-    const out = add(gpu, h3, skip, r.cout * S * S); // [cout, S, S]
-    for (const b of [t1, h1, tp, h2, t2, h3]) gpu.free(b);
+    const out = conv(t2, r.conv2, { buf: skip, per: 'element' }); // [cout, S, S] conv2 + skip
+    for (const b of [t1, tp, h2, t2]) gpu.free(b);
     if (skip !== x) gpu.free(skip);
     return out;
   }
@@ -170,9 +168,8 @@ export class UnetGpu {
     const hn = this.norm(x, a.norm, S, false, false); // [c, L]
     const qkv = this.conv1(hn, a.qkv, L); // [3c, L]
     const o = attention(gpu, qkv, qkv, { c, lq: L, lk: L, qBase: 0, kBase: c * L, vBase: 2 * c * L }); // [c, L]
-    const p = this.conv1(o, a.proj, L); // [c, L]
-    const out = add(gpu, x, p, c * L); // [c, L]
-    for (const b of [hn, qkv, o, p]) gpu.free(b);
+    const out = this.conv1(o, a.proj, L, { buf: x, per: 'element' }); // [c, L] proj + x
+    for (const b of [hn, qkv, o]) gpu.free(b);
     return out;
   }
 
