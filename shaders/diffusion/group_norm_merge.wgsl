@@ -1,4 +1,4 @@
-// GroupNorm statistics, step 2 of 2 for large groups (after group_norm_partial.wgsl): merges a
+// GroupNorm statistics, step 2 of 2 for large groups (after group_norm_stats.wgsl's chunks): merges a
 // group's chunk moments [count, mean, M2] with Chan et al.'s pairwise update (delta = mean_b - mean_a,
 // mean = mean_a + delta * n_b / n, M2 = M2_a + M2_b + delta^2 * n_a * n_b / n), which keeps the
 // two-pass accuracy: no E[x^2] - mean^2 anywhere. Each thread merges chunks lid, lid + WG, ... in

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import * as addK from '../../src/kernels/diffusion/add';
 import * as attn from '../../src/kernels/diffusion/attention';
 import * as gnm from '../../src/kernels/diffusion/group-norm-merge';
-import * as gnp from '../../src/kernels/diffusion/group-norm-partial';
 import * as gns from '../../src/kernels/diffusion/group-norm-stats';
 import * as pad from '../../src/kernels/diffusion/pad-rows';
 import { gaussianNoise } from '../../src/model/ddpm/sampler';
@@ -21,18 +20,18 @@ async function readF32(buf: GPUBuffer, n: number): Promise<Float32Array> {
 describe('fm-unet kernels', () => {
   it('group norm chunk moments and their merge, each against its own reference', async () => {
     const gpu = await testGpu();
-    const shape = { groupElems: 3 * 1000 + 17, groups: 3, chunkElems: 512 }; // 6 full chunks and a short one per group
-    const x = rand(shape.groups * shape.groupElems, 3, -5); // [groups * groupElems]
-    const part = gnp.groupNormPartial(gpu, gpu.upload(x), shape); // [groups, chunks, 4]
-    const chunks = gnp.chunksOf(shape);
-    const gotPart = await readF32(part, shape.groups * chunks * 4);
-    expect(maxRelErr(gotPart, gnp.reference(x, shape))).toBeLessThan(2e-5);
+    const [groupElems, groups, chunkElems] = [3 * 1000 + 17, 3, 512]; // 6 full chunks and a short one per group
+    const chunks = Math.ceil(groupElems / chunkElems);
+    const x = rand(groups * groupElems, 3, -5); // [groups * groupElems]
+    const refPart = gns.chunkMomentsReference(x, groupElems, groups, chunkElems); // [groups, chunks, 4]
+    const part = gns.groupNormStatsPass(gpu, gpu.upload(x), groupElems, groups, chunkElems, 1e-5, true); // [groups, chunks, 4]
+    expect(maxRelErr(await readF32(part, groups * chunks * 4), refPart)).toBeLessThan(2e-5);
     for (const finalize of [true, false]) {
-      const refPart = gnp.reference(x, shape);
-      const out = gnm.groupNormMerge(gpu, gpu.upload(refPart), shape.groups, chunks, 1e-5, finalize); // [groups, 2]
-      expect(maxRelErr(await readF32(out, 2 * shape.groups), gnm.reference(refPart, shape.groups, chunks, 1e-5, finalize))).toBeLessThan(2e-5);
+      const out = gnm.groupNormMerge(gpu, gpu.upload(refPart), groups, chunks, 1e-5, finalize); // [groups, 2]
+      const want = gnm.reference(refPart, groups, chunks, 1e-5, finalize);
+      expect(maxRelErr(await readF32(out, 2 * groups), want)).toBeLessThan(2e-5);
       // merged chunk moments are the whole group's two-pass statistics
-      expect(maxRelErr(gnm.reference(refPart, shape.groups, chunks, 1e-5, finalize), gns.reference(x, { channels: shape.groups, plane: shape.groupElems, groups: shape.groups, eps: 1e-5 }, finalize))).toBeLessThan(1e-6);
+      expect(maxRelErr(want, gns.reference(x, { channels: groups, plane: groupElems, groups, eps: 1e-5 }, finalize))).toBeLessThan(1e-6);
       gpu.free(out);
     }
     gpu.free(part);

@@ -1,5 +1,5 @@
-// GroupNorm statistics of large groups, step 2: merges each group's chunk moments (from
-// ./group-norm-partial.ts) into [mean, rstd] (finalize) or [mean, var] (shaders/diffusion/group_norm_merge.wgsl).
+// GroupNorm statistics of large groups, step 2: merges each group's chunk moments (group_norm_stats.wgsl's
+// chunked output, ./group-norm-stats.ts) into [mean, rstd] (finalize) or [mean, var] (shaders/diffusion/group_norm_merge.wgsl).
 import code from '../../../shaders/diffusion/group_norm_merge.wgsl?raw';
 import type { Gpu } from '../../gpu/gpu';
 

@@ -1,10 +1,9 @@
 // GroupNorm statistics on the GPU, two-pass per group (shaders/diffusion/group_norm_stats.wgsl):
 // either final [mean, rstd] for norm_apply, or local [mean, var] moments for patch-parallel peers.
-// Large groups go through group_norm_partial + group_norm_merge instead (see groupNormStats).
+// Large groups are split into chunks whose moments group_norm_merge.wgsl merges (see groupNormStats).
 import code from '../../../shaders/diffusion/group_norm_stats.wgsl?raw';
 import type { Gpu } from '../../gpu/gpu';
 import { groupNormMerge } from './group-norm-merge';
-import { chunksOf, groupNormPartial } from './group-norm-partial';
 
 export interface GroupStatsShape {
   channels: number;
@@ -29,36 +28,54 @@ export function reference(x: Float32Array /* [C, plane] */, s: GroupStatsShape, 
   return out;
 }
 
+/** The kernel's chunked output [groups, chunks, 4]: each chunk's count, mean and centred sum of squares (float64). */
+export function chunkMomentsReference(x: Float32Array /* [groups * groupElems] */, groupElems: number, groups: number, chunkElems: number): Float32Array {
+  const chunks = Math.ceil(groupElems / chunkElems);
+  const out = new Float32Array(groups * chunks * 4); // [groups, chunks, 4]
+  for (let g = 0; g < groups; g++) {
+    for (let c = 0; c < chunks; c++) {
+      const lo = g * groupElems + c * chunkElems;
+      const hi = g * groupElems + Math.min((c + 1) * chunkElems, groupElems);
+      let sum = 0;
+      for (let i = lo; i < hi; i++) sum += x[i];
+      const mean = sum / (hi - lo);
+      let m2 = 0;
+      for (let i = lo; i < hi; i++) m2 += (x[i] - mean) ** 2;
+      out.set([hi - lo, mean, m2, 0], 4 * (g * chunks + c));
+    }
+  }
+  return out;
+}
+
 /**
- * The split path's chunk: 4096 elements = 16 per thread of a 256-thread workgroup. Groups of at least
- * SPLIT_MIN_ELEMS take it: one workgroup per group (32 for GroupNorm(32)) keeps most of a large GPU
- * idle, while below 4 chunks a group's single workgroup loops <= 64 times per pass and a second
- * dispatch would cost more than it spreads. Exported so tests can force either path.
+ * The chunk: 4096 elements = 16 per thread of a 256-thread workgroup. Groups of at least minElems are
+ * split: one workgroup per group (32 for GroupNorm(32)) keeps most of a large GPU idle, while below 4
+ * chunks a group's single workgroup loops <= 64 times per pass and the merge dispatch would cost more
+ * than it spreads. Exported so tests and benches can move the threshold.
  */
 export const gnSplit = { chunkElems: 4096, minElems: 16384 };
+
+/** Encodes the kernel alone: out [groups, 2] (chunks = 1) or [groups, chunks, 4]; a pooled buffer the caller frees. */
+export function groupNormStatsPass(gpu: Gpu, x: GPUBuffer, groupElems: number, groups: number, chunkElems: number, eps: number, finalize: boolean): GPUBuffer {
+  const chunks = Math.ceil(groupElems / chunkElems);
+  const out = gpu.alloc(groups * (chunks === 1 ? 2 : 4 * chunks) * 4, 'group_norm_stats.out');
+  const params = new ArrayBuffer(16);
+  const dv = new DataView(params);
+  dv.setUint32(0, groupElems, true);
+  dv.setUint32(4, chunkElems, true);
+  dv.setUint32(8, chunks, true);
+  dv.setFloat32(12, eps, true);
+  gpu.run({ code, file: 'shaders/diffusion/group_norm_stats.wgsl', constants: { FINALIZE: finalize ? 1 : 0 } }, new Uint8Array(params), [x, out], [chunks, groups]);
+  return out;
+}
 
 /** Encode the statistics; returns a pooled buffer [groups, 2] the caller frees. */
 export function groupNormStats(gpu: Gpu, x: GPUBuffer, s: GroupStatsShape, finalize: boolean): GPUBuffer {
   if (s.channels % s.groups !== 0) throw new Error(`group_norm_stats: ${s.channels} channels, ${s.groups} groups`);
   const groupElems = (s.channels / s.groups) * s.plane;
-  if (groupElems >= gnSplit.minElems) {
-    const shape = { groupElems, groups: s.groups, chunkElems: gnSplit.chunkElems };
-    const part = groupNormPartial(gpu, x, shape); // [groups, chunks, 4]
-    const out = groupNormMerge(gpu, part, s.groups, chunksOf(shape), s.eps, finalize); // [groups, 2]
-    gpu.free(part);
-    return out;
-  }
-  const out = gpu.alloc(2 * s.groups * 4, 'group_norm_stats.out'); // [groups, 2]
-  const params = new ArrayBuffer(16);
-  const dv = new DataView(params);
-  dv.setUint32(0, (s.channels / s.groups) * s.plane, true);
-  dv.setUint32(4, s.groups, true);
-  dv.setFloat32(8, s.eps, true);
-  gpu.run(
-    { code, file: 'shaders/diffusion/group_norm_stats.wgsl', constants: { FINALIZE: finalize ? 1 : 0 } },
-    new Uint8Array(params),
-    [x, out],
-    [s.groups],
-  );
+  if (groupElems < gnSplit.minElems) return groupNormStatsPass(gpu, x, groupElems, s.groups, groupElems, s.eps, finalize); // [groups, 2]
+  const part = groupNormStatsPass(gpu, x, groupElems, s.groups, gnSplit.chunkElems, s.eps, finalize); // [groups, chunks, 4]
+  const out = groupNormMerge(gpu, part, s.groups, Math.ceil(groupElems / gnSplit.chunkElems), s.eps, finalize); // [groups, 2]
+  gpu.free(part);
   return out;
 }
