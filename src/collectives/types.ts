@@ -20,6 +20,20 @@ export interface Comm {
   broadcast(data: Uint8Array | null, root: number): Promise<Uint8Array>;
 }
 
+/**
+ * ArrayBuffers whose sender will never touch them again once handed to a collective (e.g. a GPU
+ * read-back made only to be sent). A Comm wrapper that would copy its input to protect the caller
+ * (the U-Net runner's, src/engines/unet-image.ts) may pass these on as they are, and a worker-side
+ * Comm then transfers them: a DistriFusion step's pieces are 7-25 MB, whose copy cost the GPU thread
+ * ~1 ms per 7 MB (a 1024-px N=2 step's CPU profile on 2 H200s). Only whole-buffer views qualify.
+ */
+export const handedOver = new WeakSet<ArrayBuffer>();
+
+/** `d` itself when its whole buffer was handed over, else a copy the caller cannot disturb. */
+export function ownedOrCopy(d: Float32Array): Float32Array {
+  return d.byteOffset === 0 && d.byteLength === d.buffer.byteLength && handedOver.has(d.buffer as ArrayBuffer) ? d : d.slice();
+}
+
 /** tp=1: no communication at all. */
 export const soloComm: Comm = {
   rank: 0,

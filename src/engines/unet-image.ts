@@ -1,7 +1,7 @@
 // The fm-unet half of the DistriFusion image engine (docs/unet-spec.md): one class-conditional
 // 32x32 image split into row patches over the group, and (rank 0, when asked) the single-device
 // run of the same request on this peer's WGSL forward as the reference for psnr_vs_single.
-import type { Comm } from '../collectives/types';
+import { ownedOrCopy, type Comm } from '../collectives/types';
 import type { Gpu } from '../gpu/gpu';
 import { loadUnet, UNET_CONFIG_METADATA_KEY, type UnetModel } from '../model/unet/config';
 import { UnetGpu } from '../model/unet/forward-gpu';
@@ -62,14 +62,15 @@ export function psnrPixels(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /**
  * `comm` sending copies: in the worker, remoteComm transfers each input's whole ArrayBuffer to the
  * page (detaching it), but the U-Net runner keeps using what it sent (its own rows of K/V, halos and
- * the send buffer, often views into a larger array). A copy is small next to a step's compute.
+ * the send buffer, often views into a larger array). Buffers the sender handed over (the GPU
+ * backend's piece read-backs, `handedOver`) go as they are: at 7-25 MB a step their copy was not small.
  */
 function copyingComm(comm: Comm): Comm {
   return {
     rank: comm.rank,
     size: comm.size,
-    allReduce: (d) => comm.allReduce(d.slice()),
-    allGather: (d) => comm.allGather(d.slice()),
+    allReduce: (d) => comm.allReduce(ownedOrCopy(d)),
+    allGather: (d) => comm.allGather(ownedOrCopy(d)),
     broadcast: (d, root) => comm.broadcast(d ? d.slice() : null, root),
   };
 }

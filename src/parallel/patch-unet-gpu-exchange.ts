@@ -10,6 +10,7 @@
 //    needs it (f16 / i8: written as is into `recv`, its packed runs expanded by f16_unpack.wgsl or
 //    i8_unpack.wgsl, its f32 runs copied); this rank's own region is a GPU copy of `out` at the end of the step. With the exchange off
 //    it is simply never refreshed.
+import { handedOver } from '../collectives/types';
 import type { Gpu } from '../gpu/gpu';
 import { f16Pack, f16Unpack } from '../kernels/diffusion/f16-pack';
 import { i8Pack, i8Unpack } from '../kernels/diffusion/i8-pack';
@@ -82,7 +83,8 @@ export class GpuExchangeBuffers {
     } else {
       read = gpu.read(this.out!, (b - a) * 4, a * 4);
     }
-    io.ex.sendPiece(j, read.then((buf) => new Float32Array(buf))); // [carrier floats]
+    // the read-back exists only to be sent: hand it over (no copy on the way to the page)
+    io.ex.sendPiece(j, read.then((buf) => (handedOver.add(buf), new Float32Array(buf)))); // [carrier floats]
   }
 
   /** Puts the other ranks' piece j of the previous step into `stale` (as received: f16 / i8 carriers or f32). */
