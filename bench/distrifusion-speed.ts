@@ -25,7 +25,7 @@
 //    same floats) + this peer's eps rows; an allGather delivers them to each of the N - 1 others.
 // `node distrifusion-speed.mjs peer <link> ...` runs a peer (how the driver starts its children).
 // Environment: PX=32,256,512,1024  NS=1,2,4 (capped by GPUs; default 1 and 2 without GPUs)
-//   MODES=full_sync,corrected_async_gn,ideal_async,no_sync  STEPS=8  WARMUP=2  WIDTH=1  SEED=1  PORT=5391
+//   MODES=full_sync,corrected_async_gn,ideal_async,no_sync  STEPS=40  WARMUP=2  WIDTH=1  SEED=1  PORT=5391
 //   MODEL_DIR ($TMPDIR/tabmesh-bench-models)  PIN=0|1  BENCH_OUT/OUT (bench/out)  COMMBENCH=1
 //   COMMDTYPE=i8 (async modes' flat buffer on the wire: i8, f16 or f32; a list, e.g. f16,i8, runs each side by side; sync gathers are always f32)
 //   LABEL (output file prefix)  SAME_HOST=1|0 (default 1: peers on one host link over Unix sockets, src/transport/uds-channel.node.ts, as
@@ -60,7 +60,11 @@ const maxPeers = gpus.length > 1 ? gpus.length : 2;
 const PX = env('PX', '32,256,512,1024').split(',').map(Number);
 const NS = env('NS', [1, 2, 4].filter((n) => n <= maxPeers).join(',')).split(',').map(Number).filter((n) => n <= maxPeers);
 const MODES = env('MODES', 'full_sync,corrected_async_gn,ideal_async,no_sync').split(',') as CaseRow['mode'][];
-const STEPS = Number(env('STEPS', '8'));
+// 40: an idle H200 needs ~2 s of work before it runs at full speed (bench/results/decode-warmup-*), and a
+// 1024-px step is ~40 ms, so with 8 steps the case that ran first after the peers loaded was timed cold
+// (the ideal at 57 ms against corrected_async_gn's 40, distrifusion-speed-cold-*-h200x2-*); the median over
+// 40 steps is past the ramp.
+const STEPS = Number(env('STEPS', '40'));
 const WARMUP = Number(env('WARMUP', '2'));
 const WIDTH = Number(env('WIDTH', '1'));
 const SEED = Number(env('SEED', '1'));
