@@ -58,7 +58,7 @@ export const gnSplit = { chunkElems: 4096, minElems: 16384 };
 /** Encodes the kernel alone: out [groups, 2] (chunks = 1) or [groups, chunks, 4]; a pooled buffer the caller frees. */
 export function groupNormStatsPass(gpu: Gpu, x: GPUBuffer, groupElems: number, groups: number, chunkElems: number, eps: number, finalize: boolean): GPUBuffer {
   const chunks = Math.ceil(groupElems / chunkElems);
-  const out = gpu.alloc(groups * (chunks === 1 ? 2 : 4 * chunks) * 4, 'group_norm_stats.out');
+  const out = gpu.alloc(groups * (chunks === 1 ? 2 : 4 * chunks) * 4, 'group_norm_stats.out'); // [groups, 2] or [groups, chunks, 4]
   const params = new ArrayBuffer(16);
   const dv = new DataView(params);
   dv.setUint32(0, groupElems, true);

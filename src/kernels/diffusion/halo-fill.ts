@@ -18,7 +18,7 @@ const NONE = 0xffffffff;
 /** The tile and send buffer after the kernel (modified copies; send null: not written). */
 export function reference(src: Float32Array, tile: Float32Array, send: Float32Array | null, s: HaloFillShape): { tile: Float32Array; send: Float32Array | null } {
   const t = tile.slice(); // [C, rows+2, W]
-  const o = send?.slice() ?? null;
+  const o = send?.slice() ?? null; // send's layout: [.., mineOff + mineRows C W ..]
   const plane = (s.rows + 2) * s.W;
   for (let c = 0; c < s.C; c++) {
     for (let x = 0; x < s.W; x++) {
