@@ -107,7 +107,7 @@ export interface UnetStepDetail {
   epsGatherMs: number; // the synchronous eps allGather
   syncGatherMs: number; // per-layer synchronous gathers (full_sync, warm-up, sync_gn stats)
   backendMs: number; // the backend's step (encode + its waits + the final read-back); the rest of the step is the runner's host work
-  dispatches: number; // GPU dispatches the backend encoded this step (0 for the plain-TS backend)
+  dispatches: number; // dispatches on the backend's Gpu during the step (every rank sharing that Gpu counts; 0 for the plain-TS backend)
 }
 
 export function emptyDetail(pieces: number): UnetStepDetail {

@@ -260,35 +260,30 @@ export function conv2d(
     if (extra.buf.size < want) throw new Error(`conv2d: the ${extra.per} term's buffer has ${extra.buf.size} bytes, needs ${want}`);
     if (extra.buf === out) throw new Error('conv2d: the added term cannot be the output');
   }
-  if (extra && !(isRegTile(kind) && regConv(gpu, [input, weight, bias, out], s, opts.tile ?? REG_TILES[kind], splitK ?? pickSplitK(kind, s.cout, pixels, kTot), { outRows, outW, pixels, kTot }, opts.bMode, extra))) {
-    // not fused (no split-K here): the conv alone, then the term's own kernel (out + term, as fused)
-    const plain = conv2d(gpu, input, weight, bias, s, kind, { ...opts, splitK, add: undefined }); // [cout, P]
-    gpu.free(out);
-    const sum = extra.per === 'channel' ? channelAdd(gpu, plain, extra.buf, s.cout, pixels) : addK(gpu, plain, extra.buf, s.cout * pixels); // [cout, P]
-    gpu.free(plain);
-    return sum;
-  }
-  if (extra) return out;
   const params = new Uint32Array([s.cin, s.cout, s.inRows, s.width, s.k, s.stride, s.padW, outRows, outW]);
+  let added = false; // the term went into the split-K reduction
   if (kind === 'direct') {
     gpu.run(KERNEL, params, [input, weight, bias, out], [Math.ceil(pixels / 64), s.cout]);
-    return out;
-  }
-  if (isRegTile(kind)) {
+  } else if (isRegTile(kind)) {
     splitK ??= pickSplitK(kind, s.cout, pixels, kTot);
-    regConv(gpu, [input, weight, bias, out], s, opts.tile ?? REG_TILES[kind], splitK, { outRows, outW, pixels, kTot }, opts.bMode);
-    return out;
+    added = regConv(gpu, [input, weight, bias, out], s, opts.tile ?? REG_TILES[kind], splitK, { outRows, outW, pixels, kTot }, opts.bMode, extra);
+  } else {
+    const t = GEMM_TILES[kind];
+    checkGemmTile(t);
+    const kern: Kernel = { code: gemmCode, file: GEMM_FILE, constants: { ...t, KS: s.k } };
+    // pixel tiles fold into z past 65535 per dimension (the shader maps tile = z * x + wg.x)
+    const [x, z] = foldGroups(Math.ceil(pixels / (t.WG_X * t.TN)));
+    gpu.run(kern, params, [input, weight, bias, out], [x, Math.ceil(s.cout / (t.WG_Y * t.TM)), z]);
   }
-  const t = GEMM_TILES[kind];
-  checkGemmTile(t);
-  const kern: Kernel = { code: gemmCode, file: GEMM_FILE, constants: { ...t, KS: s.k } };
-  // pixel tiles fold into z past 65535 per dimension (the shader maps tile = z * x + wg.x)
-  const [x, z] = foldGroups(Math.ceil(pixels / (t.WG_X * t.TN)));
-  gpu.run(kern, params, [input, weight, bias, out], [x, Math.ceil(s.cout / (t.WG_Y * t.TM)), z]);
-  return out;
+  if (!extra || added) return out;
+  // not fused (no split-K here): the term's own kernel after the conv (out + term, as fused)
+  const sum = extra.per === 'channel' ? channelAdd(gpu, out, extra.buf, s.cout, pixels) : addK(gpu, out, extra.buf, s.cout * pixels); // [cout, P]
+  gpu.free(out);
+  return sum;
 }
 
-/** conv2d_gemm_r16x8.wgsl into out, through a split-K scratch + conv2d_splitk_reduce.wgsl when splitting. */
+/** conv2d_gemm_r16x8.wgsl into out, through a split-K scratch + conv2d_splitk_reduce.wgsl when splitting;
+ *  true when `extra` was added in that reduction (the caller adds it otherwise). */
 function regConv(
   gpu: Gpu,
   [input, weight, bias, out]: GPUBuffer[], // [cin, inRows, width], [cout, K], [cout], [cout, P]
@@ -319,24 +314,23 @@ function regConv(
   // pixel tiles fold into z past 65535 per dimension (the shader maps tile = z * x + wg.x)
   const [x, z] = foldGroups(Math.ceil(d.pixels / bn));
   const grid: [number, number, number] = [x, nTM * splits, z];
-  // A per-channel term needs whole vec4s per channel in the reduction (P % 4 == 0); else the caller adds it.
-  const fuse = extra && splits > 1 && (extra.per === 'element' || d.pixels % 4 === 0);
-  if (extra && !fuse) return false; // nothing encoded: the caller runs the conv and the term's own kernel
   // binding 5: the input again, as vec4s (B_MODE 2)
   if (splits === 1) {
     gpu.run(kern, params, [input, weight, bias, out, input], grid);
-    return true;
+    return false;
   }
+  // A per-channel term needs whole vec4s per channel in the reduction (P % 4 == 0); else the caller adds it.
+  const fuse = extra !== undefined && (extra.per === 'element' || d.pixels % 4 === 0);
   const part = gpu.alloc(splits * slice * 4, 'conv2d.splitk'); // [splits, slice]
   gpu.run(kern, params, [input, weight, bias, part, input], grid);
   const n4 = slice / 4;
   const groups = foldGroups(Math.ceil(n4 / 256));
-  if (extra) {
+  if (fuse) {
     const reduce = { ...REDUCE, entryPoint: 'main_add', constants: { ADD_MODE: extra.per === 'channel' ? 1 : 0 } };
     gpu.run(reduce, new Uint32Array([n4, splits, n4, d.pixels / 4]), [part, out, extra.buf], groups);
   } else {
     gpu.run(REDUCE, new Uint32Array([n4, splits, n4, 0]), [part, out], groups);
   }
   gpu.free(part); // reuse inside the same encoder is safe: commands run in encoding order
-  return true;
+  return fuse;
 }
