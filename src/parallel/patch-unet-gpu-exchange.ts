@@ -16,7 +16,12 @@ import { f16Pack, f16Unpack } from '../kernels/diffusion/f16-pack';
 import { i8Pack, i8Unpack } from '../kernels/diffusion/i8-pack';
 import type { UnetStepIo } from './patch-unet';
 
+let nextExchangeId = 0;
+
 export class GpuExchangeBuffers {
+  // writeStaged keys of this exchange's upload slots: unique per instance, so several backends (ranks) on one
+  // Gpu neither share a slot nor release each other's at dispose()
+  private readonly stagePrefix = `unet.recv.${nextExchangeId++}.`;
   private out: GPUBuffer | null = null; // [sendLen] this rank's flat buffer
   private stale: GPUBuffer | null = null; // every rank's flat buffer back to back
   private recv: GPUBuffer | null = null; // f16 / i8 carriers (u32 words), rank r's piece j at recvOff[r][j]
@@ -94,7 +99,7 @@ export class GpuExchangeBuffers {
       if (r === io.rank) return; // own values: copied GPU-side at the end of the previous step
       const a = io.ex.pieces.range(j, r)[0];
       // staged per (rank, piece): these are 7-44 MB a step, which queue.writeBuffer copied into fresh pages
-      const key = `unet.recv.${r}.${j}`;
+      const key = `${this.stagePrefix}${r}.${j}`;
       if (io.ex.dtype === 'f32') return gpu.writeStaged(key, this.stale!, g, (this.staleOff[r] + a) * 4); // [piece floats]
       gpu.writeStaged(key, this.recv!, g, this.recvOff[r][j] * 4); // [carrier words] as they came
       for (const k of io.ex.carrier(j, r).blocks) {
@@ -123,7 +128,7 @@ export class GpuExchangeBuffers {
   }
 
   dispose(): void {
-    this.gpu.releaseStaged('unet.recv.'); // the upload slots of this run's pieces (see upload)
+    this.gpu.releaseStaged(this.stagePrefix); // the upload slots of this run's pieces (see upload)
     for (const b of [this.out, this.stale, this.recv, this.packed]) if (b) this.gpu.free(b);
     this.out = this.stale = this.recv = this.packed = null;
   }
