@@ -34,21 +34,34 @@ export async function gqaSweep<S extends SetupLike>(env: GqaEnv<S>): Promise<{ j
   const floor: Record<string, number> = {};
   floor.oneDispatchUs = 1e6 * await env.timeCalls(() => tiny(a, b), 0.01);
   floor.twoDispatchUs = 1e6 * await env.timeCalls(() => { tiny(a, b); tiny(b, a); }, 0.01);
-  for (const name of ['7B-gqa', '1B']) {
-    for (const ctx of [32, 64]) {
-      const s = env.setup(name, ctx);
-      floor[`${name}@${ctx}Us`] = 1e6 * await env.timeCalls((i) => env.call(s, 'split', i), 0.01);
+  for (const kernel of ['tile', 'warp'] as const) {
+    Object.assign(splitTuning, defaults, { gqaKernel: kernel });
+    for (const name of ['7B-gqa', '1B']) {
+      for (const ctx of [32, 64]) {
+        const s = env.setup(name, ctx);
+        floor[`${name}@${ctx}Us${kernel === 'tile' ? '' : '.warp'}`] = 1e6 * await env.timeCalls((i) => env.call(s, 'split', i), 0.01);
+      }
     }
   }
+  Object.assign(splitTuning, defaults);
   log('floor', JSON.stringify(floor));
   const F = floor['7B-gqa@64Us']; // split + combine with almost no work
 
   // ---- sweep
   const cases: [string, number][] = quick ? [['7B-gqa', 300], ['1B', 300]] : [['7B-gqa', 4096], ['7B-gqa', 16384], ['1B', 4096], ['1B', 16384]];
   const variants: Tuning[] = [{ gqaKernel: 'block' }, { gqaKernel: 'lane' }];
-  for (const gqaWg of quick ? [128] : [128, 256]) for (const gqaVpl of quick ? [2, 4] : [1, 2, 4])
-    for (const gqaTarget of quick ? [64] : [512, 1024, 2048]) for (const gqaMinChunk of quick ? [16] : [32, 128])
-      for (const gqaPf of quick ? [1] : [0, 1]) variants.push({ gqaKernel: 'tile', gqaWg, gqaVpl, gqaTarget, gqaMinChunk, gqaPf });
+  // The tile kernel's knob grid (GQA_TILE_GRID=1; its H100/H200 sweeps are in bench/results), else its
+  // defaults and 1B's best point; the warp kernel's grid.
+  if (process.env.GQA_TILE_GRID === '1') {
+    for (const gqaWg of quick ? [128] : [128, 256]) for (const gqaVpl of quick ? [2, 4] : [1, 2, 4])
+      for (const gqaTarget of quick ? [64] : [512, 1024, 2048]) for (const gqaMinChunk of quick ? [16] : [32, 128])
+        for (const gqaPf of quick ? [1] : [0, 1]) variants.push({ gqaKernel: 'tile', gqaWg, gqaVpl, gqaTarget, gqaMinChunk, gqaPf });
+  } else {
+    variants.push({ gqaKernel: 'tile' }, { gqaKernel: 'tile', gqaWg: 256, gqaVpl: 2, gqaTarget: 2048, gqaMinChunk: 128, gqaPf: 1 });
+  }
+  for (const gqaWarpWg of quick ? [64] : [64, 128]) for (const gqaE of [1, 2]) for (const gqaWs of [32, 16, 8])
+    for (const gqaTarget of quick ? [64] : (process.env.GQA_TARGETS ?? '256,512,1024').split(',').map(Number))
+      for (const gqaMinChunk of quick ? [16] : [32]) variants.push({ gqaKernel: 'warp', gqaWarpWg, gqaE, gqaWs, gqaTarget, gqaMinChunk });
   const points: GqaPoint[] = [];
   const measure = async (s: S, t: Tuning): Promise<GqaPoint | null> => {
     Object.assign(splitTuning, defaults, t);
@@ -87,10 +100,11 @@ export async function gqaSweep<S extends SetupLike>(env: GqaEnv<S>): Promise<{ j
   const md: string[] = ['## GQA kernel sweep (MODE=gqa)', '',
     `Fixed cost per call in one pass: one tiny dispatch ${f(floor.oneDispatchUs, 2)} us, two dependent ${f(floor.twoDispatchUs, 2)} us; ` +
     `attention() 7B-gqa at 32 keys (split only) ${f(floor['7B-gqa@32Us'], 2)} us, 64 keys (split + combine) ${f(F, 2)} us; ` +
-    `1B at 32 / 64 keys ${f(floor['1B@32Us'], 2)} / ${f(floor['1B@64Us'], 2)} us. ` +
+    `1B at 32 / 64 keys ${f(floor['1B@32Us'], 2)} / ${f(floor['1B@64Us'], 2)} us (tile kernel); the warp kernel 7B-gqa ` +
+    `${f(floor['7B-gqa@32Us.warp'], 2)} / ${f(floor['7B-gqa@64Us.warp'], 2)} us, 1B ${f(floor['1B@32Us.warp'], 2)} / ${f(floor['1B@64Us.warp'], 2)} us. ` +
     `Best possible % of peak with that 64-key cost and stream-copy bandwidth: bytes / (F + bytes / stream) / peak.`, '',
-    '| case | K+V MB | ceiling % of peak | best % of peak | best us | best kernel | knobs | consts | chunks | block % | lane % |',
-    '|---|---|---|---|---|---|---|---|---|---|---|'];
+    '| case | K+V MB | ceiling % of peak | best % of peak | best us | best kernel | knobs | consts | chunks | block % | lane % | tile % (best) | warp % (best) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
   const best: Record<string, GqaPoint> = {};
   for (const [name, ctx] of cases) {
     const ps = points.filter((p) => p.shape === name && p.ctx === ctx && p.maxErr < 1e-3);
@@ -99,16 +113,17 @@ export async function gqaSweep<S extends SetupLike>(env: GqaEnv<S>): Promise<{ j
     best[`${name}@${ctx}`] = bst;
     const bytes = ps[0].kvMB * 2 ** 20;
     const ceil = (100 * bytes / ((F * 1e-6 + bytes / (env.streamGBs * 1e9)) * 1e9)) / env.peakGBs;
-    const k = (kind: string) => ps.find((p) => p.kernel === kind && p.tuning.gqaKernel === kind);
+    const k = (kind: string) => ps.filter((p) => p.kernel === kind && p.tuning.gqaKernel === kind).reduce<GqaPoint | undefined>((x, y) => (!x || y.GBs > x.GBs ? y : x), undefined);
     md.push(`| ${name} ${ctx} | ${f(ps[0].kvMB, 1)} | ${f(ceil)} | ${f(bst.pctPeak)} | ${f(bst.usGpu)} | ${bst.kernel} | ${JSON.stringify(bst.tuning)} | ` +
-      `${JSON.stringify(bst.consts)} | ${bst.chunks} | ${k('block') ? f(k('block')!.pctPeak) : '-'} | ${k('lane') ? f(k('lane')!.pctPeak) : '-'} |`);
+      `${JSON.stringify(bst.consts)} | ${bst.chunks} | ${k('block') ? f(k('block')!.pctPeak) : '-'} | ${k('lane') ? f(k('lane')!.pctPeak) : '-'} | ` +
+      `${k('tile') ? f(k('tile')!.pctPeak) : '-'} | ${k('warp') ? f(k('warp')!.pctPeak) : '-'} |`);
   }
-  for (const p of mha) md.push(`| 7B-mha ${p.ctx} (defaults) | ${f(p.kvMB, 1)} | - | ${f(p.pctPeak)} | ${f(p.usGpu)} | ${p.kernel} | - | ${JSON.stringify(p.consts)} | ${p.chunks} | - | - |`);
-  md.push('', '| shape | ctx | kernel | gqaWg | gqaVpl | gqaPf | targetWorkgroups | minChunk | consts | chunks | us | GB/s | % of peak | % of stream | err |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const p of mha) md.push(`| 7B-mha ${p.ctx} (defaults) | ${f(p.kvMB, 1)} | - | ${f(p.pctPeak)} | ${f(p.usGpu)} | ${p.kernel} | - | ${JSON.stringify(p.consts)} | ${p.chunks} | - | - | - | - |`);
+  md.push('', '| shape | ctx | kernel | gqaWg (tile) / gqaWarpWg (warp) | gqaVpl | gqaPf | gqaE | gqaWs | targetWorkgroups | minChunk | consts | chunks | us | GB/s | % of peak | % of stream | err |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const p of points) {
     const t = { ...defaults, ...p.tuning };
-    md.push(`| ${p.shape} | ${p.ctx} | ${p.kernel} | ${t.gqaWg} | ${t.gqaVpl} | ${t.gqaPf} | ${t.gqaTarget || t.targetWorkgroups} | ${t.gqaMinChunk || t.minChunk} | ${JSON.stringify(p.consts)} | ` +
+    md.push(`| ${p.shape} | ${p.ctx} | ${p.kernel} | ${p.kernel === 'warp' ? t.gqaWarpWg : t.gqaWg} | ${t.gqaVpl} | ${t.gqaPf} | ${t.gqaE} | ${t.gqaWs} | ${t.gqaTarget || t.targetWorkgroups} | ${t.gqaMinChunk || t.minChunk} | ${JSON.stringify(p.consts)} | ` +
       `${p.chunks} | ${f(p.usGpu)} | ${f(p.GBs, 0)} | ${f(p.pctPeak)} | ${f(p.pctStream)} | ${p.maxErr.toExponential(1)} |`);
   }
   a.destroy();

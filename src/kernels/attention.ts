@@ -2,6 +2,7 @@
 import combineWgsl from '../../shaders/llm/attention_combine.wgsl?raw';
 import rowsWgsl from '../../shaders/llm/attention_rows.wgsl?raw';
 import splitGqaTileWgsl from '../../shaders/llm/attention_split_gqa_tile.wgsl?raw';
+import splitGqaWarpWgsl from '../../shaders/llm/attention_split_gqa_warp.wgsl?raw';
 import splitGqaWgsl from '../../shaders/llm/attention_split_gqa.wgsl?raw';
 import splitWgsl from '../../shaders/llm/attention_split.wgsl?raw';
 import wgsl from '../../shaders/llm/attention.wgsl?raw';
@@ -34,10 +35,21 @@ export const splitTuning = {
   // the K and V rows fit the device's workgroup storage), and query heads per pass.
   gqaBlock: 32,
   gqaHeads: 8,
-  // Kernel for GQA (several query heads per kv head): 'tile' (attention_split_gqa_tile.wgsl: one barrier
-  // per block of WG / S keys, queries in registers, block max by subgroupMax + atomicMax), 'block'
+  // Kernel for GQA (several query heads per kv head): 'warp' (attention_split_gqa_warp.wgsl: each
+  // subgroup walks its own steps with its own online softmax, no barrier until the chunk ends; needs one
+  // fixed subgroup size, else 'tile' runs), 'tile' (attention_split_gqa_tile.wgsl: one barrier per block
+  // of WG / S keys, queries in registers, block max by subgroupMax + atomicMax), 'block'
   // (attention_split_gqa.wgsl) or 'lane' (attention_split.wgsl, as MHA). MHA always takes 'lane'.
-  gqaKernel: 'tile' as SplitKernel,
+  // 'warp' over 'tile' on an H200 in the same runs: 1B-GQA 1.35-3.7x, 7B-GQA 1.15-1.4x at 16384 keys and
+  // 0.8-1.0x at 4096 (bench/results/attention-decode-gqa-warp-*).
+  gqaKernel: 'warp' as SplitKernel,
+  // Warp kernel (attention_split_gqa_warp.wgsl): totals per lane after its reduce-scatter (E; 1 or 2).
+  gqaE: 1,
+  gqaWs: 0, // warp kernel: lanes per key row S (0: the rule in warpPlan)
+  // Warp kernel: threads per workgroup. 64 (2 subgroups): at 16384 keys 1.14x (7B) / 1.09x (1B) the
+  // 128-thread form on an H200, within 5% of it at 4096 (attention-decode-gqa-warp-*): the chunk's end
+  // (merge of the subgroups' partials behind a barrier) is shorter and the walk per subgroup longer.
+  gqaWarpWg: 64,
   // Tile kernel defaults: the best single setting over 7B-GQA (32q/8kv/128) and 1B-GQA (32q/4kv/64) at
   // 4096 and 16384 keys on an H100 (geometric mean; bench/results/attention-decode-gqa-tile-nvidia-h100-
   // 2026-11-28.md): 128 threads, 4 vec4s per lane (capped to 2 for 1B's 8 heads per pass), no prefetch
@@ -51,11 +63,11 @@ export const splitTuning = {
   gqaMinChunk: 0,
 };
 
-export type SplitKernel = 'lane' | 'block' | 'tile';
+export type SplitKernel = 'lane' | 'block' | 'tile' | 'warp';
 
 /** How the split kernel runs for one shape; null where it cannot (no subgroups, headDim % 4, > 256 heads). */
 export interface SplitPlan {
-  consts: Record<string, number>; // lane: WG, S, VPL, G, U, SGMIN; block: WG, BK, HD4, G; tile: WG, S, VPL, HD4, G, NV, PF
+  consts: Record<string, number>; // lane: WG, S, VPL, G, U, SGMIN; block: WG, BK, HD4, G; tile: WG, S, VPL, HD4, G, NV, PF; warp: WG, SG, S, VPL, HD4, G, E
   kernel: SplitKernel; // lane: attention_split.wgsl, block: attention_split_gqa.wgsl, tile: attention_split_gqa_tile.wgsl
   hd4: number;
   nKv: number;
@@ -82,7 +94,12 @@ export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: numb
   const G = Math.max(1, Math.min(group, Math.floor(16 / VPL)));
   const U = Math.max(1, Math.min(unroll, Math.floor(16 / VPL)));
   const nct = Math.max(1, Math.ceil(targetWorkgroups / nKv));
-  if (group > 1 && splitTuning.gqaKernel === 'tile') {
+  if (group > 1 && splitTuning.gqaKernel === 'warp') {
+    const w = warpPlan(gpu, group, hd4, sgMin, sgMax);
+    if (w) return { consts: w, kernel: 'warp', hd4, nKv, nct: Math.max(1, Math.ceil((splitTuning.gqaTarget || targetWorkgroups) / nKv)),
+      minChunk: splitTuning.gqaMinChunk || minChunk };
+  }
+  if (group > 1 && (splitTuning.gqaKernel === 'tile' || splitTuning.gqaKernel === 'warp')) {
     // GQA tile kernel: S lanes per key (power of 2, within the smallest subgroup), VPL vec4s each; G heads
     // per pass with their queries in registers (G * VPL <= 16); phase C has JP = WG / HD4 key lanes, NV
     // keys each per block of BK = WG / S keys. WG must hold whole subgroups (the key slots of phase A count
@@ -117,6 +134,39 @@ export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: numb
     return { consts: { WG: wg, BK, HD4: hd4, G: Gb }, kernel: 'block', hd4, nKv, nct, minChunk };
   }
   return { consts: { WG: wg, S, VPL, G, U, SGMIN: sgMin }, kernel: 'lane', hd4, nKv, nct, minChunk };
+}
+
+/**
+ * Constants of the warp kernel (attention_split_gqa_warp.wgsl) for a kv group of `group` query heads, or
+ * null where it cannot run: its lane layout needs one fixed subgroup size (NVIDIA 32, lavapipe 8).
+ * S lanes per key row (the largest power of 2 <= min(hd4, SG)); G heads per pass, a power of 2 >= the
+ * group where the register arrays allow (padded heads cost compute, not reads), else smaller (several
+ * passes); E totals per lane, U = S*E / G keys per row and step.
+ */
+function warpPlan(gpu: Gpu, group: number, hd4: number, sgMin: number, sgMax: number): Record<string, number> | null {
+  if (sgMin !== sgMax) return null;
+  const SG = sgMin, WG = Math.max(splitTuning.gqaWarpWg, SG);
+  // Lanes per key row: a whole subgroup where a row fills it (7B, headDim 128: 1 vec4 per lane, 4 query
+  // vec4s and 4 accumulators in registers), else half a row's vec4s (1B, headDim 64 with 8 heads: 8
+  // lanes x 2 vec4s, 4 rows per load). Both the best of the H200 sweeps
+  // (bench/results/attention-decode-gqa-warp-*), 1.2-2x the lanes-per-row alternatives there.
+  const want = splitTuning.gqaWs || (hd4 >= SG ? SG : Math.max(1, hd4 / 2));
+  let sMax = 1;
+  while (sMax * 2 <= Math.min(hd4, SG)) sMax *= 2;
+  let G = 1;
+  while (G < Math.min(group, splitTuning.gqaHeads)) G *= 2;
+  for (; G >= 2; G /= 2) {
+    const E = Math.max(1, Math.min(splitTuning.gqaE, G, Math.floor(32 / sMax)));
+    // S: the wanted lanes, at least G / E (each lane ends with E of a step's U*G = S*E scores)
+    let S = 1;
+    while (S * 2 <= Math.min(sMax, want) || S * E < G) S *= 2;
+    const VPL = Math.ceil(hd4 / S);
+    const U = (S * E) / G;
+    const bytes = (WG / SG) * G * (hd4 * 16 + 8);
+    if (S <= sMax && S * E <= 32 && U >= 1 && G * VPL <= 16 && U * VPL <= 16 && WG % SG === 0 && WG <= 256 &&
+      bytes <= gpu.device.limits.maxComputeWorkgroupStorageSize) return { WG, SG, S, VPL, HD4: hd4, G, E };
+  }
+  return null;
 }
 
 /** Chunks of a row with nKeys keys (the same formula as chunkLen() in the shaders). */
@@ -161,7 +211,8 @@ export function runSplit(gpu: Gpu, plan: SplitPlan, q: GPUBuffer, kc: GPUBuffer,
   const pacc = gpu.alloc(parts ? B * nHeads * plan.nct * headDim * 4 : 16, 'attn_pacc'); // [B, nHeads, nct, headDim]
   const pml = gpu.alloc(parts ? B * nHeads * plan.nct * 8 : 16, 'attn_pml'); // [B, nHeads, nct, 2]
   const rowBuf = rows ?? kvmap; // unread when useRows = 0, but the binding must hold a buffer
-  const kernel = plan.kernel === 'tile' ? { code: splitGqaTileWgsl, file: 'shaders/llm/attention_split_gqa_tile.wgsl' }
+  const kernel = plan.kernel === 'warp' ? { code: splitGqaWarpWgsl, file: 'shaders/llm/attention_split_gqa_warp.wgsl' }
+    : plan.kernel === 'tile' ? { code: splitGqaTileWgsl, file: 'shaders/llm/attention_split_gqa_tile.wgsl' }
     : plan.kernel === 'block' ? { code: splitGqaWgsl, file: 'shaders/llm/attention_split_gqa.wgsl' }
       : { code: splitWgsl, file: 'shaders/llm/attention_split.wgsl' };
   gpu.run({ ...kernel, constants: plan.consts }, u,

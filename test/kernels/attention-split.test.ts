@@ -5,7 +5,8 @@
 // group of 8 query heads per kv head, other lane layouts / unrolls / workgroup sizes than the defaults
 // (several lane groups per subgroup, merged by the shuffle tree), and the batched path with rows in
 // cache slots (each row bit-equal to its lone decode). Shapes with several query heads per kv head run
-// through the block kernel (attention_split_gqa.wgsl), MHA shapes through the lane-group kernel.
+// through the warp kernel (attention_split_gqa_warp.wgsl; the tile and block kernels where a test picks
+// them), MHA shapes through the lane-group kernel.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as at from '../../src/kernels/attention';
 import * as bd from '../../src/kernels/batch-decode';
@@ -64,11 +65,15 @@ describe('split-KV decode attention', async () => {
     }
   }
 
-  it.skipIf(!can)('the tile kernel takes GQA shapes only (MHA keeps the lane-group kernel)', () => {
+  it.skipIf(!can)('the warp kernel takes GQA shapes only (MHA keeps the lane-group kernel; tile without one subgroup size)', () => {
     const gqa = at.splitPlan(gpu, 32, 128, 8 * 128)!, mha = at.splitPlan(gpu, 32, 128, 32 * 128)!;
-    expect([gqa.kernel, mha.kernel]).toEqual(['tile', 'lane']);
+    const fixed = gpu.report.subgroupMinSize === gpu.report.subgroupMaxSize;
+    expect([gqa.kernel, mha.kernel]).toEqual([fixed ? 'warp' : 'tile', 'lane']);
+    at.splitTuning.gqaKernel = 'tile';
+    const tile = at.splitPlan(gpu, 32, 128, 8 * 128)!;
+    expect(tile.kernel).toBe('tile');
     // all 4 query heads of a kv head in one pass where 4 x VPL query vec4s fit the registers
-    expect(gqa.consts.G).toBe(Math.min(4, Math.floor(16 / gqa.consts.VPL)));
+    expect(tile.consts.G).toBe(Math.min(4, Math.floor(16 / tile.consts.VPL)));
     at.splitTuning.gqaKernel = 'block';
     expect(at.splitPlan(gpu, 32, 128, 8 * 128)!.kernel).toBe('block');
   });
@@ -104,6 +109,35 @@ describe('split-KV decode attention', async () => {
       for (const nKeys of [301, 20]) expect(await splitDecodeError(rng(hd + nKeys), nHeads, nKv, hd, nKeys)).toBeLessThan(2e-5);
     }
   }, 300_000);
+
+  // Warp kernel (GQA, one subgroup size): per-subgroup online softmax, reduce-scatter of the dots. Shapes
+  // with 2..8 heads per kv head, a padded group (3 heads in a pass of 4: the irregular map), several
+  // passes (gqaHeads 2), E = 2 totals per lane where S*E fits, ragged chunks and single-chunk rows.
+  const warpCases: [number, number, number, number[] | undefined, Partial<typeof at.splitTuning>][] = [
+    [8, 2, 128, undefined, {}], [32, 4, 64, undefined, {}], [5, 2, 32, [0, 1, 1, 1, 0], {}], [4, 2, 8, undefined, {}],
+    [8, 2, 64, undefined, { gqaE: 2 }], [8, 1, 64, undefined, { gqaHeads: 2, gqaWarpWg: 128 }],
+    [8, 2, 128, undefined, { gqaTarget: 2 }], // one chunk per kv head: long walks, the running max moves often
+    [8, 2, 128, undefined, { gqaTarget: 2, gqaWs: 4 }], [32, 4, 64, undefined, { gqaWarpWg: 8, gqaE: 2 }],
+  ];
+  for (const [nHeads, nKv, hd, map, tuning] of warpCases) {
+    it.skipIf(!can)(`warp kernel heads=${nHeads} kv=${nKv} hd=${hd} ${JSON.stringify(tuning)}: 301, 40 and 20 keys`, async () => {
+      Object.assign(at.splitTuning, { gqaKernel: 'warp', gqaMinChunk: 16, gqaTarget: 24 }, tuning);
+      const plan = at.splitPlan(gpu, nHeads, hd, nKv * hd)!;
+      if (plan.kernel !== 'warp') return expect(gpu.report.subgroupMinSize).not.toBe(gpu.report.subgroupMaxSize);
+      if (tuning.gqaE) expect(plan.consts.E).toBe(plan.consts.S * 2 <= 32 ? 2 : 1);
+      for (const nKeys of [301, 40, 20]) {
+        const r = rng(hd * 7 + nKeys);
+        const kvDim = nKv * hd;
+        const kvmap = map ?? regular(nHeads, nKv);
+        const q = randArray(r, nHeads * hd, 3); // [1, nHeads*hd]
+        const kc = randArray(r, nKeys * kvDim), vc = randArray(r, nKeys * kvDim); // [nKeys, kvDim] each
+        const s = { T: 1, pos: nKeys - 1, nHeads, headDim: hd, kvDim };
+        const out = gpu.alloc(q.length * 4); // [1, nHeads*hd]
+        at.attention(gpu, gpu.upload(q), gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap)), out, s, 0, 'split');
+        expect(maxAbsDiff(await readF32(out, q.length), at.reference(q, kc, vc, kvmap, s))).toBeLessThan(2e-5);
+      }
+    }, 300_000);
+  }
 
   it.skipIf(!can)('attention() picks the split kernel for decode by default (not on a CPU adapter), the old one for prefill', async () => {
     const [nHeads, nKv, hd, T, pos] = [4, 2, 16, 3, 70];
