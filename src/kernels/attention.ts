@@ -175,8 +175,8 @@ export function splitChunks(plan: SplitPlan, nKeys: number): number {
   return Math.ceil(nKeys / cl);
 }
 
-/** Vec4s of a head per combine workgroup: 256 / cvb >= 32 chunk lanes share the chunks (a few loads each in
- * flight instead of nct / 8 one after another at headDim 128). */
+/** Vec4s of a head per combine workgroup: at most 8, one per subgroup of its 256 threads where the subgroup
+ * size is 32 (each subgroup's lanes share the chunks, a few loads each in flight). */
 function combineVec4s(hd4: number): number {
   let cvb = hd4;
   while (cvb > 8 && cvb % 2 === 0) cvb /= 2;
