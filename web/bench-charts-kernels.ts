@@ -20,9 +20,10 @@ function tagOf(f: ResultFile): string {
   return t || 'original';
 }
 
-/** The split kernel a row ran, from its shader constants: BK = block, NV = tile, SGMIN = lane, else the first split kernel. */
+/** The split kernel a row ran, from its shader constants: E = warp, BK = block, NV = tile, SGMIN = lane, else the first split kernel. */
 function kernelOf(consts: unknown): string {
   const c = obj(consts);
+  if ('E' in c) return 'warp';
   if ('NV' in c) return 'tile';
   if ('BK' in c) return 'block';
   if ('SGMIN' in c) return 'lane';
@@ -59,7 +60,8 @@ function gqaSeries(f: ResultFile, out: Series[], ceilings: Map<string, number>):
   const tag = tagOf(f);
   const best = Object.values(obj(g.best)).map(obj).filter((b) => Number.isFinite(num(b.pctPeak)));
   if (best.length) {
-    out.push({ label: `best of the ${tag} sweep (tile unless block won)`, pct: new Map(best.map((b) => [caseKey(b.shape, b.ctx), num(b.pctPeak)])) });
+    const won = uniq(best.map((b) => str(b.kernel)).filter((k) => k)).join(' / ') || 'tile';
+    out.push({ label: `best of the ${tag} sweep (${won})`, pct: new Map(best.map((b) => [caseKey(b.shape, b.ctx), num(b.pctPeak)])) });
     for (const b of best) {
       const c = ceilingOf(f.doc, num(b.kvMB));
       if (c !== null) ceilings.set(caseKey(b.shape, b.ctx), c);

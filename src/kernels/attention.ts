@@ -40,15 +40,17 @@ export const splitTuning = {
   // fixed subgroup size, else 'tile' runs), 'tile' (attention_split_gqa_tile.wgsl: one barrier per block
   // of WG / S keys, queries in registers, block max by subgroupMax + atomicMax), 'block'
   // (attention_split_gqa.wgsl) or 'lane' (attention_split.wgsl, as MHA). MHA always takes 'lane'.
-  // 'warp' over 'tile' on an H200 in the same runs: 1B-GQA 1.35-3.7x, 7B-GQA 1.15-1.4x at 16384 keys and
-  // 0.8-1.0x at 4096 (bench/results/attention-decode-gqa-warp-*).
+  // 'warp' over 'tile' on an H200, same session (bench/results/attention-decode-{warp,tile}-nvidia-h200-*):
+  // 7B-GQA 1.40x / 1.50x at 4096 / 16384 keys, 1B-GQA 1.48x / 1.72x, batched rows 1.9-2.1x.
   gqaKernel: 'warp' as SplitKernel,
   // Warp kernel (attention_split_gqa_warp.wgsl): totals per lane after its reduce-scatter (E; 1 or 2).
   gqaE: 1,
   gqaWs: 0, // warp kernel: lanes per key row S (0: the rule in warpPlan)
-  // Warp kernel: threads per workgroup. 64 (2 subgroups): at 16384 keys 1.14x (7B) / 1.09x (1B) the
-  // 128-thread form on an H200, within 5% of it at 4096 (attention-decode-gqa-warp-*): the chunk's end
-  // (merge of the subgroups' partials behind a barrier) is shorter and the walk per subgroup longer.
+  // Warp kernel: threads per workgroup. 64 (2 subgroups): 7B-GQA at 16384 keys 1.4-1.8x the 128-thread
+  // form in two H200 sweeps (attention-decode-gqa-warp{,-wg128}-*), at 4096 0.97-1.35x; 1B-GQA 0.6-1.1x
+  // there, though the default table at 64 threads (attention-decode-warp-*) beats both sweeps' best 1B
+  // points. Each subgroup walks a longer stretch of the chunk and the chunk's end (the subgroups' merge
+  // behind a barrier) is shorter.
   gqaWarpWg: 64,
   // Tile kernel defaults: the best single setting over 7B-GQA (32q/8kv/128) and 1B-GQA (32q/4kv/64) at
   // 4096 and 16384 keys on an H100 (geometric mean; bench/results/attention-decode-gqa-tile-nvidia-h100-
@@ -148,8 +150,8 @@ function warpPlan(gpu: Gpu, group: number, hd4: number, sgMin: number, sgMax: nu
   const SG = sgMin, WG = Math.max(splitTuning.gqaWarpWg, SG);
   // Lanes per key row: a whole subgroup where a row fills it (7B, headDim 128: 1 vec4 per lane, 4 query
   // vec4s and 4 accumulators in registers), else half a row's vec4s (1B, headDim 64 with 8 heads: 8
-  // lanes x 2 vec4s, 4 rows per load). Both the best of the H200 sweeps
-  // (bench/results/attention-decode-gqa-warp-*), 1.2-2x the lanes-per-row alternatives there.
+  // lanes x 2 vec4s, 4 rows per load). Chosen from H200 sweeps (bench/results/attention-decode-gqa-warp-*):
+  // 7B 32 lanes 1.1-1.5x 16 or 8; 1B within a few % of 16 lanes, 1.2-1.6x ahead of it at 4096 in one sweep.
   const want = splitTuning.gqaWs || (hd4 >= SG ? SG : Math.max(1, hd4 / 2));
   let sMax = 1;
   while (sMax * 2 <= Math.min(hd4, SG)) sMax *= 2;
