@@ -13,7 +13,7 @@ import { params } from '../src/kernels/common';
 
 interface SetupLike { ctx: number; kvDim: number; setBytes: number; shape: { name: string; nHeads: number; hd: number } }
 export interface GqaEnv<S extends SetupLike> {
-  gpu: Gpu; quick: boolean; streamGBs: number; peakGBs: number; log: (...a: unknown[]) => void;
+  gpu: Gpu; quick: boolean; kvRegular: boolean; streamGBs: number; peakGBs: number; log: (...a: unknown[]) => void;
   timeCalls: (enqueue: (i: number) => void, targetSec: number, trials?: number) => Promise<number>;
   setup: (name: string, ctx: number) => S; call: (s: S, impl: AttnImpl, i: number) => void; check: (s: S, impl: AttnImpl) => Promise<number>;
 }
@@ -39,7 +39,7 @@ export async function gqaSweep<S extends SetupLike>(env: GqaEnv<S>): Promise<{ j
     for (const name of ['7B-gqa', '1B']) {
       for (const ctx of [32, 64]) {
         const s = env.setup(name, ctx);
-        floor[`${name}@${ctx}Us${kernel === 'tile' ? '' : '.warp'}`] = 1e6 * await env.timeCalls((i) => env.call(s, 'split', i), 0.01);
+        floor[`${name}@${ctx}Us${kernel === 'tile' ? '' : '.' + kernel}`] = 1e6 * await env.timeCalls((i) => env.call(s, 'split', i), 0.01);
       }
     }
   }
@@ -59,13 +59,14 @@ export async function gqaSweep<S extends SetupLike>(env: GqaEnv<S>): Promise<{ j
   } else {
     variants.push({ gqaKernel: 'tile' }, { gqaKernel: 'tile', gqaWg: 256, gqaVpl: 2, gqaTarget: 2048, gqaMinChunk: 128, gqaPf: 1 });
   }
-  for (const gqaWarpWg of quick ? [64] : [64, 128]) for (const gqaE of [1, 2]) for (const gqaWs of [32, 16, 8])
+  if (process.env.GQA_SHORT === '1') variants.splice(0, variants.length, { gqaKernel: 'tile' }, { gqaKernel: 'warp' }, { gqaKernel: 'warp', gqaWarpWg: 128 });
+  else for (const gqaWarpWg of quick ? [64] : [64, 128]) for (const gqaE of [1, 2]) for (const gqaWs of [32, 16, 8])
     for (const gqaTarget of quick ? [64] : (process.env.GQA_TARGETS ?? '256,512,1024').split(',').map(Number))
       for (const gqaMinChunk of quick ? [16] : [32]) variants.push({ gqaKernel: 'warp', gqaWarpWg, gqaE, gqaWs, gqaTarget, gqaMinChunk });
   const points: GqaPoint[] = [];
   const measure = async (s: S, t: Tuning): Promise<GqaPoint | null> => {
     Object.assign(splitTuning, defaults, t);
-    const plan = splitPlan(gpu, s.shape.nHeads, s.shape.hd, s.kvDim);
+    const plan = splitPlan(gpu, s.shape.nHeads, s.shape.hd, s.kvDim, env.kvRegular);
     if (!plan) return null;
     const sec = await env.timeCalls((i) => env.call(s, 'split', i), quick ? 0.005 : 0.02);
     const GBs = s.setBytes / sec / 1e9;
@@ -81,7 +82,7 @@ export async function gqaSweep<S extends SetupLike>(env: GqaEnv<S>): Promise<{ j
     const seen = new Set<string>();
     for (const t of variants) {
       Object.assign(splitTuning, defaults, t);
-      const plan = splitPlan(gpu, s.shape.nHeads, s.shape.hd, s.kvDim);
+      const plan = splitPlan(gpu, s.shape.nHeads, s.shape.hd, s.kvDim, env.kvRegular);
       const key = plan ? `${plan.kernel} ${JSON.stringify(plan.consts)} ${splitChunks(plan, ctx)} ${plan.nct}` : 'none';
       if (seen.has(key)) continue; // another knob setting that gives the same kernel, constants and chunking
       seen.add(key);

@@ -26,6 +26,8 @@ Object.assign(globalThis, globals);
 const QUICK = process.env.QUICK === '1';
 const MODE = process.env.MODE ?? 'all';
 const SWEEP = process.env.SWEEP !== '0';
+// The bench's head -> kv head maps are regular; KV_SCAN=1 makes the warp kernel scan kvmap as for an irregular one.
+const KV_REGULAR = process.env.KV_SCAN !== '1';
 // TUNE='{"unroll":1,"targetWorkgroups":1024}' overrides splitTuning for the main and batched rows (and is
 // the sweep's reset point), so a sweep's best point can be re-measured without a rebuild.
 Object.assign(splitTuning, JSON.parse(process.env.TUNE ?? '{}') as Partial<typeof splitTuning>);
@@ -133,7 +135,7 @@ function setup(shape: Shape, ctx: number): Setup {
 
 function call(s: Setup, impl: AttnImpl, i: number): void {
   const r = s.regions[i % s.regions.length];
-  attention(gpu, s.q, kBufs[r.buf], vBufs[r.buf], s.kvmap, s.out, { T: 1, pos: s.ctx - 1, nHeads: s.shape.nHeads, headDim: s.shape.hd, kvDim: s.kvDim }, r.off, impl);
+  attention(gpu, s.q, kBufs[r.buf], vBufs[r.buf], s.kvmap, s.out, { T: 1, pos: s.ctx - 1, nHeads: s.shape.nHeads, headDim: s.shape.hd, kvDim: s.kvDim, kvRegular: KV_REGULAR }, r.off, impl);
 }
 
 const hostCache = { n: 0, kc: new Float32Array(0), vc: new Float32Array(0) }; // the last region check() built
@@ -163,7 +165,7 @@ const defaults = { ...splitTuning };
 async function measure(s: Setup, impl: AttnImpl, withCheck: boolean): Promise<Row> {
   const sec = await timeCalls((i) => call(s, impl, i), QUICK ? 0.005 : 0.02);
   const GBs = s.setBytes / sec / 1e9;
-  const plan = impl === 'split' ? splitPlan(gpu, s.shape.nHeads, s.shape.hd, s.kvDim) : null;
+  const plan = impl === 'split' ? splitPlan(gpu, s.shape.nHeads, s.shape.hd, s.kvDim, KV_REGULAR) : null;
   return { shape: s.shape.name, nHeads: s.shape.nHeads, nKv: s.shape.nKv, headDim: s.shape.hd, ctx: s.ctx, impl,
     tuning: impl === 'split' ? { ...splitTuning } : null, consts: plan?.consts ?? null, chunks: plan ? splitChunks(plan, s.ctx) : null, kvMB: s.setBytes / 2 ** 20,
     regions: s.regions.length, usGpu: sec * 1e6, GBs, pctPeak: (100 * GBs) / PEAK_GBS, pctStream: (100 * GBs) / streamGBs,
@@ -173,7 +175,7 @@ async function measure(s: Setup, impl: AttnImpl, withCheck: boolean): Promise<Ro
 const canSplit = splitPlan(gpu, 32, 128, 1024) !== null;
 if (!canSplit) log('no subgroups: the split kernel does not run here; old kernel only');
 const gqa = MODE === 'gqa' && canSplit
-  ? await gqaSweep({ gpu, quick: QUICK, streamGBs, peakGBs: PEAK_GBS, log, timeCalls,
+  ? await gqaSweep({ gpu, quick: QUICK, kvRegular: KV_REGULAR, streamGBs, peakGBs: PEAK_GBS, log, timeCalls,
     setup: (name, ctx) => setup(SHAPES.find((x) => x.name === name)!, ctx), call, check })
   : null;
 for (const shape of MODE === 'gqa' ? [] : SHAPES) {
@@ -205,7 +207,7 @@ for (const [name, ctx, B] of canSplit && MODE !== 'gqa' ? BATCH : []) {
   const rowList: BatchRow[] = Array.from({ length: B }, (_, b) => ({ base: (B - 1 - b) * ctx, pos: ctx - 1 }));
   const rowBuf = gpu.upload(packRows(rowList));
   const out = gpu.alloc(B * shape.nHeads * shape.hd * 4); // [B, nHeads*hd]
-  const shp = { nHeads: shape.nHeads, headDim: shape.hd, kvDim };
+  const shp = { nHeads: shape.nHeads, headDim: shape.hd, kvDim, kvRegular: KV_REGULAR };
   const bytes = B * 2 * ctx * kvDim * 4;
   for (const impl of ['shared', 'split'] as AttnImpl[]) {
     const go = (i: number) => attentionBatch(gpu, q, kBufs[i % NBUF], vBufs[i % NBUF], kvmap, rowBuf, out, B, shp, impl);

@@ -8,9 +8,13 @@
 // Run: node scripts/bundle.mjs bench/llm-gpu.ts .gpu-node/llm.mjs (see README).
 // INT8_AB=1 (q8_0, tp=1): decode again with LlamaGpu.int8Producers off / on, alternating 3 times in this process
 // (a quantize_q8 dispatch before each projection vs the producers writing int8 x; the same logits bit for bit).
+// ATTN_AB=1: decode at a long context (CTX keys, default 4096; the cache rows past the prompt hold zeros, which cost
+// the same to read) with the GQA decode-attention kernel 'tile' / 'warp', alternating 3 times in this process.
+// KV_HEADS=n overrides the shape's kv heads (7B with KV_HEADS=8: the Llama-3-8B attention shape, 32q/8kv/128).
 import { create, globals } from 'webgpu';
 import fs from 'node:fs';
 import { Gpu } from '../src/gpu/gpu';
+import { splitTuning } from '../src/kernels/attention';
 import { LlamaGpu } from '../src/model/llama';
 import { SHAPES, benchWeights, shardOf } from './random-shard';
 import { runSelf } from './run-self';
@@ -34,8 +38,10 @@ for (const [name, base] of Object.entries(SHAPES)) {
       rows.push(...child(name.split(' ')[0], tp));
       continue;
     }
-    const shard = shardOf(base, tp, weights);
-    const model = await LlamaGpu.load(gpu, shard, { maxSeqLen: 1024 });
+    const shard = shardOf(process.env.KV_HEADS ? { ...base, nKvHeads: Number(process.env.KV_HEADS) } : base, tp, weights);
+    const label = process.env.KV_HEADS ? `${name}, ${process.env.KV_HEADS} kv heads` : name;
+    const ctx = Number(process.env.CTX ?? 4096);
+    const model = await LlamaGpu.load(gpu, shard, { maxSeqLen: process.env.ATTN_AB === '1' ? ctx : 1024 });
     const hook = tp > 1 ? async (p: Float32Array) => p : undefined; // read-back + write-back, no network
     const prompt = new Int32Array(128).map((_, i) => (i * 7919) % base.vocabSize); // [128]
     const steps = 64;
@@ -55,7 +61,7 @@ for (const [name, base] of Object.entries(SHAPES)) {
     else await model.forward(prompt.subarray(0, 8), 0, hook); // compile pipelines
     model.reset();
     const { prefill: prefillMs, decode: decodeMs } = await sequence();
-    const row = { model: name, tp, weights, weight_GB: model.weightBytes() / 1e9, prefill_tok_s: 128 / (prefillMs / 1000), decode_ms_per_token: decodeMs, decode_tok_s: 1000 / decodeMs, decode_weight_GBps: model.weightBytes() / 1e9 / (decodeMs / 1000) };
+    const row = { model: label, tp, weights, weight_GB: model.weightBytes() / 1e9, prefill_tok_s: 128 / (prefillMs / 1000), decode_ms_per_token: decodeMs, decode_tok_s: 1000 / decodeMs, decode_weight_GBps: model.weightBytes() / 1e9 / (decodeMs / 1000) };
     console.log(JSON.stringify(row));
     rows.push(row);
     if (process.env.INT8_AB === '1' && weights === 'q8_0' && tp === 1) {
@@ -71,6 +77,24 @@ for (const [name, base] of Object.entries(SHAPES)) {
           rows.push(r);
         }
       }
+    }
+    if (process.env.ATTN_AB === '1') {
+      const kernel0 = splitTuning.gqaKernel;
+      for (let rep = 0; rep < 3; rep++) {
+        for (const kernel of ['tile', 'warp'] as const) {
+          splitTuning.gqaKernel = kernel;
+          let pos = ctx - steps;
+          model.length = pos - 1; // the cache rows before hold what they hold: the read costs the same
+          await model.forward(new Int32Array([3]), pos - 1, hook); // compiles this kernel's pipelines
+          const t0 = performance.now();
+          for (let i = 0; i < steps; i++) await model.forward(new Int32Array([i + 3]), pos++, hook);
+          const ms = (performance.now() - t0) / steps;
+          const r = { model: label, tp, weights, variant: `gqa attention ${kernel} at ${ctx} keys`, rep, decode_ms_per_token: ms, decode_tok_s: 1000 / ms };
+          console.log(JSON.stringify(r));
+          rows.push(r);
+        }
+      }
+      splitTuning.gqaKernel = kernel0;
     }
     model.destroy();
   }

@@ -77,7 +77,7 @@ export interface SplitPlan {
   minChunk: number;
 }
 
-export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: number): SplitPlan | null {
+export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: number, kvRegular = false): SplitPlan | null {
   if (!gpu.report.hasSubgroups) return null;
   if (headDim % 4 || kvDim % headDim || nHeads > 256) return null;
   const hd4 = headDim / 4, nKv = kvDim / headDim;
@@ -97,7 +97,7 @@ export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: numb
   const U = Math.max(1, Math.min(unroll, Math.floor(16 / VPL)));
   const nct = Math.max(1, Math.ceil(targetWorkgroups / nKv));
   if (group > 1 && splitTuning.gqaKernel === 'warp') {
-    const w = warpPlan(gpu, group, hd4, sgMin, sgMax);
+    const w = warpPlan(gpu, group, hd4, sgMin, sgMax, kvRegular && nHeads % nKv === 0);
     if (w) return { consts: w, kernel: 'warp', hd4, nKv, nct: Math.max(1, Math.ceil((splitTuning.gqaTarget || targetWorkgroups) / nKv)),
       minChunk: splitTuning.gqaMinChunk || minChunk };
   }
@@ -145,7 +145,7 @@ export function splitPlan(gpu: Gpu, nHeads: number, headDim: number, kvDim: numb
  * group where the register arrays allow (padded heads cost compute, not reads), else smaller (several
  * passes); E totals per lane, U = S*E / G keys per row and step.
  */
-function warpPlan(gpu: Gpu, group: number, hd4: number, sgMin: number, sgMax: number): Record<string, number> | null {
+function warpPlan(gpu: Gpu, group: number, hd4: number, sgMin: number, sgMax: number, regular: boolean): Record<string, number> | null {
   if (sgMin !== sgMax) return null;
   const SG = sgMin, WG = Math.max(splitTuning.gqaWarpWg, SG);
   // Lanes per key row: a whole subgroup where a row fills it (7B, headDim 128: 1 vec4 per lane, 4 query
@@ -166,7 +166,7 @@ function warpPlan(gpu: Gpu, group: number, hd4: number, sgMin: number, sgMax: nu
     const U = (S * E) / G;
     const bytes = (WG / SG) * G * (hd4 * 16 + 8);
     if (S <= sMax && S * E <= 32 && U >= 1 && G * VPL <= 16 && U * VPL <= 16 && WG % SG === 0 && WG <= 256 &&
-      bytes <= gpu.device.limits.maxComputeWorkgroupStorageSize) return { WG, SG, S, VPL, HD4: hd4, G, E };
+      bytes <= gpu.device.limits.maxComputeWorkgroupStorageSize) return { WG, SG, S, VPL, HD4: hd4, G, E, REG: regular ? 1 : 0 };
   }
   return null;
 }
@@ -236,6 +236,17 @@ export interface AttnShape {
   nHeads: number; // local query heads
   headDim: number;
   kvDim: number; // nKvHeadsLocal * headDim: row length of the cache
+  // The kvmap buffer holds the regular map, head h -> kv head floor(h / (nHeads / nKvHeads)) (see
+  // regularKvMap): the warp kernel then derives the heads of a kv head instead of scanning the buffer.
+  kvRegular?: boolean;
+}
+
+/** Whether `map` (local query head -> local kv head) is head h -> floor(h / (heads / nKv)). */
+export function regularKvMap(map: ArrayLike<number>, nKv: number): boolean {
+  const n = map.length;
+  if (nKv < 1 || n % nKv) return false;
+  for (let h = 0; h < n; h++) if (map[h] !== Math.floor(h / (n / nKv))) return false;
+  return true;
 }
 
 /**
@@ -282,7 +293,7 @@ export function attention(gpu: Gpu, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, 
   // context over ~targetWorkgroups workgroups, where the old kernel has nHeads workgroups reading
   // strided rows. Short contexts need no separate threshold: a row of <= minChunk keys is one chunk,
   // one dispatch (see splitTuning.minChunk). Prefill (T > 1) keeps the old kernel.
-  const plan = !impl || impl === 'split' ? splitPlan(gpu, s.nHeads, s.headDim, s.kvDim) : null;
+  const plan = !impl || impl === 'split' ? splitPlan(gpu, s.nHeads, s.headDim, s.kvDim, s.kvRegular) : null;
   impl ??= gpu.report.isFallback ? 'rows' : s.T === 1 && plan && layerOff % 4 === 0 ? 'split' : 'shared';
   if (impl === 'split') {
     if (!plan || s.T !== 1) throw new Error('attention: split kernel needs T = 1, subgroups and headDim % 4 = 0');

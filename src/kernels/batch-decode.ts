@@ -13,6 +13,7 @@ export interface BatchAttnShape {
   nHeads: number; // local query heads
   headDim: number;
   kvDim: number; // nKvHeadsLocal * headDim: row length of the cache
+  kvRegular?: boolean; // kvmap is the regular map (as AttnShape.kvRegular)
 }
 
 /** One query row: its slot's first cache row and the token's position in that sequence. */
@@ -95,7 +96,7 @@ export function attentionBatch(gpu: Gpu, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuf
   // The split-KV kernel wherever attention() uses it for a lone decode, so a row gives the same bits
   // alone or batched (its chunking depends only on its own length). Row lengths live on the GPU, so
   // every row gets nct chunk workgroups; those past a short row's keys exit at once.
-  const plan = !impl || impl === 'split' ? splitPlan(gpu, s.nHeads, s.headDim, s.kvDim) : null;
+  const plan = !impl || impl === 'split' ? splitPlan(gpu, s.nHeads, s.headDim, s.kvDim, s.kvRegular) : null;
   impl ??= gpu.report.isFallback ? 'rows' : plan ? 'split' : 'shared';
   if (impl === 'split') {
     if (!plan) throw new Error('attentionBatch: split kernel needs subgroups and headDim % 4 = 0');

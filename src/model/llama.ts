@@ -8,7 +8,7 @@
 // sequence at a time) and then advanced together with the others by decodeBatch(): one forward over
 // B tokens (one per active slot) whose matmuls are [B, dim] x W and whose reduce hook carries [B*dim].
 import type { Gpu } from '../gpu/gpu';
-import { attention } from '../kernels/attention';
+import { attention, regularKvMap } from '../kernels/attention';
 import { attentionBatch, packRows, ropeBatch } from '../kernels/batch-decode';
 import { uploadWeight, type GpuWeight } from '../kernels/common';
 import { add, siluMul, swiglu } from '../kernels/elementwise';
@@ -98,6 +98,7 @@ export class LlamaGpu {
     private readonly outputNorm: GPUBuffer, // [dim]
     private readonly ropeTab: GPUBuffer, // [maxSeqLen, headDim/2, 2]
     private readonly kvmap: GPUBuffer, // u32 [nHeadsLocal]
+    private readonly kvRegular: boolean, // kvmap is head h -> kv head h / group (decode attention skips its scan)
     private readonly weightBytesTotal: number,
     private readonly kvBytesTotal: number,
   ) {
@@ -156,7 +157,8 @@ export class LlamaGpu {
     const kvmap = gpu.upload(new Uint32Array(shard.kvHeadOfLocalHead), 'kvmap');
     await gpu.checkCompiles();
     const kvBytes = layers.reduce((s, l) => s + l.kCache.size + l.vCache.size, 0);
-    return new LlamaGpu(gpu, shard, maxSeqLen, maxSlots, fuse, layers, tokenEmbd, output, outputNorm, ropeTab, kvmap, wBytes, kvBytes);
+    const kvRegular = regularKvMap(shard.kvHeadOfLocalHead, shard.nKvHeadsLocal);
+    return new LlamaGpu(gpu, shard, maxSeqLen, maxSlots, fuse, layers, tokenEmbd, output, outputNorm, ropeTab, kvmap, kvRegular, wBytes, kvBytes);
   }
 
   kvBytes(): number {
@@ -205,7 +207,7 @@ export class LlamaGpu {
       else gpu.write(sc.b.pos, Uint32Array.from({ length: T }, (_, t) => pos + t));
       await this.blocks(sc.b, {
         M: T,
-        attend: (L, attq) => attention(gpu, q, L.kCache, L.vCache, this.kvmap, att, { T, pos, nHeads: s.nHeadsLocal, headDim, kvDim }, slotOff, undefined, attq),
+        attend: (L, attq) => attention(gpu, q, L.kCache, L.vCache, this.kvmap, att, { T, pos, nHeads: s.nHeadsLocal, headDim, kvDim, kvRegular: this.kvRegular }, slotOff, undefined, attq),
         // Cache rows [pos, pos+T) of the slot are contiguous: one copy each.
         storeKv: (L) => {
           gpu.copy(k, 0, L.kCache, (slotOff + pos * kvDim) * 4, T * kvDim * 4);
@@ -258,7 +260,7 @@ export class LlamaGpu {
       gpu.write(sc.b.tok, Int32Array.from(rows, (r) => r.token));
       gpu.write(rowBuf, packRows(rows.map((r) => ({ base: r.slot * this.maxSeqLen, pos: r.pos }))));
       if (!this.fused) gpu.write(sc.b.pos, Uint32Array.from(rows, (r) => r.pos));
-      const shape = { nHeads: s.nHeadsLocal, headDim, kvDim };
+      const shape = { nHeads: s.nHeadsLocal, headDim, kvDim, kvRegular: this.kvRegular };
       await this.blocks(sc.b, {
         M: B,
         force,

@@ -65,6 +65,14 @@ describe('split-KV decode attention', async () => {
     }
   }
 
+  it('regularKvMap: head h -> kv head floor(h / group) only', () => {
+    expect(at.regularKvMap([0, 0, 1, 1], 2)).toBe(true);
+    expect(at.regularKvMap([0, 1, 2, 3], 4)).toBe(true);
+    expect(at.regularKvMap([0, 1, 0, 1], 2)).toBe(false); // interleaved
+    expect(at.regularKvMap([0, 1, 1, 1, 1], 2)).toBe(false); // a heterogeneous shard's straddling group
+    expect(at.regularKvMap([0, 0, 0], 2)).toBe(false); // heads not a multiple of kv heads
+  });
+
   it.skipIf(!can)('the warp kernel takes GQA shapes only (MHA keeps the lane-group kernel; tile without one subgroup size)', () => {
     const gqa = at.splitPlan(gpu, 32, 128, 8 * 128)!, mha = at.splitPlan(gpu, 32, 128, 32 * 128)!;
     const fixed = gpu.report.subgroupMinSize === gpu.report.subgroupMaxSize;
@@ -117,7 +125,7 @@ describe('split-KV decode attention', async () => {
     [8, 2, 128, undefined, {}], [32, 4, 64, undefined, {}], [5, 2, 32, [0, 1, 1, 1, 0], {}], [4, 2, 8, undefined, {}],
     [8, 2, 64, undefined, { gqaE: 2 }], [8, 1, 64, undefined, { gqaHeads: 2, gqaWarpWg: 128 }],
     [8, 2, 128, undefined, { gqaTarget: 2 }], // one chunk per kv head: long walks, the running max moves often
-    [8, 2, 128, undefined, { gqaTarget: 2, gqaWs: 4 }], [32, 4, 64, undefined, { gqaWarpWg: 8, gqaE: 2 }],
+    [8, 2, 128, undefined, { gqaTarget: 2, gqaWs: 4 }], [8, 2, 128, undefined, { gqaHeads: 2 }], [32, 4, 64, undefined, { gqaWarpWg: 8, gqaE: 2 }],
   ];
   for (const [nHeads, nKv, hd, map, tuning] of warpCases) {
     it.skipIf(!can)(`warp kernel heads=${nHeads} kv=${nKv} hd=${hd} ${JSON.stringify(tuning)}: 301, 40 and 20 keys`, async () => {
@@ -125,16 +133,25 @@ describe('split-KV decode attention', async () => {
       const plan = at.splitPlan(gpu, nHeads, hd, nKv * hd)!;
       if (plan.kernel !== 'warp') return expect(gpu.report.subgroupMinSize).not.toBe(gpu.report.subgroupMaxSize);
       if (tuning.gqaE) expect(plan.consts.E).toBe(plan.consts.S * 2 <= 32 ? 2 : 1);
+      const kvmap = map ?? regular(nHeads, nKv);
+      expect(at.regularKvMap(kvmap, nKv)).toBe(!map);
       for (const nKeys of [301, 40, 20]) {
         const r = rng(hd * 7 + nKeys);
         const kvDim = nKv * hd;
-        const kvmap = map ?? regular(nHeads, nKv);
         const q = randArray(r, nHeads * hd, 3); // [1, nHeads*hd]
         const kc = randArray(r, nKeys * kvDim), vc = randArray(r, nKeys * kvDim); // [nKeys, kvDim] each
-        const s = { T: 1, pos: nKeys - 1, nHeads, headDim: hd, kvDim };
-        const out = gpu.alloc(q.length * 4); // [1, nHeads*hd]
-        at.attention(gpu, gpu.upload(q), gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap)), out, s, 0, 'split');
-        expect(maxAbsDiff(await readF32(out, q.length), at.reference(q, kc, vc, kvmap, s))).toBeLessThan(2e-5);
+        const bufs = [gpu.upload(q), gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap))] as const;
+        // the kvmap scan, and for a regular map the heads derived without it: the same bits
+        const got: Float32Array[] = [];
+        for (const kvRegular of map ? [false] : [false, true]) {
+          const s = { T: 1, pos: nKeys - 1, nHeads, headDim: hd, kvDim, kvRegular };
+          expect(at.splitPlan(gpu, nHeads, hd, kvDim, kvRegular)!.consts.REG).toBe(kvRegular ? 1 : 0);
+          const out = gpu.alloc(q.length * 4); // [1, nHeads*hd]
+          at.attention(gpu, ...bufs, out, s, 0, 'split');
+          got.push(await readF32(out, q.length));
+          expect(maxAbsDiff(got[got.length - 1], at.reference(q, kc, vc, kvmap, s))).toBeLessThan(2e-5);
+        }
+        if (got.length === 2) expect(got[1]).toEqual(got[0]);
       }
     }, 300_000);
   }
@@ -171,14 +188,14 @@ describe('split-KV decode attention', async () => {
       const vc = randArray(r, slots * maxSeq * kvDim); // [slots*maxSeq, kvDim]
       const [kb, vb, mb] = [gpu.upload(kc), gpu.upload(vc), gpu.upload(new Uint32Array(kvmap))];
       const out = gpu.alloc(q.length * 4); // [B, nHeads*hd]
-      const shape = { nHeads, headDim: hd, kvDim };
+      const shape = { nHeads, headDim: hd, kvDim, kvRegular: true };
       bd.attentionBatch(gpu, gpu.upload(q), kb, vb, mb, gpu.upload(bd.packRows(rows)), out, rows.length, shape, 'split');
       const got = await readF32(out, q.length);
       expect(maxAbsDiff(got, bd.attentionReference(q, kc, vc, kvmap, rows, shape))).toBeLessThan(2e-5);
       for (const [b, row] of rows.entries()) {
         const n = nHeads * hd;
         const one = gpu.alloc(n * 4); // [1, nHeads*hd]
-        at.attention(gpu, gpu.upload(q.subarray(b * n, (b + 1) * n)), kb, vb, mb, one, { T: 1, pos: row.pos, nHeads, headDim: hd, kvDim },
+        at.attention(gpu, gpu.upload(q.subarray(b * n, (b + 1) * n)), kb, vb, mb, one, { T: 1, pos: row.pos, nHeads, headDim: hd, kvDim, kvRegular: true },
           row.base * kvDim, 'split');
         expect(await readF32(one, n)).toEqual(got.subarray(b * n, (b + 1) * n));
       }
