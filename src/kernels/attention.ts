@@ -40,8 +40,8 @@ export const splitTuning = {
   // fixed subgroup size, else 'tile' runs), 'tile' (attention_split_gqa_tile.wgsl: one barrier per block
   // of WG / S keys, queries in registers, block max by subgroupMax + atomicMax), 'block'
   // (attention_split_gqa.wgsl) or 'lane' (attention_split.wgsl, as MHA). MHA always takes 'lane'.
-  // 'warp' over 'tile' on an H200, same session (bench/results/attention-decode-{warp,tile}-nvidia-h200-*):
-  // 7B-GQA 1.40x / 1.50x at 4096 / 16384 keys, 1B-GQA 1.48x / 1.72x, batched rows 1.9-2.1x.
+  // 'warp' over 'tile' on an H200, one call (bench/results/attention-decode-{warp-regmap,tile-2}-nvidia-h200-*):
+  // 7B-GQA 1.59x / 1.61x at 4096 / 16384 keys, 1B-GQA 1.7-1.8x / 1.9x; batched rows 1.9-3x.
   gqaKernel: 'warp' as SplitKernel,
   // Warp kernel (attention_split_gqa_warp.wgsl): totals per lane after its reduce-scatter (E; 1 or 2).
   gqaE: 1,
