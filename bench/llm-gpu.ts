@@ -10,6 +10,7 @@
 // (a quantize_q8 dispatch before each projection vs the producers writing int8 x; the same logits bit for bit).
 // ATTN_AB=1: decode at a long context (CTX keys, default 4096; the cache rows past the prompt hold zeros, which cost
 // the same to read) with the GQA decode-attention kernel 'tile' / 'warp', alternating 3 times in this process.
+// PROMPT=n: the prompt length of the timed prefill (default 128).
 // KV_HEADS=n overrides the shape's kv heads (7B with KV_HEADS=8: the Llama-3-8B attention shape, 32q/8kv/128).
 import { create, globals } from 'webgpu';
 import fs from 'node:fs';
@@ -41,18 +42,23 @@ for (const [name, base] of Object.entries(SHAPES)) {
     const shard = shardOf(process.env.KV_HEADS ? { ...base, nKvHeads: Number(process.env.KV_HEADS) } : base, tp, weights);
     const label = process.env.KV_HEADS ? `${name}, ${process.env.KV_HEADS} kv heads` : name;
     const ctx = Number(process.env.CTX ?? 4096);
-    const model = await LlamaGpu.load(gpu, shard, { maxSeqLen: process.env.ATTN_AB === '1' ? ctx : 1024 });
+    const P = Number(process.env.PROMPT ?? 128); // prompt tokens
+    const model = await LlamaGpu.load(gpu, shard, { maxSeqLen: process.env.ATTN_AB === '1' ? ctx : Math.max(1024, P + 8 * 64 + 8) });
     const hook = tp > 1 ? async (p: Float32Array) => p : undefined; // read-back + write-back, no network
-    const prompt = new Int32Array(128).map((_, i) => (i * 7919) % base.vocabSize); // [128]
+    const prompt = new Int32Array(P).map((_, i) => (i * 7919) % base.vocabSize); // [P]
     const steps = 64;
     // The timed sequence: prefill of the prompt, then `steps` decode steps; ms of the prefill and per decode step.
     const sequence = async () => {
       let t0 = performance.now();
       await model.forward(prompt, 0, hook);
       const prefill = performance.now() - t0;
+      gpu.resetStats();
       t0 = performance.now();
-      for (let i = 0; i < steps; i++) await model.forward(new Int32Array([i + 3]), 128 + i, hook);
-      return { prefill, decode: (performance.now() - t0) / steps };
+      for (let i = 0; i < steps; i++) await model.forward(new Int32Array([i + 3]), P + i, hook);
+      const decode = (performance.now() - t0) / steps;
+      const st = gpu.resetStats(); // per decode token: what the host encoded and created
+      const per = { dispatches: st.dispatches / steps, submits: st.submits / steps, bindGroupsCreated: st.bindGroups / steps, writes: st.writes / steps };
+      return { prefill, decode, per };
     };
     // Warm-up (untimed): the whole timed sequence once, so pipelines are compiled and the GPU has left its idle
     // clock (the first 64 decode steps of a process ran at 82.8 tok/s, later ones at 137-143: 7B q8_0, H200).
@@ -60,12 +66,12 @@ for (const [name, base] of Object.entries(SHAPES)) {
     if (process.env.WARMUP !== '0') await sequence();
     else await model.forward(prompt.subarray(0, 8), 0, hook); // compile pipelines
     model.reset();
-    const { prefill: prefillMs, decode: decodeMs } = await sequence();
-    const row = { model: label, tp, weights, weight_GB: model.weightBytes() / 1e9, prefill_tok_s: 128 / (prefillMs / 1000), decode_ms_per_token: decodeMs, decode_tok_s: 1000 / decodeMs, decode_weight_GBps: model.weightBytes() / 1e9 / (decodeMs / 1000) };
+    const { prefill: prefillMs, decode: decodeMs, per } = await sequence();
+    const row = { model: label, tp, weights, weight_GB: model.weightBytes() / 1e9, prompt: P, prefill_tok_s: P / (prefillMs / 1000), decode_ms_per_token: decodeMs, decode_tok_s: 1000 / decodeMs, decode_weight_GBps: model.weightBytes() / 1e9 / (decodeMs / 1000), decode_per_token: per };
     console.log(JSON.stringify(row));
     rows.push(row);
     if (process.env.INT8_AB === '1' && weights === 'q8_0' && tp === 1) {
-      let pos = 128 + steps;
+      let pos = P + steps;
       for (let rep = 0; rep < 3; rep++) {
         for (const on of [false, true]) {
           model.int8Producers = on;

@@ -1,5 +1,6 @@
 // Causal GQA attention of T new tokens against the KV cache (keys and values already stored).
 import combineWgsl from '../../shaders/llm/attention_combine.wgsl?raw';
+import prefillWgsl from '../../shaders/llm/attention_prefill.wgsl?raw';
 import rowsWgsl from '../../shaders/llm/attention_rows.wgsl?raw';
 import splitGqaTileWgsl from '../../shaders/llm/attention_split_gqa_tile.wgsl?raw';
 import splitGqaWarpWgsl from '../../shaders/llm/attention_split_gqa_warp.wgsl?raw';
@@ -9,7 +10,7 @@ import wgsl from '../../shaders/llm/attention.wgsl?raw';
 import type { Gpu } from '../gpu/gpu';
 import { grid, params } from './common';
 
-export type AttnImpl = 'rows' | 'shared' | 'split';
+export type AttnImpl = 'rows' | 'shared' | 'split' | 'prefill';
 
 /**
  * Knobs of the split-KV decode kernel (attention_split.wgsl). Mutable so benches can sweep them; the
@@ -175,6 +176,27 @@ function warpPlan(gpu: Gpu, group: number, hd4: number, sgMin: number, sgMax: nu
   return null;
 }
 
+/**
+ * Constants of the prefill kernel (attention_prefill.wgsl) at this head size, or null where it cannot run
+ * (no subgroups, headDim % 4, a head wider than 8 vec4s x the smallest subgroup). 128 threads: TPQ threads
+ * per query (each 8 vec4s of it, fewer for small heads), BQ = 128 / TPQ queries per tile; BK key rows per
+ * block, halved until K and V blocks fit the device's workgroup storage.
+ */
+export function prefillPlan(gpu: Gpu, headDim: number): Record<string, number> | null {
+  if (!gpu.report.hasSubgroups || headDim % 4) return null;
+  const hd4 = headDim / 4;
+  const sgMin = gpu.report.subgroupMinSize ?? 4;
+  const DPT4 = Math.min(8, hd4);
+  let TPQ = 1;
+  while (TPQ * DPT4 < hd4) TPQ *= 2;
+  if (TPQ > sgMin) return null;
+  const limit = gpu.device.limits.maxComputeWorkgroupStorageSize;
+  let BK = 32;
+  while (BK > 4 && 2 * BK * hd4 * 16 > limit) BK /= 2;
+  if (2 * BK * hd4 * 16 > limit) return null;
+  return { HD4: hd4, DPT4, TPQ, BQ: 128 / TPQ, BK };
+}
+
 /** Chunks of a row with nKeys keys (the same formula as chunkLen() in the shaders). */
 export function splitChunks(plan: SplitPlan, nKeys: number): number {
   const cl = Math.max(plan.minChunk, Math.ceil(nKeys / plan.nct));
@@ -298,7 +320,18 @@ export function attention(gpu: Gpu, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, 
   // strided rows. Short contexts need no separate threshold: a row of <= minChunk keys is one chunk,
   // one dispatch (see splitTuning.minChunk). Prefill (T > 1) keeps the old kernel.
   const plan = !impl || impl === 'split' ? splitPlan(gpu, s.nHeads, s.headDim, s.kvDim, s.kvRegular) : null;
-  impl ??= gpu.report.isFallback ? 'rows' : s.T === 1 && plan && layerOff % 4 === 0 ? 'split' : 'shared';
+  // Prefill (T > 1) takes the tiled kernel: a tile of queries reads each key row once from memory,
+  // where the old kernel re-read every row for every query.
+  const pre = !impl || impl === 'prefill' ? prefillPlan(gpu, s.headDim) : null;
+  impl ??= gpu.report.isFallback ? 'rows' : s.T === 1 && plan && layerOff % 4 === 0 ? 'split'
+    : s.T > 1 && pre && layerOff % 4 === 0 ? 'prefill' : 'shared';
+  if (impl === 'prefill') {
+    if (!pre || layerOff % 4) throw new Error('attention: prefill kernel needs subgroups, headDim % 4 = 0 and layerOff % 4 = 0');
+    gpu.run({ code: prefillWgsl, file: 'shaders/llm/attention_prefill.wgsl', constants: pre },
+      params(s.T, s.pos, s.nHeads, s.headDim / 4, s.kvDim / 4, layerOff / 4, { f: 1 / Math.sqrt(s.headDim) }),
+      [q, kc, vc, kvmap, out], grid(Math.ceil(s.T / pre.BQ) * s.nHeads));
+    return false;
+  }
   if (impl === 'split') {
     if (!plan || s.T !== 1) throw new Error('attention: split kernel needs T = 1, subgroups and headDim % 4 = 0');
     const q8 = outq && splitWritesInt8(s.headDim) ? outq : undefined;

@@ -82,9 +82,13 @@ describe('llm kernels', () => {
   const cases: [number, number, number, number, number][] = [
     [1, 0, 2, 1, 8], [5, 0, 8, 4, 8], [3, 70, 4, 2, 16], [1, 130, 3, 3, 100], [7, 11, 6, 2, 64],
   ];
-  for (const impl of ['shared', 'rows'] as const) for (const [T, pos, nHeads, nKv, hd] of cases) {
-    it(`attention (${impl}) T=${T} pos=${pos} heads=${nHeads} kv=${nKv} hd=${hd}`, async () => {
+  // 'prefill' (the tiled kernel, T > 1 and headDim % 4 == 0) also on a 300-token prompt after a prefix (several
+  // tiles, blocks past the diagonal) and headDim 256 (8 threads a query).
+  const prefillCases: typeof cases = [[5, 0, 8, 4, 8], [3, 70, 4, 2, 16], [7, 11, 6, 2, 64], [300, 21, 4, 2, 32], [40, 3, 4, 1, 128], [9, 0, 2, 2, 256]];
+  for (const impl of ['shared', 'rows', 'prefill'] as const) for (const [T, pos, nHeads, nKv, hd] of impl === 'prefill' ? prefillCases : cases) {
+    it(`attention (${impl}) T=${T} pos=${pos} heads=${nHeads} kv=${nKv} hd=${hd}`, async (ctx) => {
       const gpu = await testGpu();
+      if (impl === 'prefill' && !attn.prefillPlan(gpu, hd)) return ctx.skip();
       const r = rng(T * 100 + pos + hd);
       const kvDim = nKv * hd;
       const maxSeq = pos + T + 5, nLayers = 2, layer = 1;
