@@ -72,7 +72,7 @@ export type SplitKernel = 'lane' | 'block' | 'tile' | 'warp';
 export interface SplitPlan {
   // lane: WG, S, VPL, G, U, SGMIN; block: WG, BK, HD4, G; tile: WG, S, VPL, HD4, G, NV, PF; warp: WG, SG, S, VPL, HD4, G, E, REG
   consts: Record<string, number>;
-  kernel: SplitKernel; // lane: attention_split.wgsl, block: attention_split_gqa.wgsl, tile: attention_split_gqa_tile.wgsl
+  kernel: SplitKernel; // lane: attention_split.wgsl, block: attention_split_gqa.wgsl, tile: ..._gqa_tile.wgsl, warp: ..._gqa_warp.wgsl
   hd4: number;
   nKv: number;
   nct: number; // chunks per row (max)
@@ -318,7 +318,7 @@ export function attention(gpu: Gpu, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, 
   // Decode (T = 1) takes the split kernel wherever it runs: it reads K/V coalesced and spreads a long
   // context over ~targetWorkgroups workgroups, where the old kernel has nHeads workgroups reading
   // strided rows. Short contexts need no separate threshold: a row of <= minChunk keys is one chunk,
-  // one dispatch (see splitTuning.minChunk). Prefill (T > 1) keeps the old kernel.
+  // one dispatch (see splitTuning.minChunk). attention.wgsl remains for prefill without subgroups.
   const plan = !impl || impl === 'split' ? splitPlan(gpu, s.nHeads, s.headDim, s.kvDim, s.kvRegular) : null;
   // Prefill (T > 1) takes the tiled kernel: a tile of queries reads each key row once from memory,
   // where the old kernel re-read every row for every query.
