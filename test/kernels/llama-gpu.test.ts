@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadGgufIndex, readRange } from '../../src/model/gguf';
-import { splitTuning } from '../../src/kernels/attention';
+import { prefillPlan, splitPlan, splitTuning } from '../../src/kernels/attention';
 import { gemvDecodeConfig } from '../../src/kernels/gemv';
 import { LlamaGpu } from '../../src/model/llama';
 import { LlamaCpu } from '../../src/model/reference';
@@ -237,5 +237,32 @@ describe('LlamaGpu on stories260K', () => {
     expect(maxAbsDiff(await tp1.forward(prompt, 0), want) / scale).toBeLessThan(1e-4);
     expect(maxAbsDiff(await tp2.forward(prompt, 0), want) / scale).toBeLessThan(1e-4);
     for (const mm of [...tp1.models, ...tp2.models]) mm.destroy();
+  });
+
+  it('on a GPU adapter path the GQA model prefills with the tiled prefill kernel and decodes with the warp split kernel (regular kv map): CPU reference, tp=1 and tp=2', async (ctx) => {
+    const gpu = await testGpu();
+    const report = gpu.report as { isFallback: boolean };
+    const wasFallback = report.isFallback;
+    report.isFallback = false; // lavapipe as a GPU: attention takes attention_prefill.wgsl (T > 1) and the split kernels (T = 1)
+    try {
+      if (!prefillPlan(gpu, 32) || splitPlan(gpu, 4, 32, 64, true)?.kernel !== 'warp') ctx.skip();
+      const m = await synthetic({ dim: 128, nHeads: 4, nKvHeads: 2, hidden: 96, vocab: 100, layers: 2, seed: 5 });
+      const cpu = new LlamaCpu((await shards(m, 1))[0], 120);
+      const tp1 = new InProcessTp([await LlamaGpu.load(gpu, (await shards(m, 1))[0], { maxSeqLen: 120 })]);
+      const tp2 = new InProcessTp(await Promise.all((await shards(m, 2)).map((sh) => LlamaGpu.load(gpu, sh, { maxSeqLen: 120 }))));
+      const prompt = Int32Array.from({ length: 90 }, (_, i) => (i * 11 + 3) % 100); // [90]: several 64-query prefill tiles
+      const check = async (want: Float32Array, got: Float32Array[]) => {
+        const scale = Math.max(1, ...Array.from(want, Math.abs));
+        for (const g of got) expect(maxAbsDiff(g, want) / scale).toBeLessThan(1e-4);
+      };
+      await check(await cpu.forward(prompt, 0), [await tp1.forward(prompt, 0), await tp2.forward(prompt, 0)]);
+      for (let i = 0; i < 6; i++) { // decode: 91..96 keys, several split chunks
+        const tok = Int32Array.of((i * 13 + 7) % 100);
+        await check(await cpu.forward(tok, 90 + i), [await tp1.forward(tok, 90 + i), await tp2.forward(tok, 90 + i)]);
+      }
+      for (const mm of [...tp1.models, ...tp2.models]) mm.destroy();
+    } finally {
+      report.isFallback = wasFallback;
+    }
   });
 });
