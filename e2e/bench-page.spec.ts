@@ -48,6 +48,8 @@ test('bench page draws every chart without errors', async ({ page }) => {
   if (count('unet-kernels-')) expected.push('chart-unet-forward', 'chart-unet-ops');
   if (count('unet-forward-profile-')) expected.push('chart-unet-forward-profile');
   if (count('distrifusion-kernels-')) expected.push('chart-distrifusion-kernels-ms', 'chart-distrifusion-kernels-dispatches');
+  if (count('llm-gpu-attn-ab-')) expected.push('chart-llm-long-context-decode');
+  if (count('llm-gpu-prompt-len-')) expected.push('chart-llm-prefill-prompt-len');
   for (const id of expected) {
     const canvas = page.getByTestId(id);
     await expect(canvas, id).toHaveCount(1);

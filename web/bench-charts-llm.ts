@@ -198,3 +198,48 @@ export function dataParallelChart(): void {
       options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'aggregate completion tokens/s' } } } },
     });
 }
+
+/**
+ * Long contexts on one GPU (bench/llm-gpu.ts): decode tok/s at CTX keys with each GQA decode-attention kernel
+ * (ATTN_AB runs, llm-gpu-attn-ab-*.json: the median of the alternating reps), and prefill tok/s against the
+ * prompt length (PROMPT runs, llm-gpu-prompt-len-*.json).
+ */
+export function longContextCharts(): void {
+  const ab = filesWith('llm-gpu-attn-ab-');
+  const abRows: Json[] = ab.flatMap((f) => rowsOf(f.doc).filter((r) => typeof r.variant === 'string'));
+  if (abRows.length) {
+    const models = uniq(abRows.map((r) => str(r.model)));
+    const variants = uniq(abRows.map((r) => str(r.variant)));
+    const median = (xs: number[]): number | null => {
+      if (!xs.length) return null;
+      const s = [...xs].sort((a, b) => a - b);
+      return s[Math.floor(s.length / 2)];
+    };
+    chartSection('LLM decode at a long context: GQA attention kernels',
+      `Decode tokens/s at the context in each legend entry, q8_0 weights, the decode-attention kernel alternated in one process (median of the reps), Node + Dawn on ${uniq(ab.map((f) => whereOf(f.doc))).join('; ')}; no fixed goal.`,
+      'chart-llm-long-context-decode', {
+        type: 'bar',
+        data: {
+          labels: models.map(wrap),
+          datasets: variants.map((v, i) => ({ label: v, backgroundColor: colour(i), data: models.map((m) => median(abRows.filter((r) => r.model === m && r.variant === v).map((r) => num(r.decode_tok_s)))) })),
+        },
+        options: { skipNull: true, scales: { y: { beginAtZero: true, title: { display: true, text: 'decode tokens/s' } } } },
+      });
+  }
+  const pl = newest('llm-gpu-prompt-len-');
+  if (!pl) return;
+  const rows = rowsOf(pl.doc).filter((r) => num(r.prompt) > 0);
+  const prompts = uniq(rows.map((r) => num(r.prompt))).sort((a, b) => a - b);
+  const models = uniq(rows.map((r) => str(r.model)));
+  chartSection(`LLM prefill tokens/s against the prompt length (${pl.name})`,
+    `Prompt tokens per second of one prefill forward at each prompt length, tp=1, Node + Dawn on ${whereOf(pl.doc)}. These runs predate attention_prefill.wgsl: the drop at long prompts is the old per-(token, head) attention kernel.`,
+    'chart-llm-prefill-prompt-len', {
+      type: 'line',
+      data: {
+        labels: prompts.map(String),
+        datasets: models.map((m, i) => ({ label: m, borderColor: colour(i), backgroundColor: colour(i), spanGaps: true,
+          data: prompts.map((p) => val(rows.find((r) => r.model === m && num(r.prompt) === p)?.prefill_tok_s)) })),
+      },
+      options: { scales: { x: { title: { display: true, text: 'prompt tokens' } }, y: { beginAtZero: true, title: { display: true, text: 'prefill tokens/s' } } } },
+    });
+}

@@ -7,7 +7,7 @@
 import { distrifusionQualityCharts, distrifusionSpeedCharts, unetKernelsCharts, unetStepProfileCharts } from './bench-charts-distrifusion';
 import { gemm50Charts, gemmSubgroupMatrixChart, gemmSweepCharts, gemmVendorChart, gpuKernelsMatmulChart } from './bench-charts-gemm';
 import { attentionDecodeChart, tuneLoadChart } from './bench-charts-kernels';
-import { dataParallelChart, decodeKernelsCharts, decodeProfileChart, multiGpuLabel, ortWebgpuCharts, tpPointsCharts, wllamaChart } from './bench-charts-llm';
+import { dataParallelChart, decodeKernelsCharts, decodeProfileChart, longContextCharts, multiGpuLabel, ortWebgpuCharts, tpPointsCharts, wllamaChart } from './bench-charts-llm';
 import { adapterName, byName, chartSection, COLOURS, guarded, num, rowsOf, str, whereOf } from './bench-charts-common';
 import { el } from './ui';
 
@@ -75,8 +75,10 @@ guarded('LLM tokens/s by tp', () => {
         series.push({ label, prefill: new Map(mine.map((r) => [num(r.tp), num(r.prefill_tok_s)])), decode: new Map(mine.map((r) => [num(r.tp), num(r.decode_tok_s)])) });
       }
     } else if (f.name.startsWith('llm-gpu-')) {
-      for (const model of new Set(rows.map((r) => String(r.model)))) {
-        const mine = rows.filter((r) => r.model === model);
+      // the by-tp rows only: not the kernel A/B rows (`variant`) nor other prompt lengths (longContextCharts)
+      const byTp = rows.filter((r) => r.variant === undefined && (r.prompt === undefined || num(r.prompt) === 128));
+      for (const model of new Set(byTp.map((r) => String(r.model)))) {
+        const mine = byTp.filter((r) => r.model === model);
         series.push({ label: `${model.split(' ')[0]} one GPU, per-rank shard without network (${adapterName(f.doc)})`, prefill: new Map(mine.map((r) => [num(r.tp), num(r.prefill_tok_s)])), decode: new Map(mine.map((r) => [num(r.tp), num(r.decode_tok_s)])) });
       }
     } else if (f.name.startsWith('llm-headless-chromium-')) {
@@ -97,6 +99,7 @@ guarded('LLM tokens/s by tp', () => {
 
 guarded('tp all-reduce points', tpPointsCharts);
 guarded('data parallelism', dataParallelChart);
+guarded('long contexts', longContextCharts);
 guarded('decode profile', decodeProfileChart);
 guarded('decode kernels', decodeKernelsCharts);
 guarded('ORT webgpu comparison', ortWebgpuCharts);
