@@ -35,7 +35,8 @@
 // Overrides: WG threads (a multiple of SG); SG the adapter's one subgroup size; S lanes per key row (power
 //           of 2 dividing SG); VPL = ceil(HD4 / S); HD4 = headDim / 4 (must equal p.hd4); G query heads per
 //           pass (power of 2, dividing S*E); E totals per lane (power of 2 dividing G); U = S*E / G.
-//           Register arrays: G*VPL <= 16, U*VPL <= 16, S*E <= 32.
+//           REG 1 where the host checked the map is regular (h -> h / group): the heads are derived and
+//           kvmap is not read. Register arrays: G*VPL <= 16, U*VPL <= 16, S*E <= 32.
 //           Workgroup memory: NW*G*(HD4*16 + 8) bytes, NW = WG / SG (4.2 KB at 7B GQA, WG 64).
 // What did not work on an H200 (attention-decode-gqa-warp-*): the next step's loads issued before this
 // step's shuffles (2-4x slower: spills), the reduce-scatter as one loop over levels (0.7-0.85x of the
