@@ -319,10 +319,11 @@ export function attention(gpu: Gpu, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, 
   // context over ~targetWorkgroups workgroups, where the old kernel has nHeads workgroups reading
   // strided rows. Short contexts need no separate threshold: a row of <= minChunk keys is one chunk,
   // one dispatch (see splitTuning.minChunk). attention.wgsl remains for prefill without subgroups.
-  const plan = !impl || impl === 'split' ? splitPlan(gpu, s.nHeads, s.headDim, s.kvDim, s.kvRegular) : null;
+  // Each plan only where it can be taken: decode (every layer of every token) plans no prefill, and back.
+  const plan = impl === 'split' || (!impl && s.T === 1) ? splitPlan(gpu, s.nHeads, s.headDim, s.kvDim, s.kvRegular) : null;
   // Prefill (T > 1) takes the tiled kernel: a tile of queries reads each key row once from memory,
   // where the old kernel re-read every row for every query.
-  const pre = !impl || impl === 'prefill' ? prefillPlan(gpu, s.headDim) : null;
+  const pre = impl === 'prefill' || (!impl && s.T > 1) ? prefillPlan(gpu, s.headDim) : null;
   impl ??= gpu.report.isFallback ? 'rows' : s.T === 1 && plan && layerOff % 4 === 0 ? 'split'
     : s.T > 1 && pre && layerOff % 4 === 0 ? 'prefill' : 'shared';
   if (impl === 'prefill') {
