@@ -49,20 +49,25 @@ export async function gqaSweep<S extends SetupLike>(env: GqaEnv<S>): Promise<{ j
 
   // ---- sweep
   const cases: [string, number][] = quick ? [['7B-gqa', 300], ['1B', 300]] : [['7B-gqa', 4096], ['7B-gqa', 16384], ['1B', 4096], ['1B', 16384]];
-  const variants: Tuning[] = [{ gqaKernel: 'block' }, { gqaKernel: 'lane' }];
-  // The tile kernel's knob grid (GQA_TILE_GRID=1; its H100/H200 sweeps are in bench/results), else its
-  // defaults and 1B's best point; the warp kernel's grid.
-  if (process.env.GQA_TILE_GRID === '1') {
-    for (const gqaWg of quick ? [128] : [128, 256]) for (const gqaVpl of quick ? [2, 4] : [1, 2, 4])
-      for (const gqaTarget of quick ? [64] : [512, 1024, 2048]) for (const gqaMinChunk of quick ? [16] : [32, 128])
-        for (const gqaPf of quick ? [1] : [0, 1]) variants.push({ gqaKernel: 'tile', gqaWg, gqaVpl, gqaTarget, gqaMinChunk, gqaPf });
+  // GQA_SHORT=1: a quick pass (the tile and warp defaults, warp at 128 threads). Else block and lane; the
+  // tile kernel's knob grid (GQA_TILE_GRID=1; its H100/H200 sweeps are in bench/results) or its defaults
+  // and 1B's best point; the warp kernel's grid.
+  const variants: Tuning[] = [];
+  if (process.env.GQA_SHORT === '1') {
+    variants.push({ gqaKernel: 'tile' }, { gqaKernel: 'warp' }, { gqaKernel: 'warp', gqaWarpWg: 128 });
   } else {
-    variants.push({ gqaKernel: 'tile' }, { gqaKernel: 'tile', gqaWg: 256, gqaVpl: 2, gqaTarget: 2048, gqaMinChunk: 128, gqaPf: 1 });
+    variants.push({ gqaKernel: 'block' }, { gqaKernel: 'lane' });
+    if (process.env.GQA_TILE_GRID === '1') {
+      for (const gqaWg of quick ? [128] : [128, 256]) for (const gqaVpl of quick ? [2, 4] : [1, 2, 4])
+        for (const gqaTarget of quick ? [64] : [512, 1024, 2048]) for (const gqaMinChunk of quick ? [16] : [32, 128])
+          for (const gqaPf of quick ? [1] : [0, 1]) variants.push({ gqaKernel: 'tile', gqaWg, gqaVpl, gqaTarget, gqaMinChunk, gqaPf });
+    } else {
+      variants.push({ gqaKernel: 'tile' }, { gqaKernel: 'tile', gqaWg: 256, gqaVpl: 2, gqaTarget: 2048, gqaMinChunk: 128, gqaPf: 1 });
+    }
+    for (const gqaWarpWg of quick ? [64] : [64, 128]) for (const gqaE of [1, 2]) for (const gqaWs of [32, 16, 8])
+      for (const gqaTarget of quick ? [64] : (process.env.GQA_TARGETS ?? '256,512,1024').split(',').map(Number))
+        for (const gqaMinChunk of quick ? [16] : [32]) variants.push({ gqaKernel: 'warp', gqaWarpWg, gqaE, gqaWs, gqaTarget, gqaMinChunk });
   }
-  if (process.env.GQA_SHORT === '1') variants.splice(0, variants.length, { gqaKernel: 'tile' }, { gqaKernel: 'warp' }, { gqaKernel: 'warp', gqaWarpWg: 128 });
-  else for (const gqaWarpWg of quick ? [64] : [64, 128]) for (const gqaE of [1, 2]) for (const gqaWs of [32, 16, 8])
-    for (const gqaTarget of quick ? [64] : (process.env.GQA_TARGETS ?? '256,512,1024').split(',').map(Number))
-      for (const gqaMinChunk of quick ? [16] : [32]) variants.push({ gqaKernel: 'warp', gqaWarpWg, gqaE, gqaWs, gqaTarget, gqaMinChunk });
   const points: GqaPoint[] = [];
   const measure = async (s: S, t: Tuning): Promise<GqaPoint | null> => {
     Object.assign(splitTuning, defaults, t);
