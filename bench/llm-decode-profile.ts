@@ -12,7 +12,7 @@
 // pass of its own (sharedPass off), each pass timed and labelled by its shader and entry point, so a
 // token's GPU time splits by kernel (pass boundaries add a few us to each: the GPU time of a one-workgroup
 // kernel's pass is measured beside it as the floor, and the busy total of the shared pass is printed too).
-// Env: SHAPE=1B|7B|tiny (default 1B), WEIGHTS=f16|q8_0, PROMPT=32, STEPS=64, MODES=base,before,...,default (see MODE_DEFS).
+// Env: SHAPE=1B|7B|tiny (default 1B), KV_HEADS=n, WEIGHTS=f16|q8_0, PROMPT=32, STEPS=64, MODES=base,before,...,default (see MODE_DEFS).
 // Bundle: node -e "import('./scripts/bundle.mjs').then((m) => m.bundle('bench/llm-decode-profile.ts', '.gpu-node/decode-profile.mjs', { minify: true }))"
 import { create, globals } from 'webgpu';
 import fs from 'node:fs';
@@ -43,7 +43,10 @@ const MODE_DEFS: Record<string, { tuning: GpuTuning; persistent: boolean; fused:
   'fused-flush64': { tuning: { cacheBindGroups: true, sharedPass: true, flushEvery: 64 }, persistent: true, fused: true },
 };
 const modes = (process.env.MODES ?? 'base,before,before-flush32,fused-noflush,fused-flush16,default,fused-flush64').split(',');
-const [name, base] = Object.entries(SHAPES).find(([n]) => n.startsWith(only))!;
+const [shapeName, shape] = Object.entries(SHAPES).find(([n]) => n.startsWith(only))!;
+// KV_HEADS=n overrides the shape's kv heads (7B with KV_HEADS=8: the Llama-3-8B attention shape), as in llm-gpu.ts.
+const base = process.env.KV_HEADS ? { ...shape, nKvHeads: Number(process.env.KV_HEADS) } : shape;
+const name = process.env.KV_HEADS ? `${shapeName}, ${process.env.KV_HEADS} kv heads` : shapeName;
 const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 23)}] ${l}`);
 
 const gpu = await Gpu.create({ gpu: create([]) as unknown as GPU, timestamps: true });
@@ -302,7 +305,7 @@ const md = [
 console.log(md);
 const out = process.env.OUT ?? 'bench/out';
 fs.mkdirSync(out, { recursive: true });
-const slug = `${only}${weights === 'f16' ? '' : '-' + weights}-${String(gpu.report.description || gpu.report.vendor || 'gpu').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 30)}`;
+const slug = `${only}${process.env.KV_HEADS ? `-kv${process.env.KV_HEADS}` : ''}${weights === 'f16' ? '' : '-' + weights}-p${PROMPT}-${String(gpu.report.description || gpu.report.vendor || 'gpu').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 30)}`;
 fs.writeFileSync(`${out}/llm-decode-profile-${slug}.json`, JSON.stringify(doc, null, 2));
 fs.writeFileSync(`${out}/llm-decode-profile-${slug}.md`, md + '\n');
 log(`wrote ${out}/llm-decode-profile-${slug}.{json,md}`);

@@ -11,11 +11,13 @@
 // ATTN_AB=1: decode at a long context (CTX keys, default 4096; the cache rows past the prompt hold zeros, which cost
 // the same to read) with the GQA decode-attention kernel 'tile' / 'warp', alternating 3 times in this process.
 // PROMPT=n: the prompt length of the timed prefill (default 128).
+// PREFILL_AB=1: the prefill again with the tiled prefill-attention kernel and the shared one before it,
+// alternating 3 times in this process (prefillTuning.kernel).
 // KV_HEADS=n overrides the shape's kv heads (7B with KV_HEADS=8: the Llama-3-8B attention shape, 32q/8kv/128).
 import { create, globals } from 'webgpu';
 import fs from 'node:fs';
 import { Gpu } from '../src/gpu/gpu';
-import { splitTuning } from '../src/kernels/attention';
+import { prefillTuning, splitTuning } from '../src/kernels/attention';
 import { LlamaGpu } from '../src/model/llama';
 import { SHAPES, benchWeights, shardOf } from './random-shard';
 import { runSelf } from './run-self';
@@ -83,6 +85,24 @@ for (const [name, base] of Object.entries(SHAPES)) {
           rows.push(r);
         }
       }
+    }
+    if (process.env.PREFILL_AB === '1') {
+      const kernel0 = prefillTuning.kernel;
+      for (let rep = 0; rep < 3; rep++) {
+        for (const kernel of ['shared', 'tiled'] as const) {
+          prefillTuning.kernel = kernel;
+          model.reset();
+          await model.forward(prompt.subarray(0, 8), 0, hook); // compiles this kernel's pipelines
+          model.reset();
+          const t0 = performance.now();
+          await model.forward(prompt, 0, hook);
+          const ms = performance.now() - t0;
+          const r = { model: label, tp, weights, prompt: P, variant: `prefill attention ${kernel}`, rep, prefill_ms: ms, prefill_tok_s: P / (ms / 1000) };
+          console.log(JSON.stringify(r));
+          rows.push(r);
+        }
+      }
+      prefillTuning.kernel = kernel0;
     }
     if (process.env.ATTN_AB === '1') {
       const kernel0 = splitTuning.gqaKernel;

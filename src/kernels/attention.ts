@@ -176,6 +176,10 @@ function warpPlan(gpu: Gpu, group: number, hd4: number, sgMin: number, sgMax: nu
   return null;
 }
 
+/** Prefill kernel choice, a knob for side-by-side benches (bench/llm-gpu.ts PREFILL_AB): 'tiled'
+ *  (attention_prefill.wgsl where prefillPlan allows) or 'shared' (attention.wgsl, the kernel before it). */
+export const prefillTuning = { kernel: 'tiled' as 'tiled' | 'shared' };
+
 /**
  * Constants of the prefill kernel (attention_prefill.wgsl) at this head size, or null where it cannot run
  * (no subgroups, headDim % 4, a head wider than 8 vec4s x the smallest subgroup). 128 threads: TPQ threads
@@ -323,7 +327,7 @@ export function attention(gpu: Gpu, q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, 
   const plan = impl === 'split' || (!impl && s.T === 1) ? splitPlan(gpu, s.nHeads, s.headDim, s.kvDim, s.kvRegular) : null;
   // Prefill (T > 1) takes the tiled kernel: a tile of queries reads each key row once from memory,
   // where the old kernel re-read every row for every query.
-  const pre = impl === 'prefill' || (!impl && s.T > 1) ? prefillPlan(gpu, s.headDim) : null;
+  const pre = impl === 'prefill' || (!impl && s.T > 1 && prefillTuning.kernel === 'tiled') ? prefillPlan(gpu, s.headDim) : null;
   impl ??= gpu.report.isFallback ? 'rows' : s.T === 1 && plan && layerOff % 4 === 0 ? 'split'
     : s.T > 1 && pre && layerOff % 4 === 0 ? 'prefill' : 'shared';
   if (impl === 'prefill') {
