@@ -22,6 +22,9 @@ const LINK_WAIT_MS = 20_000; // ICE on a LAN takes ~40 ms; a peer still without 
 const HELLO_WAIT_MS = 10_000;
 /** The dialer's wait for the listener's ack; the listener acks only once its own side chose the socket. */
 const DIAL_WAIT_MS = 5_000;
+/** Binary frames held for a Link not yet made (see adopt): the peer's first collective messages, which it
+ *  sends as soon as its own side of the handshake is done. A bound so a misbehaving peer cannot fill memory. */
+const EARLY_MAX_BYTES = 16 << 20;
 const HELLO = 'tabmesh-link-hello:';
 const FALLBACK = 'tabmesh-link-webrtc';
 
@@ -77,8 +80,19 @@ export class PeerMesh {
   private groups = new Map<string, Comm>();
   private readonly sameHost: Promise<SameHostLinks | null>;
   private readonly kinds = new Map<string, 'same-host' | 'webrtc'>();
+  /** Binary frames dropped because more than EARLY_MAX_BYTES arrived before the Link was made. */
+  private readonly earlyDropped = new Map<string, number>();
+  /** Per remote peer, the handshake's steps with their times (ms since this mesh started), newest last. */
+  private readonly trail = new Map<string, string[]>();
+  private readonly t0 = performance.now();
+  private note(id: string, what: string): void {
+    const t = this.trail.get(id) ?? [];
+    if (t.length < 40) t.push(`${Math.round(performance.now() - this.t0)} ${what}`);
+    this.trail.set(id, t);
+  }
 
-  constructor(private readonly peer: Peer, private readonly myId: string) {
+  /** helloWaitMs: how long a new connection waits for the peer's hello (HELLO_WAIT_MS; tests shorten it). */
+  constructor(private readonly peer: Peer, private readonly myId: string, private readonly opts: { helloWaitMs?: number } = {}) {
     this.mesh = new Mesh(myId);
     const make = sameHostFactories.get(myId);
     // A listener that fails to start (no writable tmpdir) only means WebRTC for every link.
@@ -113,17 +127,42 @@ export class PeerMesh {
 
   private adopt(conn: DataConnection): void {
     const id = conn.peer;
+    this.note(id, `adopt ${conn.connectionId} open=${conn.open}`);
     const old = this.conns.get(id);
     if (old && old !== conn) this.drop(id, old);
     this.conns.set(id, conn);
     // The handshake's text messages, queued from the start (PeerJS emits 'data' for every raw message).
     const texts: string[] = [];
     let wake: (() => void) | null = null;
+    // Binary frames that arrive before our Link exists are held and handed to it when it is made on this
+    // data channel. The peer makes its Link once it has our hello and may send at once; ours waits for
+    // its hello, and a CI run showed its first collective message landing first (the Link was then
+    // made without it and the collective waited out its 60 s deadline).
+    let early: (ArrayBuffer | ArrayBufferView)[] = [];
+    let earlyBytes = 0;
     conn.on('data', (d) => {
-      if (typeof d !== 'string') return;
+      if (typeof d !== 'string') {
+        if (this.conns.get(id) !== conn || this.hasLink(id)) return; // a superseded connection, or the Link has it
+        const n = d instanceof ArrayBuffer || ArrayBuffer.isView(d) ? d.byteLength : Infinity; // else not a frame
+        if (earlyBytes + n > EARLY_MAX_BYTES) {
+          this.earlyDropped.set(id, (this.earlyDropped.get(id) ?? 0) + 1);
+          return;
+        }
+        early.push(d as ArrayBuffer | ArrayBufferView);
+        earlyBytes += n;
+        this.note(id, `binary before link on ${conn.connectionId} (${n} B held)`);
+        return;
+      }
       texts.push(d);
+      this.note(id, `text ${d.slice(0, 24)} on ${conn.connectionId} waiting=${wake !== null}`);
       wake?.();
     });
+    const takeEarly = (): (ArrayBuffer | ArrayBufferView)[] => {
+      const e = early;
+      early = [];
+      earlyBytes = 0;
+      return e;
+    };
     const ended = new AbortController();
     const nextText = (ms: number): Promise<string | null> => new Promise((resolve) => {
       const finish = () => {
@@ -138,10 +177,14 @@ export class PeerMesh {
       wake = finish;
       ended.signal.addEventListener('abort', finish);
     });
-    const onOpen = () => void this.linkUp(id, conn, nextText, ended.signal);
+    const onOpen = () => {
+      this.note(id, `open ${conn.connectionId}`);
+      void this.linkUp(id, conn, nextText, ended.signal, takeEarly);
+    };
     if (conn.open) onOpen();
     else conn.on('open', onOpen);
     const gone = () => {
+      this.note(id, `closed ${conn.connectionId}`);
       ended.abort(new Error(`connection to ${id} closed`));
       this.drop(id, conn);
     };
@@ -151,11 +194,11 @@ export class PeerMesh {
 
   /** Hello exchange on an open connection, then the link: a Unix socket when both peers are headless on one
    *  host, else the data channel itself. */
-  private async linkUp(id: string, conn: DataConnection, nextText: (ms: number) => Promise<string | null>, ended: AbortSignal): Promise<void> {
+  private async linkUp(id: string, conn: DataConnection, nextText: (ms: number) => Promise<string | null>, ended: AbortSignal, takeEarly: () => (ArrayBuffer | ArrayBufferView)[]): Promise<void> {
     const dc = conn.dataChannel as unknown as ChannelLike & { send(d: string): void };
     const pc = conn.peerConnection as RTCPeerConnection & { sctp?: { maxMessageSize?: number } | null };
     const sh = await this.sameHost;
-    const useRtc = (why: string) => this.addLink(id, conn, dc, { maxMessageSize: pc.sctp?.maxMessageSize ?? undefined }, 'webrtc', why, sh);
+    const useRtc = (why: string) => this.addLink(id, conn, dc, { maxMessageSize: pc.sctp?.maxMessageSize ?? undefined }, 'webrtc', why, sh, takeEarly());
     const sendText = (t: string) => {
       try {
         dc.send(t);
@@ -163,10 +206,12 @@ export class PeerMesh {
         // closed meanwhile: 'close' drops the peer
       }
     };
-    if (this.conns.get(id) !== conn) return;
+    if (this.conns.get(id) !== conn) return void this.note(id, `superseded before hello ${conn.connectionId}`);
+    this.note(id, `hello sent ${conn.connectionId} state=${dc.readyState}`);
     sendText(HELLO + JSON.stringify({ host: sh?.hostKey ?? null, addr: sh?.address ?? null, token: sh?.token ?? null } satisfies Hello));
-    const theirs = parseHello(await nextText(HELLO_WAIT_MS));
-    if (this.conns.get(id) !== conn) return;
+    const theirs = parseHello(await nextText(this.opts.helloWaitMs ?? HELLO_WAIT_MS));
+    this.note(id, `hello ${theirs ? 'got' : 'missing'} ${conn.connectionId}`);
+    if (this.conns.get(id) !== conn) return void this.note(id, `superseded after hello ${conn.connectionId}`);
     if (!theirs) {
       if (sh) sendText(FALLBACK);
       return useRtc('no hello from the peer');
@@ -196,7 +241,9 @@ export class PeerMesh {
     if (this.conns.get(id) === conn) useRtc(`unexpected message ${String(first?.t).slice(0, 40)}`);
   }
 
-  private addLink(id: string, conn: DataConnection, channel: ChannelLike, opts: LinkOptions, kind: 'same-host' | 'webrtc', why: string, sh: SameHostLinks | null): void {
+  /** early: frames this data channel carried before the Link (webrtc only: a same-host peer sends none there). */
+  private addLink(id: string, conn: DataConnection, channel: ChannelLike, opts: LinkOptions, kind: 'same-host' | 'webrtc', why: string, sh: SameHostLinks | null, early: (ArrayBuffer | ArrayBufferView)[] = []): void {
+    this.note(id, `link ${kind} ${conn.connectionId} current=${this.conns.get(id) === conn}`);
     if (this.conns.get(id) !== conn) {
       if (kind === 'same-host') channel.close(); // dropped while dialing
       return;
@@ -204,6 +251,7 @@ export class PeerMesh {
     const prev = this.mesh.link(id);
     if (prev && !prev.isClosed) prev.close();
     const link = this.mesh.addLink(id, channel, opts);
+    for (const d of early) link.receive(d); // in arrival order, before any frame the Link hears itself
     this.kinds.set(id, kind);
     // A broken socket leaves the pair without a link: drop the connection too, so both sides are in the
     // same state as after a departure (the next roster update dials again).
@@ -231,6 +279,24 @@ export class PeerMesh {
     return !!l && !l.isClosed;
   }
 
+  /** Per remote peer: its connection and link state, the link's counters, and binary messages lost before
+   *  the link existed (for a stalled collective's post-mortem: e2e tests print it on failure). */
+  diagnostics(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const stats = this.mesh.stats();
+    for (const id of new Set([...this.conns.keys(), ...this.mesh.peers])) {
+      const l = this.mesh.link(id);
+      const st = stats[id];
+      const dropped = st ? Object.fromEntries(Object.entries(st.dropped).filter(([, n]) => n > 0)) : {};
+      out[id] = {
+        conn: this.conns.get(id)?.open ?? 'none', link: l ? (l.isClosed ? 'closed' : this.kinds.get(id)) : 'none',
+        messagesIn: st?.messagesIn, messagesOut: st?.messagesOut, unclaimedBytes: l?.unclaimedBytes, dropped, earlyDropped: this.earlyDropped.get(id) ?? 0,
+        trail: this.trail.get(id) ?? [],
+      };
+    }
+    return out;
+  }
+
   connected(): string[] {
     return [...this.conns.entries()].filter(([, c]) => c.open).map(([id]) => id);
   }
@@ -240,6 +306,7 @@ export class PeerMesh {
   async group(group: string[], timeoutMs: number, directMaxBytes?: number): Promise<Comm> {
     const deadline = performance.now() + LINK_WAIT_MS;
     const missing = () => group.filter((id) => id !== this.myId && !this.hasLink(id));
+    for (const id of missing()) this.note(id, 'a group waits for the link');
     while (missing().length) {
       const left = deadline - performance.now();
       if (left <= 0) throw new Error(`no data channel to peer(s) ${missing().map((m) => m.slice(-12)).join(', ')}`);

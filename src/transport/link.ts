@@ -400,6 +400,12 @@ export class Link {
     this.stats.dropped[reason]++;
   }
 
+  /** A frame that reached the channel before this Link listened to it (the page's handshake held it, see
+   *  PeerMesh): handled exactly as if it had arrived now. Call it before the channel's next message. */
+  receive(data: unknown): void {
+    this.onMessage({ data });
+  }
+
   private readonly onMessage = (ev: ChannelMessageEvent): void => {
     const d = ev.data;
     let frame: Uint8Array; // [frame bytes]
