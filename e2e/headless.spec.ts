@@ -6,7 +6,12 @@
 import { test, expect } from '@playwright/test';
 import { spawn } from 'node:child_process';
 import type { BrowserContext } from '@playwright/test';
-import { openPeer } from './helpers';
+import { openPeer, printPeerDiagnostics } from './helpers';
+
+// A failed test prints what each peer page was doing (see printPeerDiagnostics).
+test.afterEach(async ({ browser }, info) => {
+  if (info.status !== info.expectedStatus) await printPeerDiagnostics(browser);
+});
 
 // The golden greedy ids of ../shared/models/stories260K/PROVENANCE.md (as in e2e/llm.spec.ts).
 const GOLDEN = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408,

@@ -42,6 +42,19 @@ export async function openPeer(browser: Browser, link: string, contexts: Browser
   return page;
 }
 
+/** After a failed test: what every peer page of `browser` still open was doing (its state and job lines, each
+ *  link's counters and handshake trail), so a stalled collective in CI says which side stopped and why. */
+export async function printPeerDiagnostics(browser: Browser): Promise<void> {
+  for (const ctx of browser.contexts()) {
+    for (const p of ctx.pages()) {
+      const diag = await p.evaluate(() => window.tabmeshPeer?.diagnostics() ?? null).catch(() => null);
+      if (!diag) continue; // not a peer page (the coordinator), or gone
+      const text = async (id: string) => ((await p.getByTestId(id).textContent({ timeout: 2000 }).catch(() => '?')) ?? '').trim();
+      console.log(`[peer diagnostics] state "${await text('peer-state')}", job "${await text('peer-job')}"; ${JSON.stringify(diag)}`);
+    }
+  }
+}
+
 /** The peer id a peer page shows. */
 export async function peerIdOf(page: Page): Promise<string> {
   await expect(page.getByTestId('peer-id')).not.toBeEmpty({ timeout: 90_000 });

@@ -5,7 +5,12 @@
 import { test, expect } from '@playwright/test';
 import fs from 'node:fs';
 import path from 'node:path';
-import { openSwarm } from './helpers';
+import { openSwarm, printPeerDiagnostics } from './helpers';
+
+// A failed test prints what each peer page was doing (see printPeerDiagnostics).
+test.afterEach(async ({ browser }, info) => {
+  if (info.status !== info.expectedStatus) await printPeerDiagnostics(browser);
+});
 
 const STORIES = path.resolve(process.env.TABMESH_SHARED ?? path.resolve(process.cwd(), '../shared'), 'models/stories260K/stories260K.gguf');
 

@@ -11,6 +11,13 @@ import { el, peerOptions, setRole, showAlert } from './ui';
 const WEBGPU_HELP = 'WebGPU works in Chrome or Edge 113+ (desktop or Android 121+), Safari 26+, or Firefox 141+ on Windows, over HTTPS or localhost.';
 const CPU_NOTICE = 'no WebGPU: this peer computes with ONNX Runtime (wasm), on the CPU. It joins the session all the same; a GPU makes it faster.';
 
+declare global {
+  interface Window {
+    /** A stalled job's post-mortem from the page (e2e tests print it on failure). */
+    tabmeshPeer?: { diagnostics(): unknown };
+  }
+}
+
 export async function startPeer(sessionId: string): Promise<void> {
   setRole('peer');
   const app = document.getElementById('app')!;
@@ -55,6 +62,7 @@ export async function startPeer(sessionId: string): Promise<void> {
     },
   });
   if (!agent) return;
+  window.tabmeshPeer = { diagnostics: () => agent.diagnostics() };
   engine.textContent = agent.report.engine ?? 'wgsl';
   // navigator.gpu may exist yet give no adapter (e.g. a blocklisted software one): same notice.
   if (agent.report.adapter.vendor === 'none' && !noticed) showAlert(`${CPU_NOTICE} (${agent.report.adapter.description})`, 'info', 'no-webgpu');

@@ -72,6 +72,8 @@ export interface PeerAgentOptions {
 export interface PeerAgent {
   readonly id: string;
   readonly report: PeerReport;
+  /** The jobs running here and each link's state and counters (tests print it when a collective stalls). */
+  diagnostics(): { id: string; running: string[]; links: Record<string, unknown> };
   /** Leave the session: closes the control connection (the coordinator drops us at once) and the mesh. */
   close(): void;
 }
@@ -296,6 +298,7 @@ export async function startPeerAgent(opts: PeerAgentOptions): Promise<PeerAgent 
   return {
     id: myId,
     report,
+    diagnostics: () => ({ id: myId, running: [...running.keys()], links: mesh.diagnostics() }),
     close() {
       closing = true;
       mesh.closeAll();
