@@ -143,7 +143,7 @@ export function mountServePanel(app: HTMLElement, ctx: Ctx): ServeApi {
     const reps = sched.replicas().filter((r) => r.state !== 'dead').concat(sched.replicas().filter((r) => r.state === 'dead').slice(-5));
     repBody.replaceChildren(...reps.map((r) => el('tr', { 'data-replica': r.id, 'data-state': r.state },
       el('td', {}, r.id), el('td', {}, r.peers.map((p) => p.slice(-12)).join(', ')), el('td', {}, r.state + (r.reason ? ` (${r.reason})` : '')),
-      el('td', {}, String(r.ongoing)), el('td', {}, `${r.batch.length} (${r.slots} slots)`), el('td', {}, String(r.completed)), el('td', {}, r.gflops.toFixed(1)))));
+      el('td', {}, String(r.ongoing)), el('td', {}, `${r.batch.length} (${r.slots} slots, peak ${r.peakBatch})`), el('td', {}, String(r.completed)), el('td', {}, r.gflops.toFixed(1)))));
     const qs = sched.requests().slice(-50);
     queueBody.replaceChildren(...qs.map((q) => el('tr', { 'data-request': q.id, 'data-state': q.state },
       el('td', {}, q.id), el('td', {}, q.label), el('td', {}, q.state), el('td', {}, q.position === null ? '' : String(q.position)),

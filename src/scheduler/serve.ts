@@ -43,6 +43,7 @@ export interface ReplicaInfo {
   running: string | null; // the oldest running request
   batch: string[]; // every running request (they decode together)
   slots: number; // KV-cache slots they occupy (<= max_batch_size unless one request alone needs more)
+  peakBatch: number; // most requests that ever ran together on this replica (batch is only the current ones)
   completed: number; gflops: number; reason: string | null;
 }
 
@@ -52,7 +53,7 @@ interface Req<P, R> {
   submittedAt: number; finishedAt: number | null; error: string | null;
   onToken?: (ev: TokenEvent) => void; resolve: (r: R) => void; reject: (e: Error) => void;
 }
-interface Replica { id: string; peers: string[]; state: ReplicaState; assigned: string[]; running: string[]; completed: number; reason: string | null }
+interface Replica { id: string; peers: string[]; state: ReplicaState; assigned: string[]; running: string[]; peakBatch: number; completed: number; reason: string | null }
 
 export class ServeScheduler<P, R> {
   readonly config: ServeConfig;
@@ -229,7 +230,7 @@ export class ServeScheduler<P, R> {
 
   // ---- views ----
   replicas(): ReplicaInfo[] {
-    return [...this.reps.values()].map((r) => ({ id: r.id, peers: [...r.peers], state: r.state, ongoing: r.assigned.length, running: r.running[0] ?? null, batch: [...r.running], slots: this.slotsOf(r), completed: r.completed, gflops: this.gflops(r.peers), reason: r.reason }));
+    return [...this.reps.values()].map((r) => ({ id: r.id, peers: [...r.peers], state: r.state, ongoing: r.assigned.length, running: r.running[0] ?? null, batch: [...r.running], slots: this.slotsOf(r), peakBatch: r.peakBatch, completed: r.completed, gflops: this.gflops(r.peers), reason: r.reason }));
   }
 
   request(id: string): RequestInfo | undefined {
@@ -290,7 +291,7 @@ export class ServeScheduler<P, R> {
       .sort((a, b) => b.gflops - a.gflops || b.memoryBytes - a.memoryBytes || a.id.localeCompare(b.id));
     while (pool.length >= tp && this.live().length < this.config.max_replicas) {
       const group = pool.splice(0, tp).map((p) => p.id);
-      const r: Replica = { id: `r${this.nextRep++}`, peers: group, state: 'loading', assigned: [], running: [], completed: 0, reason: null };
+      const r: Replica = { id: `r${this.nextRep++}`, peers: group, state: 'loading', assigned: [], running: [], peakBatch: 0, completed: 0, reason: null };
       this.reps.set(r.id, r);
       this.noReplicaSince = Infinity;
       this.emit('replica-loading', `${r.id} loading ${this.config.model} on ${group.join(', ')}`);
@@ -376,6 +377,7 @@ export class ServeScheduler<P, R> {
           const used = this.slotsOf(r);
           if (used > 0 && used + q.slots > this.config.max_batch_size) break;
           r.running.push(q.id);
+          r.peakBatch = Math.max(r.peakBatch, r.running.length);
           q.state = 'running';
           q.attempt++;
           q.seen = [];

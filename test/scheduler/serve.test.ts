@@ -238,14 +238,14 @@ describe('batching (max_batch_size)', () => {
     const reqs = ['p1', 'p2', 'p3', 'p4', 'p5'].map((p) => h.s.submit(p));
     // Three run at once (one batch); q4, q5 wait on the replica.
     expect(h.of('run').map((c) => c.request)).toEqual(['q1', 'q2', 'q3']);
-    expect(h.s.replicas()[0]).toMatchObject({ batch: ['q1', 'q2', 'q3'], slots: 3, ongoing: 5 });
+    expect(h.s.replicas()[0]).toMatchObject({ batch: ['q1', 'q2', 'q3'], slots: 3, ongoing: 5, peakBatch: 3 });
     expect(h.s.request('q4')).toMatchObject({ state: 'assigned', replica: 'r1' });
     h.s.finished('q2', 1, 'out2'); // its slot goes to q4 now, not after the batch drains
     expect(h.of('run').map((c) => c.request)).toEqual(['q1', 'q2', 'q3', 'q4']);
     expect(h.s.replicas()[0].batch).toEqual(['q1', 'q3', 'q4']);
     for (const q of ['q1', 'q3', 'q4', 'q5']) h.s.finished(q, 1, `out${q[1]}`);
     await expect(Promise.all(reqs.map((r) => r.done))).resolves.toEqual(['out1', 'out2', 'out3', 'out4', 'out5']);
-    expect(h.s.replicas()[0]).toMatchObject({ batch: [], slots: 0, completed: 5 });
+    expect(h.s.replicas()[0]).toMatchObject({ batch: [], slots: 0, completed: 5, peakBatch: 3 }); // the peak outlives the batch
   });
 
   it('counts n completions as n slots, keeps order, and runs an oversized request alone', () => {
