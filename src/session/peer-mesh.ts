@@ -25,6 +25,8 @@ const DIAL_WAIT_MS = 5_000;
 /** Binary frames held for a Link not yet made (see adopt): the peer's first collective messages, which it
  *  sends as soon as its own side of the handshake is done. A bound so a misbehaving peer cannot fill memory. */
 const EARLY_MAX_BYTES = 16 << 20;
+/** Handshake steps kept per remote peer for diagnostics() (a handshake is ~6). */
+const TRAIL_MAX = 40;
 const HELLO = 'tabmesh-link-hello:';
 const FALLBACK = 'tabmesh-link-webrtc';
 
@@ -82,12 +84,13 @@ export class PeerMesh {
   private readonly kinds = new Map<string, 'same-host' | 'webrtc'>();
   /** Binary frames dropped because more than EARLY_MAX_BYTES arrived before the Link was made. */
   private readonly earlyDropped = new Map<string, number>();
-  /** Per remote peer, the handshake's steps with their times (ms since this mesh started), newest last. */
+  /** Per remote peer, the last TRAIL_MAX handshake steps with their times (ms since this mesh started). */
   private readonly trail = new Map<string, string[]>();
   private readonly t0 = performance.now();
   private note(id: string, what: string): void {
     const t = this.trail.get(id) ?? [];
-    if (t.length < 40) t.push(`${Math.round(performance.now() - this.t0)} ${what}`);
+    t.push(`${Math.round(performance.now() - this.t0)} ${what}`);
+    if (t.length > TRAIL_MAX) t.shift(); // a peer that reconnects all day keeps only its latest handshakes
     this.trail.set(id, t);
   }
 
@@ -279,8 +282,9 @@ export class PeerMesh {
     return !!l && !l.isClosed;
   }
 
-  /** Per remote peer: its connection and link state, the link's counters, and binary messages lost before
-   *  the link existed (for a stalled collective's post-mortem: e2e tests print it on failure). */
+  /** Per remote peer: its connection and link state, the link's counters and unclaimed bytes, frames dropped
+   *  for arriving before the Link beyond EARLY_MAX_BYTES, and the handshake trail (for a stalled collective's
+   *  post-mortem: e2e tests print it on failure). */
   diagnostics(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     const stats = this.mesh.stats();
