@@ -22,6 +22,14 @@ const LINK_WAIT_MS = 20_000; // ICE on a LAN takes ~40 ms; a peer still without 
 const HELLO_WAIT_MS = 10_000;
 /** The dialer's wait for the listener's ack; the listener acks only once its own side chose the socket. */
 const DIAL_WAIT_MS = 5_000;
+/** A mesh connection not open after MESH_OPEN_TIMEOUTS_MS[try] is closed and dialed again, with a fresh
+ *  ICE negotiation: one can stall for good with no error. Between two Node peers (node-datachannel) about 1
+ *  connection in 10-20 never opened: libdatachannel refused the peer's candidates ("Got a remote candidate
+ *  without ICE transport", still after 2.5 s of retries) and PeerJS dropped them; Chromium stalled a control
+ *  connection the same way once in CI (peer-agent.ts retries those). ICE on a LAN takes ~40 ms, so the first
+ *  try is cut short at 5 s; later ones wait longer for slow relays. Tries start at 0, 5 and 15 s (a group
+ *  waits LINK_WAIT_MS, 20 s, for its links) and a last one at 35 s, for the jobs after. */
+const MESH_OPEN_TIMEOUTS_MS = [5_000, 10_000, 20_000];
 /** Binary frames held for a Link not yet made (see adopt): the peer's first collective messages, which it
  *  sends as soon as its own side of the handshake is done. A bound so a misbehaving peer cannot fill memory. */
 const EARLY_MAX_BYTES = 16 << 20;
@@ -82,6 +90,8 @@ export class PeerMesh {
   private groups = new Map<string, Comm>();
   private readonly sameHost: Promise<SameHostLinks | null>;
   private readonly kinds = new Map<string, 'same-host' | 'webrtc'>();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>(); // pending re-dials (see dial)
+  private closed = false;
   /** Binary frames dropped because more than EARLY_MAX_BYTES arrived before the Link was made. */
   private readonly earlyDropped = new Map<string, number>();
   /** Per remote peer, the last TRAIL_MAX handshake steps with their times (ms since this mesh started). */
@@ -118,14 +128,30 @@ export class PeerMesh {
   /** The current roster: dial the peers we own the link to, and drop links to departed peers. */
   setMembers(ids: string[]): void {
     this.members = new Set(ids.filter((id) => id !== this.myId));
-    for (const id of this.members) {
-      if (id < this.myId && !this.conns.has(id)) {
-        // PeerJS returns undefined once the peer is destroyed (a roster update racing a shutdown).
-        const conn = this.peer.connect(id, { label: 'mesh', serialization: 'raw', reliable: true }) as DataConnection | undefined;
-        if (conn) this.adopt(conn);
-      }
-    }
+    for (const id of this.members) if (id < this.myId && !this.conns.has(id)) this.dial(id, 0);
     for (const [id, c] of this.conns) if (!this.members.has(id)) this.drop(id, c);
+  }
+
+  /** Dials `id`; a connection still not open after MESH_OPEN_TIMEOUTS_MS[attempt] is closed and dialed again. */
+  private dial(id: string, attempt: number): void {
+    if (this.closed) return;
+    // PeerJS returns undefined once the peer is destroyed (a roster update racing a shutdown).
+    const conn = this.peer.connect(id, { label: 'mesh', serialization: 'raw', reliable: true }) as DataConnection | undefined;
+    if (!conn) return;
+    this.note(id, `dial (try ${attempt + 1})`);
+    this.adopt(conn);
+    const wait = MESH_OPEN_TIMEOUTS_MS[attempt];
+    if (wait === undefined) return; // the last try: a group waiting for it fails with "no data channel"
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.closed || !this.members.has(id)) return;
+      const cur = this.conns.get(id);
+      if (cur?.open || (cur !== undefined && cur !== conn)) return; // open, or superseded by a newer connection
+      this.note(id, `not open after ${wait} ms: dialing again`);
+      if (cur) this.drop(id, cur);
+      this.dial(id, attempt + 1);
+    }, wait);
+    this.timers.add(timer);
   }
 
   private adopt(conn: DataConnection): void {
@@ -357,6 +383,9 @@ export class PeerMesh {
   }
 
   closeAll(): void {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     for (const [id, c] of this.conns) this.drop(id, c);
   }
 }
