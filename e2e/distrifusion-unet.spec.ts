@@ -9,14 +9,9 @@
 // checked end to end with a 2-step full_sync run.
 // The second test mixes a peer without WebGPU (plain-JS patches, backend 'auto') with a SwiftShader
 // WebGPU peer in one full_sync group, and has a peer leave in the middle of an image.
-import { test, expect, type Page } from '@playwright/test';
-import { openNoWebGpuPeer, openSwarm, peerIdOf, printPeerDiagnostics } from './helpers';
+import { expect, type Page } from '@playwright/test';
+import { openNoWebGpuPeer, openSwarm, peerIdOf, test } from './helpers';
 import type { ImageRequest, ImageResponse } from '../web/image-panel';
-
-// A failed test prints what each peer page was doing (see printPeerDiagnostics).
-test.afterEach(async ({ browser }, info) => {
-  if (info.status !== info.expectedStatus) await printPeerDiagnostics(browser);
-});
 
 /** generateImage on the coordinator, logging the live step counter meanwhile (where the minutes go). */
 async function generate(c: Page, req: ImageRequest): Promise<ImageResponse> {

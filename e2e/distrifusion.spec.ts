@@ -2,13 +2,8 @@
 // patches over 2 peer pages. full_sync must equal the single-device run of the same request (the
 // reference, run on rank 0) within 1e-3; corrected_async_gn must reach 20 dB PSNR against it; a peer
 // that leaves mid-image makes the request fail with a clear error, never hang.
-import { test, expect } from '@playwright/test';
-import { openSwarm, printPeerDiagnostics } from './helpers';
-
-// A failed test prints what each peer page was doing (see printPeerDiagnostics).
-test.afterEach(async ({ browser }, info) => {
-  if (info.status !== info.expectedStatus) await printPeerDiagnostics(browser);
-});
+import { expect } from '@playwright/test';
+import { openSwarm, test } from './helpers';
 
 test('ddpm-mnist-cnn over 2 peers: full_sync exact, corrected_async_gn >= 20 dB, a leaving peer fails clearly', async ({ browser }) => {
   const swarm = await openSwarm(browser, 2);

@@ -1,12 +1,7 @@
 // Foundation e2e: join by link, live roster with adapters, an allReduce over real WebRTC between
 // 3 peer pages in separate browser contexts, a peer leaving, and the clear error messages.
-import { test, expect } from '@playwright/test';
-import { openSwarm, printPeerDiagnostics } from './helpers';
-
-// A failed test prints what each peer page was doing (see printPeerDiagnostics).
-test.afterEach(async ({ browser }, info) => {
-  if (info.status !== info.expectedStatus) await printPeerDiagnostics(browser);
-});
+import { expect } from '@playwright/test';
+import { openSwarm, test } from './helpers';
 
 test('3 peers join by link, allReduce over WebRTC, a leaving peer drops out and fails the collective', async ({ browser }) => {
   const swarm = await openSwarm(browser, 3);

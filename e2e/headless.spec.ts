@@ -3,15 +3,10 @@
 // session. The Node peer must appear in the roster with its own adapter, sum with the browser peer
 // over real WebRTC, reproduce the golden stories260K greedy ids at tp=2 with it, and leave the
 // roster when its process is killed (no goodbye: the heartbeat timeout has to catch it).
-import { test, expect } from '@playwright/test';
+import { expect } from '@playwright/test';
 import { spawn } from 'node:child_process';
 import type { BrowserContext } from '@playwright/test';
-import { openPeer, printPeerDiagnostics } from './helpers';
-
-// A failed test prints what each peer page was doing (see printPeerDiagnostics).
-test.afterEach(async ({ browser }, info) => {
-  if (info.status !== info.expectedStatus) await printPeerDiagnostics(browser);
-});
+import { openPeer, test } from './helpers';
 
 // The golden greedy ids of ../shared/models/stories260K/PROVENANCE.md (as in e2e/llm.spec.ts).
 const GOLDEN = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408,

@@ -1,6 +1,6 @@
 // Shared e2e helpers: a coordinator page and peer pages in separate browser contexts (separate
 // processes' worth of state), joined through the real join link, over real WebRTC.
-import { chromium, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { chromium, expect, test as base, type Browser, type BrowserContext, type Page } from '@playwright/test';
 
 export interface Swarm {
   coordinator: Page;
@@ -42,9 +42,18 @@ export async function openPeer(browser: Browser, link: string, contexts: Browser
   return page;
 }
 
+/** Playwright's `test` with one automatic fixture: after a failed test it prints printPeerDiagnostics.
+ *  The specs that open peer pages take `test` from here. */
+export const test = base.extend<{ peerDiagnostics: void }>({
+  peerDiagnostics: [async ({ browser }, use, info) => {
+    await use();
+    if (info.status !== info.expectedStatus) await printPeerDiagnostics(browser);
+  }, { auto: true }],
+});
+
 /** After a failed test: what every peer page of `browser` still open was doing (its state and job lines, each
  *  link's counters and handshake trail), so a stalled collective in CI says which side stopped and why. */
-export async function printPeerDiagnostics(browser: Browser): Promise<void> {
+async function printPeerDiagnostics(browser: Browser): Promise<void> {
   for (const ctx of browser.contexts()) {
     for (const p of ctx.pages()) {
       const diag = await p.evaluate(() => window.tabmeshPeer?.diagnostics() ?? null).catch(() => null);

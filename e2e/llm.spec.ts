@@ -2,15 +2,10 @@
 // BOS must reproduce the golden ids of ../shared/models/stories260K/PROVENANCE.md (an independent
 // numpy run, matching llama2.c) at tp = 1, 2 and 4; a prompt typed in the UI streams the same text
 // at tp=2 as at tp=1; a malformed model file gives a clear error and the session keeps working.
-import { test, expect } from '@playwright/test';
+import { expect } from '@playwright/test';
 import fs from 'node:fs';
 import path from 'node:path';
-import { openSwarm, printPeerDiagnostics } from './helpers';
-
-// A failed test prints what each peer page was doing (see printPeerDiagnostics).
-test.afterEach(async ({ browser }, info) => {
-  if (info.status !== info.expectedStatus) await printPeerDiagnostics(browser);
-});
+import { openSwarm, test } from './helpers';
 
 const STORIES = path.resolve(process.env.TABMESH_SHARED ?? path.resolve(process.cwd(), '../shared'), 'models/stories260K/stories260K.gguf');
 

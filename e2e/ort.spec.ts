@@ -4,13 +4,8 @@
 // (b) a peer page in a browser launched WITHOUT WebGPU (no --enable-unsafe-webgpu, and navigator.gpu
 //     hidden from the page) joins anyway, reports engine ort-wasm, and greedy generation on it gives
 //     the same ids at tp=1 and at tp=2 together with a WGSL peer (also with speed-proportional shards).
-import { test, expect, chromium } from '@playwright/test';
-import { openSwarm, printPeerDiagnostics } from './helpers';
-
-// A failed test prints what each peer page was doing (see printPeerDiagnostics).
-test.afterEach(async ({ browser }, info) => {
-  if (info.status !== info.expectedStatus) await printPeerDiagnostics(browser);
-});
+import { expect, chromium } from '@playwright/test';
+import { openSwarm, test } from './helpers';
 
 const GOLDEN = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408,
   419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426,

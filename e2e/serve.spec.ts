@@ -4,14 +4,9 @@
 // sampling); then a peer page closes while 16 requests are in flight and every request still
 // completes exactly once with unchanged text. Replicas batch (max_batch_size 4): requests that run
 // together decode in one batched forward per step and still give the text they give alone.
-import { test, expect, type Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
 import OpenAI from 'openai';
-import { openPeer, openSwarm, printPeerDiagnostics } from './helpers';
-
-// A failed test prints what each peer page was doing (see printPeerDiagnostics).
-test.afterEach(async ({ browser }, info) => {
-  if (info.status !== info.expectedStatus) await printPeerDiagnostics(browser);
-});
+import { openPeer, openSwarm, test } from './helpers';
 
 const PORT = Number(process.env.E2E_PORT ?? 5199);
 const PROMPTS = ['Lily wanted to', 'Once upon a time', 'The little dog', 'Tom and Sue'];
