@@ -20,7 +20,7 @@ import os from 'node:os';
 import { Gpu, type GpuStats, type GpuTuning } from '../src/gpu/gpu';
 import { DEFAULT_TUNING } from '../src/gpu/timer';
 import { LlamaGpu } from '../src/model/llama';
-import { SHAPES, benchWeights, shardOf } from './random-shard';
+import { SHAPES, benchWeights, shardOf, withKvHeads } from './random-shard';
 
 Object.assign(globalThis, globals);
 
@@ -44,9 +44,7 @@ const MODE_DEFS: Record<string, { tuning: GpuTuning; persistent: boolean; fused:
 };
 const modes = (process.env.MODES ?? 'base,before,before-flush32,fused-noflush,fused-flush16,default,fused-flush64').split(',');
 const [shapeName, shape] = Object.entries(SHAPES).find(([n]) => n.startsWith(only))!;
-// KV_HEADS=n overrides the shape's kv heads (7B with KV_HEADS=8: the Llama-3-8B attention shape), as in llm-gpu.ts.
-const base = process.env.KV_HEADS ? { ...shape, nKvHeads: Number(process.env.KV_HEADS) } : shape;
-const name = process.env.KV_HEADS ? `${shapeName}, ${process.env.KV_HEADS} kv heads` : shapeName;
+const { label: name, shape: base } = withKvHeads(shapeName, shape); // KV_HEADS=n, as in llm-gpu.ts
 const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 23)}] ${l}`);
 
 const gpu = await Gpu.create({ gpu: create([]) as unknown as GPU, timestamps: true });

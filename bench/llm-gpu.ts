@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import { Gpu } from '../src/gpu/gpu';
 import { prefillTuning, splitTuning } from '../src/kernels/attention';
 import { LlamaGpu } from '../src/model/llama';
-import { SHAPES, benchWeights, shardOf } from './random-shard';
+import { SHAPES, benchWeights, shardOf, withKvHeads } from './random-shard';
 import { runSelf } from './run-self';
 
 Object.assign(globalThis, globals);
@@ -29,6 +29,17 @@ const rows: Record<string, unknown>[] = [];
 const only = process.env.SHAPE;
 const weights = benchWeights(); // WEIGHTS=f16|q8_0
 const children = !(only && process.env.TP); // more than one case: one child process each (see above)
+/** Each variant in turn, 3 times over, in this process (clock and heap drift hit every variant alike); each
+ *  row `measure` returns is printed and kept. */
+async function alternate<V>(variants: readonly V[], measure: (v: V, rep: number) => Promise<Record<string, unknown>>): Promise<void> {
+  for (let rep = 0; rep < 3; rep++) {
+    for (const v of variants) {
+      const r = await measure(v, rep);
+      console.log(JSON.stringify(r));
+      rows.push(r);
+    }
+  }
+}
 /** Runs case (shape, tp) in a child process; its rows, or an error row when it exits without them. */
 function child(shape: string, tp: number): Record<string, unknown>[] {
   const r = runSelf<{ rows: Record<string, unknown>[] }>({ SHAPE: shape, TP: String(tp) }, true);
@@ -41,8 +52,8 @@ for (const [name, base] of Object.entries(SHAPES)) {
       rows.push(...child(name.split(' ')[0], tp));
       continue;
     }
-    const shard = shardOf(process.env.KV_HEADS ? { ...base, nKvHeads: Number(process.env.KV_HEADS) } : base, tp, weights);
-    const label = process.env.KV_HEADS ? `${name}, ${process.env.KV_HEADS} kv heads` : name;
+    const { label, shape } = withKvHeads(name, base);
+    const shard = shardOf(shape, tp, weights);
     const ctx = Number(process.env.CTX ?? 4096);
     const P = Number(process.env.PROMPT ?? 128); // prompt tokens
     const model = await LlamaGpu.load(gpu, shard, { maxSeqLen: process.env.ATTN_AB === '1' ? ctx : Math.max(1024, P + 8 * 64 + 8) });
@@ -50,14 +61,18 @@ for (const [name, base] of Object.entries(SHAPES)) {
     const prompt = new Int32Array(P).map((_, i) => (i * 7919) % base.vocabSize); // [P]
     const steps = 64;
     // The timed sequence: prefill of the prompt, then `steps` decode steps; ms of the prefill and per decode step.
+    // ms per token of `steps` decode steps at positions pos0, pos0 + 1, ...
+    const timeDecode = async (pos0: number): Promise<number> => {
+      const t0 = performance.now();
+      for (let i = 0; i < steps; i++) await model.forward(new Int32Array([i + 3]), pos0 + i, hook);
+      return (performance.now() - t0) / steps;
+    };
     const sequence = async () => {
-      let t0 = performance.now();
+      const t0 = performance.now();
       await model.forward(prompt, 0, hook);
       const prefill = performance.now() - t0;
       gpu.resetStats();
-      t0 = performance.now();
-      for (let i = 0; i < steps; i++) await model.forward(new Int32Array([i + 3]), P + i, hook);
-      const decode = (performance.now() - t0) / steps;
+      const decode = await timeDecode(P);
       const st = gpu.resetStats(); // per decode token: what the host encoded and created
       const per = { dispatches: st.dispatches / steps, submits: st.submits / steps, bindGroupsCreated: st.bindGroups / steps, writes: st.writes / steps };
       return { prefill, decode, per };
@@ -74,52 +89,37 @@ for (const [name, base] of Object.entries(SHAPES)) {
     rows.push(row);
     if (process.env.INT8_AB === '1' && weights === 'q8_0' && tp === 1) {
       let pos = P + steps;
-      for (let rep = 0; rep < 3; rep++) {
-        for (const on of [false, true]) {
-          model.int8Producers = on;
-          const t0 = performance.now();
-          for (let i = 0; i < steps; i++) await model.forward(new Int32Array([i + 3]), pos++, hook);
-          const ms = (performance.now() - t0) / steps;
-          const r = { model: name, tp, weights, variant: on ? 'int8 from producers' : 'quantize_q8 dispatches', rep, decode_ms_per_token: ms, decode_tok_s: 1000 / ms };
-          console.log(JSON.stringify(r));
-          rows.push(r);
-        }
-      }
+      await alternate([false, true], async (on, rep) => {
+        model.int8Producers = on;
+        const ms = await timeDecode(pos);
+        pos += steps;
+        return { model: name, tp, weights, variant: on ? 'int8 from producers' : 'quantize_q8 dispatches', rep, decode_ms_per_token: ms, decode_tok_s: 1000 / ms };
+      });
     }
     if (process.env.PREFILL_AB === '1') {
       const kernel0 = prefillTuning.kernel;
-      for (let rep = 0; rep < 3; rep++) {
-        for (const kernel of ['shared', 'tiled'] as const) {
-          prefillTuning.kernel = kernel;
-          model.reset();
-          await model.forward(prompt.subarray(0, 8), 0, hook); // compiles this kernel's pipelines
-          model.reset();
-          const t0 = performance.now();
-          await model.forward(prompt, 0, hook);
-          const ms = performance.now() - t0;
-          const r = { model: label, tp, weights, prompt: P, variant: `prefill attention ${kernel}`, rep, prefill_ms: ms, prefill_tok_s: P / (ms / 1000) };
-          console.log(JSON.stringify(r));
-          rows.push(r);
-        }
-      }
+      await alternate(['shared', 'tiled'] as const, async (kernel, rep) => {
+        prefillTuning.kernel = kernel;
+        model.reset();
+        await model.forward(prompt.subarray(0, 8), 0, hook); // compiles this kernel's pipelines
+        model.reset();
+        const t0 = performance.now();
+        await model.forward(prompt, 0, hook);
+        const ms = performance.now() - t0;
+        return { model: label, tp, weights, prompt: P, variant: `prefill attention ${kernel}`, rep, prefill_ms: ms, prefill_tok_s: P / (ms / 1000) };
+      });
       prefillTuning.kernel = kernel0;
     }
     if (process.env.ATTN_AB === '1') {
       const kernel0 = splitTuning.gqaKernel;
-      for (let rep = 0; rep < 3; rep++) {
-        for (const kernel of ['tile', 'warp'] as const) {
-          splitTuning.gqaKernel = kernel;
-          let pos = ctx - steps;
-          model.length = pos - 1; // the cache rows before hold what they hold: the read costs the same
-          await model.forward(new Int32Array([3]), pos - 1, hook); // compiles this kernel's pipelines
-          const t0 = performance.now();
-          for (let i = 0; i < steps; i++) await model.forward(new Int32Array([i + 3]), pos++, hook);
-          const ms = (performance.now() - t0) / steps;
-          const r = { model: label, tp, weights, variant: `gqa attention ${kernel} at ${ctx} keys`, rep, decode_ms_per_token: ms, decode_tok_s: 1000 / ms };
-          console.log(JSON.stringify(r));
-          rows.push(r);
-        }
-      }
+      await alternate(['tile', 'warp'] as const, async (kernel, rep) => {
+        splitTuning.gqaKernel = kernel;
+        const pos = ctx - steps;
+        model.length = pos - 1; // the cache rows before hold what they hold: the read costs the same
+        await model.forward(new Int32Array([3]), pos - 1, hook); // compiles this kernel's pipelines
+        const ms = await timeDecode(pos);
+        return { model: label, tp, weights, variant: `gqa attention ${kernel} at ${ctx} keys`, rep, decode_ms_per_token: ms, decode_tok_s: 1000 / ms };
+      });
       splitTuning.gqaKernel = kernel0;
     }
     model.destroy();

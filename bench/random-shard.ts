@@ -47,6 +47,13 @@ export function benchWeights(env: Record<string, string | undefined> = process.e
   return t;
 }
 
+/** KV_HEADS=n overrides a shape's kv heads (7B with KV_HEADS=8: the Llama-3-8B attention shape, 32q/8kv/128):
+ *  the shape to build and the name its rows carry. */
+export function withKvHeads(name: string, base: (typeof SHAPES)[string], env: Record<string, string | undefined> = process.env): { label: string; shape: (typeof SHAPES)[string] } {
+  const n = env.KV_HEADS;
+  return n ? { label: `${name}, ${n} kv heads`, shape: { ...base, nKvHeads: Number(n) } } : { label: name, shape: base };
+}
+
 export function shardOf(base: (typeof SHAPES)[string], tp: number, type: 'f16' | 'q8_0' = 'f16'): ModelShard {
   const f16 = type === 'q8_0' ? q8 : half; // every matrix in `type` (the embedding table too: the model dequantizes its rows)
   const headDim = base.dim / base.nHeads;
