@@ -93,7 +93,7 @@ for (const [name, base] of Object.entries(SHAPES)) {
         model.int8Producers = on;
         const ms = await timeDecode(pos);
         pos += steps;
-        return { model: name, tp, weights, variant: on ? 'int8 from producers' : 'quantize_q8 dispatches', rep, decode_ms_per_token: ms, decode_tok_s: 1000 / ms };
+        return { model: label, tp, weights, variant: on ? 'int8 from producers' : 'quantize_q8 dispatches', rep, decode_ms_per_token: ms, decode_tok_s: 1000 / ms };
       });
     }
     if (process.env.PREFILL_AB === '1') {
@@ -131,5 +131,5 @@ if (process.env.OUT) {
   fs.writeFileSync(`${process.env.OUT}/llm-gpu-${(only ?? 'all').split(' ')[0]}-tp${process.env.TP ?? 'all'}${weights === 'f16' ? '' : '-' + weights}.json`, JSON.stringify(doc, null, 2));
 }
 const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-console.log([`| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${cols.map((c) => (typeof r[c] === 'number' ? (r[c] as number).toFixed(2) : String(r[c] ?? '-'))).join(' | ')} |`)].join('\n'));
+console.log([`| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${cols.map((c) => (typeof r[c] === 'number' ? (r[c] as number).toFixed(2) : typeof r[c] === 'object' && r[c] !== null ? JSON.stringify(r[c]) : String(r[c] ?? '-'))).join(' | ')} |`)].join('\n'));
 process.exit(0);
