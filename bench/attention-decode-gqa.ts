@@ -119,10 +119,13 @@ export async function gqaSweep<S extends SetupLike>(env: GqaEnv<S>): Promise<{ j
     best[`${name}@${ctx}`] = bst;
     const bytes = ps[0].kvMB * 2 ** 20;
     const ceil = (100 * bytes / ((F * 1e-6 + bytes / (env.streamGBs * 1e9)) * 1e9)) / env.peakGBs;
-    const k = (kind: string) => ps.filter((p) => p.kernel === kind && p.tuning.gqaKernel === kind).reduce<GqaPoint | undefined>((x, y) => (!x || y.GBs > x.GBs ? y : x), undefined);
+    // the best point of one kernel in this case, as a table cell
+    const cell = (kind: string): string => {
+      const p = ps.filter((q) => q.kernel === kind && q.tuning.gqaKernel === kind).reduce<GqaPoint | undefined>((x, y) => (!x || y.GBs > x.GBs ? y : x), undefined);
+      return p ? f(p.pctPeak) : '-';
+    };
     md.push(`| ${name} ${ctx} | ${f(ps[0].kvMB, 1)} | ${f(ceil)} | ${f(bst.pctPeak)} | ${f(bst.usGpu)} | ${bst.kernel} | ${JSON.stringify(bst.tuning)} | ` +
-      `${JSON.stringify(bst.consts)} | ${bst.chunks} | ${k('block') ? f(k('block')!.pctPeak) : '-'} | ${k('lane') ? f(k('lane')!.pctPeak) : '-'} | ` +
-      `${k('tile') ? f(k('tile')!.pctPeak) : '-'} | ${k('warp') ? f(k('warp')!.pctPeak) : '-'} |`);
+      `${JSON.stringify(bst.consts)} | ${bst.chunks} | ${cell('block')} | ${cell('lane')} | ${cell('tile')} | ${cell('warp')} |`);
   }
   for (const p of mha) md.push(`| 7B-mha ${p.ctx} (defaults) | ${f(p.kvMB, 1)} | - | ${f(p.pctPeak)} | ${f(p.usGpu)} | ${p.kernel} | - | ${JSON.stringify(p.consts)} | ${p.chunks} | - | - | - | - |`);
   md.push('', '| shape | ctx | kernel | gqaWg (tile) / gqaWarpWg (warp) | gqaVpl | gqaPf | gqaE | gqaWs | targetWorkgroups | minChunk | consts | chunks | us | GB/s | % of peak | % of stream | err |',
